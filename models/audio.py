@@ -1,0 +1,83 @@
+"""Audio decoding, mixdown and streaming resampling to the models' rate."""
+
+import math
+
+import numpy as np
+import torch
+import torchaudio
+
+SUPPORTED_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+ENCODINGS = {"pcm_s16le": np.dtype("<i2"), "float32le": np.dtype("<f4")}
+
+
+class AudioFormatError(ValueError):
+    """Audio that does not match its declared format."""
+
+
+def decode(data: bytes, encoding: str, channels: int) -> torch.Tensor:
+    """Turns interleaved little-endian samples into a mono float tensor in [-1, 1] (T,)."""
+    dtype = ENCODINGS[encoding]
+    frame_bytes = dtype.itemsize * channels
+    if len(data) % frame_bytes:
+        raise AudioFormatError(
+            f"chunk of {len(data)} bytes is not a whole number of {channels}-channel "
+            f"{encoding} frames ({frame_bytes} bytes each); split chunks on frame boundaries"
+        )
+    samples = np.frombuffer(data, dtype=dtype).reshape(-1, channels)
+    if dtype.kind == "f":
+        if not np.isfinite(samples).all():
+            raise AudioFormatError("float32 audio contains NaN or infinite samples")
+        mono = samples.astype(np.float32).mean(axis=1)
+    else:
+        mono = samples.astype(np.float32).mean(axis=1) / 32768.0
+    return torch.from_numpy(np.ascontiguousarray(mono))
+
+
+class StreamingResampler:
+    """Resamples a stream chunk by chunk; the output does not depend on where chunks split.
+
+    torchaudio's sinc resampler maps every block of `o` input samples to `n` output
+    samples (o, n = rates over their gcd). We feed it block-aligned windows with a margin
+    of whole blocks on both sides, wider than its filter, and keep only the middle.
+    """
+
+    def __init__(self, orig_rate: int, new_rate: int):
+        g = math.gcd(orig_rate, new_rate)
+        self.o, self.n = orig_rate // g, new_rate // g
+        self.identity = self.o == self.n
+        self.resample = torchaudio.transforms.Resample(self.o, self.n)
+        # The sinc filter reaches about 6 zero crossings of the lower rate on each side.
+        margin_blocks = math.ceil(7 / min(self.o, self.n)) + 1
+        self.margin = margin_blocks * self.o
+        self.buffer = torch.zeros(self.margin)  # the zeros torchaudio pads the start with
+        self.received = 0
+        self.emitted = 0
+
+    def _emit(self, blocks: int) -> torch.Tensor:
+        window = self.buffer[: 2 * self.margin + blocks * self.o]
+        out = self.resample(window)
+        skip = self.margin // self.o * self.n
+        self.buffer = self.buffer[blocks * self.o :]
+        return out[skip : skip + blocks * self.n]
+
+    def accept(self, samples: torch.Tensor) -> torch.Tensor:
+        if self.identity:
+            return samples
+        self.received += len(samples)
+        self.buffer = torch.cat([self.buffer, samples])
+        blocks = (len(self.buffer) - 2 * self.margin) // self.o
+        out = self._emit(blocks) if blocks > 0 else samples.new_zeros(0)
+        self.emitted += len(out)
+        return out
+
+    def finish(self) -> torch.Tensor:
+        """Flushes the filter's look-ahead: the stream's last samples."""
+        if self.identity:
+            return torch.zeros(0)
+        total = math.ceil(self.received * self.n / self.o)
+        pad = (-len(self.buffer)) % self.o + 2 * self.margin
+        self.buffer = torch.cat([self.buffer, torch.zeros(pad)])
+        blocks = (len(self.buffer) - 2 * self.margin) // self.o
+        out = self._emit(blocks)[: max(0, total - self.emitted)]
+        self.emitted += len(out)
+        return out

@@ -1,0 +1,19 @@
+"""The keyword vocabulary: the wake word, ten commands, ten digits, silence and unknown speech."""
+
+WAKE_WORD = "computer"
+COMMANDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+KEYWORDS = (WAKE_WORD, *COMMANDS, *DIGITS)
+
+SILENCE = "_silence_"
+UNKNOWN = "_unknown_"
+# Class order of the keyword models' output layer.
+LABELS = (SILENCE, UNKNOWN, *KEYWORDS)
+
+# Speech Commands' standard 12-class protocol.
+SPEECH_COMMANDS_12 = (*COMMANDS, SILENCE, UNKNOWN)
+
+
+def digit_word(digit: str) -> str:
+    """Maps an FSDD file's digit ("7") to its keyword ("seven")."""
+    return DIGITS[int(digit)]
