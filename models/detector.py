@@ -45,16 +45,17 @@ class KeywordDetector:
     """Stateful decisions for one stream, fed posteriors step by step in any chunking.
 
     posteriors: (S, C) class probabilities; speech: (S,) speech probabilities; step s ends
-    at (s + 1) * step_s on the stream's clock.
+    at (s + 1) * step_s on the stream's clock. Every class is smoothed; only the reported
+    keywords (K of them) can fire.
     """
 
     def __init__(self, labels: tuple[str, ...], thresholds: dict[str, float], step_s: float, config: DetectorConfig):
         self.config = config
         self.step_s = step_s
         self.keywords = list(thresholds)
-        self.columns = np.array([labels.index(k) for k in self.keywords])
+        self.columns = np.array([labels.index(k) for k in self.keywords], dtype=int)
         self.thresholds = np.array([thresholds[k] for k in self.keywords])
-        self.history = np.zeros((0, len(self.keywords)))
+        self.history = np.zeros((0, len(labels)))
         self.steps = 0
         self.armed = np.ones(len(self.keywords), dtype=bool)
         self.quiet_until = 0
@@ -64,9 +65,9 @@ class KeywordDetector:
         self.last_speech = -(10**9)
 
     def smooth(self, posteriors: np.ndarray) -> np.ndarray:
-        """(S, C) -> (S, K): moving average of each reported keyword's posterior."""
+        """(S, C) -> (S, C): moving average of each class posterior."""
         w = self.config.smooth_steps
-        scores = np.concatenate([self.history, posteriors[:, self.columns]])
+        scores = np.concatenate([self.history, posteriors])
         self.history = scores[-(w - 1) :] if w > 1 else scores[:0]
         sums = np.cumsum(np.concatenate([np.zeros((1, scores.shape[1])), scores]), axis=0)
         first = len(scores) - len(posteriors)
@@ -77,10 +78,10 @@ class KeywordDetector:
         return (sums[ends] - sums[starts]) / counts
 
     def accept(self, posteriors: np.ndarray, speech: np.ndarray) -> tuple[np.ndarray, list[Detection]]:
-        """Returns the smoothed scores (S, K) and the detections these steps made."""
+        """Returns the smoothed posteriors (S, C) and the detections these steps made."""
         smoothed = self.smooth(posteriors)
         detections = []
-        for i, scores in enumerate(smoothed):
+        for i, scores in enumerate(smoothed[:, self.columns]):
             step = self.steps + i
             self._track_speech(step, speech[i] > 0.5)
             self.armed |= scores < self.thresholds / 2

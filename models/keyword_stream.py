@@ -21,10 +21,10 @@ TAIL_S = 0.3
 
 @dataclass
 class StepOutput:
-    """What a chunk produced: detections, and the smoothed scores of its last step."""
+    """What a chunk produced: detections, and the smoothed posteriors of its steps (S, C)."""
 
     detections: list[Detection] = field(default_factory=list)
-    scores: dict[str, float] | None = None
+    smoothed: np.ndarray | None = None
     time_s: float = 0.0
 
 
@@ -83,5 +83,8 @@ class KeywordStream:
         smoothed, detections = self.detector.accept(posteriors, speech)
         self.steps += len(steps)
         self.compute_s += time.perf_counter() - started
-        scores = dict(zip(self.detector.keywords, np.round(smoothed[-1], 6).tolist()))
-        return StepOutput(detections, scores, self.steps * self.step_s)
+        return StepOutput(detections, smoothed, self.steps * self.step_s)
+
+    def keyword_scores(self, smoothed: np.ndarray) -> dict[str, float]:
+        """The reported keywords' scores at one step, from a row of smoothed posteriors."""
+        return {k: float(smoothed[c]) for k, c in zip(self.detector.keywords, self.detector.columns)}

@@ -1,0 +1,58 @@
+"""The loaded models: one shared, read-only model per (task, cell), whatever the number of streams."""
+
+import logging
+from pathlib import Path
+
+import grpc
+import torch
+
+from rnnvoice.models.keyword_model import KeywordSpotter, load_model
+from rnnvoice.protos import pb
+from rnnvoice.service.errors import StreamError
+
+log = logging.getLogger(__name__)
+
+TASKS = {"keywords": pb.TASK_KEYWORDS}
+CELLS = {"gru": pb.CELL_GRU, "lstm": pb.CELL_LSTM}
+
+
+class ModelRegistry:
+    def __init__(self, paths: dict[tuple[str, str], Path]):
+        if not paths:
+            raise ValueError("no models to serve: train one with `rnnvoice train` or reinstall the shipped weights")
+        self.models: dict[tuple[str, str], KeywordSpotter] = {}
+        self.names: dict[tuple[str, str], str] = {}
+        for (task, cell), path in sorted(paths.items()):
+            model = load_model(path)
+            if model.config.cell != cell:
+                raise ValueError(f"{path} holds a {model.config.cell} model, not {cell}")
+            for p in model.parameters():
+                p.requires_grad_(False)
+            with torch.inference_mode():  # the first stream should not pay for lazy initialisation
+                model(torch.zeros(1, 1, model.config.features.dim))
+            self.models[task, cell] = model
+            self.names[task, cell] = Path(path).name
+            log.info("loaded %s %s model from %s: %d parameters, %d state bytes per stream",
+                     task, cell, path, model.parameter_count, model.state_bytes)
+
+    def get(self, task: str, cell: str) -> KeywordSpotter:
+        model = self.models.get((task, cell))
+        if model is None:
+            loaded = ", ".join(f"{t}/{c}" for t, c in self.models) or "none"
+            raise StreamError(grpc.StatusCode.NOT_FOUND,
+                              f"no {task} model with a {cell.upper()} cell is loaded (loaded: {loaded})")
+        return model
+
+    def describe(self) -> list[pb.ModelInfo]:
+        infos = []
+        for (task, cell), model in self.models.items():
+            c = model.config
+            infos.append(pb.ModelInfo(
+                task=TASKS[task], cell=CELLS[cell], name=self.names[task, cell],
+                keywords=[k for k in c.labels if not k.startswith("_")],
+                parameters=model.parameter_count, state_bytes=model.state_bytes,
+                hidden_size=c.hidden_size, layers=c.num_layers,
+                sample_rate_hz=c.features.sample_rate, frame_rate_hz=c.features.step_rate,
+            ))
+        return infos
+

@@ -1,0 +1,27 @@
+"""Server settings: one frozen dataclass, filled from flags and the environment at the entry point."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rnnvoice.models.weights import shipped_models
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "[::]"
+    port: int = 50051
+    # (task, cell) -> weights file; the shipped GRU and LSTM keyword models by default.
+    models: dict[tuple[str, str], Path] = field(default_factory=shipped_models)
+    max_streams: int = 256
+    # Longest audio one chunk may carry, and one Recognize call.
+    max_chunk_s: float = 10.0
+    max_recording_s: float = 600.0
+    # Threads running model steps; streams queue for them.
+    inference_threads: int = 2
+    # Seconds in-flight streams get to finish on shutdown.
+    grace_s: float = 10.0
+
+    @property
+    def max_message_bytes(self) -> int:
+        """Enough for a whole recording of max_recording_s at 48 kHz float stereo."""
+        return int(self.max_recording_s * 48000 * 4 * 2) + 65536
