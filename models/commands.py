@@ -5,6 +5,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
+
 from rnnvoice.models.keyword_model import CELLS
 
 
@@ -58,4 +60,88 @@ def train_command(args) -> int:
     config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
     print(json.dumps(dataclasses.asdict(config)))
     print(f"wrote {train(config)}")
+    return 0
+
+
+def eval_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cell", choices=CELLS, required=True, help="the shipped model of this cell, unless --model")
+    p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` instead of the shipped model")
+    p.add_argument("--data", type=Path, required=True,
+                   help="Speech Commands layout, FSDD naming, or a corpus from `rnnvoice data` (its held-out speakers)")
+    p.add_argument("--labels", default="", help="scored labels, e.g. yes,no,up,down,left,right,on,off,stop,go; "
+                   "other words count as _unknown_ (default: every keyword)")
+    p.add_argument("--source", default="", help="with a corpus: only clips of this source (speech_commands, fsdd, tts)")
+    p.add_argument("--stream", action="store_true", help="join the clips into one long stream and count hits, "
+                   "misses and false accepts per hour through the serving code path")
+    p.add_argument("--noise", type=Path, help="background noise WAVs for --stream (a corpus brings its own)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, help="write the report here (and the confusion matrix beside it as PNG)")
+
+
+def _eval_clips(args):
+    from rnnvoice.models.corpus import MANIFEST, read_manifest, scan_folder
+
+    if (args.data / MANIFEST).exists():
+        clips = [c for c in read_manifest(args.data) if c.split == "heldout"]
+        if args.source:
+            clips = [c for c in clips if c.source == args.source]
+        else:
+            clips = [c for c in clips if c.source != "tts"]
+        noise = args.noise or args.data / "noise"
+    else:
+        clips, noise = scan_folder(args.data), args.noise
+    return clips, noise
+
+
+def eval_command(args) -> int:
+    from rnnvoice.models.augment import NoiseBank
+    from rnnvoice.models.evaluate import clip_report, stream_report
+    from rnnvoice.models.keyword_model import load_model
+    from rnnvoice.models.plots import plot_confusion
+    from rnnvoice.models.weights import shipped_models
+
+    path = args.model or shipped_models().get(("keywords", args.cell))
+    if path is None:
+        raise SystemExit(f"no shipped {args.cell} keyword model; pass --model")
+    model = load_model(path)
+    if model.config.cell != args.cell:
+        raise SystemExit(f"{path} holds a {model.config.cell} model, not {args.cell}")
+    clips, noise_dir = _eval_clips(args)
+    if not clips:
+        raise SystemExit(f"no clips to evaluate in {args.data}")
+    keywords = tuple(k for k in model.config.labels if not k.startswith("_"))
+    labels = tuple(args.labels.split(",")) if args.labels else keywords
+    unknown = [k for k in labels if k not in keywords]
+    if unknown:
+        raise SystemExit(f"--labels: {', '.join(unknown)} not among the model's keywords ({', '.join(keywords)})")
+    report = {"model": str(path), "cell": args.cell, "data": str(args.data), "labels": list(labels),
+              "speakers": len({c.speaker for c in clips})}
+    if args.stream:
+        noise = NoiseBank(sorted(Path(noise_dir).glob("*.wav"))) if noise_dir and Path(noise_dir).is_dir() else None
+        result = stream_report(model, clips, labels, noise, args.seed)
+        report["stream"] = dataclasses.asdict(result)
+        print(f"{args.cell}: {result.hits}/{result.keywords} keywords detected ({result.hit_rate:.1%}), "
+              f"{result.false_accepts} false accepts in {result.non_keyword_s / 60:.1f} min of other speech and "
+              f"noise ({result.false_accepts_per_hour:.1f} per hour), mean latency {result.mean_latency_s * 1000:.0f} ms")
+        for k, counts in result.per_keyword.items():
+            print(f"  {k:<10} {counts.get('hits', 0):4d}/{counts.get('keywords', 0):<4d}")
+        if result.false_accept_words:
+            print("  false accepts:", ", ".join(f"{k} x{n}" for k, n in result.false_accept_words.items()))
+    else:
+        result = clip_report(model, clips, labels)
+        report["clips"] = dataclasses.asdict(result)
+        speakers = result.per_speaker
+        accuracies = sorted((v["accuracy"], k) for k, v in speakers.items())
+        print(f"{args.cell}: accuracy {result.accuracy:.2%} on {result.clips} clips by {len(speakers)} speakers")
+        for label, v in result.per_label.items():
+            print(f"  {label:<10} {v['accuracy']:7.2%}  ({v['clips']} clips)")
+        print(f"  per speaker: median {np.median([a for a, _ in accuracies]):.2%}, worst "
+              + ", ".join(f"{k} {a:.0%} ({speakers[k]['clips']})" for a, k in accuracies[:5]))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1))
+        if not args.stream:
+            plot_confusion(result.confusion, result.labels, f"{args.cell.upper()} on {args.data.name}",
+                           args.json.with_suffix(".png"))
+        print(f"wrote {args.json}")
     return 0

@@ -1,0 +1,138 @@
+"""The Python client of rnnvoice, and the base of every other client (file, microphone, load)."""
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+import soundfile
+
+from rnnvoice.protos import pb, pb_grpc
+
+TASKS = {"keywords": pb.TASK_KEYWORDS}
+CELLS = {"gru": pb.CELL_GRU, "lstm": pb.CELL_LSTM}
+ENCODINGS = {"pcm_s16le": (pb.ENCODING_PCM_S16LE, "<i2"), "float32le": (pb.ENCODING_FLOAT32LE, "<f4")}
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Interleaved little-endian samples and their format, ready to send."""
+
+    data: bytes
+    sample_rate: int
+    channels: int = 1
+    encoding: str = "pcm_s16le"
+
+    @property
+    def frame_bytes(self) -> int:
+        return np.dtype(ENCODINGS[self.encoding][1]).itemsize * self.channels
+
+    @property
+    def seconds(self) -> float:
+        return len(self.data) / self.frame_bytes / self.sample_rate
+
+    @staticmethod
+    def from_array(samples: np.ndarray, sample_rate: int, encoding: str = "pcm_s16le") -> "Audio":
+        """samples: (T,) or (T, channels), float in [-1, 1] or int16."""
+        samples = samples.reshape(len(samples), -1)
+        if encoding == "pcm_s16le" and samples.dtype != np.int16:
+            samples = np.round(np.clip(samples, -1, 1) * 32767).astype(np.int16)
+        data = np.ascontiguousarray(samples.astype(ENCODINGS[encoding][1])).tobytes()
+        return Audio(data, sample_rate, samples.shape[1], encoding)
+
+    def chunks(self, chunk_s: float) -> Iterator[bytes]:
+        step = max(1, round(chunk_s * self.sample_rate)) * self.frame_bytes
+        for start in range(0, len(self.data), step):
+            yield self.data[start : start + step]
+
+
+def read_audio(path) -> Audio:
+    """A recording in any format soundfile reads: 16-bit PCM stays PCM, everything else goes as float."""
+    info = soundfile.info(str(path))
+    if info.subtype == "PCM_16":
+        samples, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
+        return Audio.from_array(samples, rate, "pcm_s16le")
+    samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    return Audio.from_array(samples, rate, "float32le")
+
+
+def stream_config(audio: Audio, cell: str = "gru", task: str = "keywords",
+                  sensitivities: dict[str, float] | None = None, keywords: Iterable[str] = (),
+                  interim_scores: bool = False) -> pb.StreamConfig:
+    """keywords: report only these (default all); sensitivities: keyword -> 0..1, reported too."""
+    settings = [pb.KeywordSetting(keyword=k) for k in keywords if k not in (sensitivities or {})]
+    settings += [pb.KeywordSetting(keyword=k, sensitivity=s) for k, s in (sensitivities or {}).items()]
+    return pb.StreamConfig(
+        task=TASKS[task], cell=CELLS[cell],
+        format=pb.AudioFormat(sample_rate_hz=audio.sample_rate, encoding=ENCODINGS[audio.encoding][0],
+                              channels=audio.channels),
+        keywords=pb.KeywordConfig(keywords=settings, interim_scores=interim_scores),
+    )
+
+
+def requests(config: pb.StreamConfig, chunks: Iterable[bytes], pace_s: float = 0.0) -> Iterator[pb.StreamAudioRequest]:
+    """The config, then each chunk numbered in order; pace_s > 0 sends one chunk every pace_s seconds."""
+    yield pb.StreamAudioRequest(config=config)
+    started = time.monotonic()
+    for sequence, data in enumerate(chunks):
+        if pace_s:
+            time.sleep(max(0.0, started + sequence * pace_s - time.monotonic()))
+        yield pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=sequence, data=data))
+
+
+class VoiceClient:
+    """A connection to an rnnvoice server. Use as a context manager, or call close()."""
+
+    def __init__(self, target: str = "localhost:50051", timeout_s: float | None = None):
+        self.target = target
+        self.timeout_s = timeout_s
+        self.channel = grpc.insecure_channel(target, options=[
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ])
+        self.stub = pb_grpc.VoiceStub(self.channel)
+
+    def __enter__(self) -> "VoiceClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def wait_ready(self, timeout_s: float = 10.0) -> None:
+        grpc.channel_ready_future(self.channel).result(timeout=timeout_s)
+
+    def list_models(self) -> list[pb.ModelInfo]:
+        return list(self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout_s).models)
+
+    def stream(self, config: pb.StreamConfig, chunks: Iterable[bytes], pace_s: float = 0.0) -> Iterator[pb.StreamAudioResponse]:
+        """Results as they arrive; the last one is the stream's summary."""
+        return self.stub.StreamAudio(requests(config, chunks, pace_s), timeout=self.timeout_s)
+
+    def stream_audio(self, audio: Audio, cell: str = "gru", chunk_s: float = 0.1, realtime: bool = False,
+                     **options) -> Iterator[pb.StreamAudioResponse]:
+        config = stream_config(audio, cell, **options)
+        return self.stream(config, audio.chunks(chunk_s), pace_s=chunk_s if realtime else 0.0)
+
+    def recognize(self, audio: Audio, cell: str = "gru", **options) -> pb.RecognizeResponse:
+        request = pb.RecognizeRequest(config=stream_config(audio, cell, **options), audio=audio.data)
+        return self.stub.Recognize(request, timeout=self.timeout_s)
+
+
+def result_dict(response: pb.StreamAudioResponse) -> dict:
+    """A response as plain values, as `rnnvoice stream --json` prints it."""
+    kind = response.WhichOneof("result")
+    if kind == "detection":
+        d = response.detection
+        return {"type": "keyword", "keyword": d.keyword, "score": round(d.score, 4),
+                "start_s": round(d.start_s, 3), "end_s": round(d.end_s, 3)}
+    if kind == "scores":
+        return {"type": "scores", "time_s": round(response.scores.time_s, 3),
+                "scores": {k: round(v, 4) for k, v in sorted(response.scores.scores.items())}}
+    s = response.summary
+    return {"type": "summary", "audio_s": round(s.audio_s, 3), "chunks": s.chunks, "frames": s.frames,
+            "compute_s": round(s.compute_s, 4), "detections": s.detections}

@@ -1,0 +1,85 @@
+"""Shared fixtures: a real rnnvoice server on loopback, clients, and the real recordings in fixtures/."""
+
+import asyncio
+import dataclasses
+import threading
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+
+from rnnvoice.clients.client import VoiceClient
+from rnnvoice.models.corpus import load_clip
+from rnnvoice.models.weights import shipped_models
+from rnnvoice.service.server import VoiceServer
+from rnnvoice.service.settings import ServerSettings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+class ServerThread:
+    """A VoiceServer on its own event loop in a background thread, listening on loopback."""
+
+    def __init__(self, settings: ServerSettings):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server = self.call(self._start(settings))
+        self.target = f"127.0.0.1:{self.server.port}"
+
+    @staticmethod
+    async def _start(settings: ServerSettings) -> VoiceServer:
+        server = VoiceServer(settings)
+        await server.start()
+        return server
+
+    def call(self, coroutine, timeout_s: float = 60.0):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout_s)
+
+    def stop(self) -> None:
+        self.call(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def settings() -> ServerSettings:
+    models = shipped_models()
+    assert set(models) == {("keywords", "gru"), ("keywords", "lstm")}, "the shipped keyword models are missing"
+    return ServerSettings(host="127.0.0.1", port=0, models=models, grace_s=5.0)
+
+
+@pytest.fixture(scope="session")
+def server(settings) -> ServerThread:
+    running = ServerThread(settings)
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def client(server) -> VoiceClient:
+    with VoiceClient(server.target, timeout_s=60) as c:
+        c.wait_ready()
+        yield c
+
+
+@pytest.fixture()
+def limited_server(settings):
+    """A second server with small limits, for the tests of those limits."""
+    running = ServerThread(dataclasses.replace(settings, max_streams=2, max_chunk_s=1.0, max_recording_s=5.0))
+    yield running
+    running.stop()
+
+
+def fixture_clip(name: str, rate: int = 16000) -> np.ndarray:
+    return load_clip(FIXTURES / name, rate).numpy()
+
+
+def rpc_error(call) -> grpc.RpcError:
+    """Runs a call that must fail; returns its error."""
+    with pytest.raises(grpc.RpcError) as info:
+        result = call()
+        if hasattr(result, "__iter__") and not isinstance(result, (bytes, str)):
+            list(result)
+    return info.value
