@@ -3,6 +3,7 @@
 import asyncio
 import dataclasses
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -83,3 +84,13 @@ def rpc_error(call) -> grpc.RpcError:
         if hasattr(result, "__iter__") and not isinstance(result, (bytes, str)):
             list(result)
     return info.value
+
+
+def wait_until(predicate, timeout_s: float = 10.0) -> bool:
+    """Polls until predicate() holds; returns whether it did in time."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -1,0 +1,90 @@
+"""`rnnvoice serve` and `rnnvoice stream` as a user runs them: real processes, loopback, signals."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import soundfile
+
+from rnnvoice.clients.client import Audio, VoiceClient, stream_config
+from tests.conftest import wait_until
+
+RNNVOICE = [sys.executable, "-m", "rnnvoice.clients.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def serve_process():
+    port = free_port()
+    process = subprocess.Popen([*RNNVOICE, "serve", "--host", "127.0.0.1", "--port", str(port), "--grace", "5"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    client = VoiceClient(f"127.0.0.1:{port}", timeout_s=60)
+    try:
+        client.wait_ready(timeout_s=60)
+        yield process, client, port
+    finally:
+        client.close()
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_shutdown_lets_open_streams_finish_with_their_summary(serve_process, sig):
+    process, client, _ = serve_process
+    gate = threading.Event()
+    chunk = np.zeros(1600, "<i2").tobytes()
+
+    def chunks():
+        for _ in range(5):
+            yield chunk
+        gate.wait(30)  # the client keeps the stream open; the server ends it
+
+    # Interim scores answer every chunk, so the test knows when all five were processed.
+    responses = client.stream(stream_config(Audio(chunk, 16000), interim_scores=True), chunks())
+    results = []
+    reader = threading.Thread(target=lambda: results.extend(responses))
+    reader.start()
+    assert wait_until(lambda: len(results) == 5, timeout_s=30)
+    os.kill(process.pid, sig)
+    reader.join(30)
+    gate.set()
+    assert results[-1].HasField("summary")
+    assert results[-1].summary.audio_s == pytest.approx(0.5)
+    assert process.wait(30) == 0
+    log = process.stdout.read()
+    assert "shutting down" in log and "stopped" in log
+
+
+def test_stream_command_prints_json_lines(serve_process, tmp_path):
+    _, _, port = serve_process
+    wav = tmp_path / "stereo_float.wav"
+    rng = np.random.default_rng(0)
+    soundfile.write(wav, (rng.standard_normal((44100, 2)) * 0.01).astype(np.float32), 44100, subtype="FLOAT")
+    out = subprocess.run([*RNNVOICE, "stream", str(wav), "--server", f"127.0.0.1:{port}", "--cell", "lstm",
+                          "--json", "--chunk-ms", "50"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert lines[-1]["type"] == "summary"
+    assert lines[-1]["audio_s"] == pytest.approx(1.0) and lines[-1]["chunks"] == 20
+
+
+def test_stream_command_reports_server_errors(serve_process, tmp_path):
+    _, _, port = serve_process
+    wav = tmp_path / "odd_rate.wav"
+    soundfile.write(wav, np.zeros(12345, np.int16), 12345)
+    out = subprocess.run([*RNNVOICE, "stream", str(wav), "--server", f"127.0.0.1:{port}"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "INVALID_ARGUMENT: unsupported sample rate 12345 Hz" in out.stderr
