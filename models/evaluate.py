@@ -15,25 +15,24 @@ from tqdm import tqdm
 
 from rnnvoice.models.augment import NoiseBank, rms
 from rnnvoice.models.corpus import SAMPLE_RATE, Clip, load_clip
-from rnnvoice.models.detector import DEFAULT_SENSITIVITY
+from rnnvoice.models.detector import DEFAULT_SENSITIVITY, Detection
 from rnnvoice.models.keyword_model import KeywordSpotter
 from rnnvoice.models.keyword_stream import KeywordStream
 from rnnvoice.models.mixing import speech_extent
 from rnnvoice.models.vocabulary import SILENCE, UNKNOWN
 
-# Below this peak posterior for every speech class, a clip is silence.
+# Below this peak posterior of unknown speech, a clip without a keyword is silence.
 SPEECH_FLOOR = 0.3
 CHUNK_S = 0.1
 
 
-def clip_label(smoothed: np.ndarray, labels: tuple[str, ...]) -> str:
-    """A clip's class from its smoothed posteriors (S, C): the speech class with the highest peak."""
-    if len(smoothed) == 0:
-        return SILENCE
-    peaks = smoothed.max(axis=0)
-    peaks[labels.index(SILENCE)] = -1.0
-    best = int(np.argmax(peaks))
-    return labels[best] if peaks[best] >= SPEECH_FLOOR else SILENCE
+def clip_label(detections: list[Detection], smoothed: np.ndarray, labels: tuple[str, ...]) -> str:
+    """A clip's class as the server would answer it: its strongest detection, else unknown speech or silence."""
+    if detections:
+        return max(detections, key=lambda d: d.score).keyword
+    if len(smoothed) and smoothed[:, labels.index(UNKNOWN)].max() >= SPEECH_FLOOR:
+        return UNKNOWN
+    return SILENCE
 
 
 def run_stream(stream: KeywordStream, wave: torch.Tensor, chunk_s: float = CHUNK_S):
@@ -48,7 +47,7 @@ def run_stream(stream: KeywordStream, wave: torch.Tensor, chunk_s: float = CHUNK
 def classify_clips(model: KeywordSpotter, clips: list[Clip], progress: bool = False) -> list[str]:
     """Each clip streamed on its own from a fresh state, classified by `clip_label`."""
     labels, rate = model.config.labels, model.config.features.sample_rate
-    return [clip_label(run_stream(KeywordStream(model, rate), load_clip(c.path, rate), chunk_s=10.0)[1], labels)
+    return [clip_label(*run_stream(KeywordStream(model, rate), load_clip(c.path, rate), chunk_s=10.0), labels)
             for c in tqdm(clips, desc="classifying", unit="clip", disable=not progress)]
 
 

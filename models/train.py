@@ -35,6 +35,8 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
+    # Each keyword labels under 1% of steps; unweighted, the loss is content to never predict one.
+    keyword_weight: float = 5.0
     speech_weight: float = 0.3
     eval_every: int = 500
     seed: int = 0
@@ -70,7 +72,8 @@ def train(config: TrainConfig) -> Path:
     fit_normalisation(model, mixer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps, pct_start=0.1)
-    classes = nn.CrossEntropyLoss(ignore_index=IGNORE, label_smoothing=config.label_smoothing)
+    weights = torch.tensor([1.0 if k.startswith("_") else config.keyword_weight for k in model_config.labels])
+    classes = nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE, label_smoothing=config.label_smoothing)
     speech_loss = nn.BCEWithLogitsLoss()
     history = []
     started = time.time()

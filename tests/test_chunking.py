@@ -1,0 +1,61 @@
+"""Chunk boundaries never change a result: random chunkings against the whole recording at once."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rnnvoice.models.keyword_model import load_model
+from rnnvoice.models.keyword_stream import KeywordStream
+from rnnvoice.models.weights import shipped_models
+from tests.conftest import fixture_clip
+
+RATES = (8000, 44100)
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {cell: load_model(path) for (_, cell), path in shipped_models().items()}
+
+
+def spoken_words(rate: int) -> torch.Tensor:
+    """Real keywords joined with pauses, about five seconds at `rate`."""
+    pause = np.zeros(int(0.4 * rate), np.float32)
+    parts = [pause]
+    for name in ("seven_lucas.wav", "yes_sc.wav", "stop_sc.wav"):
+        parts += [fixture_clip(name, rate), pause]
+    return torch.from_numpy(np.concatenate(parts))
+
+
+def run(model, rate: int, audio: torch.Tensor, sizes: list[int]):
+    stream = KeywordStream(model, rate)
+    outputs, start, i = [], 0, 0
+    while start < len(audio):
+        n = sizes[i % len(sizes)]
+        outputs.append(stream.accept(audio[start : start + n]))
+        start, i = start + n, i + 1
+    outputs.append(stream.finish())
+    smoothed = np.concatenate([o.smoothed for o in outputs if o.smoothed is not None])
+    return [d for o in outputs for d in o.detections], smoothed
+
+
+# From single samples to several seconds, in any mixture.
+chunk_sizes = st.lists(st.one_of(st.integers(1, 40), st.integers(41, 4000), st.integers(4001, 150000)),
+                       min_size=1, max_size=30)
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=chunk_sizes)
+def test_random_chunking_gives_the_same_detections_and_scores(models, cell, rate, sizes):
+    model = models[cell]
+    audio = spoken_words(rate)
+    whole_detections, whole_scores = run(model, rate, audio, [len(audio)])
+    detections, scores = run(model, rate, audio, sizes)
+    assert scores.shape == whole_scores.shape
+    np.testing.assert_allclose(scores, whole_scores, atol=1e-5)
+    assert [(d.keyword, d.start_s, d.end_s) for d in detections] == \
+        [(d.keyword, d.start_s, d.end_s) for d in whole_detections]
+    np.testing.assert_allclose([d.score for d in detections], [d.score for d in whole_detections], atol=1e-5)
