@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnvoice.models.keyword_model import CELLS
+from rnnvoice.models.recurrent import CELLS
 
 
 def data_arguments(p: argparse.ArgumentParser) -> None:
@@ -96,7 +96,7 @@ def _eval_clips(args):
 def eval_command(args) -> int:
     from rnnvoice.models.augment import NoiseBank
     from rnnvoice.models.evaluate import clip_report, stream_report
-    from rnnvoice.models.keyword_model import load_model
+    from rnnvoice.models.recurrent import load_model
     from rnnvoice.models.plots import plot_confusion
     from rnnvoice.models.weights import shipped_models
 

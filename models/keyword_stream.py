@@ -1,26 +1,17 @@
-"""One keyword-spotting stream: resampler, features, recurrent state and detector, kept across chunks.
+"""One keyword-spotting stream: the streaming engine plus keyword decisions."""
 
-The one streaming code path: the server, evaluation and the benchmark all run audio through it.
-"""
-
-import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import torch
 
-from rnnvoice.models.audio import StreamingResampler
 from rnnvoice.models.detector import DEFAULT_SENSITIVITY, Detection, DetectorConfig, KeywordDetector, threshold_for
-from rnnvoice.models.features import StreamingFeatures
 from rnnvoice.models.keyword_model import KeywordSpotter
+from rnnvoice.models.streaming import ModelStream
 from rnnvoice.models.vocabulary import KEYWORDS
-
-# Silence run through the model at the end of a stream, so a keyword spoken at the very end is still heard out.
-TAIL_S = 0.3
 
 
 @dataclass
-class StepOutput:
+class KeywordOutput:
     """What a chunk produced: detections, and the smoothed posteriors of its steps (S, C)."""
 
     detections: list[Detection] = field(default_factory=list)
@@ -28,62 +19,34 @@ class StepOutput:
     time_s: float = 0.0
 
 
-class KeywordStream:
-    """Feeds a stream's audio, in chunks of any size, through a shared model with this stream's state."""
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
-    def __init__(
-        self,
-        model: KeywordSpotter,
-        input_rate: int,
-        sensitivities: dict[str, float] | None = None,
-        detector: DetectorConfig | None = None,
-    ):
-        self.model = model
-        config = model.config
-        self.resampler = StreamingResampler(input_rate, config.features.sample_rate)
-        self.features = StreamingFeatures(config.features)
-        self.state = None
+
+class KeywordStream(ModelStream):
+    """Keyword detections for a stream fed in chunks of any size."""
+
+    def __init__(self, model: KeywordSpotter, input_rate: int, sensitivities: dict[str, float] | None = None,
+                 detector: DetectorConfig | None = None):
+        super().__init__(model, input_rate)
         detector = detector or DetectorConfig()
-        sensitivities = sensitivities or {k: DEFAULT_SENSITIVITY for k in config.labels if k in KEYWORDS}
+        labels = model.config.labels
+        sensitivities = sensitivities or {k: DEFAULT_SENSITIVITY for k in labels if k in KEYWORDS}
         thresholds = {k: threshold_for(s, detector.threshold) for k, s in sensitivities.items()}
-        self.step_s = 1.0 / config.features.step_rate
-        self.detector = KeywordDetector(config.labels, thresholds, self.step_s, detector)
-        self.input_rate = input_rate
-        self.samples_in = 0
-        self.steps = 0
-        self.compute_s = 0.0
+        self.detector = KeywordDetector(labels, thresholds, self.step_s, detector)
 
-    @property
-    def audio_s(self) -> float:
-        return self.samples_in / self.input_rate
-
-    def accept(self, samples: torch.Tensor) -> StepOutput:
-        """samples: (T,) mono float at the input rate."""
-        self.samples_in += len(samples)
-        return self._run(self.resampler.accept(samples))
-
-    def finish(self) -> StepOutput:
-        """Flushes the resampler and a short silent tail; the stream's last results."""
-        tail = torch.zeros(round(TAIL_S * self.model.config.features.sample_rate))
-        out = self._run(torch.cat([self.resampler.finish(), tail]))
-        end = self.audio_s  # the tail is not audio the client sent
-        out.detections = [replace(d, start_s=min(d.start_s, end), end_s=min(d.end_s, end)) for d in out.detections]
-        return out
-
-    @torch.inference_mode()
-    def _run(self, samples: torch.Tensor) -> StepOutput:
-        started = time.perf_counter()
-        steps = self.features.accept(samples)
-        if len(steps) == 0:
-            self.compute_s += time.perf_counter() - started
-            return StepOutput(time_s=self.steps * self.step_s)
-        logits, speech, self.state = self.model(steps.unsqueeze(0), self.state)
-        posteriors = torch.softmax(logits[0], dim=-1).double().numpy()
-        speech = torch.sigmoid(speech[0]).double().numpy()
+    def consume(self, outputs: np.ndarray, first_step: int, final: bool) -> KeywordOutput:
+        end_s = (first_step + len(outputs)) * self.step_s
+        if len(outputs) == 0:
+            return KeywordOutput(time_s=end_s)
+        posteriors = softmax(outputs[:, :-1])
+        speech = 1.0 / (1.0 + np.exp(-outputs[:, -1]))
         smoothed, detections = self.detector.accept(posteriors, speech)
-        self.steps += len(steps)
-        self.compute_s += time.perf_counter() - started
-        return StepOutput(detections, smoothed, self.steps * self.step_s)
+        if final:  # the silent tail is not audio the client sent
+            detections = [replace(d, start_s=min(d.start_s, self.audio_s), end_s=min(d.end_s, self.audio_s))
+                          for d in detections]
+        return KeywordOutput(detections, smoothed, end_s)
 
     def keyword_scores(self, smoothed: np.ndarray) -> dict[str, float]:
         """The reported keywords' scores at one step, from a row of smoothed posteriors."""

@@ -15,7 +15,8 @@ from tqdm import tqdm
 from rnnvoice.models.augment import NoiseBank
 from rnnvoice.models.corpus import read_manifest
 from rnnvoice.models.evaluate import classify_clips
-from rnnvoice.models.keyword_model import KeywordModelConfig, KeywordSpotter, save_model
+from rnnvoice.models.keyword_model import KeywordSpotter
+from rnnvoice.models.recurrent import ModelConfig, save_model
 from rnnvoice.models.mixing import IGNORE, MixConfig, StreamMixer
 from rnnvoice.models.vocabulary import SILENCE
 
@@ -65,7 +66,7 @@ def train(config: TrainConfig) -> Path:
     heldout = [c for c in clips if c.split == "heldout" and c.source != "tts"]
     noise_paths = sorted((Path(config.corpus) / "noise").glob("*.wav"))
     noise_paths += [Path(c.path) for c in train_clips if c.label == SILENCE]
-    model_config = KeywordModelConfig(cell=config.cell, hidden_size=config.hidden_size, num_layers=config.num_layers)
+    model_config = ModelConfig(cell=config.cell, hidden_size=config.hidden_size, num_layers=config.num_layers)
     model = KeywordSpotter(model_config)
     mixer = StreamMixer(train_clips, NoiseBank(noise_paths), model_config.features,
                         MixConfig(seconds=config.seconds), seed=config.seed)

@@ -6,7 +6,8 @@ from pathlib import Path
 import grpc
 import torch
 
-from rnnvoice.models.keyword_model import KeywordSpotter, load_model
+from rnnvoice.models.keyword_model import KeywordSpotter
+from rnnvoice.models.recurrent import load_model
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError
 

@@ -8,7 +8,7 @@ import grpc
 from rnnvoice.models.audio import AudioFormatError, decode
 from rnnvoice.models.detector import Detection
 from rnnvoice.models.keyword_model import KeywordSpotter
-from rnnvoice.models.keyword_stream import KeywordStream, StepOutput
+from rnnvoice.models.keyword_stream import KeywordOutput, KeywordStream
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError, invalid
 from rnnvoice.service.requests import StreamParams
@@ -55,7 +55,7 @@ class StreamSession:
     def last_sequence(self) -> int:
         return max(0, self.next_sequence - 1)
 
-    def _responses(self, out: StepOutput, interim: bool) -> list[pb.StreamAudioResponse]:
+    def _responses(self, out: KeywordOutput, interim: bool) -> list[pb.StreamAudioResponse]:
         self.detections += len(out.detections)
         responses = [pb.StreamAudioResponse(sequence=self.last_sequence, detection=detection_message(d))
                      for d in out.detections]

@@ -6,7 +6,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnvoice.models.keyword_model import load_model
+from rnnvoice.models.recurrent import load_model
 from rnnvoice.models.keyword_stream import KeywordStream
 from rnnvoice.models.weights import shipped_models
 from tests.conftest import fixture_clip
