@@ -48,16 +48,18 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", required=True, help="folder written by `rnnvoice data`")
     p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
     p.add_argument("--cell", choices=CELLS, required=True)
+    p.add_argument("--task", choices=("keywords", "transcription"), default="keywords")
     for field in dataclasses.fields(TrainConfig):
-        if field.name not in ("corpus", "out", "cell"):
-            p.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default)
+        if field.name not in ("corpus", "out", "cell", "task"):
+            # None keeps the task's recipe (TrainConfig.for_task).
+            p.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=None)
 
 
 def train_command(args) -> int:
     from rnnvoice.models.train import TrainConfig, train
 
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"task"}
+    config = TrainConfig.for_task(args.task, **{k: v for k, v in vars(args).items() if k in names and v is not None})
     print(json.dumps(dataclasses.asdict(config)))
     print(f"wrote {train(config)}")
     return 0

@@ -74,16 +74,17 @@ def _fsdd_clip(path: Path) -> Clip:
     return Clip(str(path), word, word, speaker, "fsdd")
 
 
+def heldout_speakers(source: str, speakers, fraction: float) -> set[str]:
+    """Whole speakers held out of training, chosen by a hash of their name: the same every time."""
+    ranked = sorted(set(speakers), key=lambda s: hashlib.sha1(f"{source}/{s}".encode()).hexdigest())
+    return set(ranked[: math.ceil(fraction * len(ranked))]) if fraction > 0 else set()
+
+
 def split_by_speaker(clips: list[Clip], heldout_fraction: float) -> list[Clip]:
-    """Holds out whole speakers, chosen by a hash of their name: never single files."""
-    out = []
-    for source in sorted({c.source for c in clips}):
-        speakers = sorted({c.speaker for c in clips if c.source == source},
-                          key=lambda s: hashlib.sha1(f"{source}/{s}".encode()).hexdigest())
-        heldout = set(speakers[: math.ceil(heldout_fraction * len(speakers))]) if heldout_fraction > 0 else set()
-        out += [Clip(**{**asdict(c), "split": "heldout" if c.speaker in heldout else "train"})
-                for c in clips if c.source == source]
-    return out
+    """Marks the clips of held-out speakers, never single files, as `heldout`."""
+    heldout = {(source, s) for source in {c.source for c in clips}
+               for s in heldout_speakers(source, [c.speaker for c in clips if c.source == source], heldout_fraction)}
+    return [Clip(**{**asdict(c), "split": "heldout" if (c.source, c.speaker) in heldout else "train"}) for c in clips]
 
 
 def read_manifest(corpus: Path) -> list[Clip]:
@@ -123,6 +124,11 @@ def _speak(item: Utterance) -> None:
     soundfile.write(item.path, wave.clamp(-1, 1).numpy(), SAMPLE_RATE, subtype="PCM_16")
 
 
+def _speak_all(items: list[Utterance], workers: int = 2) -> None:
+    with ProcessPoolExecutor(workers) as pool:
+        list(tqdm(pool.map(_speak, items, chunksize=16), total=len(items), desc="synthesising", unit="clip"))
+
+
 def synthesize_corpus(out: Path, keyword_takes: int, unknown_takes: int, phrase_takes: int,
                       seed: int = 0, workers: int = 2) -> list[Clip]:
     """Speaks every keyword, non-keyword word and phrase in voices drawn at random."""
@@ -142,8 +148,7 @@ def synthesize_corpus(out: Path, keyword_takes: int, unknown_takes: int, phrase_
             clips.append(Clip(str(rel), label_of(text), text, voice.name, "tts"))
     for label in {c.label for c in clips}:
         (out / "tts" / label).mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(workers) as pool:
-        list(tqdm(pool.map(_speak, items, chunksize=16), total=len(items), desc="synthesising", unit="clip"))
+    _speak_all(items, workers)
     return clips
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from rnnvoice.models.asr_model import encode_text
 from rnnvoice.models.augment import (
     SPEED_FACTORS, NoiseBank, SpecAugment, SpeedChanger, reverberate, rms, room_impulse_response, telephone,
 )
@@ -65,8 +66,9 @@ def speech_extent(wave: torch.Tensor, rate: int = SAMPLE_RATE) -> tuple[int, int
     return int(loud[0]) * hop, (int(loud[-1]) + 1) * hop
 
 
-def prepare(clip: Clip) -> PreparedClip:
-    wave = load_clip(clip.path)
+def prepare(path: str, label: str) -> PreparedClip:
+    """A clip trimmed to its speech and a short margin, faded at both ends."""
+    wave = load_clip(path)
     onset, offset = speech_extent(wave)
     margin = int(MARGIN_S * SAMPLE_RATE)
     start, end = max(0, onset - margin), min(len(wave), offset + margin)
@@ -75,41 +77,25 @@ def prepare(clip: Clip) -> PreparedClip:
     ramp = torch.linspace(0, 1, fade)
     wave[:fade] *= ramp
     wave[len(wave) - fade :] *= ramp.flip(0)
-    return PreparedClip(wave, onset - start, offset - start, clip.label)
+    return PreparedClip(wave, onset - start, offset - start, label)
 
 
 class StreamMixer:
-    """Draws batches of training streams: features (B, S, D), class targets (B, S), speech targets (B, S)."""
+    """Draws batches of training streams (B, S, D) with targets; subclasses choose the clips and the targets."""
 
-    def __init__(self, clips: list[Clip], noise: NoiseBank, features: FeatureConfig, config: MixConfig, seed: int = 0):
+    def __init__(self, noise: NoiseBank, features: FeatureConfig, config: MixConfig, seed: int = 0):
         self.config, self.features, self.noise = config, features, noise
         self.rng = random.Random(seed)
         self.speed = SpeedChanger()
         self.mel = mel_transform(features)
         self.spec_augment = SpecAugment()
-        speech = [c for c in clips if c.label != SILENCE]
-        prepared = [prepare(c) for c in tqdm(speech, desc="loading clips", unit="clip")]
-        # pools[(label, real)]: keyword clips by label, and non-keyword words and phrases.
-        self.pools: dict[tuple[str, bool], list[PreparedClip]] = {}
-        for clip, p in zip(speech, prepared):
-            kind = "phrase" if " " in clip.word else clip.label
-            self.pools.setdefault((kind, clip.source != "tts"), []).append(p)
-        self.keywords = [k for k in KEYWORDS if (k, False) in self.pools or (k, True) in self.pools]
 
-    def _draw(self, kind: str) -> PreparedClip | None:
-        real, synthetic = self.pools.get((kind, True)), self.pools.get((kind, False))
-        pool = real if real and (not synthetic or self.rng.random() < self.config.real_share) else synthetic
-        return self.rng.choice(pool) if pool else None
+    def next_clip(self) -> PreparedClip | None:
+        """The next clip to place, or None for a pause."""
+        raise NotImplementedError
 
-    def _next_clip(self) -> PreparedClip | None:
-        c, r = self.config, self.rng.random()
-        if r < c.keyword_share:
-            return self._draw(self.rng.choice(self.keywords))
-        if r < c.keyword_share + c.unknown_share:
-            return self._draw(UNKNOWN)
-        if r < c.keyword_share + c.unknown_share + c.phrase_share:
-            return self._draw("phrase")
-        return None
+    def targets(self, events: list[tuple[int, int, str]], steps: int) -> tuple[torch.Tensor, ...]:
+        raise NotImplementedError
 
     def compose(self) -> tuple[torch.Tensor, list[tuple[int, int, str]]]:
         """One stream: the waveform (T,) and its events (speech onset, offset, label)."""
@@ -119,7 +105,7 @@ class StreamMixer:
         events = []
         next_onset = int(rng.uniform(0.1, 0.6) * SAMPLE_RATE)  # where the next word's speech may begin
         while next_onset < length:
-            clip = self._next_clip()
+            clip = self.next_clip()
             if clip is None:
                 next_onset += int(rng.expovariate(1 / c.mean_gap_s) * SAMPLE_RATE)
                 continue
@@ -150,6 +136,49 @@ class StreamMixer:
             mix[events[-1][1] + int(rng.uniform(0.0, 0.4) * SAMPLE_RATE) :] = 0.0
         return mix.clamp(-1, 1), events
 
+    def batch(self, size: int, augment: bool = True) -> tuple[torch.Tensor, ...]:
+        """Features (B, S, D) and the subclass's targets, stacked over the batch."""
+        streams = [self.compose() for _ in range(size)]
+        frames = log_mel(torch.stack([w for w, _ in streams]), self.features, self.mel)
+        if augment:
+            frames = self.spec_augment(frames)
+        x = stack_frames(frames, self.features.stack)
+        targets = [self.targets(events, x.shape[1]) for _, events in streams]
+        return (x, *self.collate(targets))
+
+    @staticmethod
+    def collate(targets: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+        return tuple(torch.stack(column) for column in zip(*targets))
+
+
+class KeywordMixer(StreamMixer):
+    """Keywords, other words, phrases and pauses; targets: classes (B, S) and speech activity (B, S)."""
+
+    def __init__(self, clips: list[Clip], noise: NoiseBank, features: FeatureConfig, config: MixConfig, seed: int = 0):
+        super().__init__(noise, features, config, seed)
+        speech = [c for c in clips if c.label != SILENCE]
+        # pools[(kind, real)]: keyword clips by label, non-keyword words, and phrases.
+        self.pools: dict[tuple[str, bool], list[PreparedClip]] = {}
+        for clip in tqdm(speech, desc="loading clips", unit="clip"):
+            kind = "phrase" if " " in clip.word else clip.label
+            self.pools.setdefault((kind, clip.source != "tts"), []).append(prepare(clip.path, clip.label))
+        self.keywords = [k for k in KEYWORDS if (k, False) in self.pools or (k, True) in self.pools]
+
+    def _draw(self, kind: str) -> PreparedClip | None:
+        real, synthetic = self.pools.get((kind, True)), self.pools.get((kind, False))
+        pool = real if real and (not synthetic or self.rng.random() < self.config.real_share) else synthetic
+        return self.rng.choice(pool) if pool else None
+
+    def next_clip(self) -> PreparedClip | None:
+        c, r = self.config, self.rng.random()
+        if r < c.keyword_share:
+            return self._draw(self.rng.choice(self.keywords))
+        if r < c.keyword_share + c.unknown_share:
+            return self._draw(UNKNOWN)
+        if r < c.keyword_share + c.unknown_share + c.phrase_share:
+            return self._draw("phrase")
+        return None
+
     def targets(self, events: list[tuple[int, int, str]], steps: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-step class targets and speech targets, from the events' sample positions."""
         c, f = self.config, self.features
@@ -165,11 +194,23 @@ class StreamMixer:
             classes[(centers >= labelled_from) & (centers < min(offset + after, following))] = LABELS.index(label)
         return torch.from_numpy(classes), torch.from_numpy(speech)
 
-    def batch(self, size: int, augment: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        streams = [self.compose() for _ in range(size)]
-        frames = log_mel(torch.stack([w for w, _ in streams]), self.features, self.mel)
-        if augment:
-            frames = self.spec_augment(frames)
-        x = stack_frames(frames, self.features.stack)
-        targets = [self.targets(events, x.shape[1]) for _, events in streams]
-        return x, torch.stack([t for t, _ in targets]), torch.stack([s for _, s in targets])
+
+
+class UtteranceMixer(StreamMixer):
+    """Whole utterances with pauses between; targets: their transcripts joined, as CTC token ids, and lengths."""
+
+    def __init__(self, recordings, noise: NoiseBank, features: FeatureConfig, config: MixConfig, seed: int = 0):
+        super().__init__(noise, features, config, seed)
+        self.utterances = [prepare(r.path, r.text) for r in tqdm(recordings, desc="loading utterances", unit="clip")]
+
+    def next_clip(self) -> PreparedClip | None:
+        return None if self.rng.random() < 0.1 else self.rng.choice(self.utterances)
+
+    def targets(self, events: list[tuple[int, int, str]], steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+        ids = encode_text(" ".join(text for _, _, text in events))
+        return torch.tensor(ids, dtype=torch.long), torch.tensor(len(ids))
+
+    @staticmethod
+    def collate(targets: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+        """CTC's layout: every target concatenated (N,), and each one's length (B,)."""
+        return torch.cat([ids for ids, _ in targets]), torch.stack([n for _, n in targets])

@@ -1,4 +1,4 @@
-"""Trains a GRU or LSTM keyword spotter on composed streams: one loop for both cells."""
+"""Trains GRU and LSTM models for either task on composed streams: one loop for every cell and task."""
 
 import dataclasses
 import json
@@ -12,13 +12,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from rnnvoice.models.asr_corpus import read_transcripts
+from rnnvoice.models.asr_model import TOKENS, SpeechRecognizer
 from rnnvoice.models.augment import NoiseBank
 from rnnvoice.models.corpus import read_manifest
-from rnnvoice.models.evaluate import classify_clips
 from rnnvoice.models.keyword_model import KeywordSpotter
-from rnnvoice.models.recurrent import ModelConfig, save_model
-from rnnvoice.models.mixing import IGNORE, MixConfig, StreamMixer
-from rnnvoice.models.vocabulary import SILENCE
+from rnnvoice.models.mixing import IGNORE, KeywordMixer, MixConfig, StreamMixer, UtteranceMixer
+from rnnvoice.models.recurrent import ModelConfig, RecurrentModel, save_model
+from rnnvoice.models.vocabulary import LABELS, SILENCE
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     corpus: str
     out: str
+    task: str = "keywords"
     cell: str = "gru"
     hidden_size: int = 128
     num_layers: int = 2
@@ -43,16 +45,76 @@ class TrainConfig:
     seed: int = 0
     threads: int = 1
 
+    @staticmethod
+    def for_task(task: str, **overrides) -> "TrainConfig":
+        """The shipped recipe of a task, with any field overridden."""
+        recipe = {"transcription": {"hidden_size": 256, "num_layers": 3, "batch_size": 16, "seconds": 8.0,
+                                    "lr": 2e-3, "steps": 4000}}.get(task, {})
+        return TrainConfig(task=task, **{**recipe, **overrides})
 
-def fit_normalisation(model: KeywordSpotter, mixer: StreamMixer, batches: int = 4) -> None:
+
+class KeywordJob:
+    """Keyword spotting: per-step class and speech-activity targets."""
+
+    def __init__(self, config: TrainConfig):
+        clips = read_manifest(Path(config.corpus))
+        train_clips = [c for c in clips if c.split == "train"]
+        self.heldout = [c for c in clips if c.split == "heldout" and c.source != "tts"]
+        noise = sorted((Path(config.corpus) / "noise").glob("*.wav"))
+        noise += [Path(c.path) for c in train_clips if c.label == SILENCE]
+        model_config = ModelConfig("keywords", config.cell, config.hidden_size, config.num_layers, labels=LABELS)
+        self.model = KeywordSpotter(model_config)
+        self.mixer = KeywordMixer(train_clips, NoiseBank(noise), model_config.features,
+                                  MixConfig(seconds=config.seconds), seed=config.seed)
+        weights = torch.tensor([1.0 if k.startswith("_") else config.keyword_weight for k in LABELS])
+        self.classes = nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE, label_smoothing=config.label_smoothing)
+        self.speech = nn.BCEWithLogitsLoss()
+        self.speech_weight = config.speech_weight
+
+    def loss(self, batch) -> torch.Tensor:
+        x, classes, speech = batch
+        logits, speech_logits, _ = self.model(x)
+        return self.classes(logits.flatten(0, 1), classes.flatten()) + self.speech_weight * self.speech(speech_logits, speech)
+
+    def evaluate(self) -> dict:
+        from rnnvoice.models.evaluate import classify_clips
+
+        predicted = classify_clips(self.model, self.heldout)
+        return {"heldout_accuracy": round(sum(p == c.label for p, c in zip(predicted, self.heldout)) / max(1, len(self.heldout)), 4)}
+
+
+class TranscriptionJob:
+    """Speech recognition: CTC over characters of whole utterances."""
+
+    def __init__(self, config: TrainConfig):
+        corpus = Path(config.corpus)
+        self.heldout = [r for part in ("heldout/tts", "heldout/fsdd") if (corpus / part).is_dir()
+                        for r in read_transcripts(corpus / part)[:60]]
+        model_config = ModelConfig("transcription", config.cell, config.hidden_size, config.num_layers, labels=TOKENS)
+        self.model = SpeechRecognizer(model_config)
+        self.mixer = UtteranceMixer(read_transcripts(corpus / "train"), NoiseBank(sorted((corpus / "noise").glob("*.wav"))),
+                                    model_config.features, MixConfig(seconds=config.seconds, run_on_prob=0.0), seed=config.seed)
+
+    def loss(self, batch) -> torch.Tensor:
+        x, targets, lengths = batch
+        log_probs, _ = self.model(x)
+        steps = torch.full((len(x),), log_probs.shape[1], dtype=torch.long)
+        return nn.functional.ctc_loss(log_probs.transpose(0, 1), targets, steps, lengths, zero_infinity=True)
+
+    def evaluate(self) -> dict:
+        from rnnvoice.models.asr_evaluate import transcribe_all, word_error_rate
+
+        hypotheses = transcribe_all(self.model, self.heldout)
+        return {"heldout_wer": round(word_error_rate([r.text for r in self.heldout], hypotheses), 4)}
+
+
+JOBS = {"keywords": KeywordJob, "transcription": TranscriptionJob}
+
+
+def fit_normalisation(model: RecurrentModel, mixer: StreamMixer, batches: int = 4) -> None:
     x = torch.cat([mixer.batch(16, augment=False)[0].flatten(0, 1) for _ in range(batches)])
     model.feature_mean.copy_(x.mean(dim=0))
     model.feature_std.copy_(x.std(dim=0).clamp_min(1e-3))
-
-
-def heldout_accuracy(model: KeywordSpotter, clips) -> float:
-    predictions = classify_clips(model, clips)
-    return sum(p == c.label for p, c in zip(predictions, clips)) / max(1, len(clips))
 
 
 def train(config: TrainConfig) -> Path:
@@ -61,29 +123,17 @@ def train(config: TrainConfig) -> Path:
     random.seed(config.seed)
     out = Path(config.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    clips = read_manifest(Path(config.corpus))
-    train_clips = [c for c in clips if c.split == "train"]
-    heldout = [c for c in clips if c.split == "heldout" and c.source != "tts"]
-    noise_paths = sorted((Path(config.corpus) / "noise").glob("*.wav"))
-    noise_paths += [Path(c.path) for c in train_clips if c.label == SILENCE]
-    model_config = ModelConfig(cell=config.cell, hidden_size=config.hidden_size, num_layers=config.num_layers)
-    model = KeywordSpotter(model_config)
-    mixer = StreamMixer(train_clips, NoiseBank(noise_paths), model_config.features,
-                        MixConfig(seconds=config.seconds), seed=config.seed)
-    fit_normalisation(model, mixer)
+    job = JOBS[config.task](config)
+    model = job.model
+    fit_normalisation(model, job.mixer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps, pct_start=0.1)
-    weights = torch.tensor([1.0 if k.startswith("_") else config.keyword_weight for k in model_config.labels])
-    classes = nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE, label_smoothing=config.label_smoothing)
-    speech_loss = nn.BCEWithLogitsLoss()
     history = []
     started = time.time()
-    progress = tqdm(range(1, config.steps + 1), desc=f"training {config.cell}", unit="batch")
+    progress = tqdm(range(1, config.steps + 1), desc=f"training {config.task} {config.cell}", unit="batch")
     for step in progress:
         model.train()
-        x, y, s = mixer.batch(config.batch_size)
-        logits, speech, _ = model(x)
-        loss = classes(logits.flatten(0, 1), y.flatten()) + config.speech_weight * speech_loss(speech, s)
+        loss = job.loss(job.mixer.batch(config.batch_size))
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -92,11 +142,11 @@ def train(config: TrainConfig) -> Path:
         record = {"step": step, "loss": round(loss.item(), 4), "elapsed_s": round(time.time() - started, 1)}
         if step % config.eval_every == 0 or step == config.steps:
             model.eval()
-            record["heldout_accuracy"] = round(heldout_accuracy(model, heldout), 4)
+            record |= job.evaluate()
             save_model(model, out, train=dataclasses.asdict(config), history=history)
             log.info("step %d: %s", step, record)
         history.append(record)
-        progress.set_postfix(loss=f"{loss.item():.3f}", acc=history[-1].get("heldout_accuracy", "-"))
+        progress.set_postfix(loss=f"{loss.item():.3f}")
     save_model(model, out, train=dataclasses.asdict(config), history=history)
     out.with_suffix(".history.json").write_text(json.dumps(history))
     return out
