@@ -67,13 +67,12 @@ class TranscriptionStream(ModelStream):
         self.utterance_start = step
         self.last_text = ""
 
-    def restart_at(self, time_s: float) -> None:
+    def restart_at(self, time_s: float) -> list[Transcript]:
         """Forgets the current utterance and decodes again from `time_s` (within the last few seconds)."""
         step = max(round(time_s / self.step_s), self.history_start)
         self._restart(step)
         buffered = self.history[step - self.history_start :]
-        if len(buffered):
-            self.decoder.accept(buffered, step)
+        return self._decode(buffered, step) if len(buffered) else []
 
     def consume(self, outputs: np.ndarray, first_step: int, final: bool) -> TranscriptionOutput:
         end_step = first_step + len(outputs)

@@ -12,14 +12,17 @@ IMPORT_PREFIX = "rnnvoice/protos"
 
 def generate(out_root: Path = PROTO_ROOT) -> list[Path]:
     """Writes voice_pb2.py, voice_pb2.pyi and voice_pb2_grpc.py beside each .proto under out_root."""
+    import grpc_tools
     from grpc_tools import protoc
 
+    well_known = Path(grpc_tools.__file__).parent / "_proto"  # google/protobuf/*.proto
     protos = sorted(PROTO_ROOT.rglob("*.proto"))
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         args = [
             "protoc",
             f"-I{IMPORT_PREFIX}={PROTO_ROOT}",
+            f"-I{well_known}",
             f"--python_out={tmp}",
             f"--pyi_out={tmp}",
             f"--grpc_python_out={tmp}",

@@ -6,14 +6,13 @@ from pathlib import Path
 import grpc
 import torch
 
-from rnnvoice.models.keyword_model import KeywordSpotter
-from rnnvoice.models.recurrent import load_model
+from rnnvoice.models.recurrent import RecurrentModel, load_model
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError
 
 log = logging.getLogger(__name__)
 
-TASKS = {"keywords": pb.TASK_KEYWORDS}
+TASK_ENUMS = {"keywords": pb.TASK_KEYWORDS, "transcription": pb.TASK_TRANSCRIPTION}
 CELLS = {"gru": pb.CELL_GRU, "lstm": pb.CELL_LSTM}
 
 
@@ -21,12 +20,12 @@ class ModelRegistry:
     def __init__(self, paths: dict[tuple[str, str], Path]):
         if not paths:
             raise ValueError("no models to serve: train one with `rnnvoice train` or reinstall the shipped weights")
-        self.models: dict[tuple[str, str], KeywordSpotter] = {}
+        self.models: dict[tuple[str, str], RecurrentModel] = {}
         self.names: dict[tuple[str, str], str] = {}
         for (task, cell), path in sorted(paths.items()):
             model = load_model(path)
-            if model.config.cell != cell:
-                raise ValueError(f"{path} holds a {model.config.cell} model, not {cell}")
+            if (model.config.task, model.config.cell) != (task, cell):
+                raise ValueError(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {cell}")
             for p in model.parameters():
                 p.requires_grad_(False)
             with torch.inference_mode():  # the first stream should not pay for lazy initialisation
@@ -36,7 +35,7 @@ class ModelRegistry:
             log.info("loaded %s %s model from %s: %d parameters, %d state bytes per stream",
                      task, cell, path, model.parameter_count, model.state_bytes)
 
-    def get(self, task: str, cell: str) -> KeywordSpotter:
+    def get(self, task: str, cell: str) -> RecurrentModel:
         model = self.models.get((task, cell))
         if model is None:
             loaded = ", ".join(f"{t}/{c}" for t, c in self.models) or "none"
@@ -49,8 +48,8 @@ class ModelRegistry:
         for (task, cell), model in self.models.items():
             c = model.config
             infos.append(pb.ModelInfo(
-                task=TASKS[task], cell=CELLS[cell], name=self.names[task, cell],
-                keywords=[k for k in c.labels if not k.startswith("_")],
+                task=TASK_ENUMS[task], cell=CELLS[cell], name=self.names[task, cell],
+                keywords=[k for k in c.labels if not k.startswith("_")] if task == "keywords" else list(c.labels[1:]),
                 parameters=model.parameter_count, state_bytes=model.state_bytes,
                 hidden_size=c.hidden_size, layers=c.num_layers,
                 sample_rate_hz=c.features.sample_rate, frame_rate_hz=c.features.step_rate,

@@ -1,15 +1,27 @@
 """Checks a stream's configuration and turns it into plain values for a session."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import grpc
+
+from rnnvoice.models.asr_model import normalise
 from rnnvoice.models.audio import SUPPORTED_RATES
 from rnnvoice.models.detector import DEFAULT_SENSITIVITY
+from rnnvoice.models.transcription_stream import DEFAULT_ENDPOINT_S
+from rnnvoice.models.vocabulary import WAKE_WORD
 from rnnvoice.protos import pb
-from rnnvoice.service.errors import invalid
-from rnnvoice.service.registry import CELLS, TASKS, ModelRegistry
+from rnnvoice.service.errors import StreamError, invalid
+from rnnvoice.service.registry import CELLS, ModelRegistry
 
+STREAM_TASKS = {pb.TASK_KEYWORDS: "keywords", pb.TASK_TRANSCRIPTION: "transcription", pb.TASK_ASSISTANT: "assistant"}
+# The models each task runs.
+TASK_MODELS = {"keywords": ("keywords",), "transcription": ("transcription",),
+               "assistant": ("keywords", "transcription")}
 ENCODINGS = {pb.ENCODING_PCM_S16LE: "pcm_s16le", pb.ENCODING_FLOAT32LE: "float32le"}
+DECODERS = {pb.DECODER_UNSPECIFIED: "beam", pb.DECODER_BEAM: "beam", pb.DECODER_GREEDY: "greedy"}
 MAX_CHANNELS = 8
+MAX_HINTS, MAX_HINT_CHARS = 100, 100
+ENDPOINT_RANGE_S = (0.1, 3.0)
 
 
 @dataclass(frozen=True)
@@ -19,8 +31,12 @@ class StreamParams:
     sample_rate: int
     encoding: str
     channels: int
-    sensitivities: dict[str, float]
-    interim_scores: bool
+    sensitivities: dict[str, float] = field(default_factory=dict)
+    interim_scores: bool = False
+    interim_results: bool = False
+    hints: tuple[str, ...] = ()
+    endpoint_s: float = DEFAULT_ENDPOINT_S
+    decoder: str = "beam"
 
     @property
     def bytes_per_second(self) -> int:
@@ -36,15 +52,19 @@ def _enum_name(enum, value: int) -> str:
 
 def parse_config(config: pb.StreamConfig, registry: ModelRegistry) -> StreamParams:
     """Raises StreamError with the status and a message that says what to fix."""
-    tasks = {v: k for k, v in TASKS.items()}
     cells = {v: k for k, v in CELLS.items()}
-    if config.task not in tasks:
+    if config.task not in STREAM_TASKS:
         raise invalid(f"unknown task {_enum_name(pb.Task, config.task)}; set task to one of "
-                      f"{', '.join(pb.Task.Name(t) for t in tasks)}")
+                      f"{', '.join(pb.Task.Name(t) for t in STREAM_TASKS)}")
     if config.cell not in cells:
         raise invalid(f"unknown cell {_enum_name(pb.Cell, config.cell)}; set cell to CELL_GRU or CELL_LSTM")
-    task, cell = tasks[config.task], cells[config.cell]
-    model = registry.get(task, cell)
+    task, cell = STREAM_TASKS[config.task], cells[config.cell]
+    for model_task in TASK_MODELS[task]:
+        if task == "assistant" and (model_task, cell) not in registry.models:
+            raise StreamError(grpc.StatusCode.FAILED_PRECONDITION,
+                              f"assistant mode needs a {model_task} model with a {cell.upper()} cell, and this "
+                              "server has none loaded; start it with both, or use another task")
+        registry.get(model_task, cell)
     fmt = config.format
     if fmt.sample_rate_hz not in SUPPORTED_RATES:
         raise invalid(f"unsupported sample rate {fmt.sample_rate_hz} Hz; use one of "
@@ -55,9 +75,19 @@ def parse_config(config: pb.StreamConfig, registry: ModelRegistry) -> StreamPara
     channels = fmt.channels or 1
     if channels > MAX_CHANNELS:
         raise invalid(f"{channels} channels; at most {MAX_CHANNELS} are mixed down")
-    keywords = [k for k in model.config.labels if not k.startswith("_")]
+    params = dict(task=task, cell=cell, sample_rate=fmt.sample_rate_hz, encoding=ENCODINGS[fmt.encoding],
+                  channels=channels)
+    if task in ("keywords", "assistant"):
+        keywords = registry.get("keywords", cell).config.labels if task == "keywords" else (WAKE_WORD,)
+        params |= _keywords(config.keywords, [k for k in keywords if not k.startswith("_")], cell)
+    if task in ("transcription", "assistant"):
+        params |= _transcription(config.transcription)
+    return StreamParams(**params)
+
+
+def _keywords(config: pb.KeywordConfig, keywords: list[str], cell: str) -> dict:
     sensitivities = {}
-    for setting in config.keywords.keywords:
+    for setting in config.keywords:
         if setting.keyword not in keywords:
             raise invalid(f"unknown keyword {setting.keyword!r}; the {cell.upper()} model knows {', '.join(keywords)}")
         if setting.keyword in sensitivities:
@@ -66,7 +96,26 @@ def parse_config(config: pb.StreamConfig, registry: ModelRegistry) -> StreamPara
         if not 0.0 <= sensitivity <= 1.0:
             raise invalid(f"sensitivity {sensitivity} for {setting.keyword!r} is outside 0 to 1")
         sensitivities[setting.keyword] = sensitivity
-    if not sensitivities:
-        sensitivities = {k: DEFAULT_SENSITIVITY for k in keywords}
-    return StreamParams(task, cell, fmt.sample_rate_hz, ENCODINGS[fmt.encoding], channels, sensitivities,
-                        config.keywords.interim_scores)
+    return {"sensitivities": sensitivities or {k: DEFAULT_SENSITIVITY for k in keywords},
+            "interim_scores": config.interim_scores}
+
+
+def _transcription(config: pb.TranscriptionConfig) -> dict:
+    if len(config.phrase_hints) > MAX_HINTS:
+        raise invalid(f"{len(config.phrase_hints)} phrase hints; send at most {MAX_HINTS}")
+    hints = []
+    for i, phrase in enumerate(config.phrase_hints):
+        if len(phrase) > MAX_HINT_CHARS:
+            raise invalid(f"phrase hint {i} has {len(phrase)} characters; at most {MAX_HINT_CHARS}")
+        text = normalise(phrase)
+        if not any(c.isalpha() for c in text):
+            raise invalid(f"phrase hint {i} ({phrase!r}) has no letters; spell numbers and symbols as words")
+        hints.append(text)
+    endpoint = config.endpoint_silence_s if config.HasField("endpoint_silence_s") else DEFAULT_ENDPOINT_S
+    low, high = ENDPOINT_RANGE_S
+    if not low <= endpoint <= high:
+        raise invalid(f"endpoint_silence_s {endpoint:g} is outside {low:g} to {high:g} seconds")
+    if config.decoder not in DECODERS:
+        raise invalid(f"unknown decoder {_enum_name(pb.Decoder, config.decoder)}; use DECODER_GREEDY or DECODER_BEAM")
+    return {"interim_results": config.interim_results, "hints": tuple(hints), "endpoint_s": endpoint,
+            "decoder": DECODERS[config.decoder]}

@@ -41,9 +41,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         return None if request is grpc.aio.EOF else request
 
     def _open(self, config: pb.StreamConfig, max_chunk_s: float) -> StreamSession:
-        params = parse_config(config, self.registry)
-        model = self.registry.get(params.task, params.cell)
-        return self.sessions.open(params, model, max_chunk_s)
+        return self.sessions.open(parse_config(config, self.registry), self.registry, max_chunk_s)
 
     async def StreamAudio(self, request_iterator, context):
         session = None
@@ -79,6 +77,8 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             responses += await self._compute(session.finish)
             return pb.RecognizeResponse(
                 detections=[r.detection for r in responses if r.HasField("detection")],
+                transcripts=[r.transcript for r in responses if r.HasField("transcript") and r.transcript.is_final],
+                commands=[r.command for r in responses if r.HasField("command")],
                 summary=responses[-1].summary,
             )
         except StreamError as e:

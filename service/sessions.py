@@ -4,28 +4,44 @@ import itertools
 import threading
 
 import grpc
+from google.protobuf import struct_pb2
 
+from rnnvoice.models.assistant_stream import AssistantOutput, AssistantStream, Command
 from rnnvoice.models.audio import AudioFormatError, decode
 from rnnvoice.models.detector import Detection
-from rnnvoice.models.keyword_model import KeywordSpotter
 from rnnvoice.models.keyword_stream import KeywordOutput, KeywordStream
+from rnnvoice.models.transcription_stream import Transcript, TranscriptionOutput, TranscriptionStream
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError, invalid
+from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import StreamParams
 
 
-class StreamSession:
-    """Owns one stream's state between its chunks; the model itself is shared."""
+def open_stream(params: StreamParams, registry: ModelRegistry):
+    """The models' streaming session for a task, on this stream's own state."""
+    if params.task == "keywords":
+        return KeywordStream(registry.get("keywords", params.cell), params.sample_rate, params.sensitivities)
+    transcription = dict(decoder=params.decoder, hints=list(params.hints), endpoint_s=params.endpoint_s,
+                         interim=params.interim_results)
+    if params.task == "transcription":
+        return TranscriptionStream(registry.get("transcription", params.cell), params.sample_rate, **transcription)
+    return AssistantStream(registry.get("keywords", params.cell), registry.get("transcription", params.cell),
+                           params.sample_rate, sensitivity=next(iter(params.sensitivities.values())), **transcription)
 
-    def __init__(self, session_id: int, params: StreamParams, model: KeywordSpotter, max_chunk_s: float):
+
+class StreamSession:
+    """Owns one stream's state between its chunks; the models themselves are shared."""
+
+    def __init__(self, session_id: int, params: StreamParams, registry: ModelRegistry, max_chunk_s: float):
         self.id = session_id
         self.params = params
-        self.stream = KeywordStream(model, params.sample_rate, params.sensitivities)
+        self.stream = open_stream(params, registry)
         self.max_chunk_bytes = int(max_chunk_s * params.bytes_per_second)
         self.max_chunk_s = max_chunk_s
         self.next_sequence = 0
         self.chunks = 0
         self.detections = 0
+        self.finals = 0
 
     def accept(self, chunk: pb.AudioChunk) -> list[pb.StreamAudioResponse]:
         if chunk.sequence != self.next_sequence:
@@ -42,31 +58,54 @@ class StreamSession:
             raise invalid(f"audio chunk {chunk.sequence}: {e}") from e
         self.next_sequence += 1
         self.chunks += 1
-        return self._responses(self.stream.accept(samples), interim=self.params.interim_scores)
+        return self._responses(self.stream.accept(samples), interim=True)
 
     def finish(self) -> list[pb.StreamAudioResponse]:
         responses = self._responses(self.stream.finish(), interim=False)
         s = self.stream
-        summary = pb.StreamSummary(audio_s=s.audio_s, chunks=self.chunks, frames=s.steps,
-                                   compute_s=s.compute_s, detections=self.detections)
+        summary = pb.StreamSummary(audio_s=s.audio_s, chunks=self.chunks, frames=s.steps, compute_s=s.compute_s,
+                                   detections=self.detections, finals=self.finals)
         return responses + [pb.StreamAudioResponse(sequence=self.last_sequence, summary=summary)]
 
     @property
     def last_sequence(self) -> int:
         return max(0, self.next_sequence - 1)
 
-    def _responses(self, out: KeywordOutput, interim: bool) -> list[pb.StreamAudioResponse]:
-        self.detections += len(out.detections)
-        responses = [pb.StreamAudioResponse(sequence=self.last_sequence, detection=detection_message(d))
-                     for d in out.detections]
-        if interim and out.smoothed is not None:
-            scores = pb.KeywordScores(time_s=out.time_s, scores=self.stream.keyword_scores(out.smoothed[-1]))
-            responses.append(pb.StreamAudioResponse(sequence=self.last_sequence, scores=scores))
-        return responses
+    def _responses(self, out, interim: bool) -> list[pb.StreamAudioResponse]:
+        results = []
+        if isinstance(out, KeywordOutput):
+            results += [("detection", detection_message(d)) for d in out.detections]
+            if interim and self.params.interim_scores and out.smoothed is not None and len(out.smoothed):
+                scores = self.stream.keyword_scores(out.smoothed[-1])
+                results.append(("scores", pb.KeywordScores(time_s=out.time_s, scores=scores)))
+        elif isinstance(out, TranscriptionOutput):
+            results += [("transcript", transcript_message(t)) for t in out.results]
+            self.finals += sum(t.is_final for t in out.results)
+        elif isinstance(out, AssistantOutput):
+            results += [("detection", detection_message(d)) for d in out.detections]
+            results += [("transcript", transcript_message(t)) for t in out.transcripts]
+            results += [("command", command_message(c)) for c in out.commands]
+            self.finals += len(out.commands)
+        self.detections += sum(kind == "detection" for kind, _ in results)
+        return [pb.StreamAudioResponse(sequence=self.last_sequence, **{kind: message}) for kind, message in results]
 
 
 def detection_message(d: Detection) -> pb.KeywordDetection:
     return pb.KeywordDetection(keyword=d.keyword, score=d.score, start_s=d.start_s, end_s=d.end_s)
+
+
+def transcript_message(t: Transcript) -> pb.TranscriptResult:
+    return pb.TranscriptResult(text=t.text, is_final=t.is_final, stability=t.stability, confidence=t.confidence,
+                               start_s=t.start_s, end_s=t.end_s,
+                               words=[pb.WordInfo(word=w.word, start_s=w.start_s, end_s=w.end_s) for w in t.words])
+
+
+def command_message(c: Command) -> pb.AssistantCommand:
+    slots = struct_pb2.Struct()
+    slots.update(c.intent.slots)
+    return pb.AssistantCommand(wake_word=detection_message(c.wake),
+                               transcript=transcript_message(c.transcript) if c.transcript else None,
+                               intent=pb.Intent(name=c.intent.name, slots=slots))
 
 
 class SessionTable:
@@ -78,12 +117,12 @@ class SessionTable:
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
 
-    def open(self, params: StreamParams, model: KeywordSpotter, max_chunk_s: float) -> StreamSession:
+    def open(self, params: StreamParams, registry: ModelRegistry, max_chunk_s: float) -> StreamSession:
         with self.lock:
             if len(self.sessions) >= self.max_sessions:
                 raise StreamError(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                   f"the server is at its limit of {self.max_sessions} streams; retry later")
-            session = StreamSession(next(self.ids), params, model, max_chunk_s)
+            session = StreamSession(next(self.ids), params, registry, max_chunk_s)
             self.sessions[session.id] = session
             return session
 

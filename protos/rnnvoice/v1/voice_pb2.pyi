@@ -1,3 +1,4 @@
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -11,6 +12,8 @@ class Task(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     TASK_UNSPECIFIED: _ClassVar[Task]
     TASK_KEYWORDS: _ClassVar[Task]
+    TASK_TRANSCRIPTION: _ClassVar[Task]
+    TASK_ASSISTANT: _ClassVar[Task]
 
 class Cell(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -23,14 +26,25 @@ class Encoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ENCODING_UNSPECIFIED: _ClassVar[Encoding]
     ENCODING_PCM_S16LE: _ClassVar[Encoding]
     ENCODING_FLOAT32LE: _ClassVar[Encoding]
+
+class Decoder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DECODER_UNSPECIFIED: _ClassVar[Decoder]
+    DECODER_GREEDY: _ClassVar[Decoder]
+    DECODER_BEAM: _ClassVar[Decoder]
 TASK_UNSPECIFIED: Task
 TASK_KEYWORDS: Task
+TASK_TRANSCRIPTION: Task
+TASK_ASSISTANT: Task
 CELL_UNSPECIFIED: Cell
 CELL_GRU: Cell
 CELL_LSTM: Cell
 ENCODING_UNSPECIFIED: Encoding
 ENCODING_PCM_S16LE: Encoding
 ENCODING_FLOAT32LE: Encoding
+DECODER_UNSPECIFIED: Decoder
+DECODER_GREEDY: Decoder
+DECODER_BEAM: Decoder
 
 class AudioFormat(_message.Message):
     __slots__ = ("sample_rate_hz", "encoding", "channels")
@@ -58,17 +72,31 @@ class KeywordConfig(_message.Message):
     interim_scores: bool
     def __init__(self, keywords: _Optional[_Iterable[_Union[KeywordSetting, _Mapping]]] = ..., interim_scores: _Optional[bool] = ...) -> None: ...
 
+class TranscriptionConfig(_message.Message):
+    __slots__ = ("interim_results", "phrase_hints", "endpoint_silence_s", "decoder")
+    INTERIM_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    PHRASE_HINTS_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_SILENCE_S_FIELD_NUMBER: _ClassVar[int]
+    DECODER_FIELD_NUMBER: _ClassVar[int]
+    interim_results: bool
+    phrase_hints: _containers.RepeatedScalarFieldContainer[str]
+    endpoint_silence_s: float
+    decoder: Decoder
+    def __init__(self, interim_results: _Optional[bool] = ..., phrase_hints: _Optional[_Iterable[str]] = ..., endpoint_silence_s: _Optional[float] = ..., decoder: _Optional[_Union[Decoder, str]] = ...) -> None: ...
+
 class StreamConfig(_message.Message):
-    __slots__ = ("task", "cell", "format", "keywords")
+    __slots__ = ("task", "cell", "format", "keywords", "transcription")
     TASK_FIELD_NUMBER: _ClassVar[int]
     CELL_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     KEYWORDS_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIPTION_FIELD_NUMBER: _ClassVar[int]
     task: Task
     cell: Cell
     format: AudioFormat
     keywords: KeywordConfig
-    def __init__(self, task: _Optional[_Union[Task, str]] = ..., cell: _Optional[_Union[Cell, str]] = ..., format: _Optional[_Union[AudioFormat, _Mapping]] = ..., keywords: _Optional[_Union[KeywordConfig, _Mapping]] = ...) -> None: ...
+    transcription: TranscriptionConfig
+    def __init__(self, task: _Optional[_Union[Task, str]] = ..., cell: _Optional[_Union[Cell, str]] = ..., format: _Optional[_Union[AudioFormat, _Mapping]] = ..., keywords: _Optional[_Union[KeywordConfig, _Mapping]] = ..., transcription: _Optional[_Union[TranscriptionConfig, _Mapping]] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
     __slots__ = ("sequence", "data")
@@ -113,31 +141,83 @@ class KeywordScores(_message.Message):
     scores: _containers.ScalarMap[str, float]
     def __init__(self, time_s: _Optional[float] = ..., scores: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
+class WordInfo(_message.Message):
+    __slots__ = ("word", "start_s", "end_s")
+    WORD_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    word: str
+    start_s: float
+    end_s: float
+    def __init__(self, word: _Optional[str] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ...) -> None: ...
+
+class TranscriptResult(_message.Message):
+    __slots__ = ("text", "is_final", "stability", "confidence", "start_s", "end_s", "words")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    IS_FINAL_FIELD_NUMBER: _ClassVar[int]
+    STABILITY_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    WORDS_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    is_final: bool
+    stability: float
+    confidence: float
+    start_s: float
+    end_s: float
+    words: _containers.RepeatedCompositeFieldContainer[WordInfo]
+    def __init__(self, text: _Optional[str] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., confidence: _Optional[float] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., words: _Optional[_Iterable[_Union[WordInfo, _Mapping]]] = ...) -> None: ...
+
+class Intent(_message.Message):
+    __slots__ = ("name", "slots")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    slots: _struct_pb2.Struct
+    def __init__(self, name: _Optional[str] = ..., slots: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class AssistantCommand(_message.Message):
+    __slots__ = ("wake_word", "transcript", "intent")
+    WAKE_WORD_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIPT_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    wake_word: KeywordDetection
+    transcript: TranscriptResult
+    intent: Intent
+    def __init__(self, wake_word: _Optional[_Union[KeywordDetection, _Mapping]] = ..., transcript: _Optional[_Union[TranscriptResult, _Mapping]] = ..., intent: _Optional[_Union[Intent, _Mapping]] = ...) -> None: ...
+
 class StreamSummary(_message.Message):
-    __slots__ = ("audio_s", "chunks", "frames", "compute_s", "detections")
+    __slots__ = ("audio_s", "chunks", "frames", "compute_s", "detections", "finals")
     AUDIO_S_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_S_FIELD_NUMBER: _ClassVar[int]
     DETECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FINALS_FIELD_NUMBER: _ClassVar[int]
     audio_s: float
     chunks: int
     frames: int
     compute_s: float
     detections: int
-    def __init__(self, audio_s: _Optional[float] = ..., chunks: _Optional[int] = ..., frames: _Optional[int] = ..., compute_s: _Optional[float] = ..., detections: _Optional[int] = ...) -> None: ...
+    finals: int
+    def __init__(self, audio_s: _Optional[float] = ..., chunks: _Optional[int] = ..., frames: _Optional[int] = ..., compute_s: _Optional[float] = ..., detections: _Optional[int] = ..., finals: _Optional[int] = ...) -> None: ...
 
 class StreamAudioResponse(_message.Message):
-    __slots__ = ("sequence", "detection", "scores", "summary")
+    __slots__ = ("sequence", "detection", "scores", "summary", "transcript", "command")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     DETECTION_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIPT_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     detection: KeywordDetection
     scores: KeywordScores
     summary: StreamSummary
-    def __init__(self, sequence: _Optional[int] = ..., detection: _Optional[_Union[KeywordDetection, _Mapping]] = ..., scores: _Optional[_Union[KeywordScores, _Mapping]] = ..., summary: _Optional[_Union[StreamSummary, _Mapping]] = ...) -> None: ...
+    transcript: TranscriptResult
+    command: AssistantCommand
+    def __init__(self, sequence: _Optional[int] = ..., detection: _Optional[_Union[KeywordDetection, _Mapping]] = ..., scores: _Optional[_Union[KeywordScores, _Mapping]] = ..., summary: _Optional[_Union[StreamSummary, _Mapping]] = ..., transcript: _Optional[_Union[TranscriptResult, _Mapping]] = ..., command: _Optional[_Union[AssistantCommand, _Mapping]] = ...) -> None: ...
 
 class RecognizeRequest(_message.Message):
     __slots__ = ("config", "audio")
@@ -148,12 +228,16 @@ class RecognizeRequest(_message.Message):
     def __init__(self, config: _Optional[_Union[StreamConfig, _Mapping]] = ..., audio: _Optional[bytes] = ...) -> None: ...
 
 class RecognizeResponse(_message.Message):
-    __slots__ = ("detections", "summary")
+    __slots__ = ("detections", "summary", "transcripts", "commands")
     DETECTIONS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIPTS_FIELD_NUMBER: _ClassVar[int]
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
     detections: _containers.RepeatedCompositeFieldContainer[KeywordDetection]
     summary: StreamSummary
-    def __init__(self, detections: _Optional[_Iterable[_Union[KeywordDetection, _Mapping]]] = ..., summary: _Optional[_Union[StreamSummary, _Mapping]] = ...) -> None: ...
+    transcripts: _containers.RepeatedCompositeFieldContainer[TranscriptResult]
+    commands: _containers.RepeatedCompositeFieldContainer[AssistantCommand]
+    def __init__(self, detections: _Optional[_Iterable[_Union[KeywordDetection, _Mapping]]] = ..., summary: _Optional[_Union[StreamSummary, _Mapping]] = ..., transcripts: _Optional[_Iterable[_Union[TranscriptResult, _Mapping]]] = ..., commands: _Optional[_Iterable[_Union[AssistantCommand, _Mapping]]] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()
