@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 import soundfile
+from google.protobuf import json_format
 
 from rnnvoice.protos import pb, pb_grpc
 
-TASKS = {"keywords": pb.TASK_KEYWORDS}
+TASKS = {"keywords": pb.TASK_KEYWORDS, "transcription": pb.TASK_TRANSCRIPTION, "assistant": pb.TASK_ASSISTANT}
+DECODERS = {"beam": pb.DECODER_BEAM, "greedy": pb.DECODER_GREEDY}
 CELLS = {"gru": pb.CELL_GRU, "lstm": pb.CELL_LSTM}
 ENCODINGS = {"pcm_s16le": (pb.ENCODING_PCM_S16LE, "<i2"), "float32le": (pb.ENCODING_FLOAT32LE, "<f4")}
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -60,15 +62,22 @@ def read_audio(path) -> Audio:
 
 def stream_config(audio: Audio, cell: str = "gru", task: str = "keywords",
                   sensitivities: dict[str, float] | None = None, keywords: Iterable[str] = (),
-                  interim_scores: bool = False) -> pb.StreamConfig:
-    """keywords: report only these (default all); sensitivities: keyword -> 0..1, reported too."""
+                  interim_scores: bool = False, interim_results: bool = False, phrase_hints: Iterable[str] = (),
+                  endpoint_silence_s: float | None = None, decoder: str = "beam") -> pb.StreamConfig:
+    """keywords: report only these (default all); sensitivities: keyword -> 0..1, reported too.
+    The transcription options apply to the transcription and assistant tasks."""
     settings = [pb.KeywordSetting(keyword=k) for k in keywords if k not in (sensitivities or {})]
     settings += [pb.KeywordSetting(keyword=k, sensitivity=s) for k, s in (sensitivities or {}).items()]
+    transcription = pb.TranscriptionConfig(interim_results=interim_results, phrase_hints=list(phrase_hints),
+                                           decoder=DECODERS[decoder])
+    if endpoint_silence_s is not None:
+        transcription.endpoint_silence_s = endpoint_silence_s
     return pb.StreamConfig(
         task=TASKS[task], cell=CELLS[cell],
         format=pb.AudioFormat(sample_rate_hz=audio.sample_rate, encoding=ENCODINGS[audio.encoding][0],
                               channels=audio.channels),
         keywords=pb.KeywordConfig(keywords=settings, interim_scores=interim_scores),
+        transcription=transcription,
     )
 
 
@@ -123,16 +132,38 @@ class VoiceClient:
         return self.stub.Recognize(request, timeout=self.timeout_s)
 
 
+def detection_dict(d: pb.KeywordDetection) -> dict:
+    return {"type": "keyword", "keyword": d.keyword, "score": round(d.score, 4),
+            "start_s": round(d.start_s, 3), "end_s": round(d.end_s, 3)}
+
+
+def transcript_dict(t: pb.TranscriptResult) -> dict:
+    result = {"type": "final" if t.is_final else "partial", "text": t.text,
+              "start_s": round(t.start_s, 3), "end_s": round(t.end_s, 3)}
+    if t.is_final:
+        result["confidence"] = round(t.confidence, 4)
+        result["words"] = [{"word": w.word, "start_s": round(w.start_s, 3), "end_s": round(w.end_s, 3)} for w in t.words]
+    else:
+        result["stability"] = round(t.stability, 3)
+    return result
+
+
 def result_dict(response: pb.StreamAudioResponse) -> dict:
     """A response as plain values, as `rnnvoice stream --json` prints it."""
     kind = response.WhichOneof("result")
     if kind == "detection":
-        d = response.detection
-        return {"type": "keyword", "keyword": d.keyword, "score": round(d.score, 4),
-                "start_s": round(d.start_s, 3), "end_s": round(d.end_s, 3)}
+        return detection_dict(response.detection)
+    if kind == "transcript":
+        return transcript_dict(response.transcript)
+    if kind == "command":
+        c = response.command
+        return {"type": "intent", "intent": c.intent.name, "slots": json_format.MessageToDict(c.intent.slots),
+                "text": c.transcript.text, "wake_word": detection_dict(c.wake_word),
+                "start_s": round(c.transcript.start_s if c.HasField("transcript") else c.wake_word.end_s, 3),
+                "end_s": round(c.transcript.end_s if c.HasField("transcript") else c.wake_word.end_s, 3)}
     if kind == "scores":
         return {"type": "scores", "time_s": round(response.scores.time_s, 3),
                 "scores": {k: round(v, 4) for k, v in sorted(response.scores.scores.items())}}
     s = response.summary
     return {"type": "summary", "audio_s": round(s.audio_s, 3), "chunks": s.chunks, "frames": s.frames,
-            "compute_s": round(s.compute_s, 4), "detections": s.detections}
+            "compute_s": round(s.compute_s, 4), "detections": s.detections, "finals": s.finals}

@@ -112,9 +112,11 @@ class BeamDecoder:
         self.beam_width = beam_width
         self.token_floor = token_floor
         self.trie = PhraseTrie(hints, boost) if hints else None
-        # prefix -> (log p ending in blank, log p ending in its last token); and each prefix's timing.
+        # prefix -> (log p ending in blank, log p ending in its last token).
         self.beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, NEG_INF)}
-        self.emitted: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[float, ...]]] = {(): ((), ())}
+        # prefix -> (step of each character, its probability, log p of the path that placed the last one):
+        # a character's time is where the likeliest path emitted it.
+        self.emitted: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[float, ...], float]] = {(): ((), (), 0.0)}
         self.biases: dict[tuple[int, ...], float] = {}
 
     def _bias(self, prefix: tuple[int, ...]) -> float:
@@ -140,14 +142,13 @@ class BeamDecoder:
                         continue
                     p = row[token]
                     extended = prefix + (token,)
-                    if extended not in self.emitted:
-                        steps, probs = self.emitted[prefix]
-                        self.emitted[extended] = (steps + (step,), probs + (float(np.exp(p)),))
+                    path = (pb if token == last else total) + p
                     if token == last:
-                        following[extended][1] = np.logaddexp(following[extended][1], pb + p)
                         entry[1] = np.logaddexp(entry[1], pnb + p)  # the same character held
-                    else:
-                        following[extended][1] = np.logaddexp(following[extended][1], total + p)
+                    following[extended][1] = np.logaddexp(following[extended][1], path)
+                    if extended not in self.emitted or path > self.emitted[extended][2]:
+                        steps, probs, _ = self.emitted[prefix]
+                        self.emitted[extended] = (steps + (step,), probs + (float(np.exp(p)),), path)
             ranked = sorted(following.items(), key=lambda kv: np.logaddexp(*kv[1]) + self._bias(kv[0]), reverse=True)
             self.beams = {prefix: tuple(scores) for prefix, scores in ranked[: self.beam_width]}
             self.emitted = {prefix: self.emitted[prefix] for prefix in self.beams}
@@ -156,7 +157,7 @@ class BeamDecoder:
     @property
     def best(self) -> Hypothesis:
         prefix = max(self.beams, key=lambda p: np.logaddexp(*self.beams[p]) + self._bias(p))
-        steps, probs = self.emitted[prefix]
+        steps, probs, _ = self.emitted[prefix]
         return Hypothesis(prefix, steps, probs)
 
 
