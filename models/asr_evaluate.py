@@ -76,7 +76,8 @@ def asr_report(model: SpeechRecognizer, recordings: list[Recording], decoder: st
             "file": r.path, "speaker": r.speaker, "reference": normalise(r.text), "hypothesis": hypothesis,
             "errors": edit_distance(normalise(r.text).split(), hypothesis.split()),
             "words": len(normalise(r.text).split()),
-            "intent_ok": parse_intent(hypothesis) == parse_intent(r.text),
+            # Scored only where the reference is a command the grammar knows.
+            "intent_ok": (parse_intent(hypothesis) == parse_intent(r.text)) if parse_intent(r.text).name != "unknown" else None,
             "final_latency_s": finals[-1].decided_s - offset if finals else None,
             "first_partial_s": partials[0].decided_s - onset if partials else None,
         }
@@ -87,7 +88,8 @@ def asr_report(model: SpeechRecognizer, recordings: list[Recording], decoder: st
         return {"recordings": len(group),
                 "word_error_rate": round(sum(x["errors"] for x in group) / max(1, sum(x["words"] for x in group)), 4),
                 "sentence_accuracy": round(float(np.mean([x["errors"] == 0 for x in group])), 4),
-                "intent_accuracy": round(float(np.mean([x["intent_ok"] for x in group])), 4)}
+                "intent_accuracy": round(float(np.mean(scored)), 4) if (scored := [x["intent_ok"] for x in group
+                                                                                  if x["intent_ok"] is not None]) else None}
 
     overall = summary(rows)
     latencies = [x["final_latency_s"] for x in rows if x["final_latency_s"] is not None]

@@ -11,7 +11,9 @@ from rnnvoice.models.recurrent import CELLS
 
 
 def data_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, required=True, help="corpus folder to write")
+    p.add_argument("--task", choices=("keywords", "transcription"), default="keywords")
+    p.add_argument("--out", type=Path, help="corpus folder to write")
+    p.add_argument("--list-voices", action="store_true", help="list the text-to-speech voices installed and exit")
     p.add_argument("--speech-commands", type=Path, action="append", default=[],
                    help="a folder in Speech Commands layout (one subfolder per label); repeatable")
     p.add_argument("--fsdd", type=Path, action="append", default=[],
@@ -20,6 +22,9 @@ def data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keyword-takes", type=int, default=150, help="synthetic takes of each keyword")
     p.add_argument("--unknown-takes", type=int, default=12, help="synthetic takes of each non-keyword word")
     p.add_argument("--phrase-takes", type=int, default=12, help="synthetic takes of each non-keyword phrase")
+    p.add_argument("--sentences", type=int, default=8000, help="transcription: synthetic commands to speak")
+    p.add_argument("--digit-strings", type=int, default=2000, help="transcription: real FSDD digit strings to join")
+    p.add_argument("--voices", default="", help="transcription: comma-separated voice names to speak in (default all)")
     p.add_argument("--heldout-fraction", type=float, default=0.25,
                    help="share of each source's speakers held out of training (whole speakers)")
     p.add_argument("--seed", type=int, default=0)
@@ -29,7 +34,25 @@ def data_arguments(p: argparse.ArgumentParser) -> None:
 def data_command(args) -> int:
     from collections import Counter
 
+    from rnnvoice.models.asr_corpus import build_asr_corpus
     from rnnvoice.models.corpus import build_corpus
+    from rnnvoice.models.tts import available_voices
+
+    if args.list_voices:
+        print("\n".join(v.name for v in available_voices()))
+        return 0
+    if args.out is None:
+        raise SystemExit("--out is required")
+    if args.task == "transcription":
+        if len(args.fsdd) > 1:
+            raise SystemExit("--task transcription takes one --fsdd folder")
+        written = build_asr_corpus(args.out, args.fsdd[0] if args.fsdd else None, args.noise, args.sentences,
+                                   args.digit_strings, heldout_fraction=0.1,
+                                   voice_names=[v for v in args.voices.split(",") if v] or None,
+                                   seed=args.seed, workers=args.workers)
+        for part, n in written.items():
+            print(f"{part:>14}: {n:6d} recordings, {args.out / part / 'transcripts.tsv'}")
+        return 0
 
     real = {f"speech_commands{i or ''}": path for i, path in enumerate(args.speech_commands)}
     real |= {f"fsdd{i or ''}": path for i, path in enumerate(args.fsdd)}
@@ -66,7 +89,9 @@ def train_command(args) -> int:
 
 
 def eval_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", choices=("keywords", "asr"), default="keywords")
     p.add_argument("--cell", choices=CELLS, required=True, help="the shipped model of this cell, unless --model")
+    p.add_argument("--decoder", choices=("beam", "greedy"), default="beam", help="asr: the CTC decoder")
     p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` instead of the shipped model")
     p.add_argument("--data", type=Path, required=True,
                    help="Speech Commands layout, FSDD naming, or a corpus from `rnnvoice data` (its held-out speakers)")
@@ -102,12 +127,15 @@ def eval_command(args) -> int:
     from rnnvoice.models.plots import plot_confusion
     from rnnvoice.models.weights import shipped_models
 
-    path = args.model or shipped_models().get(("keywords", args.cell))
+    task = "transcription" if args.task == "asr" else "keywords"
+    path = args.model or shipped_models().get((task, args.cell))
     if path is None:
-        raise SystemExit(f"no shipped {args.cell} keyword model; pass --model")
+        raise SystemExit(f"no shipped {task} {args.cell} model; pass --model")
     model = load_model(path)
-    if model.config.cell != args.cell:
-        raise SystemExit(f"{path} holds a {model.config.cell} model, not {args.cell}")
+    if (model.config.task, model.config.cell) != (task, args.cell):
+        raise SystemExit(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {args.cell}")
+    if task == "transcription":
+        return _eval_asr(args, model, path)
     clips, noise_dir = _eval_clips(args)
     if not clips:
         raise SystemExit(f"no clips to evaluate in {args.data}")
@@ -145,5 +173,28 @@ def eval_command(args) -> int:
         if not args.stream:
             plot_confusion(result.confusion, result.labels, f"{args.cell.upper()} on {args.data.name}",
                            args.json.with_suffix(".png"))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _eval_asr(args, model, path) -> int:
+    from rnnvoice.models.asr_corpus import read_transcripts
+    from rnnvoice.models.asr_evaluate import asr_report
+
+    recordings = read_transcripts(args.data)
+    result = asr_report(model, recordings, args.decoder)
+    print(f"{args.cell}: WER {result.word_error_rate:.2%}, sentences right {result.sentence_accuracy:.1%}, "
+          f"intents right {result.intent_accuracy if result.intent_accuracy is not None else float('nan'):.1%} "
+          f"on {result.recordings} recordings by {result.speakers} speakers")
+    print(f"  end of speech to final: median {result.final_latency_median_s * 1000:.0f} ms, "
+          f"p90 {result.final_latency_p90_s * 1000:.0f} ms; onset to first partial: "
+          f"median {result.first_partial_median_s * 1000:.0f} ms")
+    for speaker, v in result.per_speaker.items():
+        print(f"  {speaker:<36} WER {v['word_error_rate']:7.2%}  sentences {v['sentence_accuracy']:6.1%}  ({v['recordings']})")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        report = {"model": str(path), "cell": args.cell, "data": str(args.data), "decoder": args.decoder,
+                  "asr": dataclasses.asdict(result)}
+        args.json.write_text(json.dumps(report, indent=1))
         print(f"wrote {args.json}")
     return 0
