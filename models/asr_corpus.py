@@ -16,7 +16,7 @@ import soundfile
 import torch
 
 from rnnvoice.models.corpus import SAMPLE_RATE, Utterance, _speak_all, heldout_speakers, load_clip, scan_folder
-from rnnvoice.models.sentences import generate_command, say_digits
+from rnnvoice.models.sentences import generate_command
 from rnnvoice.models.tts import Prosody, Voice, available_voices
 
 TRANSCRIPTS = "transcripts.tsv"
@@ -72,8 +72,8 @@ def digit_strings(fsdd: Path, folder: Path, speakers: set[str], count: int, seed
     recordings = []
     for i in range(count):
         speaker = rng.choice(sorted(speakers))
-        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 7)))
-        words = say_digits(digits).split()
+        spoken = sorted(word for s, word in takes if s == speaker)  # the digits this speaker recorded
+        words = [rng.choice(spoken) for _ in range(rng.randint(3, 7))]
         parts = []
         for word in words:
             parts += [load_clip(rng.choice(takes[speaker, word])), torch.zeros(int(rng.uniform(0.05, 0.25) * SAMPLE_RATE))]

@@ -1,0 +1,84 @@
+"""`rnnvoice data` and `rnnvoice train` end to end on tiny corpora: real TTS, real clips, real checkpoints."""
+
+import json
+import shutil
+from collections import Counter
+
+import pytest
+import torch
+
+from rnnvoice.clients.cli import main
+from rnnvoice.models.asr_corpus import read_transcripts
+from rnnvoice.models.corpus import read_manifest, scan_folder
+from rnnvoice.models.recurrent import load_model
+from tests.conftest import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def real_folders(tmp_path_factory):
+    """The fixture clips laid out as Speech Commands and FSDD folders."""
+    root = tmp_path_factory.mktemp("real")
+    for word in ("yes", "stop", "left", "go"):
+        (root / "sc" / word).mkdir(parents=True)
+        shutil.copy(FIXTURES / f"{word}_sc.wav", root / "sc" / word / "b83c1acf_nohash_0.wav")
+    (root / "fsdd").mkdir()
+    for digit, word in ((7, "seven"), (3, "three"), (5, "five"), (9, "nine"), (1, "one")):
+        for speaker in ("lucas", "george"):
+            shutil.copy(FIXTURES / f"{word}_lucas.wav", root / "fsdd" / f"{digit}_{speaker}_0.wav")
+    (root / "noise").mkdir()
+    shutil.copy(FIXTURES / "noise_dishes.wav", root / "noise")
+    return root
+
+
+def test_folders_are_read_in_both_layouts(real_folders):
+    sc = scan_folder(real_folders / "sc")
+    assert Counter(c.label for c in sc) == {"yes": 1, "stop": 1, "left": 1, "go": 1}
+    assert {c.speaker for c in sc} == {"b83c1acf"}
+    fsdd = scan_folder(real_folders / "fsdd")
+    assert {c.label for c in fsdd} == {"seven", "three", "five", "nine", "one"}
+    assert {c.speaker for c in fsdd} == {"lucas", "george"}
+
+
+def test_keyword_corpus_and_training(real_folders, tmp_path, capsys):
+    corpus = tmp_path / "kws"
+    assert main(["data", "--out", str(corpus), "--speech-commands", str(real_folders / "sc"),
+                 "--fsdd", str(real_folders / "fsdd"), "--noise", str(real_folders / "noise"),
+                 "--keyword-takes", "2", "--unknown-takes", "0", "--phrase-takes", "0", "--heldout-fraction", "0.5"]) == 0
+    clips = read_manifest(corpus)
+    assert Counter(c.source for c in clips) == {"tts": 42, "speech_commands": 4, "fsdd": 10}
+    # Whole speakers are held out, never single files.
+    for source in ("tts", "fsdd"):
+        splits = {}
+        for c in clips:
+            if c.source == source:
+                splits.setdefault(c.speaker, set()).add(c.split)
+        assert all(len(s) == 1 for s in splits.values()) and {"train", "heldout"} <= set().union(*splits.values())
+    out = tmp_path / "kws_lstm.pt"
+    assert main(["train", "--corpus", str(corpus), "--out", str(out), "--cell", "lstm", "--steps", "3",
+                 "--batch-size", "2", "--seconds", "3", "--eval-every", "2"]) == 0
+    model = load_model(out)
+    assert model.config.task == "keywords" and model.config.cell == "lstm"
+    history = json.loads(out.with_suffix(".history.json").read_text())
+    assert [h["step"] for h in history] == [1, 2, 3] and "heldout_accuracy" in history[1]
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_transcription_corpus_and_training(real_folders, tmp_path):
+    corpus = tmp_path / "asr"
+    assert main(["data", "--task", "transcription", "--out", str(corpus), "--fsdd", str(real_folders / "fsdd"),
+                 "--noise", str(real_folders / "noise"), "--sentences", "6", "--digit-strings", "4",
+                 "--voices", "flite-slt,flite-awb,espeak-en-us-m1"]) == 0
+    train = read_transcripts(corpus / "train")
+    assert len(train) == 6 + 4
+    assert {r.speaker for r in read_transcripts(corpus / "heldout/tts")} == {"flite-awb"}
+    assert {r.speaker for r in read_transcripts(corpus / "heldout/fsdd")} <= {"lucas", "george"}
+    digits = [r for r in train if r.speaker in ("lucas", "george")]
+    assert digits and all(3 <= len(r.text.split()) <= 7 for r in digits)
+    out = tmp_path / "asr_gru.pt"
+    assert main(["train", "--task", "transcription", "--corpus", str(corpus), "--out", str(out), "--cell", "gru",
+                 "--steps", "2", "--batch-size", "2", "--seconds", "4", "--hidden-size", "32", "--num-layers", "1",
+                 "--eval-every", "2"]) == 0
+    model = load_model(out)
+    assert model.config.task == "transcription" and model.config.hidden_size == 32
+    assert "heldout_wer" in model.metadata["history"][-1] or "heldout_wer" in json.loads(
+        out.with_suffix(".history.json").read_text())[-1]
