@@ -56,7 +56,9 @@ class RecurrentModel(nn.Module):
         self.register_buffer("feature_std", torch.ones(dim))
         self.project = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU())
         rnn = nn.GRU if config.cell == "gru" else nn.LSTM
-        self.rnn = rnn(hidden, hidden, config.num_layers, batch_first=True, dropout=config.dropout)
+        # torch applies RNN dropout between layers only.
+        self.rnn = rnn(hidden, hidden, config.num_layers, batch_first=True,
+                       dropout=config.dropout if config.num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(hidden, len(config.labels) + self.extra_outputs)
 
