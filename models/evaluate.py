@@ -69,7 +69,9 @@ class ClipReport:
 def clip_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...]) -> ClipReport:
     labels = tuple(dict.fromkeys([*scored_labels, SILENCE, UNKNOWN]))
     predicted = classify_clips(model, clips, progress=True)
-    pairs = [(scored(c.label, labels), scored(p, labels), c.speaker) for c, p in zip(clips, predicted)]
+    # Silence clips have no speaker: they are reported together.
+    pairs = [(scored(c.label, labels), scored(p, labels), "(silence clips)" if c.label == SILENCE else c.speaker)
+             for c, p in zip(clips, predicted)]
     confusion = np.zeros((len(labels), len(labels)), dtype=int)
     by_label, by_speaker = defaultdict(list), defaultdict(list)
     for truth, guess, speaker in pairs:

@@ -33,3 +33,23 @@ def plot_confusion(confusion: list[list[int]], labels: tuple[str, ...], title: s
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_training(histories: dict[str, list[dict]], metric: str, path: Path) -> None:
+    """Loss and a held-out metric against training steps, one line per model."""
+    plt = _pyplot()
+    fig, (loss_ax, metric_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for name, history in histories.items():
+        steps = [h["step"] for h in history]
+        losses = np.convolve([h["loss"] for h in history], np.ones(25) / 25, mode="valid")
+        loss_ax.plot(steps[len(steps) - len(losses):], losses, label=name)
+        points = [(h["step"], h[metric]) for h in history if metric in h]
+        metric_ax.plot(*zip(*points), marker="o", label=name)
+    loss_ax.set(xlabel="step", ylabel="training loss (moving average)")
+    metric_ax.set(xlabel="step", ylabel=metric.replace("_", " "))
+    for ax in (loss_ax, metric_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -47,7 +47,8 @@ class ServerThread:
 @pytest.fixture(scope="session")
 def settings() -> ServerSettings:
     models = shipped_models()
-    assert set(models) == {("keywords", "gru"), ("keywords", "lstm")}, "the shipped keyword models are missing"
+    assert set(models) == {(t, c) for t in ("keywords", "transcription") for c in ("gru", "lstm")}, \
+        "the shipped models are missing"
     return ServerSettings(host="127.0.0.1", port=0, models=models, grace_s=5.0)
 
 

@@ -71,7 +71,24 @@ def bad_sensitivity():
     return [first(c)]
 
 
+def transcription(**options):
+    c = config(task=pb.TASK_TRANSCRIPTION)
+    for name, value in options.items():
+        field = getattr(c.transcription, name)
+        field.extend(value) if name == "phrase_hints" else setattr(c.transcription, name, value)
+    return [first(c)]
+
+
 CASES["unknown keyword"] = (unknown_keyword(), grpc.StatusCode.INVALID_ARGUMENT, "unknown keyword 'banana'")
+CASES["too many phrase hints"] = (transcription(phrase_hints=[f"call number {i}" for i in range(101)]),
+                                  grpc.StatusCode.INVALID_ARGUMENT, "101 phrase hints; send at most 100")
+CASES["phrase hint that is not text"] = (transcription(phrase_hints=["call mom", "12 34 !!"]),
+                                         grpc.StatusCode.INVALID_ARGUMENT, "phrase hint 1 ('12 34 !!') has no letters")
+CASES["overlong phrase hint"] = (transcription(phrase_hints=["a" * 101]), grpc.StatusCode.INVALID_ARGUMENT,
+                                 "phrase hint 0 has 101 characters")
+CASES["endpoint out of range"] = (transcription(endpoint_silence_s=5.0), grpc.StatusCode.INVALID_ARGUMENT,
+                                  "endpoint_silence_s 5 is outside 0.1 to 3 seconds")
+CASES["unknown decoder"] = (transcription(decoder=9), grpc.StatusCode.INVALID_ARGUMENT, "unknown decoder 9")
 CASES["sensitivity out of range"] = (bad_sensitivity(), grpc.StatusCode.INVALID_ARGUMENT, "sensitivity 1.5")
 
 
@@ -103,6 +120,19 @@ def test_missing_model_is_not_found(settings):
             assert [m.cell for m in c.list_models()] == [pb.CELL_GRU]
     finally:
         gru_only.stop()
+
+
+def test_assistant_without_a_keyword_model_is_a_failed_precondition(settings):
+    recognizers = {k: v for k, v in settings.models.items() if k[0] == "transcription"}
+    server = ServerThread(dataclasses.replace(settings, models=recognizers))
+    try:
+        with VoiceClient(server.target, timeout_s=30) as c:
+            error = rpc_error(lambda: c.stream_audio(ONE_SECOND, "gru", task="assistant"))
+            assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "assistant mode needs a keywords model" in error.details()
+            assert list(c.stream_audio(ONE_SECOND, "gru", task="transcription"))[-1].HasField("summary")
+    finally:
+        server.stop()
 
 
 def test_stream_limit_is_resource_exhausted_and_frees_up(limited_server):
