@@ -11,15 +11,18 @@ from rnnvoice.models.keyword_model import KeywordSpotter
 from rnnvoice.models.keyword_stream import KeywordStream, StepOutput
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError, invalid
+from rnnvoice.service.metrics import ModelMetrics, ServerMetrics
 from rnnvoice.service.requests import StreamParams
 
 
 class StreamSession:
     """Owns one stream's state between its chunks; the model itself is shared."""
 
-    def __init__(self, session_id: int, params: StreamParams, model: KeywordSpotter, max_chunk_s: float):
+    def __init__(self, session_id: int, params: StreamParams, model: KeywordSpotter, max_chunk_s: float,
+                 metrics: ModelMetrics):
         self.id = session_id
         self.params = params
+        self.metrics = metrics
         self.stream = KeywordStream(model, params.sample_rate, params.sensitivities)
         self.max_chunk_bytes = int(max_chunk_s * params.bytes_per_second)
         self.max_chunk_s = max_chunk_s
@@ -42,7 +45,10 @@ class StreamSession:
             raise invalid(f"audio chunk {chunk.sequence}: {e}") from e
         self.next_sequence += 1
         self.chunks += 1
-        return self._responses(self.stream.accept(samples), interim=self.params.interim_scores)
+        compute_s = self.stream.compute_s
+        out = self.stream.accept(samples)
+        self.metrics.chunk(len(samples) / self.params.sample_rate, self.stream.compute_s - compute_s)
+        return self._responses(out, interim=self.params.interim_scores)
 
     def finish(self) -> list[pb.StreamAudioResponse]:
         responses = self._responses(self.stream.finish(), interim=False)
@@ -57,6 +63,7 @@ class StreamSession:
 
     def _responses(self, out: StepOutput, interim: bool) -> list[pb.StreamAudioResponse]:
         self.detections += len(out.detections)
+        self.metrics.detected(d.keyword for d in out.detections)
         responses = [pb.StreamAudioResponse(sequence=self.last_sequence, detection=detection_message(d))
                      for d in out.detections]
         if interim and out.smoothed is not None:
@@ -72,8 +79,9 @@ def detection_message(d: Detection) -> pb.KeywordDetection:
 class SessionTable:
     """The open sessions, bounded; every opened session is closed exactly once by its handler."""
 
-    def __init__(self, max_sessions: int):
+    def __init__(self, max_sessions: int, metrics: ServerMetrics):
         self.max_sessions = max_sessions
+        self.metrics = metrics
         self.sessions: dict[int, StreamSession] = {}
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
@@ -83,13 +91,17 @@ class SessionTable:
             if len(self.sessions) >= self.max_sessions:
                 raise StreamError(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                   f"the server is at its limit of {self.max_sessions} streams; retry later")
-            session = StreamSession(next(self.ids), params, model, max_chunk_s)
+            session = StreamSession(next(self.ids), params, model, max_chunk_s,
+                                    self.metrics.models[params.task, params.cell])
             self.sessions[session.id] = session
-            return session
+        session.metrics.opened()
+        return session
 
     def close(self, session: StreamSession) -> None:
         with self.lock:
-            self.sessions.pop(session.id, None)
+            closed = self.sessions.pop(session.id, None)
+        if closed is not None:
+            closed.metrics.closed()
 
     def __len__(self) -> int:
         return len(self.sessions)
