@@ -12,6 +12,10 @@ COMMANDS = {
     "data": ("rnnvoice.models.commands", "build a training corpus: synthetic and real speech, noise"),
     "train": ("rnnvoice.models.commands", "train a GRU or LSTM keyword model"),
     "eval": ("rnnvoice.models.commands", "measure a model on held-out speakers"),
+    "mic": ("rnnvoice.clients.mic_client", "stream the microphone to a server and show detections live"),
+    "load": ("rnnvoice.clients.load", "many concurrent streams of a recording: latency as the client sees it"),
+    "bench": ("rnnvoice.clients.bench", "GRU against LSTM under load: latency, real-time factor, memory"),
+    "health": ("rnnvoice.clients.health_check", "ask a server's gRPC health service; exit 0 when it serves"),
 }
 
 

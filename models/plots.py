@@ -33,3 +33,30 @@ def plot_confusion(confusion: list[list[int]], labels: tuple[str, ...], title: s
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_bench(report: dict, path: Path) -> None:
+    """`rnnvoice bench`'s report: latency quantiles seen by client and server, real-time factor, state, per cell."""
+    plt = _pyplot()
+    cells = list(report["cells"])
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), gridspec_kw={"width_ratios": [3, 1, 1]})
+    quantiles = ("p50", "p90", "p99")
+    series = [(cell, side) for cell in cells for side in ("client", "server")
+              if f"{side}_latency_p50_ms" in report["cells"][cell]]
+    width = 0.8 / len(series)
+    for i, (cell, side) in enumerate(series):
+        values = [report["cells"][cell][f"{side}_latency_{q}_ms"] for q in quantiles]
+        axes[0].bar(np.arange(len(quantiles)) + i * width, values, width, label=f"{cell.upper()} {side}",
+                    alpha=1.0 if side == "client" else 0.55, color=f"C{cells.index(cell)}")
+    axes[0].set_xticks(np.arange(len(quantiles)) + width * (len(series) - 1) / 2, quantiles)
+    axes[0].set_ylabel("ms from chunk to result")
+    axes[0].set_title(f"latency, {report['streams']} streams per cell")
+    axes[0].legend(fontsize=8)
+    for ax, key, title in ((axes[1], "real_time_factor", "real-time factor"),
+                           (axes[2], "state_bytes", "state per stream (bytes)")):
+        values = [report["cells"][c].get(key, 0) for c in cells]
+        ax.bar([c.upper() for c in cells], values, color=[f"C{i}" for i in range(len(cells))])
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 import grpc
 from prometheus_client import (CollectorRegistry, Counter, Gauge, GCCollector, Histogram, PlatformCollector,
-                               ProcessCollector, start_http_server)
+                               ProcessCollector, disable_created_metrics, start_http_server)
 
 from rnnvoice.models.keyword_model import KeywordSpotter
 
@@ -58,6 +58,7 @@ class ServerMetrics:
     """Every metric of one server, in a CollectorRegistry of its own so that servers in one process do not clash."""
 
     def __init__(self, models: dict[tuple[str, str], KeywordSpotter]):
+        disable_created_metrics()  # no *_created series beside every counter and histogram: nothing reads them
         self.registry = r = CollectorRegistry()
         ProcessCollector(registry=r)  # process_resident_memory_bytes, process_cpu_seconds_total, ...
         PlatformCollector(registry=r)

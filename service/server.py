@@ -8,15 +8,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from rnnvoice.protos import pb, pb_grpc
+from rnnvoice.protos import SERVICE_NAME, pb_grpc
 from rnnvoice.service.metrics import ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.servicer import VoiceServicer
 from rnnvoice.service.settings import ServerSettings
 
 log = logging.getLogger(__name__)
-
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Voice"].full_name
 
 
 class VoiceServer:
