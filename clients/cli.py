@@ -16,6 +16,7 @@ COMMANDS = {
     "load": ("rnnvoice.clients.load", "many concurrent streams of a recording: latency as the client sees it"),
     "bench": ("rnnvoice.clients.bench", "GRU against LSTM under load: latency, real-time factor, memory"),
     "health": ("rnnvoice.clients.health_check", "ask a server's gRPC health service; exit 0 when it serves"),
+    "dashboard": ("rnnvoice.clients.dashboard", "draw the Grafana dashboard's queries from a Prometheus as a PNG"),
 }
 
 

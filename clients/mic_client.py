@@ -34,6 +34,8 @@ class MicError(Exception):
 def _sounddevice():
     try:
         import sounddevice
+    except ModuleNotFoundError as e:
+        raise MicError("the microphone client needs sounddevice: pip install 'rnnvoice[mic]'") from e
     except OSError as e:  # the module is there, the PortAudio library is not
         raise MicError(f"{e}: install PortAudio (Debian and Ubuntu: apt-get install libportaudio2)") from e
     return sounddevice

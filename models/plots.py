@@ -60,3 +60,40 @@ def plot_bench(report: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_dashboard(panels: list, title: str, path: Path) -> None:
+    """The Grafana dashboard's panels (clients.dashboard.Panel, with their series) on its two-column grid."""
+    import datetime
+
+    import matplotlib.dates as mdates
+
+    plt = _pyplot()
+    rows = sorted({p.row for p in panels})
+    fig, axes = plt.subplots(len(rows), 2, figsize=(13, 2.9 * len(rows)), squeeze=False)
+    for ax in axes.flat:
+        ax.set_visible(False)
+    for panel in panels:
+        ax = axes[rows.index(panel.row), panel.column]
+        ax.set_visible(True)
+        values = [v for series in panel.series for v in series.values if v > 0]
+        factor, unit = {"s": (1000, "ms"), "percentunit": (100, "%")}.get(panel.unit, (1, ""))
+        if panel.unit == "bytes":  # process memory in MiB; parameters beside per-stream state on a log scale
+            factor, unit = (2**-20, "MiB") if values and min(values) > 2**20 else (1, "bytes")
+            if values and max(values) > 100 * min(values):
+                ax.set_yscale("log")
+        for series in panel.series:
+            times = [datetime.datetime.fromtimestamp(t) for t in series.times]
+            ax.plot(times, [v * factor for v in series.values], label=series.label, linewidth=1.2)
+        ax.set_title(panel.title, fontsize=10)
+        ax.set_ylabel(unit)
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
+        ax.tick_params(labelsize=7)
+        if panel.series:
+            ax.legend(fontsize=6, ncol=3 if len(panel.series) > 6 else 1, loc="upper left")
+        else:
+            ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="gray")
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

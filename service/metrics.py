@@ -85,6 +85,7 @@ class ServerMetrics:
             state_bytes.labels(task, cell).set(model.state_bytes)
             keywords = [k for k in model.config.labels if not k.startswith("_")]
             self.models[task, cell] = ModelMetrics(self, task, cell, keywords)
+            self.ended.labels(task, cell, "completed", grpc.StatusCode.OK.name)  # from zero, so its first rise shows
         self.http = None
 
     def stream_ended(self, model: tuple[str, str] | None, outcome: str, code: grpc.StatusCode) -> None:
