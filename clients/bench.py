@@ -69,11 +69,11 @@ def bench(target: str, metrics_url: str | None, recording: Path, cells: list[str
     return report
 
 
-def number(v: float | None, scale: float, spec: str = "#.4g") -> str:
+def number(v: float | None, scale: float) -> str:
     if v is None:
         return "-"
     v *= scale
-    return f"{v:.0f}" if float(v).is_integer() or abs(v) >= 1000 else format(v, spec)
+    return f"{v:.0f}" if float(v).is_integer() or abs(v) >= 1000 else f"{v:#.4g}"
 
 
 def table(report: dict) -> str:
@@ -86,7 +86,8 @@ def table(report: dict) -> str:
             continue
         text = "".join(f"{number(v, scale):>12}" for v in row)
         if ratio:
-            text += f"{number(report['lstm_over_gru'].get(key), 1, '.2f'):>12}"
+            r = report["lstm_over_gru"].get(key)
+            text += f"{'-' if r is None else f'{r:.2f}':>12}"
         lines.append(f"{label:28}{text}")
     return "\n".join(lines)
 
