@@ -42,6 +42,7 @@ def server_side(before: list, after: list, cell: str) -> dict:
     total = value(after, "rnnvoice_result_latency_seconds_sum", cell=cell) - \
         value(before, "rnnvoice_result_latency_seconds_sum", cell=cell)
     return report | {
+        "server_chunks": latency.get(math.inf, 0),
         "server_latency_mean_ms": total / max(latency.get(math.inf, 0), 1) * 1000,
         "compute_p50_ms": histogram_quantile(0.5, compute) * 1000,
         "server_rss_bytes": value(after, "process_resident_memory_bytes"),

@@ -16,9 +16,6 @@ LABELS = ("task", "cell")
 # the buckets are dense there. Recognize's whole recordings land in the top buckets.
 LATENCY_BUCKETS = (0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015,
                    0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-# How a stream ended (the outcome label): the client half-closed, the server shut down, the request was
-# refused with a status, the client went away, or the server failed.
-OUTCOMES = ("completed", "drained", "rejected", "cancelled", "failed")
 # Task and cell of a stream refused before its configuration named a loaded model.
 NO_MODEL = ("none", "none")
 
@@ -89,6 +86,8 @@ class ServerMetrics:
         self.http = None
 
     def stream_ended(self, model: tuple[str, str] | None, outcome: str, code: grpc.StatusCode) -> None:
+        """outcome: completed (the client half-closed), drained (the server shut down), rejected (a status
+        for a bad or unserviceable request), cancelled (the client went away) or failed (a server error)."""
         self.ended.labels(*(model or NO_MODEL), outcome, code.name).inc()
 
     def serve(self, host: str, port: int) -> None:
