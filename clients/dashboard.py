@@ -9,7 +9,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CELLS = ("gru", "lstm")
+from rnnvoice.clients.client import CELLS
 DASHBOARD = Path("deploy/grafana/dashboards/rnnvoice.json")
 
 

@@ -9,9 +9,7 @@ from dataclasses import dataclass, field
 import grpc
 import numpy as np
 
-from rnnvoice.clients.client import Audio, VoiceClient, paced, read_audio, stream_config
-
-CELLS = ("gru", "lstm")
+from rnnvoice.clients.client import CELLS, Audio, VoiceClient, paced, read_audio, stream_config
 
 
 @dataclass

@@ -43,10 +43,11 @@ class Display:
         samples = np.frombuffer(block, "<i2").astype(np.float32) / 32768
         db = 20 * math.log10(max(float(np.sqrt(np.mean(samples**2))), 1e-6))
         self.loudest_db = max(self.loudest_db, db)
-        if not self.tty and time_s < self.next_meter_s:
-            return
-        db, self.loudest_db = (db if self.tty else self.loudest_db), -math.inf
-        self.next_meter_s = math.floor(time_s) + 1
+        if not self.tty:
+            if time_s < self.next_meter_s:
+                return
+            db, self.next_meter_s = self.loudest_db, math.floor(time_s) + 1
+        self.loudest_db = -math.inf
         filled = round(np.clip((db - METER_FLOOR_DB) / -METER_FLOOR_DB, 0, 1) * METER_WIDTH)
         meter = f"{time_s:8.1f} s  |{'#' * filled}{'.' * (METER_WIDTH - filled)}| {db:6.1f} dBFS"
         with self.lock:
@@ -91,17 +92,16 @@ class ServerLink:
         self.error: str | None = None
         self.thread = threading.Thread(target=self._run, name="server-link", daemon=True)
 
-    def send(self, block: bytes, start_s: float) -> bool:
-        """Hands a block to the open stream, waiting while it is full; False when no stream is open."""
+    def send(self, block: bytes, start_s: float) -> None:
+        """Hands a block to the open stream, waiting while it is full; drops it when no stream is open."""
         while (outbox := self.outbox) is not None and not outbox.closed:
             if outbox.offset_s is None:
                 outbox.offset_s = start_s
             try:
                 outbox.pending.put(block, timeout=0.2)
-                return True
+                return
             except queue.Full:
                 continue
-        return False
 
     def finish(self, timeout_s: float = 15.0) -> None:
         """Half-closes the open stream, so that the server sends its last results, and stops."""

@@ -6,13 +6,12 @@ import grpc
 import numpy as np
 import pytest
 
-from rnnvoice.clients.client import Audio, VoiceClient, stream_config
+from rnnvoice.clients.client import CELLS, Audio, VoiceClient, stream_config
 from rnnvoice.clients.scrape import buckets, scrape, value
 from rnnvoice.models.vocabulary import KEYWORDS
 from rnnvoice.protos import pb
 from tests.conftest import rpc_error, wait_until
 
-CELLS = ("gru", "lstm")
 NOISE = Audio.from_array(np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1, 16000)
 
 

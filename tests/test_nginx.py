@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from rnnvoice.clients.client import read_audio
-from rnnvoice.clients.load import CELLS, run_load
+from rnnvoice.clients.client import CELLS, read_audio
+from rnnvoice.clients.load import run_load
 from rnnvoice.clients.scrape import scrape, value
 from tests.conftest import FIXTURES, ServerThread, free_port
 from tests.daemons import DEPLOY, Daemon, binary

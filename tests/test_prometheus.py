@@ -16,8 +16,8 @@ import grpc
 import pytest
 import yaml
 
-from rnnvoice.clients.client import Audio, VoiceClient, read_audio
-from rnnvoice.clients.dashboard import CELLS, fill_panels, panels
+from rnnvoice.clients.client import CELLS, Audio, VoiceClient, read_audio
+from rnnvoice.clients.dashboard import fill_panels, panels
 from rnnvoice.clients.load import run_load
 from rnnvoice.clients.scrape import scrape
 from rnnvoice.models.plots import plot_dashboard
