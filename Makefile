@@ -4,8 +4,10 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-# Text-to-speech engines (training data and tests), PortAudio (microphone client).
-SYSTEM_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts libportaudio2 sox
+# Text-to-speech engines (training data and tests), PortAudio (microphone client); Prometheus with promtool,
+# nginx and docker-compose (the tests of the deployment's configuration under deploy/).
+SYSTEM_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts libportaudio2 sox \
+	prometheus nginx docker-compose
 
 .PHONY: serve test system venv dev stubs
 

@@ -10,8 +10,14 @@ COMMANDS = {
     "serve": ("rnnvoice.service.main", "run the gRPC server on the shipped models"),
     "stream": ("rnnvoice.clients.file_client", "stream a recording to a server and print results"),
     "data": ("rnnvoice.models.commands", "build a training corpus: synthetic and real speech, noise"),
-    "train": ("rnnvoice.models.commands", "train a GRU or LSTM keyword model"),
+    "train": ("rnnvoice.models.commands", "train a GRU or LSTM keyword or speech recognition model"),
     "eval": ("rnnvoice.models.commands", "measure a model on held-out speakers"),
+    "calibrate": ("rnnvoice.models.commands", "tune a keyword model's detection thresholds on held-out voices"),
+    "mic": ("rnnvoice.clients.mic_client", "stream the microphone to a server and show detections live"),
+    "load": ("rnnvoice.clients.load", "many concurrent streams of a recording: latency as the client sees it"),
+    "bench": ("rnnvoice.clients.bench", "GRU against LSTM under load: latency, real-time factor, memory"),
+    "health": ("rnnvoice.clients.health_check", "ask a server's gRPC health service; exit 0 when it serves"),
+    "dashboard": ("rnnvoice.clients.dashboard", "draw the Grafana dashboard's queries from a Prometheus as a PNG"),
 }
 
 

@@ -81,25 +81,33 @@ def stream_config(audio: Audio, cell: str = "gru", task: str = "keywords",
     )
 
 
-def requests(config: pb.StreamConfig, chunks: Iterable[bytes], pace_s: float = 0.0) -> Iterator[pb.StreamAudioRequest]:
-    """The config, then each chunk numbered in order; pace_s > 0 sends one chunk every pace_s seconds."""
-    yield pb.StreamAudioRequest(config=config)
+def paced(chunks: Iterable[bytes], pace_s: float) -> Iterator[bytes]:
+    """Each chunk when it is due, one every pace_s seconds, as a live source would give them."""
     started = time.monotonic()
+    for i, data in enumerate(chunks):
+        time.sleep(max(0.0, started + i * pace_s - time.monotonic()))
+        yield data
+
+
+def requests(config: pb.StreamConfig, chunks: Iterable[bytes]) -> Iterator[pb.StreamAudioRequest]:
+    """The config, then each chunk numbered in order."""
+    yield pb.StreamAudioRequest(config=config)
     for sequence, data in enumerate(chunks):
-        if pace_s:
-            time.sleep(max(0.0, started + sequence * pace_s - time.monotonic()))
         yield pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=sequence, data=data))
 
 
 class VoiceClient:
     """A connection to an rnnvoice server. Use as a context manager, or call close()."""
 
-    def __init__(self, target: str = "localhost:50051", timeout_s: float | None = None):
+    def __init__(self, target: str = "localhost:50051", timeout_s: float | None = None,
+                 options: Iterable[tuple[str, int | str]] = ()):
+        """options: more gRPC channel arguments, e.g. ("grpc.max_reconnect_backoff_ms", 2000)."""
         self.target = target
         self.timeout_s = timeout_s
         self.channel = grpc.insecure_channel(target, options=[
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            *options,
         ])
         self.stub = pb_grpc.VoiceStub(self.channel)
 
@@ -119,8 +127,8 @@ class VoiceClient:
         return list(self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout_s).models)
 
     def stream(self, config: pb.StreamConfig, chunks: Iterable[bytes], pace_s: float = 0.0) -> Iterator[pb.StreamAudioResponse]:
-        """Results as they arrive; the last one is the stream's summary."""
-        return self.stub.StreamAudio(requests(config, chunks, pace_s), timeout=self.timeout_s)
+        """Results as they arrive; the last one is the stream's summary. pace_s > 0 sends a chunk every pace_s seconds."""
+        return self.stub.StreamAudio(requests(config, paced(chunks, pace_s) if pace_s else chunks), timeout=self.timeout_s)
 
     def stream_audio(self, audio: Audio, cell: str = "gru", chunk_s: float = 0.1, realtime: bool = False,
                      **options) -> Iterator[pb.StreamAudioResponse]:

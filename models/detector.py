@@ -11,8 +11,8 @@ DEFAULT_SENSITIVITY = 0.5
 class DetectorConfig:
     # Moving average over this many steps before thresholds apply.
     smooth_steps: int = 4
-    # Smoothed posterior a keyword must reach at sensitivity 0.5.
-    threshold: float = 0.6
+    # Smoothed posterior a keyword must reach at sensitivity 0.5: more likely than every other class together.
+    threshold: float = 0.5
     # After a detection no keyword fires for this long, and the same keyword only once
     # its score has fallen below half its threshold: one spoken word, one detection.
     refractory_s: float = 0.3

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from rnnvoice.models.augment import NoiseBank, rms
 from rnnvoice.models.corpus import SAMPLE_RATE, Clip, load_clip
-from rnnvoice.models.detector import DEFAULT_SENSITIVITY, Detection
+from rnnvoice.models.detector import DEFAULT_SENSITIVITY, Detection, DetectorConfig
 from rnnvoice.models.keyword_model import KeywordSpotter
 from rnnvoice.models.keyword_stream import KeywordStream
 from rnnvoice.models.mixing import speech_extent
@@ -126,12 +126,8 @@ def compose_test_stream(clips: list[Clip], noise: NoiseBank | None, seed: int = 
     return mix.clamp(-1, 1), events
 
 
-def stream_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...],
-                  noise: NoiseBank | None, seed: int = 0) -> StreamReport:
-    wave, events = compose_test_stream(clips, noise, seed)
-    keywords = [k for k in scored_labels if k in model.config.labels and not k.startswith("_")]
-    stream = KeywordStream(model, SAMPLE_RATE, {k: DEFAULT_SENSITIVITY for k in keywords})
-    detections, _ = run_stream(stream, wave)
+def score_stream(detections: list[Detection], events, keywords: tuple[str, ...], stream_s: float) -> StreamReport:
+    """Matches detections to the keywords spoken in a test stream: hits, misses and false accepts."""
     targets = [(on, off, label) for on, off, label, _ in events if label in keywords]
     matched, latencies = set(), []
     per_keyword = defaultdict(Counter)
@@ -151,9 +147,7 @@ def stream_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple
         per_keyword[label]["keywords"] += 1
         if i not in matched:
             per_keyword[label]["misses"] += 1
-    stream_s = len(wave) / SAMPLE_RATE
-    keyword_s = sum(off - on for on, off, _ in targets)
-    non_keyword_s = stream_s - keyword_s
+    non_keyword_s = stream_s - sum(off - on for on, off, _ in targets)
     fa = sum(false_accepts.values())
     return StreamReport(
         keywords=len(targets), hits=len(matched), misses=len(targets) - len(matched), false_accepts=fa,
@@ -164,3 +158,40 @@ def stream_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple
         per_keyword={k: dict(v) for k, v in sorted(per_keyword.items())},
         false_accept_words=dict(false_accepts.most_common()),
     )
+
+
+def stream_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...],
+                  noise: NoiseBank | None, seed: int = 0) -> StreamReport:
+    wave, events = compose_test_stream(clips, noise, seed)
+    keywords = tuple(k for k in scored_labels if k in model.config.labels and not k.startswith("_"))
+    stream = KeywordStream(model, SAMPLE_RATE, {k: DEFAULT_SENSITIVITY for k in keywords})
+    detections, _ = run_stream(stream, wave)
+    return score_stream(detections, events, keywords, len(wave) / SAMPLE_RATE)
+
+
+def calibrate_thresholds(model: KeywordSpotter, clips: list[Clip], noise: NoiseBank | None,
+                         seed: int = 0) -> tuple[dict[str, float], list[dict]]:
+    """Each keyword's detection threshold on a validation stream: the one with the most hits less false
+    accepts (a false accept costs as much as a miss), the higher one on a tie. The model runs once; the
+    detector is replayed for every candidate. Returns the thresholds and what each candidate scored."""
+    wave, events = compose_test_stream(clips, noise, seed)
+    stream = KeywordStream(model, SAMPLE_RATE)
+    raw = np.concatenate([o.raw for o in (stream.accept(wave), stream.finish()) if o.raw is not None])
+    keywords = tuple(k for k in model.config.labels if not k.startswith("_"))
+    trials = []
+    for threshold in np.round(np.arange(0.3, 0.991, 0.05), 2):
+        replay = KeywordStream(model, SAMPLE_RATE, detector=DetectorConfig(threshold=float(threshold)))
+        report = score_stream(replay.consume(raw, 0, final=False).detections, events, keywords, len(wave) / SAMPLE_RATE)
+        hours = report.non_keyword_s / 3600
+        false_accepts = Counter()
+        for where, n in report.false_accept_words.items():
+            false_accepts[where.split(" in ")[0]] += n
+        trials.append({"threshold": float(threshold), "hit_rate": report.hit_rate,
+                       "false_accepts_per_hour": report.false_accepts_per_hour,
+                       "keywords": {k: {"hits": report.per_keyword.get(k, {}).get("hits", 0),
+                                        "false_accepts": false_accepts[k],
+                                        "false_accepts_per_hour": round(false_accepts[k] / hours, 2)}
+                                    for k in keywords}})
+    thresholds = {k: max(trials, key=lambda t: (t["keywords"][k]["hits"] - t["keywords"][k]["false_accepts"],
+                                                t["threshold"]))["threshold"] for k in keywords}
+    return thresholds, trials

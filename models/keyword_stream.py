@@ -17,6 +17,7 @@ class KeywordOutput:
     detections: list[Detection] = field(default_factory=list)
     smoothed: np.ndarray | None = None
     time_s: float = 0.0
+    raw: np.ndarray | None = None  # the model's outputs (S, C + 1), for replaying the detector
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -30,10 +31,12 @@ class KeywordStream(ModelStream):
     def __init__(self, model: KeywordSpotter, input_rate: int, sensitivities: dict[str, float] | None = None,
                  detector: DetectorConfig | None = None):
         super().__init__(model, input_rate)
-        detector = detector or DetectorConfig()
         labels = model.config.labels
         sensitivities = sensitivities or {k: DEFAULT_SENSITIVITY for k in labels if k in KEYWORDS}
-        thresholds = {k: threshold_for(s, detector.threshold) for k, s in sensitivities.items()}
+        # Each keyword's threshold as tuned for this model (`rnnvoice calibrate`), unless a detector is given.
+        tuned = model.metadata.get("detector_thresholds", {}) if detector is None else {}
+        detector = detector or DetectorConfig()
+        thresholds = {k: threshold_for(s, tuned.get(k, detector.threshold)) for k, s in sensitivities.items()}
         self.detector = KeywordDetector(labels, thresholds, self.step_s, detector)
 
     def consume(self, outputs: np.ndarray, first_step: int, final: bool) -> KeywordOutput:
@@ -46,7 +49,7 @@ class KeywordStream(ModelStream):
         if final:  # the silent tail is not audio the client sent
             detections = [replace(d, start_s=min(d.start_s, self.audio_s), end_s=min(d.end_s, self.audio_s))
                           for d in detections]
-        return KeywordOutput(detections, smoothed, end_s)
+        return KeywordOutput(detections, smoothed, end_s, outputs)
 
     def keyword_scores(self, smoothed: np.ndarray) -> dict[str, float]:
         """The reported keywords' scores at one step, from a row of smoothed posteriors."""

@@ -61,6 +61,7 @@ class RecurrentModel(nn.Module):
                        dropout=config.dropout if config.num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(hidden, len(config.labels) + self.extra_outputs)
+        self.metadata: dict = {}  # what the checkpoint says beside the weights (training, calibration)
 
     def encode(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         x = self.project((x - self.feature_mean) / self.feature_std)

@@ -62,9 +62,10 @@ class KeywordJob:
         self.heldout = [c for c in clips if c.split == "heldout" and c.source != "tts"]
         noise = sorted((Path(config.corpus) / "noise").glob("*.wav"))
         noise += [Path(c.path) for c in train_clips if c.label == SILENCE]
+        self.noise = NoiseBank(noise)
         model_config = ModelConfig("keywords", config.cell, config.hidden_size, config.num_layers, labels=LABELS)
         self.model = KeywordSpotter(model_config)
-        self.mixer = KeywordMixer(train_clips, NoiseBank(noise), model_config.features,
+        self.mixer = KeywordMixer(train_clips, self.noise, model_config.features,
                                   MixConfig(seconds=config.seconds), seed=config.seed)
         weights = torch.tensor([1.0 if k.startswith("_") else config.keyword_weight for k in LABELS])
         self.classes = nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE, label_smoothing=config.label_smoothing)
@@ -81,6 +82,9 @@ class KeywordJob:
 
         predicted = classify_clips(self.model, self.heldout)
         return {"heldout_accuracy": round(sum(p == c.label for p, c in zip(predicted, self.heldout)) / max(1, len(self.heldout)), 4)}
+
+    def finish(self) -> dict:
+        return {}
 
 
 class TranscriptionJob:
@@ -106,6 +110,9 @@ class TranscriptionJob:
 
         hypotheses = transcribe_all(self.model, self.heldout)
         return {"heldout_wer": round(word_error_rate([r.text for r in self.heldout], hypotheses), 4)}
+
+    def finish(self) -> dict:
+        return {}
 
 
 JOBS = {"keywords": KeywordJob, "transcription": TranscriptionJob}
@@ -147,6 +154,7 @@ def train(config: TrainConfig) -> Path:
             log.info("step %d: %s", step, record)
         history.append(record)
         progress.set_postfix(loss=f"{loss.item():.3f}")
-    save_model(model, out, train=dataclasses.asdict(config), history=history)
+    model.eval()
+    save_model(model, out, train=dataclasses.asdict(config), history=history, **job.finish())
     out.with_suffix(".history.json").write_text(json.dumps(history))
     return out

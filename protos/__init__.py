@@ -3,4 +3,7 @@
 from rnnvoice.protos.rnnvoice.v1 import voice_pb2 as pb
 from rnnvoice.protos.rnnvoice.v1 import voice_pb2_grpc as pb_grpc
 
-__all__ = ["pb", "pb_grpc"]
+# The full name health checks and reflection know the Voice service by.
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Voice"].full_name
+
+__all__ = ["SERVICE_NAME", "pb", "pb_grpc"]

@@ -18,6 +18,8 @@ def serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-streams", type=int, default=int(env("RNNVOICE_MAX_STREAMS", "256")))
     p.add_argument("--inference-threads", type=int, default=int(env("RNNVOICE_INFERENCE_THREADS", "2")))
     p.add_argument("--grace", type=float, default=10.0, help="seconds open streams get to finish on shutdown")
+    p.add_argument("--metrics-port", type=int, default=int(env("RNNVOICE_METRICS_PORT", "0")),
+                   help="serve Prometheus metrics at http://HOST:PORT/metrics; 0 serves none (RNNVOICE_METRICS_PORT)")
 
 
 def parse_models(specs: list[str]) -> dict[tuple[str, str], Path]:
@@ -39,7 +41,8 @@ def serve_command(args) -> int:
     # Many small streams: parallelism comes from streams, not from threads inside one matrix product.
     torch.set_num_threads(1)
     settings = ServerSettings(host=args.host, port=args.port, max_streams=args.max_streams,
-                              inference_threads=args.inference_threads, grace_s=args.grace)
+                              inference_threads=args.inference_threads, grace_s=args.grace,
+                              metrics_port=args.metrics_port)
     if args.model:
         settings = dataclasses.replace(settings, models=parse_models(args.model))
     asyncio.run(serve(settings))

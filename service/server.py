@@ -8,14 +8,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from rnnvoice.protos import pb, pb_grpc
+from rnnvoice.protos import SERVICE_NAME, pb_grpc
+from rnnvoice.service.metrics import ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.servicer import VoiceServicer
 from rnnvoice.service.settings import ServerSettings
 
 log = logging.getLogger(__name__)
-
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Voice"].full_name
 
 
 class VoiceServer:
@@ -29,7 +28,8 @@ class VoiceServer:
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
         ])
-        self.servicer = VoiceServicer(self.registry, settings)
+        self.metrics = ServerMetrics(self.registry.models)
+        self.servicer = VoiceServicer(self.registry, settings, self.metrics)
         pb_grpc.add_VoiceServicer_to_server(self.servicer, self.server)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -41,6 +41,8 @@ class VoiceServer:
 
     async def start(self) -> None:
         await self.server.start()
+        if self.settings.metrics_port:
+            self.metrics.serve(self.settings.host, self.settings.metrics_port)
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving %s on port %d", SERVICE_NAME, self.port)
@@ -52,6 +54,7 @@ class VoiceServer:
         self.servicer.draining.set()
         await self.server.stop(self.settings.grace_s)
         self.servicer.executor.shutdown(wait=True)
+        self.metrics.close()
         log.info("stopped")
 
 

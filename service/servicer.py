@@ -1,13 +1,17 @@
 """The Voice servicer: turns gRPC messages into calls on sessions, and errors into gRPC statuses."""
 
 import asyncio
+import contextlib
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import grpc
 
 from rnnvoice.protos import pb, pb_grpc
 from rnnvoice.service.errors import StreamError, invalid
+from rnnvoice.service.metrics import ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import parse_config
 from rnnvoice.service.sessions import SessionTable, StreamSession
@@ -16,11 +20,19 @@ from rnnvoice.service.settings import ServerSettings
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class Handling:
+    """The session of one call, once its configuration opened one."""
+
+    session: StreamSession | None = None
+
+
 class VoiceServicer(pb_grpc.VoiceServicer):
-    def __init__(self, registry: ModelRegistry, settings: ServerSettings):
+    def __init__(self, registry: ModelRegistry, settings: ServerSettings, metrics: ServerMetrics):
         self.registry = registry
         self.settings = settings
-        self.sessions = SessionTable(settings.max_streams)
+        self.metrics = metrics
+        self.sessions = SessionTable(settings.max_streams, metrics)
         # Model steps run here, off the event loop; torch releases the GIL while it computes.
         self.executor = ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="inference")
         self.draining = asyncio.Event()
@@ -43,36 +55,55 @@ class VoiceServicer(pb_grpc.VoiceServicer):
     def _open(self, config: pb.StreamConfig, max_chunk_s: float) -> StreamSession:
         return self.sessions.open(parse_config(config, self.registry), self.registry, max_chunk_s)
 
-    async def StreamAudio(self, request_iterator, context):
-        session = None
+    @contextlib.asynccontextmanager
+    async def _handling(self, context):
+        """Runs a call: a StreamError becomes its status, every end is counted, the session is closed."""
+        handling = Handling()
+        outcome, code = "failed", grpc.StatusCode.UNKNOWN
         try:
+            yield handling
+            outcome = "drained" if self.draining.is_set() else "completed"
+            code = grpc.StatusCode.OK
+        except StreamError as e:
+            outcome, code = "rejected", e.code
+            log.info("stream %s rejected: %s %s", handling.session.id if handling.session else "-",
+                     e.code.name, e.message)
+            await context.abort(e.code, e.message)
+        except asyncio.CancelledError:
+            outcome, code = "cancelled", grpc.StatusCode.CANCELLED
+            raise
+        finally:
+            session = handling.session
+            self.metrics.stream_ended((session.params.task, session.params.cell) if session else None, outcome, code)
+            if session is not None:
+                self.sessions.close(session)
+
+    async def StreamAudio(self, request_iterator, context):
+        async with self._handling(context) as handling:
             first = await self._read(context)
             if first is None:
                 raise invalid("the stream ended before its configuration; send a StreamConfig first")
             if not first.HasField("config"):
                 raise invalid("the first request must carry a StreamConfig, not audio; send the configuration first")
-            session = self._open(first.config, self.settings.max_chunk_s)
+            session = handling.session = self._open(first.config, self.settings.max_chunk_s)
             while (request := await self._read(context)) is not None:
+                received = time.perf_counter()
                 if request.HasField("config"):
                     raise invalid("a stream takes one StreamConfig, in its first request; open a new stream to change it")
                 if not request.HasField("audio"):
                     raise invalid("a request after the first must carry an AudioChunk")
-                for response in await self._compute(session.accept, request.audio):
+                responses = await self._compute(session.accept, request.audio)
+                for response in responses:
                     await context.write(response)
+                if responses:
+                    session.metrics.results_sent(time.perf_counter() - received)
             for response in await self._compute(session.finish):
                 await context.write(response)
-        except StreamError as e:
-            log.info("stream %s rejected: %s %s", session.id if session else "-", e.code.name, e.message)
-            await context.abort(e.code, e.message)
-        finally:
-            if session is not None:
-                self.sessions.close(session)
 
     async def Recognize(self, request, context):
-        session = None
-        try:
+        async with self._handling(context) as handling:
             # The whole recording is one chunk, bounded by the longest recording instead.
-            session = self._open(request.config, self.settings.max_recording_s)
+            session = handling.session = self._open(request.config, self.settings.max_recording_s)
             responses = await self._compute(session.accept, pb.AudioChunk(sequence=0, data=request.audio))
             responses += await self._compute(session.finish)
             return pb.RecognizeResponse(
@@ -81,11 +112,6 @@ class VoiceServicer(pb_grpc.VoiceServicer):
                 commands=[r.command for r in responses if r.HasField("command")],
                 summary=responses[-1].summary,
             )
-        except StreamError as e:
-            await context.abort(e.code, e.message)
-        finally:
-            if session is not None:
-                self.sessions.close(session)
 
     async def ListModels(self, request, context):
         return pb.ListModelsResponse(models=self.registry.describe())

@@ -13,6 +13,7 @@ from rnnvoice.models.keyword_stream import KeywordOutput, KeywordStream
 from rnnvoice.models.transcription_stream import Transcript, TranscriptionOutput, TranscriptionStream
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError, invalid
+from rnnvoice.service.metrics import ModelMetrics, ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import StreamParams
 
@@ -32,9 +33,11 @@ def open_stream(params: StreamParams, registry: ModelRegistry):
 class StreamSession:
     """Owns one stream's state between its chunks; the models themselves are shared."""
 
-    def __init__(self, session_id: int, params: StreamParams, registry: ModelRegistry, max_chunk_s: float):
+    def __init__(self, session_id: int, params: StreamParams, registry: ModelRegistry, max_chunk_s: float,
+                 metrics: ModelMetrics):
         self.id = session_id
         self.params = params
+        self.metrics = metrics
         self.stream = open_stream(params, registry)
         self.max_chunk_bytes = int(max_chunk_s * params.bytes_per_second)
         self.max_chunk_s = max_chunk_s
@@ -58,7 +61,10 @@ class StreamSession:
             raise invalid(f"audio chunk {chunk.sequence}: {e}") from e
         self.next_sequence += 1
         self.chunks += 1
-        return self._responses(self.stream.accept(samples), interim=True)
+        compute_s = self.stream.compute_s
+        out = self.stream.accept(samples)
+        self.metrics.chunk(len(samples) / self.params.sample_rate, self.stream.compute_s - compute_s)
+        return self._responses(out, interim=True)
 
     def finish(self) -> list[pb.StreamAudioResponse]:
         responses = self._responses(self.stream.finish(), interim=False)
@@ -86,7 +92,11 @@ class StreamSession:
             results += [("transcript", transcript_message(t)) for t in out.transcripts]
             results += [("command", command_message(c)) for c in out.commands]
             self.finals += len(out.commands)
-        self.detections += sum(kind == "detection" for kind, _ in results)
+        detected = [message.keyword for kind, message in results if kind == "detection"]
+        self.detections += len(detected)
+        self.metrics.detected(detected)
+        self.metrics.finals(sum(kind == "command" or (kind == "transcript" and message.is_final)
+                                for kind, message in results))
         return [pb.StreamAudioResponse(sequence=self.last_sequence, **{kind: message}) for kind, message in results]
 
 
@@ -111,8 +121,9 @@ def command_message(c: Command) -> pb.AssistantCommand:
 class SessionTable:
     """The open sessions, bounded; every opened session is closed exactly once by its handler."""
 
-    def __init__(self, max_sessions: int):
+    def __init__(self, max_sessions: int, metrics: ServerMetrics):
         self.max_sessions = max_sessions
+        self.metrics = metrics
         self.sessions: dict[int, StreamSession] = {}
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
@@ -122,13 +133,17 @@ class SessionTable:
             if len(self.sessions) >= self.max_sessions:
                 raise StreamError(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                   f"the server is at its limit of {self.max_sessions} streams; retry later")
-            session = StreamSession(next(self.ids), params, registry, max_chunk_s)
+            session = StreamSession(next(self.ids), params, registry, max_chunk_s,
+                                    self.metrics.models[params.task, params.cell])
             self.sessions[session.id] = session
-            return session
+        session.metrics.opened()
+        return session
 
     def close(self, session: StreamSession) -> None:
         with self.lock:
-            self.sessions.pop(session.id, None)
+            closed = self.sessions.pop(session.id, None)
+        if closed is not None:
+            closed.metrics.closed()
 
     def __len__(self) -> int:
         return len(self.sessions)

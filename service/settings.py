@@ -20,6 +20,8 @@ class ServerSettings:
     inference_threads: int = 2
     # Seconds in-flight streams get to finish on shutdown.
     grace_s: float = 10.0
+    # Port of the Prometheus /metrics endpoint, on the same host; 0 serves none.
+    metrics_port: int = 0
 
     @property
     def max_message_bytes(self) -> int:

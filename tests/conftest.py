@@ -11,12 +11,16 @@ import numpy as np
 import pytest
 
 from rnnvoice.clients.client import VoiceClient
+from rnnvoice.clients.local_server import free_port
 from rnnvoice.models.corpus import load_clip
 from rnnvoice.models.weights import shipped_models
 from rnnvoice.service.server import VoiceServer
 from rnnvoice.service.settings import ServerSettings
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# Switch on once models/weights/ holds trained models (not throwaway ones): the tests then also assert
+# that the keywords spoken in tests/fixtures/spoken_seven_yes.wav are detected.
+SHIPPED_MODELS_TRAINED = False
 
 
 class ServerThread:
@@ -34,6 +38,10 @@ class ServerThread:
         server = VoiceServer(settings)
         await server.start()
         return server
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.settings.metrics_port}/metrics"
 
     def call(self, coroutine, timeout_s: float = 60.0):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout_s)
@@ -64,6 +72,14 @@ def client(server) -> VoiceClient:
     with VoiceClient(server.target, timeout_s=60) as c:
         c.wait_ready()
         yield c
+
+
+@pytest.fixture(scope="session")
+def metered_server(settings) -> ServerThread:
+    """A server that serves its Prometheus metrics too (at .metrics_url)."""
+    running = ServerThread(dataclasses.replace(settings, metrics_port=free_port()))
+    yield running
+    running.stop()
 
 
 @pytest.fixture()

@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -13,15 +12,9 @@ import pytest
 import soundfile
 
 from rnnvoice.clients.client import Audio, VoiceClient, stream_config
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 
 RNNVOICE = [sys.executable, "-m", "rnnvoice.clients.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture()

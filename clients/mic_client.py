@@ -1,0 +1,223 @@
+"""`rnnvoice mic`: streams a microphone to a server, showing the input level and each detection as it happens.
+
+The microphone is read in 100 ms blocks at its own default rate (the server resamples). When the server
+goes away or ends the stream, a new stream opens as soon as it is back, and times go on from the same clock.
+"""
+
+import argparse
+import math
+import queue
+import sys
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+import grpc
+import numpy as np
+
+from rnnvoice.clients.client import Audio, VoiceClient, stream_config
+from rnnvoice.clients.microphone import MicError, find_microphone, list_devices, open_microphone
+
+# Errors a new stream would only repeat; anything else (server gone, full, restarting) is retried.
+FATAL = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED,
+         grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION}
+# A restarted server is found within about two seconds, not after gRPC's default back-off of up to two minutes.
+RECONNECT = (("grpc.initial_reconnect_backoff_ms", 250), ("grpc.min_reconnect_backoff_ms", 250),
+             ("grpc.max_reconnect_backoff_ms", 2000))
+METER_WIDTH, METER_FLOOR_DB = 30, -60.0
+
+
+class Display:
+    """What the person at the microphone sees: a level meter, detections and news of the connection."""
+
+    def __init__(self, out=sys.stdout):
+        self.out = out
+        self.tty = out.isatty()
+        self.lock = threading.Lock()
+        self.next_meter_s = 0.0
+        self.loudest_db = -math.inf
+
+    def level(self, time_s: float, block: bytes) -> None:
+        """Shows the level of the block that ends at time_s: redrawn in place on a terminal; elsewhere a line
+        a second, with the loudest block of that second."""
+        samples = np.frombuffer(block, "<i2").astype(np.float32) / 32768
+        db = 20 * math.log10(max(float(np.sqrt(np.mean(samples**2))), 1e-6))
+        self.loudest_db = max(self.loudest_db, db)
+        if not self.tty:
+            if time_s < self.next_meter_s:
+                return
+            db, self.next_meter_s = self.loudest_db, math.floor(time_s) + 1
+        self.loudest_db = -math.inf
+        filled = round(np.clip((db - METER_FLOOR_DB) / -METER_FLOOR_DB, 0, 1) * METER_WIDTH)
+        meter = f"{time_s:8.1f} s  |{'#' * filled}{'.' * (METER_WIDTH - filled)}| {db:6.1f} dBFS"
+        with self.lock:
+            self.out.write(f"\r{meter}" if self.tty else f"{meter}\n")
+            self.out.flush()
+
+    def line(self, text: str) -> None:
+        with self.lock:
+            self.out.write(("\r\033[K" if self.tty else "") + text + "\n")
+            self.out.flush()
+
+
+@dataclass
+class Outbox:
+    """The blocks waiting for one stream, and where that stream starts on the session's audio clock."""
+
+    pending: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=20))
+    offset_s: float | None = None
+    closed: bool = False
+
+    def blocks(self):
+        """The request side of the stream: every block put here, until closed and drained."""
+        while True:
+            try:
+                yield self.pending.get(timeout=0.2)
+            except queue.Empty:
+                if self.closed:
+                    return
+
+
+class ServerLink:
+    """Keeps one stream open to the server at a time, in a thread of its own, and shows its results."""
+
+    def __init__(self, client: VoiceClient, config, display: Display):
+        self.client, self.config, self.display = client, config, display
+        self.outbox: Outbox | None = None
+        self.stopping = threading.Event()
+        self.connected = threading.Event()
+        self.streams = 0
+        self.streamed_s = 0.0
+        self.detections: Counter[str] = Counter()
+        self.error: str | None = None
+        self.thread = threading.Thread(target=self._run, name="server-link", daemon=True)
+
+    def send(self, block: bytes, start_s: float) -> None:
+        """Hands a block to the open stream, waiting while it is full; drops it when no stream is open."""
+        while (outbox := self.outbox) is not None and not outbox.closed:
+            if outbox.offset_s is None:
+                outbox.offset_s = start_s
+            try:
+                outbox.pending.put(block, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self, timeout_s: float = 15.0) -> None:
+        """Half-closes the open stream, so that the server sends its last results, and stops."""
+        self.stopping.set()
+        if self.outbox is not None:
+            self.outbox.closed = True
+        self.thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while self._wait_for_server():
+            self.outbox = outbox = Outbox()
+            self.streams += 1
+            self.connected.set()
+            if self.streams > 1:
+                self.display.line(f"reconnected to {self.client.target}: stream {self.streams}")
+            news = self._stream(outbox)
+            outbox.closed = True
+            self.outbox = None
+            if self.stopping.is_set():
+                return
+            self.display.line(f"{news}; reconnecting")
+            self.stopping.wait(0.5)  # a draining server refuses new streams for a while
+
+    def _wait_for_server(self) -> bool:
+        ready = grpc.channel_ready_future(self.client.channel)
+        while not self.stopping.is_set():
+            try:
+                ready.result(timeout=0.5)
+                return True
+            except grpc.FutureTimeoutError:
+                continue
+        ready.cancel()
+        return False
+
+    def _stream(self, outbox: Outbox) -> str:
+        """Runs one stream to its end; what ended it."""
+        try:
+            for response in self.client.stream(self.config, outbox.blocks()):
+                if response.HasField("detection"):
+                    d = response.detection
+                    self.detections[d.keyword] += 1
+                    self.display.line(f"{outbox.offset_s + d.start_s:8.2f} s  {d.keyword:<10} score {d.score:.2f}")
+                elif response.HasField("summary"):
+                    self.streamed_s += response.summary.audio_s
+            return "the server ended the stream"
+        except grpc.RpcError as e:
+            if e.code() in FATAL:
+                self.error = f"{e.code().name}: {e.details()}"
+                self.stopping.set()
+            return f"lost the server ({e.code().name})"
+
+
+def mic_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--list-devices", action="store_true", help="list the microphones and exit")
+    p.add_argument("--device", help="microphone number or part of its name (default: the system's default)")
+    p.add_argument("--cell", choices=("gru", "lstm"), default="gru")
+    p.add_argument("--task", choices=("keywords",), default="keywords")
+    p.add_argument("--server", default="localhost:50051", help="host:port of the server")
+
+
+def summary(captured_s: float, name: str, link: ServerLink, overflows: int) -> str:
+    found = ", ".join(f"{k} x{n}" for k, n in link.detections.most_common()) or "none"
+    text = (f"summary: {captured_s:.1f} s of audio from {name!r}, {link.streamed_s:.1f} s streamed in "
+            f"{link.streams} streams ({max(link.streams - 1, 0)} reconnects); detections: {found}")
+    return text + (f"; the microphone overflowed {overflows} times" if overflows else "")
+
+
+def capture(mic, rate: int, link: ServerLink, display: Display) -> tuple[float, int]:
+    """Reads the microphone into the link until Ctrl-C or a fatal server error: seconds read, overflows."""
+    frames, overflows = 0, 0
+    try:
+        while link.error is None:
+            data, overflowed = mic.read(mic.blocksize)
+            block = bytes(data)
+            overflows += overflowed
+            link.send(block, frames / rate)  # dropped while the server is away; the clock goes on
+            frames += len(block) // 2
+            display.level(frames / rate, block)
+    except KeyboardInterrupt:
+        pass
+    return frames / rate, overflows
+
+
+def mic_command(args) -> int:
+    try:
+        if args.list_devices:
+            print(list_devices())
+            return 0
+        index, name, rate = find_microphone(int(args.device) if args.device and args.device.isdigit() else args.device)
+    except MicError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    display = Display()
+    config = stream_config(Audio(b"", rate), args.cell, args.task)
+    with VoiceClient(args.server, options=RECONNECT) as client:
+        link = ServerLink(client, config, display)
+        link.thread.start()
+        mic = None
+        try:
+            display.line(f"connecting to {args.server}...")
+            while not link.connected.wait(0.5):  # the microphone opens once there is somewhere to send it
+                pass
+            mic = open_microphone(index, name, rate)
+            display.line(f"listening to {name!r} at {rate} Hz, {args.cell.upper()} {args.task} model; Ctrl-C to stop")
+            captured_s, overflows = capture(mic, rate, link, display)
+        except KeyboardInterrupt:
+            captured_s, overflows = 0.0, 0
+        except MicError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        finally:
+            if mic is not None:
+                mic.close()
+            link.finish()
+        display.line(summary(captured_s, name, link, overflows))
+    if link.error:
+        print(f"error: {link.error}", file=sys.stderr)
+        return 1
+    return 0

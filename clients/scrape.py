@@ -1,0 +1,49 @@
+"""Reads a server's Prometheus /metrics: sample values by name and labels, and quantiles of histograms."""
+
+import math
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+
+def scrape(url: str, timeout_s: float = 10.0) -> list[Sample]:
+    """Every sample at url (http://host:port/metrics)."""
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        text = response.read().decode()
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def value(samples: list[Sample], name: str, **labels: str) -> float:
+    """The sum of the samples called name whose labels include these."""
+    return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
+
+
+def buckets(samples: list[Sample], name: str, **labels: str) -> dict[float, float]:
+    """Cumulative counts of histogram name by upper bound, summed over the other labels."""
+    counts: dict[float, float] = {}
+    for s in samples:
+        if s.name == f"{name}_bucket" and labels.items() <= s.labels.items():
+            le = float(s.labels["le"])
+            counts[le] = counts.get(le, 0.0) + s.value
+    return dict(sorted(counts.items()))
+
+
+def subtract(after: dict[float, float], before: dict[float, float]) -> dict[float, float]:
+    """Bucket counts of what happened between two scrapes."""
+    return {le: n - before.get(le, 0.0) for le, n in after.items()}
+
+
+def histogram_quantile(q: float, counts: dict[float, float]) -> float:
+    """The q-quantile from cumulative bucket counts, interpolated within a bucket as Prometheus does."""
+    total = counts.get(math.inf, 0.0)
+    if total <= 0:
+        return math.nan
+    rank, lower, below = q * total, 0.0, 0.0
+    for le, n in counts.items():
+        if n >= rank:
+            if math.isinf(le):
+                return lower  # beyond the top bucket: its lower bound, as Prometheus answers
+            return lower + (le - lower) * (rank - below) / max(n - below, 1e-12)
+        lower, below = le, n
+    return lower

@@ -1,0 +1,124 @@
+"""Prometheus metrics of one server: a registry of its own, served on a port of its own."""
+
+import logging
+from collections.abc import Iterable
+
+import grpc
+from prometheus_client import (CollectorRegistry, Counter, Gauge, GCCollector, Histogram, PlatformCollector,
+                               ProcessCollector, disable_created_metrics, start_http_server)
+
+from rnnvoice.models.recurrent import RecurrentModel
+from rnnvoice.models.vocabulary import WAKE_WORD
+
+log = logging.getLogger(__name__)
+
+LABELS = ("task", "cell")
+# Per-chunk compute takes a few milliseconds and a result should reach the client in well under 100 ms;
+# the buckets are dense there. Recognize's whole recordings land in the top buckets.
+LATENCY_BUCKETS = (0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015,
+                   0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Task and cell of a stream refused before its configuration named a loaded model.
+NO_MODEL = ("none", "none")
+
+
+class ModelMetrics:
+    """The metrics of one (task, cell): the hooks its sessions call."""
+
+    def __init__(self, metrics: "ServerMetrics", task: str, cell: str, keywords: Iterable[str]):
+        self.compute = metrics.compute.labels(task, cell)
+        self.latency = metrics.latency.labels(task, cell)
+        self.audio = metrics.audio.labels(task, cell)
+        self.active = metrics.active.labels(task, cell)
+        self.final_results = metrics.finals.labels(task, cell)
+        # Every keyword's series exists from the start, at zero, so rates over it are defined.
+        self.detections = {k: metrics.detections.labels(task, cell, k) for k in keywords}
+
+    def opened(self) -> None:
+        self.active.inc()
+
+    def closed(self) -> None:
+        self.active.dec()
+
+    def chunk(self, audio_s: float, compute_s: float) -> None:
+        """One audio chunk went through features and the model."""
+        self.compute.observe(compute_s)
+        self.audio.inc(audio_s)
+
+    def detected(self, keywords: Iterable[str]) -> None:
+        for keyword in keywords:
+            self.detections[keyword].inc()
+
+    def finals(self, count: int) -> None:
+        """Final transcripts (transcription) or commands (assistant) sent."""
+        if count:
+            self.final_results.inc(count)
+
+    def results_sent(self, latency_s: float) -> None:
+        """A chunk's responses were written, latency_s after the chunk arrived."""
+        self.latency.observe(latency_s)
+
+
+class ServerMetrics:
+    """Every metric of one server, in a CollectorRegistry of its own so that servers in one process do not clash."""
+
+    def __init__(self, models: dict[tuple[str, str], RecurrentModel]):
+        disable_created_metrics()  # no *_created series beside every counter and histogram: nothing reads them
+        self.registry = r = CollectorRegistry()
+        ProcessCollector(registry=r)  # process_resident_memory_bytes, process_cpu_seconds_total, ...
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
+        self.compute = Histogram("rnnvoice_chunk_compute_seconds", "Features and model time per audio chunk",
+                                 LABELS, buckets=LATENCY_BUCKETS, registry=r)
+        self.latency = Histogram("rnnvoice_result_latency_seconds",
+                                 "From receiving an audio chunk to having written the responses it produced",
+                                 LABELS, buckets=LATENCY_BUCKETS, registry=r)
+        # Real-time factor: rate(rnnvoice_chunk_compute_seconds_sum) / rate(rnnvoice_audio_seconds_total).
+        self.audio = Counter("rnnvoice_audio_seconds", "Audio processed, in seconds", LABELS, registry=r)
+        self.active = Gauge("rnnvoice_active_streams", "Open streams", LABELS, registry=r)
+        self.ended = Counter("rnnvoice_streams_ended", "Streams ended, by outcome and gRPC status code",
+                             (*LABELS, "outcome", "code"), registry=r)
+        self.detections = Counter("rnnvoice_detections", "Keywords detected", (*LABELS, "keyword"), registry=r)
+        self.finals = Counter("rnnvoice_final_results", "Final transcripts or assistant commands sent", LABELS,
+                              registry=r)
+        parameter_bytes = Gauge("rnnvoice_model_parameter_bytes", "Memory of a model's parameters, shared by its streams",
+                                LABELS, registry=r)
+        state_bytes = Gauge("rnnvoice_stream_state_bytes", "Recurrent state one stream holds", LABELS, registry=r)
+        # When batching lands, its histogram goes here: rnnvoice_batch_size, streams per batched model step,
+        # labelled by task and cell, observed once per step.
+        self.models = {}
+        for (task, cell), model in models.items():
+            parameter_bytes.labels(task, cell).set(sum(p.numel() * p.element_size() for p in model.parameters()))
+            state_bytes.labels(task, cell).set(model.state_bytes)
+        # Streams are labelled by their task: the assistant runs a keyword model and a recogniser together.
+        for task, cell in stream_tasks(models):
+            if task == "keywords":
+                keywords = [k for k in models[task, cell].config.labels if not k.startswith("_")]
+            else:
+                keywords = [WAKE_WORD] if task == "assistant" else []
+            self.models[task, cell] = ModelMetrics(self, task, cell, keywords)
+            self.ended.labels(task, cell, "completed", grpc.StatusCode.OK.name)  # from zero, so its first rise shows
+        self.http = None
+
+    def stream_ended(self, model: tuple[str, str] | None, outcome: str, code: grpc.StatusCode) -> None:
+        """outcome: completed (the client half-closed), drained (the server shut down), rejected (a status
+        for a bad or unserviceable request), cancelled (the client went away) or failed (a server error)."""
+        self.ended.labels(*(model or NO_MODEL), outcome, code.name).inc()
+
+    def serve(self, host: str, port: int) -> None:
+        """Serves /metrics over HTTP on host:port ("[::]" as gRPC writes it, or a plain address)."""
+        self.http, _ = start_http_server(port, addr=host.strip("[]"), registry=self.registry)
+        log.info("serving metrics on port %d", port)
+
+    def close(self) -> None:
+        if self.http is not None:
+            self.http.shutdown()
+            self.http.server_close()
+            self.http = None
+
+
+def stream_tasks(models: dict[tuple[str, str], RecurrentModel]) -> list[tuple[str, str]]:
+    """The (task, cell) pairs streams can ask for: each model's own task, and the assistant where both exist."""
+    pairs = list(models)
+    pairs += [("assistant", cell) for task, cell in models
+              if task == "keywords" and ("transcription", cell) in models]
+    return pairs

@@ -1,0 +1,95 @@
+"""The deployment's files as their own tools read them: docker-compose, promtool, the Dockerfile's health check."""
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from rnnvoice.protos import SERVICE_NAME
+from tests.daemons import DEPLOY, REPO, binary
+
+RNNVOICE = [sys.executable, "-m", "rnnvoice.clients.cli"]
+
+
+def compose_config(*profiles: str) -> dict:
+    """The compose file as docker-compose resolves it (it validates it first; no Docker engine needed)."""
+    flags = [arg for p in profiles for arg in ("--profile", p)]
+    out = subprocess.run([binary("docker-compose"), "-f", str(REPO / "docker-compose.yml"), *flags, "config"],
+                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    return yaml.safe_load(out.stdout)
+
+
+def test_compose_starts_each_service_once_the_one_it_needs_is_healthy():
+    resolved = compose_config()["services"]
+    # docker-compose 1.29 lists the scale profile's services too, marked as such; they start only with it.
+    services = {name: s for name, s in resolved.items() if "profiles" not in s}
+    assert set(services) == {"rnnvoice", "prometheus", "grafana"}
+    assert {name: s["profiles"] for name, s in resolved.items() if name not in services} == \
+        {"replica": ["scale"], "lb": ["scale"]}
+    assert services["prometheus"]["depends_on"] == {"rnnvoice": {"condition": "service_healthy"}}
+    assert services["grafana"]["depends_on"] == {"prometheus": {"condition": "service_healthy"}}
+    for name in ("prometheus", "grafana"):
+        assert services[name]["healthcheck"]["test"]
+    # The server's health check is the image's own (Dockerfile HEALTHCHECK).
+    assert "healthcheck" not in services["rnnvoice"] and services["rnnvoice"]["build"]
+    assert services["rnnvoice"]["environment"]["RNNVOICE_METRICS_PORT"] == "9100"
+    mounted = [v.split(":")[0] for service in services.values() for v in service.get("volumes", [])]
+    files = [Path(m) for m in mounted if m.startswith("/")]  # the others are named volumes
+    assert len(files) == 3 and all(f.exists() and f.is_relative_to(REPO) for f in files), files
+
+
+def test_compose_scale_profile_adds_replicas_behind_nginx():
+    services = compose_config("scale")["services"]
+    assert {"replica", "lb"} <= set(services)
+    assert services["replica"]["deploy"]["replicas"] >= 2
+    assert services["replica"]["image"] == services["rnnvoice"]["image"]
+    assert services["lb"]["depends_on"] == {"replica": {"condition": "service_healthy"}}
+    assert any("deploy/nginx/nginx.conf:/etc/nginx/nginx.conf" in str(v) for v in services["lb"]["volumes"])
+    # Prometheus scrapes every replica: its DNS discovery names the replica service.
+    scrape = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text())["scrape_configs"]
+    names = [n for job in scrape for sd in job.get("dns_sd_configs", []) for n in sd["names"]]
+    assert {"rnnvoice", "replica"} <= set(names)
+
+
+def test_promtool_accepts_the_configuration_and_the_rules_pass_their_unit_tests():
+    promtool = binary("promtool")
+    prometheus = DEPLOY / "prometheus"
+    for command in (["check", "config", "prometheus.yml"], ["check", "rules", "rules.yml", "alerts.yml"],
+                    ["test", "rules", "tests.yml"]):
+        out = subprocess.run([promtool, *command], capture_output=True, text=True, timeout=120, cwd=prometheus)
+        assert out.returncode == 0, out.stdout + out.stderr
+    alerts = yaml.safe_load((prometheus / "alerts.yml").read_text())["groups"][0]["rules"]
+    assert {"RnnvoiceHighResultLatency", "RnnvoiceStreamErrors", "RnnvoiceHighMemory"} <= {a["alert"] for a in alerts}
+
+
+def test_dockerfile_pins_the_cpu_torch_of_pyproject_and_runs_as_a_user():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    pins = [d for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+            if d.startswith(("torch==", "torchaudio=="))]
+    assert len(pins) == 2
+    install = next(line for line in dockerfile.splitlines() if "download.pytorch.org/whl/cpu" in line)
+    assert all(pin in install.split() for pin in pins), (install, pins)
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.MULTILINE)
+    assert re.search(r"^HEALTHCHECK .*\n?.*rnnvoice health", dockerfile, re.MULTILINE)
+    assert "EXPOSE 50051 9100" in dockerfile
+
+
+def test_kubernetes_probes_ask_the_servers_health_service():
+    documents = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all((DEPLOY / "k8s/rnnvoice.yaml").read_text())}
+    container = documents["Deployment", "replica"]["spec"]["template"]["spec"]["containers"][0]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["grpc"] == {"port": 50051, "service": SERVICE_NAME}
+    assert documents["Service", "replica"]["spec"]["clusterIP"] == "None"  # one DNS address per replica, for nginx
+    assert "server replica:50051;" in (DEPLOY / "nginx/nginx.conf").read_text()
+
+
+def test_health_command_is_zero_only_for_a_serving_server(server):
+    ok = subprocess.run([*RNNVOICE, "health", "--server", server.target], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "SERVING" in ok.stdout
+    closed = subprocess.run([*RNNVOICE, "health", "--server", "127.0.0.1:1", "--timeout", "1"],
+                            capture_output=True, text=True, timeout=60)
+    assert closed.returncode == 1 and "UNAVAILABLE" in closed.stderr

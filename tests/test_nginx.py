@@ -1,0 +1,58 @@
+"""The repository's nginx load balancer in front of two real server replicas: every stream succeeds through it,
+stays on one replica from its first chunk to its summary, and the streams spread over both replicas."""
+
+import dataclasses
+import re
+
+import pytest
+
+from rnnvoice.clients.client import CELLS, read_audio
+from rnnvoice.clients.load import run_load
+from rnnvoice.clients.scrape import scrape, value
+from tests.conftest import FIXTURES, ServerThread, free_port
+from tests.daemons import DEPLOY, Daemon, binary
+
+STREAMS = 6
+
+
+@pytest.fixture()
+def replicas(settings):
+    running = [ServerThread(dataclasses.replace(settings, metrics_port=free_port())) for _ in range(2)]
+    yield running
+    for replica in running:
+        replica.stop()
+
+
+@pytest.fixture()
+def balancer(replicas, tmp_path) -> str:
+    """nginx on deploy/nginx/nginx.conf, its upstream the two replicas, on a free port; its host:port."""
+    port = free_port()
+    config = (DEPLOY / "nginx/nginx.conf").read_text()
+    config, n = re.subn(r"server replica:50051;", " ".join(f"server {r.target};" for r in replicas), config)
+    assert n == 1
+    config, n = re.subn(r"listen 50051 http2;", f"listen 127.0.0.1:{port} http2;", config)
+    assert n == 1
+    (tmp_path / "nginx.conf").write_text(config)
+    daemon = Daemon([binary("nginx"), "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", "stderr",
+                     "-g", f"daemon off; pid {tmp_path / 'nginx.pid'};"], tmp_path / "nginx.log")
+    try:
+        yield f"127.0.0.1:{port}"
+        assert "[emerg]" not in daemon.log() and "[error]" not in daemon.log(), daemon.log()[-3000:]
+    finally:
+        daemon.stop()
+
+
+def test_streams_through_nginx_stay_on_one_replica_and_spread_over_both(replicas, balancer):
+    audio = read_audio(FIXTURES / "spoken_seven_yes.wav")
+    chunks = len(list(audio.chunks(0.1)))
+    for cell in CELLS:
+        load = run_load(balancer, audio, cell, STREAMS, realtime=False)
+        assert load.errors == []
+        # Each stream's summary accounts for all its audio: one replica saw every chunk, in order.
+        assert load.audio_s == pytest.approx(STREAMS * audio.seconds)
+        assert len(load.latencies_s) == STREAMS * chunks
+    completed = [value(scrape(r.metrics_url), "rnnvoice_streams_ended_total", outcome="completed") for r in replicas]
+    assert sum(completed) == len(CELLS) * STREAMS
+    assert all(n > 0 for n in completed), completed
+    audio_s = [value(scrape(r.metrics_url), "rnnvoice_audio_seconds_total") for r in replicas]
+    assert sum(audio_s) == pytest.approx(len(CELLS) * STREAMS * audio.seconds)
