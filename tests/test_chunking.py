@@ -17,7 +17,7 @@ RATES = (8000, 44100)
 
 @pytest.fixture(scope="module")
 def models():
-    return {cell: load_model(path) for (_, cell), path in shipped_models().items()}
+    return {cell: load_model(path) for (task, cell), path in shipped_models().items() if task == "keywords"}
 
 
 def spoken_words(rate: int) -> torch.Tensor:
@@ -55,6 +55,7 @@ def test_random_chunking_gives_the_same_detections_and_scores(models, cell, rate
     audio = spoken_words(rate)
     whole_detections, whole_scores = run(model, rate, audio, [len(audio)])
     detections, scores = run(model, rate, audio, sizes)
+    assert len(whole_detections) >= 2  # there is something to keep the same
     assert scores.shape == whole_scores.shape
     np.testing.assert_allclose(scores, whole_scores, atol=1e-5)
     assert [(d.keyword, d.start_s, d.end_s) for d in detections] == \
