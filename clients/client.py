@@ -142,7 +142,7 @@ class VoiceClient:
 
 def detection_dict(d: pb.KeywordDetection) -> dict:
     return {"type": "keyword", "keyword": d.keyword, "score": round(d.score, 4),
-            "start_s": round(d.start_s, 3), "end_s": round(d.end_s, 3)}
+            "start_s": round(d.start_s, 3), "end_s": round(d.end_s, 3), "detected_s": round(d.detected_s, 3)}
 
 
 def transcript_dict(t: pb.TranscriptResult) -> dict:

@@ -28,6 +28,7 @@ class Detection:
     score: float
     start_s: float
     end_s: float
+    detected_s: float  # when the detector decided: the end of the step whose score crossed the threshold
 
 
 def threshold_for(sensitivity: float, default: float) -> float:
@@ -109,4 +110,4 @@ class KeywordDetector:
         start_step = self.speech_onset if recent else step - round(0.5 / self.step_s)
         end_s = (end_step + 1) * self.step_s
         start_s = max(start_step * self.step_s, end_s - self.config.max_word_s, 0.0)
-        return Detection(self.keywords[k], score, round(start_s, 3), round(end_s, 3))
+        return Detection(self.keywords[k], score, round(start_s, 3), round(end_s, 3), round((step + 1) * self.step_s, 3))

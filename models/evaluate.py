@@ -94,7 +94,7 @@ class StreamReport:
     non_keyword_s: float
     hit_rate: float
     false_accepts_per_hour: float
-    mean_latency_s: float  # detection end time after the keyword's speech ended, on the audio clock
+    mean_latency_s: float  # from the end of the keyword's speech to the detection, on the audio clock
     per_keyword: dict[str, dict]
     false_accept_words: dict[str, int]
 
@@ -141,7 +141,7 @@ def score_stream(detections: list[Detection], events, keywords: tuple[str, ...],
             false_accepts[f"{d.keyword} in {overlapping[3] or 'silence'}" if overlapping else f"{d.keyword} in noise"] += 1
             continue
         matched.add(match)
-        latencies.append(d.end_s - targets[match][1])
+        latencies.append(d.detected_s - targets[match][1])
         per_keyword[d.keyword]["hits"] += 1
     for i, (_, _, label) in enumerate(targets):
         per_keyword[label]["keywords"] += 1

@@ -101,7 +101,8 @@ class StreamSession:
 
 
 def detection_message(d: Detection) -> pb.KeywordDetection:
-    return pb.KeywordDetection(keyword=d.keyword, score=d.score, start_s=d.start_s, end_s=d.end_s)
+    return pb.KeywordDetection(keyword=d.keyword, score=d.score, start_s=d.start_s, end_s=d.end_s,
+                               detected_s=d.detected_s)
 
 
 def transcript_message(t: Transcript) -> pb.TranscriptResult:

@@ -95,7 +95,7 @@ def test_mic_records_the_device_and_streams_it(metered_server, speech_home):
     before = value(scrape(metered_server.metrics_url), "rnnvoice_audio_seconds_total", cell="lstm")
     mic = MicProcess(metered_server.target, speech_home, "--cell", "lstm")
     try:
-        assert wait_until(lambda: mic.audio_clock() >= 10, timeout_s=90), "".join(mic.lines)[-3000:]
+        assert wait_until(lambda: mic.audio_clock() >= 16, timeout_s=90), "".join(mic.lines)[-3000:]
         output = mic.interrupt()
     finally:
         mic.kill()
@@ -117,7 +117,7 @@ def test_mic_records_the_device_and_streams_it(metered_server, speech_home):
     if SHIPPED_MODELS_TRAINED:
         detected = re.findall(r"^\s*([\d.]+) s  (\w+)\s+score", output, re.MULTILINE)
         assert {"seven", "yes"} <= {keyword for _, keyword in detected}, output
-        assert all(float(t) < 3.3 for t, _ in detected), detected  # nothing in the silence after the speech
+        assert all(float(t) < 3.5 for t, _ in detected), detected  # nothing in the silence after the speech
 
 
 def test_mic_reconnects_when_the_server_restarts(settings, speech_home):

@@ -115,16 +115,18 @@ class StreamAudioRequest(_message.Message):
     def __init__(self, config: _Optional[_Union[StreamConfig, _Mapping]] = ..., audio: _Optional[_Union[AudioChunk, _Mapping]] = ...) -> None: ...
 
 class KeywordDetection(_message.Message):
-    __slots__ = ("keyword", "score", "start_s", "end_s")
+    __slots__ = ("keyword", "score", "start_s", "end_s", "detected_s")
     KEYWORD_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     START_S_FIELD_NUMBER: _ClassVar[int]
     END_S_FIELD_NUMBER: _ClassVar[int]
+    DETECTED_S_FIELD_NUMBER: _ClassVar[int]
     keyword: str
     score: float
     start_s: float
     end_s: float
-    def __init__(self, keyword: _Optional[str] = ..., score: _Optional[float] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ...) -> None: ...
+    detected_s: float
+    def __init__(self, keyword: _Optional[str] = ..., score: _Optional[float] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., detected_s: _Optional[float] = ...) -> None: ...
 
 class KeywordScores(_message.Message):
     __slots__ = ("time_s", "scores")
