@@ -1,16 +1,25 @@
-"""Streaming CTC decoding: best path, and a prefix beam search that can be biased toward phrases.
+"""Streaming CTC decoding: best path, or torchaudio's lexicon beam search with the domain's language
+model, which phrase hints can bias.
 
 Both take per-step log-probabilities (S, V) in chunks of any size and keep when each
 character was emitted, so words get times on the stream's clock.
 """
 
+import functools
+import hashlib
 import math
-from collections import defaultdict
+import random
+import tempfile
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import torch
+from torchaudio.models.decoder import CTCDecoderLM, CTCDecoderLMState, ctc_decoder
 
 from rnnvoice.models.asr_model import BLANK, INDEX, TOKENS, normalise
+from rnnvoice.models.sentences import generate_command
 
 SPACE = INDEX[" "]
 NEG_INF = -math.inf
@@ -72,98 +81,161 @@ class GreedyDecoder:
             self.previous = int(token)
         self.best = Hypothesis(tuple(tokens), tuple(steps), tuple(probs))
 
-
-class PhraseTrie:
-    """Character prefixes of hint phrases; a beam earns `boost` per character while it follows one."""
-
-    END = "$"
-
-    def __init__(self, phrases: list[str], boost: float):
-        self.root: dict = {}
-        self.boost = boost
-        for phrase in phrases:
-            node = self.root
-            for ch in normalise(phrase):
-                node = node.setdefault(ch, {})
-            node[self.END] = True
-
-    def bonus(self, text: str) -> float:
-        """Bonus of a decoded text: whole hint phrases it holds, plus the one it is in the middle of."""
-        total, node, matched, at_boundary = 0.0, None, 0, True
-        for ch in text:
-            if node is not None and ch in node:
-                node, matched = node[ch], matched + 1
-                if self.END in node and (ch != " "):
-                    total += self.boost * matched  # a whole phrase: the bonus is kept
-                    node, matched = (node if len(node) > 1 else None), 0
-                continue
-            node, matched = None, 0
-            if at_boundary and ch in self.root:
-                node, matched = self.root[ch], 1
-            at_boundary = ch == " "
-        return total + self.boost * matched
+    def final(self) -> Hypothesis:
+        """The utterance's result; the decoder is done after it."""
+        return self.best
 
 
-class BeamDecoder:
-    """CTC prefix beam search, step by step; `hints` bias it toward phrases a stream expects."""
 
-    def __init__(self, beam_width: int = 8, hints: list[str] | None = None, boost: float = 1.5,
-                 token_floor: float = -12.0):
-        self.beam_width = beam_width
-        self.token_floor = token_floor
-        self.trie = PhraseTrie(hints, boost) if hints else None
-        # prefix -> (log p ending in blank, log p ending in its last token).
-        self.beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, NEG_INF)}
-        # prefix -> (step of each character, its probability, log p of the path that placed the last one):
-        # a character's time is where the likeliest path emitted it.
-        self.emitted: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[float, ...], float]] = {(): ((), (), 0.0)}
-        self.biases: dict[tuple[int, ...], float] = {}
+@dataclass(frozen=True)
+class DecoderConfig:
+    beam_size: int = 32
+    lm_weight: float = 0.8
+    word_score: float = 1.0
+    # Added per word of a hint phrase, once the whole phrase is decoded.
+    hint_boost: float = 3.0
 
-    def _bias(self, prefix: tuple[int, ...]) -> float:
-        if self.trie is None:
-            return 0.0
-        if prefix not in self.biases:
-            self.biases[prefix] = self.trie.bonus("".join(TOKENS[t] for t in prefix))
-        return self.biases[prefix]
+
+class DomainBigrams:
+    """Word bigrams of the voice-assistant domain, counted over the sentence generator's commands."""
+
+    def __init__(self, sentences: int = 30000, seed: int = 0):
+        rng = random.Random(seed)
+        self.pairs, self.contexts, self.words = Counter(), Counter(), Counter()
+        for _ in range(sentences):
+            words = ["<s>", *generate_command(rng)[0].split(), "</s>"]
+            self.pairs.update(zip(words, words[1:]))
+            self.contexts.update(words[:-1])
+            self.words.update(words[1:])
+        self.total = sum(self.words.values())
+
+    @property
+    def vocabulary(self) -> set[str]:
+        return set(self.words) - {"</s>"}
+
+    def log_prob(self, previous: str, word: str) -> float:
+        """Interpolated with add-one unigrams, so that any word (a hint's, say) keeps some probability;
+        after a word the domain never says, unigrams alone."""
+        unigram = (self.words[word] + 1) / (self.total + len(self.words) + 1)
+        seen = self.contexts[previous]
+        if not seen:
+            return math.log(unigram)
+        return math.log(0.9 * self.pairs[previous, word] / seen + 0.1 * unigram)
+
+
+@functools.lru_cache(maxsize=1)
+def domain_bigrams() -> DomainBigrams:
+    return DomainBigrams()
+
+
+class DomainLanguageModel(CTCDecoderLM):
+    """The decoder's word language model: domain bigrams, and a bonus for every hint phrase decoded whole."""
+
+    def __init__(self, words: list[str], bigrams: DomainBigrams, hints: list[tuple[str, ...]], boost: float):
+        super().__init__()
+        self.words, self.bigrams, self.hints, self.boost = words, bigrams, hints, boost
+        # A hint's words are as likely as an average domain word, even those the domain never says.
+        self.floor = {w: -math.log(len(words)) for phrase in hints for w in phrase}
+        # id(state) -> (state, last word, the hint phrases it is part way through as (hint, words matched)).
+        # Keyed by identity: flashlight's states compare equal across different histories. Holding the
+        # state keeps its id from being reused.
+        self.context: dict = {}
+
+    def start(self, start_with_nothing: bool):
+        state = CTCDecoderLMState()
+        self.context = {id(state): (state, "<s>", ())}
+        return state
+
+    def score(self, state, usr_token_idx: int):
+        word = self.words[usr_token_idx]
+        child = state.child(usr_token_idx)
+        _, previous, partial = self.context[id(state)]
+        bonus, following = 0.0, []
+        for hint, matched in partial + tuple((h, 0) for h in range(len(self.hints))):
+            phrase = self.hints[hint]
+            if phrase[matched] == word:
+                if matched + 1 == len(phrase):
+                    bonus += self.boost * len(phrase)
+                else:
+                    following.append((hint, matched + 1))
+        self.context[id(child)] = (child, word, tuple(following))
+        return child, max(self.bigrams.log_prob(previous, word), self.floor.get(word, -math.inf)) + bonus
+
+    def finish(self, state):
+        _, previous, _ = self.context[id(state)]
+        return state.child(-1), self.bigrams.log_prob(previous, "</s>")
+
+
+@functools.lru_cache(maxsize=64)
+def lexicon_files(words: tuple[str, ...]) -> tuple[str, str]:
+    """flashlight's lexicon (word, its letters, the word separator) and word list for these words, written
+    once. The word list fixes the word indices the language model is asked about."""
+    digest = hashlib.sha1(" ".join(words).encode()).hexdigest()[:16]
+    lexicon = Path(tempfile.gettempdir()) / f"rnnvoice-lexicon-{digest}.txt"
+    dictionary = lexicon.with_suffix(".words")
+    if not dictionary.exists():
+        lexicon.write_text("".join(f"{w} {' '.join(w)} |\n" for w in words))
+        dictionary.write_text("".join(f"{w}\n" for w in (*words, "<unk>")))
+    return str(lexicon), str(dictionary)
+
+
+# torchaudio's names for our tokens: the blank, and "|" between words.
+FLASHLIGHT_TOKENS = [BLANK, "|", *TOKENS[2:]]
+
+
+class LexiconDecoder:
+    """torchaudio's CTC beam search over the domain's words (and any hint's), with its language model."""
+
+    def __init__(self, hints: list[str] | None = None, config: DecoderConfig = DecoderConfig()):
+        bigrams = domain_bigrams()
+        phrases = [tuple(normalise(h).split()) for h in hints or () if normalise(h)]
+        words = tuple(sorted(bigrams.vocabulary | {w for p in phrases for w in p}))
+        self.lm = DomainLanguageModel([*words, "<unk>"], bigrams, phrases, config.hint_boost)
+        lexicon, dictionary = lexicon_files(words)
+        self.decoder = ctc_decoder(lexicon=lexicon, tokens=FLASHLIGHT_TOKENS, lm=self.lm, lm_dict=dictionary,
+                                   beam_size=config.beam_size, lm_weight=config.lm_weight,
+                                   word_score=config.word_score, blank_token=BLANK, sil_token="|",
+                                   unk_word="<unk>")
+        self.decoder.decode_begin()
+        self.first_step = None
+        self.log_probs = np.zeros((0, len(TOKENS)))
 
     def accept(self, log_probs: np.ndarray, first_step: int) -> None:
-        blank = INDEX[BLANK]
-        for i, row in enumerate(log_probs):
-            step = first_step + i
-            candidates = [int(t) for t in np.nonzero(row > self.token_floor)[0] if t != blank]
-            following = defaultdict(lambda: [NEG_INF, NEG_INF])
-            for prefix, (pb, pnb) in self.beams.items():
-                total = np.logaddexp(pb, pnb)
-                entry = following[prefix]
-                entry[0] = np.logaddexp(entry[0], total + row[blank])
-                last = prefix[-1] if prefix else None
-                for token in candidates:
-                    if token == SPACE and (last is None or last == SPACE):
-                        continue
-                    p = row[token]
-                    extended = prefix + (token,)
-                    path = (pb if token == last else total) + p
-                    if token == last:
-                        entry[1] = np.logaddexp(entry[1], pnb + p)  # the same character held
-                    following[extended][1] = np.logaddexp(following[extended][1], path)
-                    if extended not in self.emitted or path > self.emitted[extended][2]:
-                        steps, probs, _ = self.emitted[prefix]
-                        self.emitted[extended] = (steps + (step,), probs + (float(np.exp(p)),), path)
-            ranked = sorted(following.items(), key=lambda kv: np.logaddexp(*kv[1]) + self._bias(kv[0]), reverse=True)
-            self.beams = {prefix: tuple(scores) for prefix, scores in ranked[: self.beam_width]}
-            self.emitted = {prefix: self.emitted[prefix] for prefix in self.beams}
-            self.biases = {prefix: b for prefix, b in self.biases.items() if prefix in self.beams}
+        if self.first_step is None:
+            self.first_step = first_step
+        self.log_probs = np.concatenate([self.log_probs, log_probs])
+        self.decoder.decode_step(torch.from_numpy(log_probs.astype(np.float32)).contiguous())
 
     @property
     def best(self) -> Hypothesis:
-        prefix = max(self.beams, key=lambda p: np.logaddexp(*self.beams[p]) + self._bias(p))
-        steps, probs, _ = self.emitted[prefix]
-        return Hypothesis(prefix, steps, probs)
+        """The best hypothesis so far; its last word may still be unfinished."""
+        found = self.decoder.get_final_hypothesis() if self.first_step is not None else []
+        return self._hypothesis(found[0]) if found else Hypothesis()
+
+    def final(self) -> Hypothesis:
+        """Finishes the utterance (its last word too) and returns its result; the decoder is done after it."""
+        if self.first_step is None:
+            return Hypothesis()
+        self.decoder.decode_end()
+        return self.best
+
+    def _hypothesis(self, found) -> Hypothesis:
+        tokens, steps, probs = [], [], []
+        # flashlight counts a start frame before the first step.
+        for token, t in zip(found.tokens.tolist(), (found.timesteps - 1).tolist()):
+            if token == SPACE and (not tokens or tokens[-1] == SPACE):
+                continue
+            tokens.append(token)
+            steps.append(self.first_step + t)
+            probs.append(float(np.exp(self.log_probs[min(max(t, 0), len(self.log_probs) - 1), token])))
+        while tokens and tokens[-1] == SPACE:
+            tokens.pop(), steps.pop(), probs.pop()
+        return Hypothesis(tuple(tokens), tuple(steps), tuple(probs))
 
 
 def make_decoder(kind: str = "beam", hints: list[str] | None = None):
     if kind == "greedy":
         return GreedyDecoder()
     if kind == "beam":
-        return BeamDecoder(hints=hints)
+        return LexiconDecoder(hints)
     raise ValueError(f"unknown decoder {kind!r}; use greedy or beam")

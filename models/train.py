@@ -32,7 +32,7 @@ class TrainConfig:
     cell: str = "gru"
     hidden_size: int = 128
     num_layers: int = 2
-    steps: int = 3000
+    steps: int = 4000
     batch_size: int = 32
     seconds: float = 10.0
     lr: float = 3e-3
@@ -41,6 +41,8 @@ class TrainConfig:
     # Each keyword labels under 1% of steps; unweighted, the loss is content to never predict one.
     keyword_weight: float = 5.0
     speech_weight: float = 0.3
+    # Of the keyword and other-word draws, the share taken from real recordings rather than synthetic voices.
+    real_share: float = 0.7
     eval_every: int = 500
     seed: int = 0
     threads: int = 1
@@ -66,7 +68,7 @@ class KeywordJob:
         model_config = ModelConfig("keywords", config.cell, config.hidden_size, config.num_layers, labels=LABELS)
         self.model = KeywordSpotter(model_config)
         self.mixer = KeywordMixer(train_clips, self.noise, model_config.features,
-                                  MixConfig(seconds=config.seconds), seed=config.seed)
+                                  MixConfig(seconds=config.seconds, real_share=config.real_share), seed=config.seed)
         weights = torch.tensor([1.0 if k.startswith("_") else config.keyword_weight for k in LABELS])
         self.classes = nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE, label_smoothing=config.label_smoothing)
         self.speech = nn.BCEWithLogitsLoss()

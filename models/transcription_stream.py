@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnnvoice.models.asr_model import SpeechRecognizer
+from rnnvoice.models.asr_model import BLANK, INDEX, SpeechRecognizer
 from rnnvoice.models.ctc_decoding import Hypothesis, make_decoder
 from rnnvoice.models.streaming import ModelStream
 
 DEFAULT_ENDPOINT_S = 0.25
+BLANK_ID = INDEX[BLANK]
 # Steps of log-probabilities kept, so decoding can restart a little in the past (after a wake word).
 HISTORY_S = 3.0
 
@@ -64,7 +65,7 @@ class TranscriptionStream(ModelStream):
 
     def _restart(self, step: int) -> None:
         self.decoder = make_decoder(self.decoder_kind, self.hints)
-        self.utterance_start = step
+        self.last_voiced = None  # the last step whose most likely token was a character
         self.last_text = ""
 
     def restart_at(self, time_s: float) -> list[Transcript]:
@@ -81,9 +82,10 @@ class TranscriptionStream(ModelStream):
             log_probs = log_softmax(outputs)
             self._remember(log_probs, first_step)
             results += self._decode(log_probs, first_step)
-        best = self.decoder.best
-        if final and best.text:
-            results.append(self._result(best, True, end_step))
+        if final:
+            best = self.decoder.final()
+            if best.text:
+                results.append(self._result(best, True, end_step))
             self._restart(end_step)
         return TranscriptionOutput(results, end_step * self.step_s)
 
@@ -93,22 +95,25 @@ class TranscriptionStream(ModelStream):
         self.history_start = first_step + len(log_probs) - len(self.history)
 
     def _decode(self, log_probs: np.ndarray, first_step: int) -> list[Transcript]:
-        """Feeds the decoder up to each endpoint in turn: an utterance ends after endpoint_steps without a character."""
-        results, start = [], 0
-        while start < len(log_probs):
-            best = self.decoder.best
-            quiet_from = (best.steps[-1] + 1) if best.steps else None
-            if quiet_from is None:
-                end = len(log_probs)
-            else:
-                end = min(len(log_probs), max(start + 1, quiet_from + self.endpoint_steps - first_step))
-            self.decoder.accept(log_probs[start:end], first_step + start)
-            start = end
-            best = self.decoder.best
-            step = first_step + end
-            if best.steps and step - (best.steps[-1] + 1) >= self.endpoint_steps:
-                results.append(self._result(best, True, step))
-                self._restart(step)
+        """Feeds the decoder endpoint by endpoint: an utterance ends endpoint_steps after the last step whose
+        most likely token was a character. Every decision rests on single steps, so chunking changes none."""
+        results, i = [], 0
+        voiced = np.nonzero(log_probs.argmax(axis=1) != BLANK_ID)[0]
+        while i < len(log_probs):
+            deadline = len(log_probs) if self.last_voiced is None else \
+                self.last_voiced + 1 + self.endpoint_steps - first_step
+            end = min(deadline, len(log_probs))
+            ahead = voiced[(voiced >= i) & (voiced < end)]
+            if len(ahead):
+                end = int(ahead[0]) + 1
+                self.last_voiced = first_step + end - 1
+            self.decoder.accept(log_probs[i:end], first_step + i)
+            i = end
+            if not len(ahead) and end == deadline:
+                final = self.decoder.final()
+                if final.text:
+                    results.append(self._result(final, True, first_step + end))
+                self._restart(first_step + end)
         best = self.decoder.best
         if self.interim and best.text and best.text != self.last_text:
             self.last_text = best.text
