@@ -1,4 +1,5 @@
-"""`rnnvoice mic`: streams a microphone to a server, showing the input level and each detection as it happens.
+"""`rnnvoice mic`: streams a microphone to a server, showing the input level and each result as it happens:
+keyword detections, partial and final transcripts, assistant commands.
 
 The microphone is read in 100 ms blocks at its own default rate (the server resamples). When the server
 goes away or ends the stream, a new stream opens as soon as it is back, and times go on from the same clock.
@@ -15,7 +16,8 @@ from dataclasses import dataclass, field
 import grpc
 import numpy as np
 
-from rnnvoice.clients.client import Audio, VoiceClient, stream_config
+from rnnvoice.clients.client import Audio, VoiceClient, result_dict, stream_config
+from rnnvoice.clients.file_client import describe
 from rnnvoice.clients.microphone import MicError, find_microphone, list_devices, open_microphone
 
 # Errors a new stream would only repeat; anything else (server gone, full, restarting) is retried.
@@ -89,6 +91,7 @@ class ServerLink:
         self.streams = 0
         self.streamed_s = 0.0
         self.detections: Counter[str] = Counter()
+        self.finals = 0
         self.error: str | None = None
         self.thread = threading.Thread(target=self._run, name="server-link", daemon=True)
 
@@ -140,12 +143,16 @@ class ServerLink:
         """Runs one stream to its end; what ended it."""
         try:
             for response in self.client.stream(self.config, outbox.blocks()):
-                if response.HasField("detection"):
-                    d = response.detection
-                    self.detections[d.keyword] += 1
-                    self.display.line(f"{outbox.offset_s + d.start_s:8.2f} s  {d.keyword:<10} score {d.score:.2f}")
-                elif response.HasField("summary"):
-                    self.streamed_s += response.summary.audio_s
+                result = result_dict(response)
+                if result["type"] == "summary":
+                    self.streamed_s += result["audio_s"]
+                    continue
+                if result["type"] == "keyword":
+                    self.detections[result["keyword"]] += 1
+                self.finals += result["type"] in ("final", "intent")
+                # Times go on from the session's clock, across reconnects.
+                result.update(start_s=outbox.offset_s + result["start_s"], end_s=outbox.offset_s + result["end_s"])
+                self.display.line(describe(result))
             return "the server ended the stream"
         except grpc.RpcError as e:
             if e.code() in FATAL:
@@ -158,14 +165,15 @@ def mic_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list-devices", action="store_true", help="list the microphones and exit")
     p.add_argument("--device", help="microphone number or part of its name (default: the system's default)")
     p.add_argument("--cell", choices=("gru", "lstm"), default="gru")
-    p.add_argument("--task", choices=("keywords",), default="keywords")
+    p.add_argument("--task", choices=("keywords", "transcription", "assistant"), default="keywords")
     p.add_argument("--server", default="localhost:50051", help="host:port of the server")
 
 
 def summary(captured_s: float, name: str, link: ServerLink, overflows: int) -> str:
     found = ", ".join(f"{k} x{n}" for k, n in link.detections.most_common()) or "none"
     text = (f"summary: {captured_s:.1f} s of audio from {name!r}, {link.streamed_s:.1f} s streamed in "
-            f"{link.streams} streams ({max(link.streams - 1, 0)} reconnects); detections: {found}")
+            f"{link.streams} streams ({max(link.streams - 1, 0)} reconnects); detections: {found}; "
+            f"final transcripts and commands: {link.finals}")
     return text + (f"; the microphone overflowed {overflows} times" if overflows else "")
 
 
@@ -195,7 +203,7 @@ def mic_command(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     display = Display()
-    config = stream_config(Audio(b"", rate), args.cell, args.task)
+    config = stream_config(Audio(b"", rate), args.cell, args.task, interim_results=True)
     with VoiceClient(args.server, options=RECONNECT) as client:
         link = ServerLink(client, config, display)
         link.thread.start()

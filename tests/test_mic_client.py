@@ -84,7 +84,7 @@ class MicProcess:
 
 def summary(output: str) -> re.Match:
     found = re.search(r"summary: ([\d.]+) s of audio from 'speech', ([\d.]+) s streamed in (\d+) streams "
-                      r"\((\d+) reconnects\); detections: (.*)", output)
+                      r"\((\d+) reconnects\); detections: (.*); final transcripts and commands: (\d+)", output)
     assert found, output[-3000:]
     return found
 
@@ -115,7 +115,7 @@ def test_mic_records_the_device_and_streams_it(metered_server, speech_home):
     assert len(speech) == 4 and max(speech) > -40, meter
     assert len(silence) >= 10 and max(silence) < -100, meter
     if SHIPPED_MODELS_TRAINED:
-        detected = re.findall(r"^\s*([\d.]+) s  (\w+)\s+score", output, re.MULTILINE)
+        detected = re.findall(r"^\s*[\d.]+ -\s+([\d.]+) s  (\w+)\s+score", output, re.MULTILINE)
         assert {"seven", "yes"} <= {keyword for _, keyword in detected}, output
         assert all(float(t) < 3.5 for t, _ in detected), detected  # nothing in the silence after the speech
 
