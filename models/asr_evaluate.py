@@ -32,12 +32,12 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
 
 
 def transcribe(model: SpeechRecognizer, wave, rate: int = SAMPLE_RATE, decoder: str = "beam",
-               hints: list[str] | None = None, chunk_s: float = CHUNK_S) -> list[Transcript]:
-    """Every partial and final result of one recording streamed in chunks."""
+               hints: list[str] | None = None, chunk_s: float = CHUNK_S) -> tuple[list[Transcript], float]:
+    """Every partial and final result of one recording streamed in chunks, and the compute seconds it took."""
     stream = TranscriptionStream(model, rate, decoder=decoder, hints=hints)
     step = max(1, round(chunk_s * rate))
     outputs = [stream.accept(wave[i : i + step]) for i in range(0, len(wave), step)] + [stream.finish()]
-    return [r for o in outputs for r in o.results]
+    return [r for o in outputs for r in o.results], stream.compute_s
 
 
 def final_text(results: list[Transcript]) -> str:
@@ -45,7 +45,7 @@ def final_text(results: list[Transcript]) -> str:
 
 
 def transcribe_all(model: SpeechRecognizer, recordings: list[Recording], decoder: str = "greedy") -> list[str]:
-    return [final_text(transcribe(model, load_clip(r.path), decoder=decoder)) for r in recordings]
+    return [final_text(transcribe(model, load_clip(r.path), decoder=decoder)[0]) for r in recordings]
 
 
 @dataclass
@@ -58,6 +58,7 @@ class AsrReport:
     final_latency_median_s: float  # end of speech to the final result
     final_latency_p90_s: float
     first_partial_median_s: float  # speech onset to the first partial result
+    real_time_factor: float  # compute seconds (features, model, decoding) per second of audio
     per_speaker: dict[str, dict]
     errors: list[dict]
 
@@ -65,9 +66,11 @@ class AsrReport:
 def asr_report(model: SpeechRecognizer, recordings: list[Recording], decoder: str = "beam") -> AsrReport:
     by_speaker = defaultdict(list)
     rows = []
+    compute_s = audio_s = 0.0
     for r in tqdm(recordings, desc="transcribing", unit="recording"):
         wave = load_clip(r.path)
-        results = transcribe(model, wave, decoder=decoder)
+        results, seconds = transcribe(model, wave, decoder=decoder)
+        compute_s, audio_s = compute_s + seconds, audio_s + len(wave) / SAMPLE_RATE
         onset, offset = (x / SAMPLE_RATE for x in speech_extent(wave))
         finals = [x for x in results if x.is_final]
         partials = [x for x in results if not x.is_final]
@@ -100,6 +103,7 @@ def asr_report(model: SpeechRecognizer, recordings: list[Recording], decoder: st
         final_latency_median_s=round(float(np.median(latencies)), 3) if latencies else float("nan"),
         final_latency_p90_s=round(float(np.percentile(latencies, 90)), 3) if latencies else float("nan"),
         first_partial_median_s=round(float(np.median(partials)), 3) if partials else float("nan"),
+        real_time_factor=round(compute_s / max(audio_s, 1e-9), 4),
         per_speaker={k: summary(v) for k, v in sorted(by_speaker.items())},
         errors=[x for x in rows if x["errors"]][:50],
     )

@@ -152,7 +152,8 @@ def eval_command(args) -> int:
         report["stream"] = dataclasses.asdict(result)
         print(f"{args.cell}: {result.hits}/{result.keywords} keywords detected ({result.hit_rate:.1%}), "
               f"{result.false_accepts} false accepts in {result.non_keyword_s / 60:.1f} min of other speech and "
-              f"noise ({result.false_accepts_per_hour:.1f} per hour), mean latency {result.mean_latency_s * 1000:.0f} ms")
+              f"noise ({result.false_accepts_per_hour:.1f} per hour), mean latency {result.mean_latency_s * 1000:.0f} ms, "
+              f"real-time factor {result.real_time_factor:.4f}")
         for k, counts in result.per_keyword.items():
             print(f"  {k:<10} {counts.get('hits', 0):4d}/{counts.get('keywords', 0):<4d}")
         if result.false_accept_words:
@@ -188,7 +189,7 @@ def _eval_asr(args, model, path) -> int:
           f"on {result.recordings} recordings by {result.speakers} speakers")
     print(f"  end of speech to final: median {result.final_latency_median_s * 1000:.0f} ms, "
           f"p90 {result.final_latency_p90_s * 1000:.0f} ms; onset to first partial: "
-          f"median {result.first_partial_median_s * 1000:.0f} ms")
+          f"median {result.first_partial_median_s * 1000:.0f} ms; real-time factor {result.real_time_factor:.3f}")
     for speaker, v in result.per_speaker.items():
         print(f"  {speaker:<36} WER {v['word_error_rate']:7.2%}  sentences {v['sentence_accuracy']:6.1%}  ({v['recordings']})")
     if args.json:

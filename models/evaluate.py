@@ -97,6 +97,7 @@ class StreamReport:
     mean_latency_s: float  # from the end of the keyword's speech to the detection, on the audio clock
     per_keyword: dict[str, dict]
     false_accept_words: dict[str, int]
+    real_time_factor: float = 0.0  # compute seconds (features, model, decisions) per second of audio
 
 
 def compose_test_stream(clips: list[Clip], noise: NoiseBank | None, seed: int = 0):
@@ -166,7 +167,9 @@ def stream_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple
     keywords = tuple(k for k in scored_labels if k in model.config.labels and not k.startswith("_"))
     stream = KeywordStream(model, SAMPLE_RATE, {k: DEFAULT_SENSITIVITY for k in keywords})
     detections, _ = run_stream(stream, wave)
-    return score_stream(detections, events, keywords, len(wave) / SAMPLE_RATE)
+    report = score_stream(detections, events, keywords, len(wave) / SAMPLE_RATE)
+    report.real_time_factor = round(stream.compute_s / stream.audio_s, 4)
+    return report
 
 
 def calibrate_thresholds(model: KeywordSpotter, clips: list[Clip], noise: NoiseBank | None,
