@@ -12,6 +12,7 @@ COMMANDS = {
     "data": ("rnnvoice.models.commands", "build a training corpus: synthetic and real speech, noise"),
     "train": ("rnnvoice.models.commands", "train a GRU or LSTM keyword or speech recognition model"),
     "eval": ("rnnvoice.models.commands", "measure a model on held-out speakers"),
+    "compare": ("rnnvoice.models.commands", "GRU beside LSTM: every pair of eval reports as one table"),
     "calibrate": ("rnnvoice.models.commands", "tune a keyword model's detection thresholds on held-out voices"),
     "mic": ("rnnvoice.clients.mic_client", "stream the microphone to a server and show detections live"),
     "load": ("rnnvoice.clients.load", "many concurrent streams of a recording: latency as the client sees it"),

@@ -226,3 +226,15 @@ def calibrate_command(args) -> int:
     save_model(model, args.model, **{**model.metadata, "detector_thresholds": thresholds, "calibration": trials})
     print(f"wrote {args.model}")
     return 0
+
+
+def compare_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("reports", type=Path, nargs="?", default=Path("reports"),
+                   help="folder of `rnnvoice eval --json` reports named gru_*.json and lstm_*.json")
+
+
+def compare_command(args) -> int:
+    from rnnvoice.models.compare import compare
+
+    print("\n".join(compare(args.reports)))
+    return 0
