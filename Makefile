@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SYSTEM_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts libportaudio2 sox \
 	prometheus nginx docker-compose
 
-.PHONY: serve test system venv dev stubs
+.PHONY: serve test system venv dev stubs reports
 
 serve: venv
 	$(BIN)/rnnvoice serve
@@ -37,3 +37,20 @@ dev: $(BIN)/python
 # Regenerates the gRPC stubs from protos/ (tests check they are in sync).
 stubs: dev
 	$(BIN)/python -m rnnvoice.protos.generate
+
+# The README's figures, from one run on one machine: both cells, every held-out set, the benchmark.
+# Needs the corpora of the README's training section in data/kws and data/asr.
+SC12 := yes,no,up,down,left,right,on,off,stop,go
+DIGITS := zero,one,two,three,four,five,six,seven,eight,nine
+reports: dev
+	for cell in gru lstm; do \
+	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source speech_commands --labels $(SC12) --json reports/keywords/$${cell}_speech_commands_12.json && \
+	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source fsdd --labels $(DIGITS) --json reports/keywords/$${cell}_fsdd_digits.json && \
+	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source speech_commands --stream --labels $(SC12) --json reports/keywords/$${cell}_stream_speech_commands.json && \
+	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source fsdd --stream --labels $(DIGITS) --json reports/keywords/$${cell}_stream_fsdd.json && \
+	  $(BIN)/rnnvoice eval --task asr --cell $$cell --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices.json && \
+	  $(BIN)/rnnvoice eval --task asr --cell $$cell --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_fsdd_digit_strings.json \
+	  || exit 1; \
+	done
+	$(BIN)/rnnvoice bench tests/fixtures/spoken_seven_yes.wav --streams 16 --json reports/bench/bench.json --plot reports/bench/bench.png
+	$(BIN)/rnnvoice compare reports
