@@ -18,7 +18,7 @@ from rnnvoice.models.augment import NoiseBank
 from rnnvoice.models.corpus import read_manifest
 from rnnvoice.models.keyword_model import KeywordSpotter
 from rnnvoice.models.mixing import IGNORE, KeywordMixer, MixConfig, StreamMixer, UtteranceMixer
-from rnnvoice.models.recurrent import ModelConfig, RecurrentModel, save_model
+from rnnvoice.models.recurrent import ModelConfig, RecurrentModel, load_model, save_model
 from rnnvoice.models.vocabulary import LABELS, SILENCE
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ class TrainConfig:
     eval_every: int = 500
     seed: int = 0
     threads: int = 1
+    # Start from these weights (a checkpoint of the same task, cell and size) instead of from scratch.
+    init: str = ""
 
     @staticmethod
     def for_task(task: str, **overrides) -> "TrainConfig":
@@ -134,7 +136,10 @@ def train(config: TrainConfig) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     job = JOBS[config.task](config)
     model = job.model
-    fit_normalisation(model, job.mixer)
+    if config.init:
+        model.load_state_dict(load_model(Path(config.init)).state_dict())
+    else:
+        fit_normalisation(model, job.mixer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps, pct_start=0.1)
     history = []
