@@ -59,6 +59,13 @@ class RecurrentModel(nn.Module):
         # torch applies RNN dropout between layers only.
         self.rnn = rnn(hidden, hidden, config.num_layers, batch_first=True,
                        dropout=config.dropout if config.num_layers > 1 else 0.0)
+        if config.cell == "lstm":
+            # The usual LSTM start: forget gates open (bias 1), so that memory and gradients flow from the
+            # first step; with torch's zero mean it sits on a blank plateau under CTC for thousands of steps.
+            with torch.no_grad():
+                for name, bias in self.rnn.named_parameters():
+                    if name.startswith("bias_ih"):
+                        bias[hidden : 2 * hidden].fill_(1.0)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(hidden, len(config.labels) + self.extra_outputs)
         self.metadata: dict = {}  # what the checkpoint says beside the weights (training, calibration)
