@@ -63,15 +63,18 @@ class TranscriptionStream(ModelStream):
         self.history_start = 0
         self._restart(0)
 
-    def _restart(self, step: int) -> None:
+    def _restart(self, step: int, after_pause: bool = False) -> None:
         self.decoder = make_decoder(self.decoder_kind, self.hints)
         self.last_voiced = None  # the last step whose most likely token was a character
         self.last_text = ""
+        # Skip characters until the first step whose most likely token is the blank.
+        self.after_pause = after_pause
 
     def restart_at(self, time_s: float) -> list[Transcript]:
-        """Forgets the current utterance and decodes again from `time_s` (within the last few seconds)."""
+        """Forgets the current utterance and decodes again from the first pause after `time_s` (within the
+        last few seconds): what ends a wake word is not part of the command that follows it."""
         step = max(round(time_s / self.step_s), self.history_start)
-        self._restart(step)
+        self._restart(step, after_pause=True)
         buffered = self.history[step - self.history_start :]
         return self._decode(buffered, step) if len(buffered) else []
 
@@ -99,6 +102,11 @@ class TranscriptionStream(ModelStream):
         most likely token was a character. Every decision rests on single steps, so chunking changes none."""
         results, i = [], 0
         voiced = np.nonzero(log_probs.argmax(axis=1) != BLANK_ID)[0]
+        if self.after_pause:
+            pauses = np.setdiff1d(np.arange(len(log_probs)), voiced)
+            if not len(pauses):
+                return results
+            i, self.after_pause = int(pauses[0]), False
         while i < len(log_probs):
             deadline = len(log_probs) if self.last_voiced is None else \
                 self.last_voiced + 1 + self.endpoint_steps - first_step
