@@ -89,8 +89,10 @@ class GreedyDecoder:
 
 @dataclass(frozen=True)
 class DecoderConfig:
+    """Weights chosen on new commands in training voices (never on held-out voices or speakers)."""
+
     beam_size: int = 32
-    lm_weight: float = 0.8
+    lm_weight: float = 0.5
     word_score: float = 1.0
     # Added per word of a hint phrase, once the whole phrase is decoded.
     hint_boost: float = 3.0
