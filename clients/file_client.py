@@ -21,7 +21,7 @@ def stream_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interim", action="store_true",
                    help="also print partial transcripts, or each chunk's keyword scores for --task keywords")
     p.add_argument("--hint", action="append", default=[], help="a phrase the recogniser should favour; repeatable")
-    p.add_argument("--endpoint-s", type=float, help="trailing silence that ends an utterance (default 0.25)")
+    p.add_argument("--endpoint-s", type=float, help="trailing silence that ends an utterance (default 0.35)")
     p.add_argument("--decoder", choices=("beam", "greedy"), default="beam")
     p.add_argument("--json", action="store_true", help="print one JSON object a line")
 
