@@ -6,6 +6,7 @@ source, split) and the clips it names, plus `noise/` with background noise recor
 
 import hashlib
 import json
+import multiprocessing
 import math
 import random
 import re
@@ -125,7 +126,8 @@ def _speak(item: Utterance) -> None:
 
 
 def _speak_all(items: list[Utterance], workers: int = 2) -> None:
-    with ProcessPoolExecutor(workers) as pool:
+    # Spawned, not forked: a forked child of a process with gRPC threads can hang.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         list(tqdm(pool.map(_speak, items, chunksize=16), total=len(items), desc="synthesising", unit="clip"))
 
 
