@@ -195,7 +195,7 @@ class LexiconDecoder:
         self.lm = DomainLanguageModel([*words, "<unk>"], bigrams, phrases, config.hint_boost)
         lexicon, dictionary = lexicon_files(words)
         self.decoder = ctc_decoder(lexicon=lexicon, tokens=FLASHLIGHT_TOKENS, lm=self.lm, lm_dict=dictionary,
-                                   beam_size=config.beam_size, lm_weight=config.lm_weight,
+                                   beam_size=config.beam_size, nbest=config.beam_size, lm_weight=config.lm_weight,
                                    word_score=config.word_score, blank_token=BLANK, sil_token="|",
                                    unk_word="<unk>")
         self.decoder.decode_begin()
@@ -212,12 +212,19 @@ class LexiconDecoder:
     def best(self) -> Hypothesis:
         """The best hypothesis so far; its last word may still be unfinished."""
         found = self.decoder.get_final_hypothesis() if self.first_step is not None else []
-        return self._hypothesis(found[0]) if found else Hypothesis()
+        # Between steps flashlight keeps its beam unsorted (so nbest is the whole beam): the best is the
+        # highest score, not the first.
+        return self._hypothesis(max(found, key=lambda h: h.score)) if found else Hypothesis()
 
     def final(self) -> Hypothesis:
         """Finishes the utterance (its last word too) and returns its result; the decoder is done after it."""
         if self.first_step is None:
             return Hypothesis()
+        # The end of an utterance is the end of a word: one certain separator completes a last word
+        # that was spelled out but not followed by a space, and drops hypotheses left inside a word.
+        boundary = np.full((1, len(TOKENS)), -1e4, np.float32)
+        boundary[0, SPACE] = 0.0
+        self.decoder.decode_step(torch.from_numpy(boundary))
         self.decoder.decode_end()
         return self.best
 

@@ -83,9 +83,11 @@ def test_random_chunking_gives_the_same_transcripts(models, cell, rate, sizes):
     finals = [r for r in chunked if r.is_final]
     assert [r for r in whole if r.is_final] == finals and len(finals) >= 2
     # A partial result is what a step-by-step decoding had read by the same moment of audio.
+    # (A chunk that holds a whole utterance may carry its final and no partial, so partials are
+    # required of the 10 ms feed only.)
     timeline = [(r.decided_s, "" if r.is_final else r.text) for r in transcripts(model, rate, audio, [rate // 100])]
+    assert any(text for _, text in timeline)
     partials = [r for r in chunked if not r.is_final]
-    assert partials
     for r in partials:
         expected = [text for when, text in timeline if when <= r.decided_s]
         assert expected and r.text == expected[-1]
