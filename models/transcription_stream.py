@@ -18,6 +18,10 @@ DEFAULT_ENDPOINT_S = 0.35
 BLANK_ID = INDEX[BLANK]
 # Steps of log-probabilities kept, so decoding can restart a little in the past (after a wake word).
 HISTORY_S = 3.0
+# A command starts after the first pause this long that follows its wake word: the recognisers' blank
+# runs inside a word last 30-90 ms, while the end of an early-detected wake word still gets spelled
+# out before the pause.
+COMMAND_PAUSE_S = 0.15
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,9 @@ class TranscriptionStream(ModelStream):
         self.decoder = make_decoder(self.decoder_kind, self.hints)
         self.last_voiced = None  # the last step whose most likely token was a character
         self.last_text = ""
-        # Skip characters until the first step whose most likely token is the blank.
+        # Skip everything until the first pause (a run of steps whose most likely token is the blank).
         self.after_pause = after_pause
+        self.pause_steps = 0
 
     def restart_at(self, time_s: float) -> list[Transcript]:
         """Forgets the current utterance and decodes again from the first pause after `time_s` (within the
@@ -105,10 +110,14 @@ class TranscriptionStream(ModelStream):
         results, i = [], 0
         voiced = np.nonzero(log_probs.argmax(axis=1) != BLANK_ID)[0]
         if self.after_pause:
-            pauses = np.setdiff1d(np.arange(len(log_probs)), voiced)
-            if not len(pauses):
+            needed = max(1, round(COMMAND_PAUSE_S / self.step_s))
+            for i, is_blank in enumerate(log_probs.argmax(axis=1) == BLANK_ID):
+                self.pause_steps = self.pause_steps + 1 if is_blank else 0
+                if self.pause_steps >= needed:
+                    self.after_pause = False
+                    break
+            else:
                 return results
-            i, self.after_pause = int(pauses[0]), False
         while i < len(log_probs):
             deadline = len(log_probs) if self.last_voiced is None else \
                 self.last_voiced + 1 + self.endpoint_steps - first_step
