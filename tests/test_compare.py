@@ -1,0 +1,18 @@
+"""`rnnvoice compare`: every pair of GRU and LSTM reports becomes rows of one table."""
+
+import json
+
+from rnnvoice.models.compare import compare
+
+
+def test_pairs_of_reports_become_rows_side_by_side(tmp_path):
+    folder = tmp_path / "keywords"
+    folder.mkdir()
+    for cell, accuracy in (("gru", 0.9), ("lstm", 0.8)):
+        report = {"clips": {"accuracy": accuracy, "per_speaker": {"a": {"accuracy": accuracy}, "b": {"accuracy": 0.5}}}}
+        (folder / f"{cell}_digits.json").write_text(json.dumps(report))
+    (folder / "gru_unpaired.json").write_text(json.dumps({"clips": {"accuracy": 1.0}}))
+    rows = compare(tmp_path)
+    assert rows[2] == "| keywords/digits | accuracy | 90.0 % | 80.0 % |"
+    assert rows[3] == "| keywords/digits | per speaker accuracy | 50 to 90 % (2 speakers) | 50 to 80 % (2 speakers) |"
+    assert len(rows) == 4  # the report without an LSTM twin is left out
