@@ -33,21 +33,23 @@ def client_side(load: CellLoad) -> dict:
 
 
 def server_side(before: list, after: list, cell: str) -> dict:
-    """What the server's own metrics say about the chunks between two scrapes."""
+    """What the server's own metrics say about the keyword chunks between two scrapes."""
+    labels = {"task": "keywords", "cell": cell}
+
     def histogram(name):
-        return subtract(buckets(after, name, cell=cell), buckets(before, name, cell=cell))
+        return subtract(buckets(after, name, **labels), buckets(before, name, **labels))
 
     latency, compute = histogram("rnnvoice_result_latency_seconds"), histogram("rnnvoice_chunk_compute_seconds")
     report = {f"server_latency_p{q}_ms": histogram_quantile(q / 100, latency) * 1000 for q in QUANTILES}
-    total = value(after, "rnnvoice_result_latency_seconds_sum", cell=cell) - \
-        value(before, "rnnvoice_result_latency_seconds_sum", cell=cell)
+    total = value(after, "rnnvoice_result_latency_seconds_sum", **labels) - \
+        value(before, "rnnvoice_result_latency_seconds_sum", **labels)
     return report | {
         "server_chunks": latency.get(math.inf, 0),
         "server_latency_mean_ms": total / max(latency.get(math.inf, 0), 1) * 1000,
         "compute_p50_ms": histogram_quantile(0.5, compute) * 1000,
         "server_rss_bytes": value(after, "process_resident_memory_bytes"),
-        "state_bytes": value(after, "rnnvoice_stream_state_bytes", cell=cell),
-        "parameter_bytes": value(after, "rnnvoice_model_parameter_bytes", cell=cell),
+        "state_bytes": value(after, "rnnvoice_stream_state_bytes", **labels),
+        "parameter_bytes": value(after, "rnnvoice_model_parameter_bytes", **labels),
     }
 
 
