@@ -32,7 +32,7 @@ class TrainConfig:
     cell: str = "gru"
     hidden_size: int = 128
     num_layers: int = 2
-    steps: int = 4000
+    steps: int = 3000
     batch_size: int = 32
     seconds: float = 10.0
     lr: float = 3e-3
@@ -42,7 +42,7 @@ class TrainConfig:
     keyword_weight: float = 5.0
     speech_weight: float = 0.3
     # Of the keyword and other-word draws, the share taken from real recordings rather than synthetic voices.
-    real_share: float = 0.7
+    real_share: float = 0.5
     eval_every: int = 500
     seed: int = 0
     threads: int = 1
