@@ -18,9 +18,10 @@ DEFAULT_ENDPOINT_S = 0.35
 BLANK_ID = INDEX[BLANK]
 # Steps of log-probabilities kept, so decoding can restart a little in the past (after a wake word).
 HISTORY_S = 3.0
-# A command starts after the first pause this long that follows its wake word: the recognisers' blank
-# runs inside a word last 30-90 ms, while the end of an early-detected wake word still gets spelled
-# out before the pause.
+# A command starts after the first pause this long that follows its wake word, so that the end of a
+# wake word detected early, still being spelled out, is not part of it. On new commands in training
+# voices the shipped recognisers' pauses inside a command last 60 ms at the median and 150 ms at the
+# 90th percentile: a command said with no pause after its wake word may lose its first words.
 COMMAND_PAUSE_S = 0.15
 
 
