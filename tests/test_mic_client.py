@@ -4,6 +4,7 @@ ALSA's `file` plugin reads the capture samples from a raw file. It has no clock 
 client reads it as fast as the server takes the audio, and the audio clock runs ahead of the wall clock.
 """
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -53,7 +54,9 @@ class MicProcess:
     """`rnnvoice mic` in a child process, its output collected line by line."""
 
     def __init__(self, target: str, env: dict[str, str], *args: str):
-        command = [sys.executable, "-m", "rnnvoice.clients.cli", "mic", "--device", "speech", "--server", target, *args]
+        # -X faulthandler: SIGABRT makes a stuck client print every thread's stack (see explain).
+        command = [sys.executable, "-X", "faulthandler", "-m", "rnnvoice.clients.cli", "mic", "--device", "speech",
+                   "--server", target, *args]
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
@@ -72,9 +75,22 @@ class MicProcess:
     def interrupt(self) -> str:
         """Ctrl-C; the whole output once the client has exited."""
         self.process.send_signal(signal.SIGINT)
-        assert self.process.wait(60) == 0, "".join(self.lines)[-3000:]
+        try:
+            code = self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"no exit 60 s after Ctrl-C\n{self.explain()}") from None
+        assert code == 0, "".join(self.lines)[-3000:]
         self.reader.join(10)
         return "".join(self.lines)
+
+    def explain(self) -> str:
+        """The output so far and, if the client is still running, the stack of each of its threads."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGABRT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(10)
+            self.reader.join(5)
+        return "".join(self.lines)[-8000:]
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -128,7 +144,7 @@ def test_mic_reconnects_when_the_server_restarts(settings, speech_home):
     try:
         assert wait_until(lambda: mic.audio_clock() >= 2, timeout_s=90), "".join(mic.lines)[-3000:]
         first.stop()  # graceful: the server ends the stream with its summary
-        assert wait_until(lambda: mic.printed("reconnecting"), timeout_s=30)
+        assert wait_until(lambda: mic.printed("reconnecting"), timeout_s=30), mic.explain()
         before_restart = mic.audio_clock()
         second = ServerThread(dataclasses.replace(settings, port=port))
         assert wait_until(lambda: mic.printed("stream 2"), timeout_s=60), "".join(mic.lines)[-3000:]
