@@ -57,7 +57,10 @@ class MicProcess:
         # -X faulthandler: SIGABRT makes a stuck client print every thread's stack (see explain).
         command = [sys.executable, "-X", "faulthandler", "-m", "rnnvoice.clients.cli", "mic", "--device", "speech",
                    "--server", target, *args]
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # Ctrl-C as in a terminal, even where the tests run with SIGINT ignored (a background job, say),
+        # which a child would inherit.
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.lines: list[str] = []
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
         self.reader.start()
