@@ -6,8 +6,8 @@ source, split) and the clips it names, plus `noise/` with background noise recor
 
 import hashlib
 import json
-import multiprocessing
 import math
+import multiprocessing
 import random
 import re
 import shutil

@@ -22,7 +22,6 @@ from rnnvoice.models.asr_model import BLANK, INDEX, TOKENS, normalise
 from rnnvoice.models.sentences import generate_command
 
 SPACE = INDEX[" "]
-NEG_INF = -math.inf
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,6 @@ class GreedyDecoder:
     def final(self) -> Hypothesis:
         """The utterance's result; the decoder is done after it."""
         return self.best
-
 
 
 @dataclass(frozen=True)

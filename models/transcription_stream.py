@@ -94,11 +94,15 @@ class TranscriptionStream(ModelStream):
             self._remember(log_probs, first_step)
             results += self._decode(log_probs, first_step)
         if final:
-            best = self.decoder.final()
-            if best.text:
-                results.append(self._result(best, True, end_step))
-            self._restart(end_step)
+            results += self._end_utterance(end_step)
         return TranscriptionOutput(results, end_step * self.step_s)
+
+    def _end_utterance(self, step: int) -> list[Transcript]:
+        """The utterance's final result, if it said anything; the next utterance starts at `step`."""
+        best = self.decoder.final()
+        results = [self._result(best, True, step)] if best.text else []
+        self._restart(step)
+        return results
 
     def _remember(self, log_probs: np.ndarray, first_step: int) -> None:
         keep = round(HISTORY_S / self.step_s)
@@ -109,10 +113,11 @@ class TranscriptionStream(ModelStream):
         """Feeds the decoder endpoint by endpoint: an utterance ends endpoint_steps after the last step whose
         most likely token was a character. Every decision rests on single steps, so chunking changes none."""
         results, i = [], 0
-        voiced = np.nonzero(log_probs.argmax(axis=1) != BLANK_ID)[0]
+        blank = log_probs.argmax(axis=1) == BLANK_ID
+        voiced = np.nonzero(~blank)[0]
         if self.after_pause:
             needed = max(1, round(COMMAND_PAUSE_S / self.step_s))
-            for i, is_blank in enumerate(log_probs.argmax(axis=1) == BLANK_ID):
+            for i, is_blank in enumerate(blank):
                 self.pause_steps = self.pause_steps + 1 if is_blank else 0
                 if self.pause_steps >= needed:
                     self.after_pause = False
@@ -130,10 +135,7 @@ class TranscriptionStream(ModelStream):
             self.decoder.accept(log_probs[i:end], first_step + i)
             i = end
             if not len(ahead) and end == deadline:
-                final = self.decoder.final()
-                if final.text:
-                    results.append(self._result(final, True, first_step + end))
-                self._restart(first_step + end)
+                results += self._end_utterance(first_step + end)
         best = self.decoder.best
         if self.interim and best.text and best.text != self.last_text:
             self.last_text = best.text
