@@ -10,7 +10,7 @@ import hashlib
 import math
 import random
 import tempfile
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,66 +90,78 @@ class DecoderConfig:
     """Weights chosen on new commands in training voices (never on held-out voices or speakers)."""
 
     beam_size: int = 32
-    lm_weight: float = 0.5
-    word_score: float = 1.0
+    lm_weight: float = 0.7
+    word_score: float = 2.0
     # Added per word of a hint phrase, once the whole phrase is decoded.
     hint_boost: float = 3.0
 
 
-class DomainBigrams:
-    """Word bigrams of the voice-assistant domain, counted over the sentence generator's commands."""
+class DomainNgrams:
+    """Word n-grams of the voice-assistant domain, counted over the sentence generator's commands, with
+    Witten-Bell smoothing: each context backs off to a shorter one in proportion to how many different
+    words follow it, so a slot (any city after "in") stays open while fixed phrases stay fixed."""
 
-    def __init__(self, sentences: int = 30000, seed: int = 0):
+    def __init__(self, order: int = 4, sentences: int = 60000, seed: int = 0):
         rng = random.Random(seed)
-        self.pairs, self.contexts, self.words = Counter(), Counter(), Counter()
+        self.order = order
+        self.counts: dict[tuple[str, ...], Counter] = defaultdict(Counter)  # context -> following words
         for _ in range(sentences):
             words = ["<s>", *generate_command(rng)[0].split(), "</s>"]
-            self.pairs.update(zip(words, words[1:]))
-            self.contexts.update(words[:-1])
-            self.words.update(words[1:])
-        self.total = sum(self.words.values())
+            for i in range(1, len(words)):
+                for n in range(order):
+                    if i - n >= 0:
+                        self.counts[tuple(words[i - n : i])][words[i]] += 1
+        self.totals = {context: sum(c.values()) for context, c in self.counts.items()}
 
     @property
     def vocabulary(self) -> set[str]:
-        return set(self.words) - {"</s>"}
+        return set(self.counts[()]) - {"</s>"}
 
-    def log_prob(self, previous: str, word: str) -> float:
-        """Interpolated with add-one unigrams, so that any word (a hint's, say) keeps some probability;
-        after a word the domain never says, unigrams alone."""
-        unigram = (self.words[word] + 1) / (self.total + len(self.words) + 1)
-        seen = self.contexts[previous]
-        if not seen:
-            return math.log(unigram)
-        return math.log(0.9 * self.pairs[previous, word] / seen + 0.1 * unigram)
+    @functools.lru_cache(maxsize=1 << 20)
+    def log_prob(self, history: tuple[str, ...], word: str) -> float:
+        """log P(word | the last order - 1 words of history); any word, a hint's say, keeps some probability."""
+        unigrams = self.counts[()]
+        p = (unigrams[word] + 1) / (self.totals[()] + len(unigrams) + 1)
+        for n in range(1, self.order):
+            context = tuple(history[-n:]) if len(history) >= n else None
+            if context not in self.totals:
+                break
+            followers, seen = self.counts[context], self.totals[context]
+            p = (followers[word] + len(followers) * p) / (seen + len(followers))
+        return math.log(p)
 
 
 @functools.lru_cache(maxsize=1)
-def domain_bigrams() -> DomainBigrams:
-    return DomainBigrams()
+def domain_ngrams() -> DomainNgrams:
+    return DomainNgrams()
 
 
 class DomainLanguageModel(CTCDecoderLM):
-    """The decoder's word language model: domain bigrams, and a bonus for every hint phrase decoded whole."""
+    """The decoder's word language model: domain n-grams, and a bonus for every hint phrase decoded whole."""
 
-    def __init__(self, words: list[str], bigrams: DomainBigrams, hints: list[tuple[str, ...]], boost: float):
+    def __init__(self, words: list[str], ngrams: DomainNgrams, hints: list[tuple[str, ...]], boost: float):
         super().__init__()
-        self.words, self.bigrams, self.hints, self.boost = words, bigrams, hints, boost
+        self.words, self.ngrams, self.hints, self.boost = words, ngrams, hints, boost
         # A hint's words are as likely as an average domain word, even those the domain never says.
         self.floor = {w: -math.log(len(words)) for phrase in hints for w in phrase}
-        # id(state) -> (state, last word, the hint phrases it is part way through as (hint, words matched)).
+        # id(state) -> (state, the last words, the hint phrases it is part way through as (hint, words matched)).
         # Keyed by identity: flashlight's states compare equal across different histories. Holding the
         # state keeps its id from being reused.
-        self.context: dict = {}
+        self.context: dict | None = None
 
     def start(self, start_with_nothing: bool):
         state = CTCDecoderLMState()
-        self.context = {id(state): (state, "<s>", ())}
+        # torchaudio's first start builds the lexicon trie, whose scores are the lookahead while a word is
+        # spelled: unigrams there, for with first-word probabilities a word rare at the start of a command
+        # ("ten", "a") would drop out of the beam before it is finished.
+        history = ("<s>",) if self.context is not None else ()
+        self.context = {id(state): (state, history, ())}
         return state
 
     def score(self, state, usr_token_idx: int):
         word = self.words[usr_token_idx]
         child = state.child(usr_token_idx)
-        _, previous, partial = self.context[id(state)]
+        _, history, partial = self.context[id(state)]
         bonus, following = 0.0, []
         for hint, matched in partial + tuple((h, 0) for h in range(len(self.hints))):
             phrase = self.hints[hint]
@@ -158,12 +170,12 @@ class DomainLanguageModel(CTCDecoderLM):
                     bonus += self.boost * len(phrase)
                 else:
                     following.append((hint, matched + 1))
-        self.context[id(child)] = (child, word, tuple(following))
-        return child, max(self.bigrams.log_prob(previous, word), self.floor.get(word, -math.inf)) + bonus
+        self.context[id(child)] = (child, (*history, word)[1 - self.ngrams.order :], tuple(following))
+        return child, max(self.ngrams.log_prob(history, word), self.floor.get(word, -math.inf)) + bonus
 
     def finish(self, state):
-        _, previous, _ = self.context[id(state)]
-        return state.child(-1), self.bigrams.log_prob(previous, "</s>")
+        _, history, _ = self.context[id(state)]
+        return state.child(-1), self.ngrams.log_prob(history, "</s>")
 
 
 @functools.lru_cache(maxsize=64)
@@ -187,10 +199,10 @@ class LexiconDecoder:
     """torchaudio's CTC beam search over the domain's words (and any hint's), with its language model."""
 
     def __init__(self, hints: list[str] | None = None, config: DecoderConfig = DecoderConfig()):
-        bigrams = domain_bigrams()
+        ngrams = domain_ngrams()
         phrases = [tuple(normalise(h).split()) for h in hints or () if normalise(h)]
-        words = tuple(sorted(bigrams.vocabulary | {w for p in phrases for w in p}))
-        self.lm = DomainLanguageModel([*words, "<unk>"], bigrams, phrases, config.hint_boost)
+        words = tuple(sorted(ngrams.vocabulary | {w for p in phrases for w in p}))
+        self.lm = DomainLanguageModel([*words, "<unk>"], ngrams, phrases, config.hint_boost)
         lexicon, dictionary = lexicon_files(words)
         self.decoder = ctc_decoder(lexicon=lexicon, tokens=FLASHLIGHT_TOKENS, lm=self.lm, lm_dict=dictionary,
                                    beam_size=config.beam_size, nbest=config.beam_size, lm_weight=config.lm_weight,

@@ -1,9 +1,11 @@
 """Streaming CTC decoding on made-up posteriors: text, word times, chunking and phrase hints."""
 
 import numpy as np
+import pytest
 
 from rnnvoice.models.asr_model import TOKENS, encode_text
-from rnnvoice.models.ctc_decoding import DomainBigrams, GreedyDecoder, LexiconDecoder, domain_bigrams
+from rnnvoice.models.ctc_decoding import DomainLanguageModel, GreedyDecoder, LexiconDecoder, domain_ngrams
+from rnnvoice.models.intents import CITIES
 
 V = len(TOKENS)
 
@@ -68,9 +70,29 @@ def test_phrase_hints_bring_in_words_and_tip_an_ambiguous_phrase():
     assert feed(LexiconDecoder(hints=["call tom"]), lp, [len(lp)]).text == "call tom"
 
 
-def test_domain_bigrams_prefer_what_people_say():
-    bigrams = domain_bigrams()
-    assert {"turn", "kitchen", "timer", "seven", "weather"} <= bigrams.vocabulary
-    assert bigrams.log_prob("turn", "on") > bigrams.log_prob("turn", "timer")
-    assert bigrams.log_prob("<s>", "zebra") > -30  # unseen words keep some probability
-    assert isinstance(bigrams, DomainBigrams)
+def test_domain_ngrams_prefer_what_people_say():
+    ngrams = domain_ngrams()
+    assert {"turn", "kitchen", "timer", "seven", "weather"} <= ngrams.vocabulary
+    assert ngrams.log_prob(("<s>", "turn"), "on") > ngrams.log_prob(("<s>", "turn"), "timer") + 10
+    # Longer contexts count: after "set an" comes "alarm", after "for an" "hour".
+    assert ngrams.log_prob(("set", "an"), "alarm") > ngrams.log_prob(("for", "an"), "alarm") + 5
+    assert ngrams.log_prob(("for", "an"), "hour") > ngrams.log_prob(("set", "an"), "hour") + 5
+    # A slot stays open: every one-word city is a likely word after "rain in".
+    cities = [c for c in CITIES if " " not in c]
+    assert min(ngrams.log_prob(("it", "rain", "in"), c) for c in cities) > np.log(0.2 / len(cities))
+    assert ngrams.log_prob(("<s>",), "zebra") > -30  # unseen words keep some probability
+    assert sum(np.exp(ngrams.log_prob(("set", "a"), w)) for w in ngrams.vocabulary | {"</s>"}) == \
+        pytest.approx(1.0, abs=0.01)
+
+
+def test_spelling_lookahead_is_unigrams_not_first_words():
+    """torchaudio starts the language model first to score the lexicon trie, the lookahead while a word is
+    spelled: unigrams there, so a word that rarely starts a command is not penalised in the middle of one.
+    Every later start, a decoding's, scores first words."""
+    ngrams = domain_ngrams()
+    lm = DomainLanguageModel(sorted(ngrams.vocabulary), ngrams, [], 0.0)
+    ten = lm.words.index("ten")
+    assert lm.score(lm.start(False), ten)[1] == pytest.approx(ngrams.log_prob((), "ten"))
+    for _ in range(2):
+        assert lm.score(lm.start(False), ten)[1] == pytest.approx(ngrams.log_prob(("<s>",), "ten"))
+    assert ngrams.log_prob(("<s>",), "ten") < ngrams.log_prob((), "ten") - 5
