@@ -184,9 +184,10 @@ def _eval_asr(args, model, path) -> int:
 
     recordings = read_transcripts(args.data)
     result = asr_report(model, recordings, args.decoder)
+    intents = (f"intents right {result.intent_accuracy:.1%}" if result.intent_accuracy is not None
+               else "no commands to understand")
     print(f"{args.cell}: WER {result.word_error_rate:.2%}, sentences right {result.sentence_accuracy:.1%}, "
-          f"intents right {result.intent_accuracy if result.intent_accuracy is not None else float('nan'):.1%} "
-          f"on {result.recordings} recordings by {result.speakers} speakers")
+          f"{intents}, on {result.recordings} recordings by {result.speakers} speakers")
     print(f"  end of speech to final: median {result.final_latency_median_s * 1000:.0f} ms, "
           f"p90 {result.final_latency_p90_s * 1000:.0f} ms; onset to first partial: "
           f"median {result.first_partial_median_s * 1000:.0f} ms; real-time factor {result.real_time_factor:.3f}")
