@@ -6,6 +6,7 @@ from pathlib import Path
 import grpc
 import torch
 
+from rnnvoice.models.ctc_decoding import make_decoder
 from rnnvoice.models.recurrent import RecurrentModel, load_model
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError
@@ -34,6 +35,8 @@ class ModelRegistry:
             self.names[task, cell] = Path(path).name
             log.info("loaded %s %s model from %s: %d parameters, %d state bytes per stream",
                      task, cell, path, model.parameter_count, model.state_bytes)
+        if any(task == "transcription" for task, _ in self.models):
+            make_decoder("beam")  # builds the domain language model and lexicon once, before any stream
 
     def get(self, task: str, cell: str) -> RecurrentModel:
         model = self.models.get((task, cell))

@@ -6,7 +6,10 @@ from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
+from rnnvoice.models.ctc_decoding import domain_ngrams
+from rnnvoice.models.weights import shipped_models
 from rnnvoice.protos import pb
+from rnnvoice.service.registry import ModelRegistry
 
 
 def test_health_reports_serving(server):
@@ -43,3 +46,12 @@ def test_list_models_reports_both_cells_and_gru_state_is_smaller(client, task):
         assert "computer" in gru.keywords and "seven" in gru.keywords and len(gru.keywords) == 21
     else:
         assert "".join(gru.keywords) == " 'abcdefghijklmnopqrstuvwxyz"
+
+
+def test_loading_a_recogniser_builds_the_language_model_before_any_stream():
+    domain_ngrams.cache_clear()
+    ModelRegistry({key: path for key, path in shipped_models().items() if key[0] == "transcription"})
+    assert domain_ngrams.cache_info().currsize == 1
+    domain_ngrams.cache_clear()
+    ModelRegistry({key: path for key, path in shipped_models().items() if key[0] == "keywords"})
+    assert domain_ngrams.cache_info().currsize == 0  # keyword-only servers need none
