@@ -67,7 +67,7 @@ def test_two_utterances_in_one_stream_give_two_finals(client, cell):
     assert finals[0]["end_s"] < finals[1]["start_s"] - 0.5
 
 
-@pytest.mark.parametrize("cell", both_cells(short=("lstm",)))
+@pytest.mark.parametrize("cell", both_cells())
 def test_two_utterances_are_transcribed_word_for_word(client, cell):
     finals = [r["text"] for r in two_utterances(client, cell) if r["type"] == "final"]
     assert finals == ["turn on the kitchen lights", "what time is it"]
