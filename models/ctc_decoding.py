@@ -108,23 +108,24 @@ class DomainNgrams:
         for _ in range(sentences):
             words = ["<s>", *generate_command(rng)[0].split(), "</s>"]
             for i in range(1, len(words)):
-                for n in range(order):
-                    if i - n >= 0:
-                        self.counts[tuple(words[i - n : i])][words[i]] += 1
+                for n in range(min(order, i + 1)):
+                    self.counts[tuple(words[i - n : i])][words[i]] += 1
         self.totals = {context: sum(c.values()) for context, c in self.counts.items()}
 
     @property
     def vocabulary(self) -> set[str]:
         return set(self.counts[()]) - {"</s>"}
 
-    @functools.lru_cache(maxsize=1 << 20)
+    # The beam asks the same few thousand (history, word) pairs over and over; the bound keeps a
+    # long-running server's memory flat (about 16 MB) whatever hint words its streams bring.
+    @functools.lru_cache(maxsize=1 << 16)
     def log_prob(self, history: tuple[str, ...], word: str) -> float:
         """log P(word | the last order - 1 words of history); any word, a hint's say, keeps some probability."""
         unigrams = self.counts[()]
         p = (unigrams[word] + 1) / (self.totals[()] + len(unigrams) + 1)
         for n in range(1, self.order):
-            context = tuple(history[-n:]) if len(history) >= n else None
-            if context not in self.totals:
+            context = history[-n:]
+            if len(history) < n or context not in self.totals:
                 break
             followers, seen = self.counts[context], self.totals[context]
             p = (followers[word] + len(followers) * p) / (seen + len(followers))
