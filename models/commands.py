@@ -102,6 +102,8 @@ def eval_arguments(p: argparse.ArgumentParser) -> None:
                    "misses and false accepts per hour through the serving code path")
     p.add_argument("--noise", type=Path, help="background noise WAVs for --stream (a corpus brings its own)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--level-dbfs", type=float, help="clips: set each clip's speech to this RMS level (dBFS) first, "
+                   "as a nearer or farther microphone would (default: as recorded)")
     p.add_argument("--json", type=Path, help="write the report here (and the confusion matrix beside it as PNG)")
 
 
@@ -159,7 +161,8 @@ def eval_command(args) -> int:
         if result.false_accept_words:
             print("  false accepts:", ", ".join(f"{k} x{n}" for k, n in result.false_accept_words.items()))
     else:
-        result = clip_report(model, clips, labels)
+        result = clip_report(model, clips, labels, args.level_dbfs)
+        report["level_dbfs"] = args.level_dbfs
         report["clips"] = dataclasses.asdict(result)
         speakers = result.per_speaker
         accuracies = sorted((v["accuracy"], k) for k, v in speakers.items())

@@ -75,9 +75,14 @@ def _fsdd_clip(path: Path) -> Clip:
     return Clip(str(path), word, word, speaker, "fsdd")
 
 
+def ranked_speakers(source: str, speakers) -> list[str]:
+    """Speakers in an order fixed by a hash of their name: the same every time."""
+    return sorted(set(speakers), key=lambda s: hashlib.sha1(f"{source}/{s}".encode()).hexdigest())
+
+
 def heldout_speakers(source: str, speakers, fraction: float) -> set[str]:
-    """Whole speakers held out of training, chosen by a hash of their name: the same every time."""
-    ranked = sorted(set(speakers), key=lambda s: hashlib.sha1(f"{source}/{s}".encode()).hexdigest())
+    """Whole speakers held out of training, chosen by a hash of their name."""
+    ranked = ranked_speakers(source, speakers)
     return set(ranked[: math.ceil(fraction * len(ranked))]) if fraction > 0 else set()
 
 
@@ -86,6 +91,16 @@ def split_by_speaker(clips: list[Clip], heldout_fraction: float) -> list[Clip]:
     heldout = {(source, s) for source in {c.source for c in clips}
                for s in heldout_speakers(source, [c.speaker for c in clips if c.source == source], heldout_fraction)}
     return [Clip(**{**asdict(c), "split": "heldout" if (c.source, c.speaker) in heldout else "train"}) for c in clips]
+
+
+def split_dev(clips: list[Clip], fraction: float) -> list[Clip]:
+    """Marks a share of the real training speakers (whole speakers, by hash, rounded down) as `dev`: a
+    source of three speakers (FSDD) keeps them all for training."""
+    dev = set()
+    for source in {c.source for c in clips if c.source != "tts"}:
+        speakers = sorted({c.speaker for c in clips if c.source == source and c.split == "train" and c.label != SILENCE})
+        dev |= {(source, s) for s in ranked_speakers(f"dev/{source}", speakers)[: math.floor(fraction * len(speakers))]}
+    return [Clip(**{**asdict(c), "split": "dev"}) if (c.source, c.speaker) in dev else c for c in clips]
 
 
 def read_manifest(corpus: Path) -> list[Clip]:

@@ -44,10 +44,23 @@ def run_stream(stream: KeywordStream, wave: torch.Tensor, chunk_s: float = CHUNK
     return detections, np.concatenate(smoothed) if smoothed else np.zeros((0, len(stream.model.config.labels)))
 
 
-def classify_clips(model: KeywordSpotter, clips: list[Clip], progress: bool = False) -> list[str]:
+def at_level(wave: torch.Tensor, level_dbfs: float | None) -> torch.Tensor:
+    """The recording with its speech at this RMS level (dBFS), as a nearer or farther microphone would have it;
+    None leaves it as recorded."""
+    if level_dbfs is None:
+        return wave
+    onset, offset = speech_extent(wave)
+    return wave * (10 ** (level_dbfs / 20) / rms(wave[onset:offset]))
+
+
+def classify_clips(model: KeywordSpotter, clips: list[Clip], progress: bool = False,
+                   level_dbfs: float | None = None) -> list[str]:
     """Each clip streamed on its own from a fresh state, classified by `clip_label`."""
     labels, rate = model.config.labels, model.config.features.sample_rate
-    return [clip_label(*run_stream(KeywordStream(model, rate), load_clip(c.path, rate), chunk_s=10.0), labels)
+    # Background-noise clips have no speech to set a level by: they stay as recorded.
+    return [clip_label(*run_stream(KeywordStream(model, rate), at_level(load_clip(c.path, rate),
+                                                                        None if c.label == SILENCE else level_dbfs),
+                                   chunk_s=10.0), labels)
             for c in tqdm(clips, desc="classifying", unit="clip", disable=not progress)]
 
 
@@ -66,9 +79,10 @@ class ClipReport:
     confusion: list[list[int]]  # [true][predicted], in `labels` order
 
 
-def clip_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...]) -> ClipReport:
+def clip_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...],
+                level_dbfs: float | None = None) -> ClipReport:
     labels = tuple(dict.fromkeys([*scored_labels, SILENCE, UNKNOWN]))
-    predicted = classify_clips(model, clips, progress=True)
+    predicted = classify_clips(model, clips, progress=True, level_dbfs=level_dbfs)
     # Silence clips have no speaker: they are reported together.
     pairs = [(scored(c.label, labels), scored(p, labels), "(silence clips)" if c.label == SILENCE else c.speaker)
              for c, p in zip(clips, predicted)]

@@ -1,8 +1,9 @@
-"""Log-mel features with torchaudio, computed incrementally and stacked into model steps.
+"""Log-mel features with torchaudio, normalised as the stream goes, computed incrementally and stacked into model steps.
 
 Shapes: T samples, F feature frames (10 ms), S model steps (`stack` frames each), D = stack * n_mels.
 """
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -19,7 +20,20 @@ class FeatureConfig:
     f_max: float = 7600.0
     # Frames stacked into one recurrent step: fewer, wider steps cost less per second of audio.
     stack: int = 3
-    log_floor: float = 1e-6
+    # Far below any microphone's noise floor, so that quiet speech keeps its shape; only digital silence sits on it.
+    log_floor: float = 1e-12
+    # And 60 dB below each frame's loudest channel: so that what a band-limited input lacks (above 4 kHz for 8 kHz
+    # audio) reads the same at any input level.
+    relative_floor: float = 1e-6
+    # "running": each mel channel minus its running mean over the stream, which takes out the input level and
+    # the microphone's colouring (a gain or a fixed EQ is a constant in the log domain); "none": raw log-mels.
+    normalization: str = "running"
+    # The running mean is cumulative over a stream's first frames, then exponential with this time constant.
+    norm_frames: int = 150
+
+    def __post_init__(self):
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"unknown normalization {self.normalization!r}; expected one of {NORMALIZATIONS}")
 
     @property
     def dim(self) -> int:
@@ -32,6 +46,11 @@ class FeatureConfig:
     @property
     def step_rate(self) -> float:
         return self.sample_rate / self.step_samples
+
+
+NORMALIZATIONS = ("running", "none")
+# Running mean per mel channel (..., n_mels) and live frames counted so far (...,).
+NormState = tuple[torch.Tensor, torch.Tensor]
 
 
 def mel_transform(config: FeatureConfig) -> torchaudio.transforms.MelSpectrogram:
@@ -51,7 +70,35 @@ def log_mel(waveform: torch.Tensor, config: FeatureConfig, mel=None) -> torch.Te
     if waveform.shape[-1] < config.win_length:
         return waveform.new_zeros(*waveform.shape[:-1], 0, config.n_mels)
     mel = mel or mel_transform(config)
-    return torch.log(mel(waveform) + config.log_floor).transpose(-1, -2)
+    power = mel(waveform)  # (..., n_mels, F)
+    floor = config.log_floor + config.relative_floor * power.amax(dim=-2, keepdim=True)
+    return torch.log(power + floor).transpose(-1, -2)
+
+
+def normalize(frames: torch.Tensor, config: FeatureConfig, state: NormState | None = None
+              ) -> tuple[torch.Tensor, NormState | None]:
+    """(..., F, n_mels) log-mels minus each channel's running mean, causally; the state carries over between calls.
+
+    Frames of digital silence (every channel at the log floor) leave the mean alone: zero padding is not a level.
+    """
+    if config.normalization == "none":
+        return frames, state
+    if state is None:
+        state = frames.new_zeros(*frames.shape[:-2], frames.shape[-1]), frames.new_zeros(frames.shape[:-2])
+    mean, count = state
+    live = frames.mean(dim=-1) > math.log(config.log_floor) + 2.0  # (..., F)
+    out = torch.empty_like(frames)
+    for f in range(frames.shape[-2]):
+        count = count + live[..., f]
+        rate = live[..., f] / count.clamp(1, config.norm_frames)
+        mean = mean + rate.unsqueeze(-1) * (frames[..., f, :] - mean)
+        out[..., f, :] = frames[..., f, :] - mean
+    return out, (mean, count)
+
+
+def normalized_log_mel(waveform: torch.Tensor, config: FeatureConfig, mel=None) -> torch.Tensor:
+    """Whole-signal normalised log-mels from a fresh stream: (..., T) -> (..., F, n_mels)."""
+    return normalize(log_mel(waveform, config, mel), config)[0]
 
 
 def stack_frames(frames: torch.Tensor, stack: int) -> torch.Tensor:
@@ -63,7 +110,7 @@ def stack_frames(frames: torch.Tensor, stack: int) -> torch.Tensor:
 
 def features(waveform: torch.Tensor, config: FeatureConfig, mel=None) -> torch.Tensor:
     """Whole-signal features for training: (..., T) -> (..., S, D)."""
-    return stack_frames(log_mel(waveform, config, mel), config.stack)
+    return stack_frames(normalized_log_mel(waveform, config, mel), config.stack)
 
 
 class StreamingFeatures:
@@ -74,6 +121,7 @@ class StreamingFeatures:
         self.mel = mel or mel_transform(config)
         self.samples = torch.zeros(0)
         self.frames = torch.zeros(0, config.n_mels)
+        self.norm_state: NormState | None = None
 
     def accept(self, samples: torch.Tensor) -> torch.Tensor:
         """(T,) at the model rate -> (S, D) for every step completed so far."""
@@ -82,7 +130,8 @@ class StreamingFeatures:
         n = (len(self.samples) - c.win_length) // c.hop_length + 1 if len(self.samples) >= c.win_length else 0
         if n > 0:
             used = self.samples[: (n - 1) * c.hop_length + c.win_length]
-            self.frames = torch.cat([self.frames, log_mel(used, c, self.mel)])
+            frames, self.norm_state = normalize(log_mel(used, c, self.mel), c, self.norm_state)
+            self.frames = torch.cat([self.frames, frames])
             self.samples = self.samples[n * c.hop_length :]
         steps = len(self.frames) // c.stack
         out = stack_frames(self.frames[: steps * c.stack], c.stack)

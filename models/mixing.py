@@ -18,7 +18,7 @@ from rnnvoice.models.augment import (
     SPEED_FACTORS, NoiseBank, SpecAugment, SpeedChanger, reverberate, rms, room_impulse_response, telephone,
 )
 from rnnvoice.models.corpus import SAMPLE_RATE, Clip, load_clip
-from rnnvoice.models.features import FeatureConfig, log_mel, mel_transform, stack_frames
+from rnnvoice.models.features import FeatureConfig, mel_transform, normalized_log_mel, stack_frames
 from rnnvoice.models.vocabulary import KEYWORDS, LABELS, SILENCE, UNKNOWN
 
 IGNORE = -100
@@ -34,7 +34,10 @@ class MixConfig:
     real_share: float = 0.5  # of keyword and word draws, where real recordings exist
     mean_gap_s: float = 0.5
     run_on_prob: float = 0.15  # words spoken back to back, no pause
-    level_db: tuple[float, float] = (-38.0, -14.0)
+    # A stream's speech level (RMS in dBFS): from a far, quiet microphone to a close, loud one.
+    level_db: tuple[float, float] = (-55.0, -10.0)
+    # Each word's level about its stream's: speakers move, stress and trail off.
+    word_level_spread_db: float = 6.0
     noise_prob: float = 0.85
     snr_db: tuple[float, float] = (0.0, 30.0)
     reverb_prob: float = 0.3
@@ -42,6 +45,10 @@ class MixConfig:
     speed_prob: float = 0.5
     # Digital silence after the last word, as when a stream ends and the server pads it.
     silent_tail_prob: float = 0.3
+    # Batches of short streams, whose first word comes before the running normalisation has settled, as a clip
+    # streamed on its own does.
+    short_prob: float = 0.25
+    short_seconds: float = 2.0
     label_before_end_s: float = 0.06
     label_after_end_s: float = 0.25
 
@@ -97,13 +104,14 @@ class StreamMixer:
     def targets(self, events: list[tuple[int, int, str]], steps: int) -> tuple[torch.Tensor, ...]:
         raise NotImplementedError
 
-    def compose(self) -> tuple[torch.Tensor, list[tuple[int, int, str]]]:
+    def compose(self, seconds: float) -> tuple[torch.Tensor, list[tuple[int, int, str]]]:
         """One stream: the waveform (T,) and its events (speech onset, offset, label)."""
         c, rng = self.config, self.rng
-        length = int(c.seconds * SAMPLE_RATE)
+        length = int(seconds * SAMPLE_RATE)
         speech = torch.zeros(length)
         events = []
-        next_onset = int(rng.uniform(0.1, 0.6) * SAMPLE_RATE)  # where the next word's speech may begin
+        stream_level_db = rng.uniform(*c.level_db)
+        next_onset = int(rng.uniform(0.0, 0.6) * SAMPLE_RATE)  # where the next word's speech may begin
         while next_onset < length:
             clip = self.next_clip()
             if clip is None:
@@ -117,7 +125,7 @@ class StreamMixer:
             pos = max(0, next_onset - onset)
             if pos + len(wave) > length:
                 break
-            level = 10 ** (rng.uniform(*c.level_db) / 20)
+            level = 10 ** ((stream_level_db + rng.uniform(-c.word_level_spread_db, c.word_level_spread_db)) / 20)
             speech[pos : pos + len(wave)] += wave * (level / rms(wave[onset:offset]))
             events.append((pos + onset, pos + offset, clip.label))
             run_on = rng.random() < c.run_on_prob
@@ -127,9 +135,8 @@ class StreamMixer:
             speech = reverberate(speech, room_impulse_response(rng))
         mix = speech
         if rng.random() < c.noise_prob:
-            mean_level = 10 ** (np.mean(c.level_db) / 20)
             noise = self.noise.segment(length, rng)
-            mix = speech + noise * (mean_level * 10 ** (-rng.uniform(*c.snr_db) / 20) / rms(noise))
+            mix = speech + noise * (10 ** ((stream_level_db - rng.uniform(*c.snr_db)) / 20) / rms(noise))
         if rng.random() < c.telephone_prob:
             mix = telephone(mix)
         if events and rng.random() < c.silent_tail_prob:
@@ -138,8 +145,9 @@ class StreamMixer:
 
     def batch(self, size: int, augment: bool = True) -> tuple[torch.Tensor, ...]:
         """Features (B, S, D) and the subclass's targets, stacked over the batch."""
-        streams = [self.compose() for _ in range(size)]
-        frames = log_mel(torch.stack([w for w, _ in streams]), self.features, self.mel)
+        seconds = self.config.short_seconds if self.rng.random() < self.config.short_prob else self.config.seconds
+        streams = [self.compose(seconds) for _ in range(size)]
+        frames = normalized_log_mel(torch.stack([w for w, _ in streams]), self.features, self.mel)
         if augment:
             frames = self.spec_augment(frames)
         x = stack_frames(frames, self.features.stack)

@@ -104,7 +104,8 @@ def build_model(config: ModelConfig) -> RecurrentModel:
 def load_model(path: Path) -> RecurrentModel:
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     config = dict(checkpoint["config"])
-    config["features"] = FeatureConfig(**config["features"])
+    # Checkpoints from before the running normalisation knew only raw log-mels.
+    config["features"] = FeatureConfig(**{"normalization": "none", "relative_floor": 0.0, **config["features"]})
     config["labels"] = tuple(config["labels"])
     model = build_model(ModelConfig(**config))
     model.load_state_dict(checkpoint["state_dict"])

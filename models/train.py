@@ -15,7 +15,8 @@ from tqdm import tqdm
 from rnnvoice.models.asr_corpus import read_transcripts
 from rnnvoice.models.asr_model import TOKENS, SpeechRecognizer
 from rnnvoice.models.augment import NoiseBank
-from rnnvoice.models.corpus import read_manifest
+from rnnvoice.models.corpus import read_manifest, split_dev
+from rnnvoice.models.features import FeatureConfig
 from rnnvoice.models.keyword_model import KeywordSpotter
 from rnnvoice.models.mixing import IGNORE, KeywordMixer, MixConfig, StreamMixer, UtteranceMixer
 from rnnvoice.models.recurrent import ModelConfig, RecurrentModel, load_model, save_model
@@ -43,6 +44,16 @@ class TrainConfig:
     speech_weight: float = 0.3
     # Of the keyword and other-word draws, the share taken from real recordings rather than synthetic voices.
     real_share: float = 0.5
+    # Front end: "running" (level-invariant) or "none" (raw log-mels), see FeatureConfig.
+    normalization: str = "running"
+    # Range of a training stream's speech level, dBFS.
+    level_db_min: float = -55.0
+    level_db_max: float = -10.0
+    # Share of batches of short streams (a word heard from a fresh stream, as a clip on its own).
+    short_prob: float = 0.25
+    # Share of the training speakers (by a hash of their name) kept out as the development set: training-time
+    # evaluation and calibration use them, never the held-out speakers the reports are about.
+    dev_fraction: float = 0.1
     eval_every: int = 500
     seed: int = 0
     threads: int = 1
@@ -61,16 +72,18 @@ class KeywordJob:
     """Keyword spotting: per-step class and speech-activity targets."""
 
     def __init__(self, config: TrainConfig):
-        clips = read_manifest(Path(config.corpus))
+        clips = split_dev(read_manifest(Path(config.corpus)), config.dev_fraction)
         train_clips = [c for c in clips if c.split == "train"]
-        self.heldout = [c for c in clips if c.split == "heldout" and c.source != "tts"]
+        self.dev = [c for c in clips if c.split == "dev" and c.source != "tts"]
         noise = sorted((Path(config.corpus) / "noise").glob("*.wav"))
         noise += [Path(c.path) for c in train_clips if c.label == SILENCE]
         self.noise = NoiseBank(noise)
-        model_config = ModelConfig("keywords", config.cell, config.hidden_size, config.num_layers, labels=LABELS)
+        model_config = ModelConfig("keywords", config.cell, config.hidden_size, config.num_layers, labels=LABELS,
+                                   features=FeatureConfig(normalization=config.normalization))
         self.model = KeywordSpotter(model_config)
-        self.mixer = KeywordMixer(train_clips, self.noise, model_config.features,
-                                  MixConfig(seconds=config.seconds, real_share=config.real_share), seed=config.seed)
+        mix = MixConfig(seconds=config.seconds, real_share=config.real_share, short_prob=config.short_prob,
+                        level_db=(config.level_db_min, config.level_db_max))
+        self.mixer = KeywordMixer(train_clips, self.noise, model_config.features, mix, seed=config.seed)
         weights = torch.tensor([1.0 if k.startswith("_") else config.keyword_weight for k in LABELS])
         self.classes = nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE, label_smoothing=config.label_smoothing)
         self.speech = nn.BCEWithLogitsLoss()
@@ -84,8 +97,8 @@ class KeywordJob:
     def evaluate(self) -> dict:
         from rnnvoice.models.evaluate import classify_clips
 
-        predicted = classify_clips(self.model, self.heldout)
-        return {"heldout_accuracy": round(sum(p == c.label for p, c in zip(predicted, self.heldout)) / max(1, len(self.heldout)), 4)}
+        predicted = classify_clips(self.model, self.dev)
+        return {"dev_accuracy": round(sum(p == c.label for p, c in zip(predicted, self.dev)) / max(1, len(self.dev)), 4)}
 
     def finish(self) -> dict:
         return {}
@@ -98,10 +111,13 @@ class TranscriptionJob:
         corpus = Path(config.corpus)
         self.heldout = [r for part in ("heldout/tts", "heldout/fsdd") if (corpus / part).is_dir()
                         for r in read_transcripts(corpus / part)[:60]]
-        model_config = ModelConfig("transcription", config.cell, config.hidden_size, config.num_layers, labels=TOKENS)
+        model_config = ModelConfig("transcription", config.cell, config.hidden_size, config.num_layers, labels=TOKENS,
+                                   features=FeatureConfig(normalization=config.normalization))
         self.model = SpeechRecognizer(model_config)
+        mix = MixConfig(seconds=config.seconds, run_on_prob=0.0, short_prob=0.0,
+                        level_db=(config.level_db_min, config.level_db_max))
         self.mixer = UtteranceMixer(read_transcripts(corpus / "train"), NoiseBank(sorted((corpus / "noise").glob("*.wav"))),
-                                    model_config.features, MixConfig(seconds=config.seconds, run_on_prob=0.0), seed=config.seed)
+                                    model_config.features, mix, seed=config.seed)
 
     def loss(self, batch) -> torch.Tensor:
         x, targets, lengths = batch

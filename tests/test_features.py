@@ -26,3 +26,30 @@ def test_step_timing():
     config = FeatureConfig()
     assert config.step_samples == 480
     assert abs(config.step_rate - 100 / 3) < 1e-9
+
+
+def test_running_normalisation_takes_out_the_input_level():
+    """The same recording with its speech at -10 and at -30 dBFS gives the same features: a gain is a constant in
+    the log domain, and what an 8 kHz recording lacks above 4 kHz sits on a floor relative to each frame. (Only
+    where the recording's own noise would fall below about -100 dBFS, under 16-bit audio's, does the absolute
+    floor for digital silence show.)"""
+    from rnnvoice.models.corpus import load_clip
+    from rnnvoice.models.evaluate import at_level
+    from tests.conftest import FIXTURES
+
+    wave = load_clip(FIXTURES / "seven_lucas.wav")
+    config = FeatureConfig()
+    near, far = features(at_level(wave, -10.0), config), features(at_level(wave, -30.0), config)
+    assert (near - far).abs().max() < 0.1
+    raw = FeatureConfig(normalization="none")
+    assert (features(at_level(wave, -10.0), raw) - features(at_level(wave, -30.0), raw)).abs().mean() > 1.0
+
+
+def test_digital_silence_leaves_the_running_mean_alone():
+    """Zero padding before a recording barely shifts its normalised features: only the two frames that straddle
+    the padding's end count towards the mean (counted, the padding's 30 frames would shift it by about 4)."""
+    config = FeatureConfig()
+    rng = np.random.default_rng(1)
+    x = torch.from_numpy(rng.standard_normal(16000).astype(np.float32) * 0.01)
+    padded = features(torch.cat([torch.zeros(4800), x]), config)
+    assert (padded[-20:] - features(x, config)[-20:]).abs().mean() < 0.15

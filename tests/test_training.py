@@ -59,7 +59,7 @@ def test_keyword_corpus_and_training(real_folders, tmp_path, capsys):
     model = load_model(out)
     assert model.config.task == "keywords" and model.config.cell == "lstm"
     history = json.loads(out.with_suffix(".history.json").read_text())
-    assert [h["step"] for h in history] == [1, 2, 3] and "heldout_accuracy" in history[1]
+    assert [h["step"] for h in history] == [1, 2, 3] and "dev_accuracy" in history[1]
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
