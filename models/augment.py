@@ -46,7 +46,9 @@ def room_impulse_response(rng: random.Random, rate: int = SAMPLE_RATE) -> torch.
 
 
 def reverberate(wave: torch.Tensor, rir: torch.Tensor) -> torch.Tensor:
-    wet = AF.fftconvolve(wave, rir)[: len(wave)]
+    # Zero-padded so that the FFT length is a power of two: an FFT of 172,799 points takes ten times as long.
+    size = 1 << (len(wave) + len(rir) - 2).bit_length()
+    wet = AF.fftconvolve(torch.nn.functional.pad(wave, (0, size - len(wave) - len(rir) + 1)), rir)[: len(wave)]
     return wet * (rms(wave) / rms(wet))
 
 

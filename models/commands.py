@@ -208,18 +208,23 @@ def _eval_asr(args, model, path) -> int:
 def calibrate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, required=True, help="a keyword checkpoint; its threshold is rewritten in place")
     p.add_argument("--corpus", type=Path, required=True, help="a corpus from `rnnvoice data`")
-    p.add_argument("--source", default="tts", help="whose held-out speakers make the validation stream "
-                   "(tts, speech_commands, fsdd); never tune on the speakers you report on")
+    p.add_argument("--source", default="", help="only the development speakers of this source (speech_commands, "
+                   "fsdd; default: all real ones); they are the training run's own dev split, never held-out speakers")
 
 
 def calibrate_command(args) -> int:
     from rnnvoice.models.augment import NoiseBank
-    from rnnvoice.models.corpus import read_manifest
+    from rnnvoice.models.corpus import read_manifest, split_dev
     from rnnvoice.models.evaluate import calibrate_thresholds
     from rnnvoice.models.recurrent import load_model, save_model
+    from rnnvoice.models.train import TrainConfig
 
     model = load_model(args.model)
-    validation = [c for c in read_manifest(args.corpus) if c.split == "heldout" and c.source == args.source]
+    dev_fraction = model.metadata.get("train", {}).get("dev_fraction", TrainConfig.dev_fraction)
+    validation = [c for c in split_dev(read_manifest(args.corpus), dev_fraction)
+                  if c.split == "dev" and args.source in ("", c.source)]
+    if not validation:
+        raise SystemExit(f"{args.corpus} has no development speakers{' of ' + args.source if args.source else ''}")
     noise = NoiseBank(sorted((args.corpus / "noise").glob("*.wav")))
     thresholds, trials = calibrate_thresholds(model, validation, noise)
     by_threshold = {t["threshold"]: t for t in trials}

@@ -158,9 +158,23 @@ def train(config: TrainConfig) -> Path:
         fit_normalisation(model, job.mixer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps, pct_start=0.1)
-    history = []
-    started = time.time()
-    progress = tqdm(range(1, config.steps + 1), desc=f"training {config.task} {config.cell}", unit="batch")
+    history, done, elapsed = [], 0, 0.0
+    resume = out.with_suffix(".resume.pt")
+    if resume.exists():  # a run that was stopped goes on where its last checkpoint left it
+        saved = torch.load(resume, weights_only=False)
+        if saved["config"] != dataclasses.asdict(config):
+            raise SystemExit(f"{resume} belongs to a run with other settings; delete it to start afresh")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        job.mixer.rng.setstate(saved["mixer_rng"])
+        torch.set_rng_state(saved["torch_rng"])
+        history, done = saved["history"], saved["step"]
+        elapsed = history[-1]["elapsed_s"] if history else 0.0
+        log.info("resuming %s at step %d", out, done)
+    started = time.time() - elapsed
+    progress = tqdm(range(done + 1, config.steps + 1), desc=f"training {config.task} {config.cell}", unit="batch",
+                    initial=done, total=config.steps)
     for step in progress:
         model.train()
         loss = job.loss(job.mixer.batch(config.batch_size))
@@ -174,10 +188,15 @@ def train(config: TrainConfig) -> Path:
             model.eval()
             record |= job.evaluate()
             save_model(model, out, train=dataclasses.asdict(config), history=history)
+            torch.save({"config": dataclasses.asdict(config), "step": step, "history": history + [record],
+                        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "schedule": schedule.state_dict(), "mixer_rng": job.mixer.rng.getstate(),
+                        "torch_rng": torch.get_rng_state()}, resume)
             log.info("step %d: %s", step, record)
         history.append(record)
         progress.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()
     save_model(model, out, train=dataclasses.asdict(config), history=history, **job.finish())
     out.with_suffix(".history.json").write_text(json.dumps(history))
+    resume.unlink(missing_ok=True)
     return out

@@ -71,3 +71,17 @@ def test_recognize_gives_the_same_detections_as_streaming(client):
     whole = client.recognize(recording, "gru")
     assert [(d.keyword, d.start_s, d.end_s) for d in whole.detections] == [(d.keyword, d.start_s, d.end_s) for d in streamed]
     np.testing.assert_allclose([d.score for d in whole.detections], [d.score for d in streamed], atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_quiet_speech_is_heard_as_loud_speech(client, cell):
+    """The words at -40 dBFS, as from a microphone across a room, give the detections they give at -20 dBFS, both
+    sent as 16-bit PCM."""
+    audio, _ = joined(16000)
+    rms = np.sqrt(np.mean(audio**2))
+    heard = {}
+    for level_dbfs in (-20.0, -40.0):
+        recording = Audio.from_array(audio * (10 ** (level_dbfs / 20) / rms), 16000, "pcm_s16le")
+        heard[level_dbfs] = [r["keyword"] for r in map(result_dict, client.stream_audio(recording, cell, chunk_s=0.1))
+                             if r["type"] == "keyword"]
+    assert heard[-20.0] == heard[-40.0] == [name.split("_")[0] for name in WORDS]

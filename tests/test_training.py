@@ -1,5 +1,6 @@
 """`rnnvoice data` and `rnnvoice train` end to end on tiny corpora: real TTS, real clips, real checkpoints."""
 
+import dataclasses
 import json
 import shutil
 from collections import Counter
@@ -10,7 +11,9 @@ import torch
 from rnnvoice.clients.cli import main
 from rnnvoice.models.asr_corpus import read_transcripts
 from rnnvoice.models.corpus import read_manifest, scan_folder
+from rnnvoice.models.mixing import KeywordMixer
 from rnnvoice.models.recurrent import load_model
+from rnnvoice.models.train import TrainConfig, train
 from tests.conftest import FIXTURES
 
 
@@ -39,11 +42,17 @@ def test_folders_are_read_in_both_layouts(real_folders):
     assert {c.speaker for c in fsdd} == {"lucas", "george"}
 
 
-def test_keyword_corpus_and_training(real_folders, tmp_path, capsys):
-    corpus = tmp_path / "kws"
+@pytest.fixture(scope="module")
+def keyword_corpus(real_folders, tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("corpus") / "kws"
     assert main(["data", "--out", str(corpus), "--speech-commands", str(real_folders / "sc"),
                  "--fsdd", str(real_folders / "fsdd"), "--noise", str(real_folders / "noise"),
                  "--keyword-takes", "2", "--unknown-takes", "0", "--phrase-takes", "0", "--heldout-fraction", "0.5"]) == 0
+    return corpus
+
+
+def test_keyword_corpus_and_training(keyword_corpus, tmp_path):
+    corpus = keyword_corpus
     clips = read_manifest(corpus)
     assert Counter(c.source for c in clips) == {"tts": 42, "speech_commands": 4, "fsdd": 10}
     # Whole speakers are held out, never single files.
@@ -61,6 +70,32 @@ def test_keyword_corpus_and_training(real_folders, tmp_path, capsys):
     history = json.loads(out.with_suffix(".history.json").read_text())
     assert [h["step"] for h in history] == [1, 2, 3] and "dev_accuracy" in history[1]
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_training_resumes_where_it_stopped(keyword_corpus, tmp_path, monkeypatch):
+    """A run stopped after its checkpoint goes on from it to the very weights of a run never stopped."""
+    config = TrainConfig(corpus=str(keyword_corpus), out=str(tmp_path / "stopped.pt"), cell="gru", steps=4,
+                         batch_size=2, seconds=2.0, eval_every=2, hidden_size=16, num_layers=1)
+    whole = load_model(train(dataclasses.replace(config, out=str(tmp_path / "whole.pt"))))
+    draw, batches = KeywordMixer.batch, []
+
+    def stop_at_third_step(mixer, size, augment=True):
+        batches.append(augment)
+        if sum(batches) == 3:
+            raise KeyboardInterrupt
+        return draw(mixer, size, augment)
+
+    monkeypatch.setattr(KeywordMixer, "batch", stop_at_third_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(config)
+    monkeypatch.undo()
+    assert (tmp_path / "stopped.resume.pt").exists()
+    resumed = load_model(train(config))
+    assert [h["step"] for h in resumed.metadata["history"]] == [1, 2, 3]  # the history saved before the last step
+    assert [h["step"] for h in json.loads((tmp_path / "stopped.history.json").read_text())] == [1, 2, 3, 4]
+    assert not (tmp_path / "stopped.resume.pt").exists()
+    for name, value in whole.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[name]), name
 
 
 def test_transcription_corpus_and_training(real_folders, tmp_path):
