@@ -75,7 +75,9 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
     for field in dataclasses.fields(TrainConfig):
         if field.name not in ("corpus", "out", "cell", "task"):
             # None keeps the task's recipe (TrainConfig.for_task).
-            p.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=None)
+            kind = type(field.default)
+            p.add_argument(f"--{field.name.replace('_', '-')}", default=None,
+                           type={bool: lambda text: text.lower() in ("1", "true", "yes")}.get(kind, kind))
 
 
 def train_command(args) -> int:

@@ -51,6 +51,10 @@ class MixConfig:
     short_seconds: float = 2.0
     label_before_end_s: float = 0.06
     label_after_end_s: float = 0.25
+    # Pooling over the word: a keyword is scored once, at the step of its window where the model is surest
+    # (the window opens this long before the word's end), instead of at every step of the window.
+    word_pooling: bool = False
+    pool_before_end_s: float = 0.15
 
 
 @dataclass
@@ -187,20 +191,27 @@ class KeywordMixer(StreamMixer):
             return self._draw("phrase")
         return None
 
-    def targets(self, events: list[tuple[int, int, str]], steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-step class targets and speech targets, from the events' sample positions."""
+    def targets(self, events: list[tuple[int, int, str]], steps: int) -> tuple[torch.Tensor, ...]:
+        """Per-step class targets, speech targets and, with word pooling, the keyword whose window each step is in
+        (-1 for none): its class target is then the keyword's, scored once per window."""
         c, f = self.config, self.features
         centers = np.arange(steps) * f.step_samples + (f.step_samples + f.win_length - f.hop_length) / 2
         classes = np.full(steps, LABELS.index(SILENCE))
         speech = np.zeros(steps, dtype=np.float32)
-        before, after = c.label_before_end_s * SAMPLE_RATE, c.label_after_end_s * SAMPLE_RATE
+        words = np.full(steps, -1)
+        before = (c.pool_before_end_s if c.word_pooling else c.label_before_end_s) * SAMPLE_RATE
+        after = c.label_after_end_s * SAMPLE_RATE
         for i, (onset, offset, label) in enumerate(events):
             following = events[i + 1][0] if i + 1 < len(events) else math.inf
             speech[(centers >= onset) & (centers < offset)] = 1.0
-            labelled_from = offset - before if label in KEYWORDS else onset
+            keyword = label in KEYWORDS
+            labelled_from = offset - before if keyword else onset
+            window = (centers >= labelled_from) & (centers < min(offset + after, following))
             classes[(centers >= onset) & (centers < labelled_from)] = IGNORE
-            classes[(centers >= labelled_from) & (centers < min(offset + after, following))] = LABELS.index(label)
-        return torch.from_numpy(classes), torch.from_numpy(speech)
+            classes[window] = LABELS.index(label)
+            if keyword and c.word_pooling:
+                words[window] = i
+        return torch.from_numpy(classes), torch.from_numpy(speech), torch.from_numpy(words)
 
 
 

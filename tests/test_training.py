@@ -117,3 +117,19 @@ def test_transcription_corpus_and_training(real_folders, tmp_path):
     assert model.config.task == "transcription" and model.config.hidden_size == 32
     assert "heldout_wer" in model.metadata["history"][-1] or "heldout_wer" in json.loads(
         out.with_suffix(".history.json").read_text())[-1]
+
+
+def test_word_pooling_scores_each_keyword_once_where_the_model_is_surest():
+    from rnnvoice.models.train import word_pooled_loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 6, 5, requires_grad=True)
+    classes = torch.tensor([[0, 3, 3, 3, 0, 0], [4, 4, 0, 2, 2, 0]])
+    words = torch.tensor([[-1, 0, 0, 0, -1, -1], [1, 1, -1, 3, 3, -1]])
+    loss = word_pooled_loss(logits, classes, words)
+    log_p = logits.detach().log_softmax(-1)
+    best = [log_p[0, 1:4, 3].max(), log_p[1, 0:2, 4].max(), log_p[1, 3:5, 2].max()]
+    assert loss.item() == pytest.approx(-float(sum(best)) / 3, rel=1e-6)
+    loss.backward()
+    # Only one step of each window, the surest, gets a gradient.
+    assert logits.grad.abs().sum(-1).ne(0).sum().item() == 3
