@@ -126,7 +126,7 @@ def bench_command(args) -> int:
     args.json.write_text(json.dumps(report, indent=1))
     print(f"wrote {args.json}")
     if args.plot:
-        from rnnvoice.models.plots import plot_bench
+        from rnnvoice.models.evaluation.plots import plot_bench
 
         plot_bench(report, args.plot)
         print(f"wrote {args.plot}")

@@ -84,7 +84,7 @@ def dashboard_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def dashboard_command(args) -> int:
-    from rnnvoice.models.plots import plot_dashboard
+    from rnnvoice.models.evaluation.plots import plot_dashboard
 
     dashboard = json.loads(args.dashboard.read_text())
     end = time.time()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnvoice.models.recurrent import CELLS
+from rnnvoice.models.nets.recurrent import CELLS
 
 
 def data_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,9 +34,9 @@ def data_arguments(p: argparse.ArgumentParser) -> None:
 def data_command(args) -> int:
     from collections import Counter
 
-    from rnnvoice.models.asr_corpus import build_asr_corpus
-    from rnnvoice.models.corpus import build_corpus
-    from rnnvoice.models.tts import available_voices
+    from rnnvoice.models.data.corpus import build_corpus
+    from rnnvoice.models.data.transcription_corpus import build_asr_corpus
+    from rnnvoice.models.data.tts import available_voices
 
     if args.list_voices:
         print("\n".join(v.name for v in available_voices()))
@@ -66,7 +66,7 @@ def data_command(args) -> int:
 
 
 def train_arguments(p: argparse.ArgumentParser) -> None:
-    from rnnvoice.models.train import TrainConfig
+    from rnnvoice.models.training.train import TrainConfig
 
     p.add_argument("--corpus", required=True, help="folder written by `rnnvoice data`")
     p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
@@ -79,7 +79,7 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def train_command(args) -> int:
-    from rnnvoice.models.train import TrainConfig, train
+    from rnnvoice.models.training.train import TrainConfig, train
 
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"task"}
     config = TrainConfig.for_task(args.task, **{k: v for k, v in vars(args).items() if k in names and v is not None})
@@ -106,7 +106,7 @@ def eval_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _eval_clips(args):
-    from rnnvoice.models.corpus import MANIFEST, read_manifest, scan_folder
+    from rnnvoice.models.data.corpus import MANIFEST, read_manifest, scan_folder
 
     if (args.data / MANIFEST).exists():
         clips = [c for c in read_manifest(args.data) if c.split == "heldout"]
@@ -121,10 +121,10 @@ def _eval_clips(args):
 
 
 def eval_command(args) -> int:
-    from rnnvoice.models.augment import NoiseBank
-    from rnnvoice.models.evaluate import clip_report, stream_report
-    from rnnvoice.models.recurrent import load_model
-    from rnnvoice.models.plots import plot_confusion
+    from rnnvoice.models.data.augment import NoiseBank
+    from rnnvoice.models.evaluation.keywords import clip_report, stream_report
+    from rnnvoice.models.evaluation.plots import plot_confusion
+    from rnnvoice.models.nets.recurrent import load_model
     from rnnvoice.models.weights import shipped_models
 
     task = "transcription" if args.task == "asr" else "keywords"
@@ -179,8 +179,8 @@ def eval_command(args) -> int:
 
 
 def _eval_asr(args, model, path) -> int:
-    from rnnvoice.models.asr_corpus import read_transcripts
-    from rnnvoice.models.asr_evaluate import asr_report
+    from rnnvoice.models.data.transcription_corpus import read_transcripts
+    from rnnvoice.models.evaluation.transcription import asr_report
 
     recordings = read_transcripts(args.data)
     result = asr_report(model, recordings, args.decoder)
@@ -210,10 +210,10 @@ def calibrate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def calibrate_command(args) -> int:
-    from rnnvoice.models.augment import NoiseBank
-    from rnnvoice.models.corpus import read_manifest
-    from rnnvoice.models.evaluate import calibrate_thresholds
-    from rnnvoice.models.recurrent import load_model, save_model
+    from rnnvoice.models.data.augment import NoiseBank
+    from rnnvoice.models.data.corpus import read_manifest
+    from rnnvoice.models.evaluation.keywords import calibrate_thresholds
+    from rnnvoice.models.nets.recurrent import load_model, save_model
 
     model = load_model(args.model)
     validation = [c for c in read_manifest(args.corpus) if c.split == "heldout" and c.source == args.source]
@@ -235,7 +235,7 @@ def compare_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def compare_command(args) -> int:
-    from rnnvoice.models.compare import compare
+    from rnnvoice.models.evaluation.compare import compare
 
     print("\n".join(compare(args.reports)))
     return 0

@@ -7,7 +7,7 @@ import grpc
 from prometheus_client import (CollectorRegistry, Counter, Gauge, GCCollector, Histogram, PlatformCollector,
                                ProcessCollector, disable_created_metrics, start_http_server)
 
-from rnnvoice.models.recurrent import RecurrentModel
+from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.vocabulary import WAKE_WORD
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ from pathlib import Path
 import grpc
 import torch
 
-from rnnvoice.models.ctc_decoding import make_decoder
-from rnnvoice.models.recurrent import RecurrentModel, load_model
+from rnnvoice.models.decoding.ctc import make_decoder
+from rnnvoice.models.nets.recurrent import RecurrentModel, load_model
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError
 

@@ -4,10 +4,10 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from rnnvoice.models.asr_model import normalise
-from rnnvoice.models.audio import SUPPORTED_RATES
-from rnnvoice.models.detector import DEFAULT_SENSITIVITY
-from rnnvoice.models.transcription_stream import DEFAULT_ENDPOINT_S
+from rnnvoice.models.audio.pcm import SUPPORTED_RATES
+from rnnvoice.models.nets.speech_recognizer import normalise
+from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY
+from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S
 from rnnvoice.models.vocabulary import WAKE_WORD
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError, invalid

@@ -6,11 +6,11 @@ import threading
 import grpc
 from google.protobuf import struct_pb2
 
-from rnnvoice.models.assistant_stream import AssistantOutput, AssistantStream, Command
-from rnnvoice.models.audio import AudioFormatError, decode
-from rnnvoice.models.detector import Detection
-from rnnvoice.models.keyword_stream import KeywordOutput, KeywordStream
-from rnnvoice.models.transcription_stream import Transcript, TranscriptionOutput, TranscriptionStream
+from rnnvoice.models.audio.pcm import AudioFormatError, decode
+from rnnvoice.models.streaming.assistant_stream import AssistantOutput, AssistantStream, Command
+from rnnvoice.models.streaming.keyword_detector import Detection
+from rnnvoice.models.streaming.keyword_stream import KeywordOutput, KeywordStream
+from rnnvoice.models.streaming.transcription_stream import Transcript, TranscriptionOutput, TranscriptionStream
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError, invalid
 from rnnvoice.service.metrics import ModelMetrics, ServerMetrics

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from rnnvoice.models.features import FeatureConfig, StreamingFeatures, features
+from rnnvoice.models.audio.features import FeatureConfig, StreamingFeatures, features
 
 
 def test_streaming_features_equal_whole_signal_features():

@@ -2,8 +2,8 @@
 
 import random
 
-from rnnvoice.models.intents import CITIES, CONTACTS, DAYS, DEVICES, GENRES, ROOMS, Intent
-from rnnvoice.models.spoken_numbers import ONES, say_number
+from rnnvoice.models.nlu.intents import CITIES, CONTACTS, DAYS, DEVICES, GENRES, ROOMS, Intent
+from rnnvoice.models.nlu.spoken_numbers import ONES, say_number
 
 
 def _duration(rng: random.Random) -> tuple[str, int]:

@@ -12,14 +12,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rnnvoice.models.features import FeatureConfig
+from rnnvoice.models.audio.features import FeatureConfig
 from rnnvoice.models.vocabulary import LABELS
 
 __all__ = ["CELLS", "ModelConfig", "RecurrentModel", "State", "load_model", "save_model"]
 
 CELLS = ("gru", "lstm")
-TASKS = {"keywords": "rnnvoice.models.keyword_model:KeywordSpotter",
-         "transcription": "rnnvoice.models.asr_model:SpeechRecognizer"}
+TASKS = {"keywords": "rnnvoice.models.nets.keyword_spotter:KeywordSpotter",
+         "transcription": "rnnvoice.models.nets.speech_recognizer:SpeechRecognizer"}
 # GRU: h (L, B, H); LSTM: (h, c), each (L, B, H).
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 

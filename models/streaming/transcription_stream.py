@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnnvoice.models.asr_model import BLANK, INDEX, SpeechRecognizer
-from rnnvoice.models.ctc_decoding import Hypothesis, make_decoder
-from rnnvoice.models.streaming import ModelStream
+from rnnvoice.models.decoding.ctc import Hypothesis, make_decoder
+from rnnvoice.models.nets.speech_recognizer import BLANK, INDEX, SpeechRecognizer
+from rnnvoice.models.streaming.model_stream import ModelStream
 
 # Chosen on new commands in training voices: 0.25 s split one in five utterances at a pause, 0.35 s
 # one in forty, still within 0.4 s of the end of speech at the 90th percentile.

@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass, field
 
-from rnnvoice.models.spoken_numbers import ONES, read_number
+from rnnvoice.models.nlu.spoken_numbers import ONES, read_number
 
 ROOMS = ("kitchen", "bedroom", "living room", "bathroom", "office", "hallway", "garage", "dining room",
          "garden", "basement", "kids room", "study")

@@ -5,12 +5,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from rnnvoice.models.asr_model import SpeechRecognizer
-from rnnvoice.models.detector import DEFAULT_SENSITIVITY, Detection
-from rnnvoice.models.intents import Intent, parse_intent
-from rnnvoice.models.keyword_model import KeywordSpotter
-from rnnvoice.models.keyword_stream import KeywordStream
-from rnnvoice.models.transcription_stream import DEFAULT_ENDPOINT_S, Transcript, TranscriptionStream
+from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
+from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
+from rnnvoice.models.nlu.intents import Intent, parse_intent
+from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY, Detection
+from rnnvoice.models.streaming.keyword_stream import KeywordStream
+from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S, Transcript, TranscriptionStream
 from rnnvoice.models.vocabulary import WAKE_WORD
 
 # A wake word with no command after it gives up after this long.

@@ -5,7 +5,7 @@ Shapes: B batch, S steps, D feature dim, C classes (models.vocabulary.LABELS).
 
 import torch
 
-from rnnvoice.models.recurrent import RecurrentModel, State
+from rnnvoice.models.nets.recurrent import RecurrentModel, State
 
 __all__ = ["KeywordSpotter"]
 

@@ -9,9 +9,9 @@ import time
 import numpy as np
 import torch
 
-from rnnvoice.models.audio import StreamingResampler
-from rnnvoice.models.features import StreamingFeatures
-from rnnvoice.models.recurrent import RecurrentModel
+from rnnvoice.models.audio.features import StreamingFeatures
+from rnnvoice.models.audio.pcm import StreamingResampler
+from rnnvoice.models.nets.recurrent import RecurrentModel
 
 # Silence run through the model at the end of a stream, so the last word is still heard out.
 TAIL_S = 0.3

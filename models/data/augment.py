@@ -8,7 +8,7 @@ import torch
 import torchaudio
 import torchaudio.functional as AF
 
-from rnnvoice.models.corpus import SAMPLE_RATE, load_clip
+from rnnvoice.models.data.corpus import SAMPLE_RATE, load_clip
 
 SPEED_FACTORS = (0.9, 0.95, 1.05, 1.1)
 

@@ -4,9 +4,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from rnnvoice.models.detector import DEFAULT_SENSITIVITY, Detection, DetectorConfig, KeywordDetector, threshold_for
-from rnnvoice.models.keyword_model import KeywordSpotter
-from rnnvoice.models.streaming import ModelStream
+from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
+from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY, Detection, DetectorConfig, KeywordDetector, threshold_for
+from rnnvoice.models.streaming.model_stream import ModelStream
 from rnnvoice.models.vocabulary import KEYWORDS
 
 

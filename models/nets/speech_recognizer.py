@@ -5,7 +5,7 @@ Shapes: B batch, S steps, D feature dim, V tokens (TOKENS, the CTC blank first).
 
 import torch
 
-from rnnvoice.models.recurrent import RecurrentModel, State
+from rnnvoice.models.nets.recurrent import RecurrentModel, State
 
 __all__ = ["BLANK", "TOKENS", "SpeechRecognizer", "decode_tokens", "encode_text"]
 

@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from rnnvoice.models.asr_model import encode_text
-from rnnvoice.models.augment import (
+from rnnvoice.models.audio.features import FeatureConfig, log_mel, mel_transform, stack_frames
+from rnnvoice.models.data.augment import (
     SPEED_FACTORS, NoiseBank, SpecAugment, SpeedChanger, reverberate, rms, room_impulse_response, telephone,
 )
-from rnnvoice.models.corpus import SAMPLE_RATE, Clip, load_clip
-from rnnvoice.models.features import FeatureConfig, log_mel, mel_transform, stack_frames
+from rnnvoice.models.data.corpus import SAMPLE_RATE, Clip, load_clip
+from rnnvoice.models.nets.speech_recognizer import encode_text
 from rnnvoice.models.vocabulary import KEYWORDS, LABELS, SILENCE, UNKNOWN
 
 IGNORE = -100

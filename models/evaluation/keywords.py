@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from rnnvoice.models.augment import NoiseBank, rms
-from rnnvoice.models.corpus import SAMPLE_RATE, Clip, load_clip
-from rnnvoice.models.detector import DEFAULT_SENSITIVITY, Detection, DetectorConfig
-from rnnvoice.models.keyword_model import KeywordSpotter
-from rnnvoice.models.keyword_stream import KeywordStream
-from rnnvoice.models.mixing import speech_extent
+from rnnvoice.models.data.augment import NoiseBank, rms
+from rnnvoice.models.data.corpus import SAMPLE_RATE, Clip, load_clip
+from rnnvoice.models.data.mixing import speech_extent
+from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
+from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY, Detection, DetectorConfig
+from rnnvoice.models.streaming.keyword_stream import KeywordStream
 from rnnvoice.models.vocabulary import SILENCE, UNKNOWN
 
 # Below this peak posterior of unknown speech, a clip without a keyword is silence.

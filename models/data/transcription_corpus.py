@@ -15,9 +15,9 @@ import numpy as np
 import soundfile
 import torch
 
-from rnnvoice.models.corpus import SAMPLE_RATE, Utterance, _speak_all, heldout_speakers, load_clip, scan_folder
-from rnnvoice.models.sentences import generate_command
-from rnnvoice.models.tts import Prosody, Voice, available_voices
+from rnnvoice.models.data.corpus import SAMPLE_RATE, Utterance, _speak_all, heldout_speakers, load_clip, scan_folder
+from rnnvoice.models.data.sentences import generate_command
+from rnnvoice.models.data.tts import Prosody, Voice, available_voices
 
 TRANSCRIPTS = "transcripts.tsv"
 

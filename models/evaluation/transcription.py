@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from rnnvoice.models.asr_corpus import Recording
-from rnnvoice.models.asr_model import SpeechRecognizer, normalise
-from rnnvoice.models.corpus import SAMPLE_RATE, load_clip
-from rnnvoice.models.intents import parse_intent
-from rnnvoice.models.mixing import speech_extent
-from rnnvoice.models.transcription_stream import Transcript, TranscriptionStream
+from rnnvoice.models.data.corpus import SAMPLE_RATE, load_clip
+from rnnvoice.models.data.mixing import speech_extent
+from rnnvoice.models.data.transcription_corpus import Recording
+from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer, normalise
+from rnnvoice.models.nlu.intents import parse_intent
+from rnnvoice.models.streaming.transcription_stream import Transcript, TranscriptionStream
 
 CHUNK_S = 0.1
 

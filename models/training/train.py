@@ -12,13 +12,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from rnnvoice.models.asr_corpus import read_transcripts
-from rnnvoice.models.asr_model import TOKENS, SpeechRecognizer
-from rnnvoice.models.augment import NoiseBank
-from rnnvoice.models.corpus import read_manifest
-from rnnvoice.models.keyword_model import KeywordSpotter
-from rnnvoice.models.mixing import IGNORE, KeywordMixer, MixConfig, StreamMixer, UtteranceMixer
-from rnnvoice.models.recurrent import ModelConfig, RecurrentModel, load_model, save_model
+from rnnvoice.models.data.augment import NoiseBank
+from rnnvoice.models.data.corpus import read_manifest
+from rnnvoice.models.data.mixing import IGNORE, KeywordMixer, MixConfig, StreamMixer, UtteranceMixer
+from rnnvoice.models.data.transcription_corpus import read_transcripts
+from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
+from rnnvoice.models.nets.recurrent import ModelConfig, RecurrentModel, load_model, save_model
+from rnnvoice.models.nets.speech_recognizer import TOKENS, SpeechRecognizer
 from rnnvoice.models.vocabulary import LABELS, SILENCE
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class KeywordJob:
         return self.classes(logits.flatten(0, 1), classes.flatten()) + self.speech_weight * self.speech(speech_logits, speech)
 
     def evaluate(self) -> dict:
-        from rnnvoice.models.evaluate import classify_clips
+        from rnnvoice.models.evaluation.keywords import classify_clips
 
         predicted = classify_clips(self.model, self.heldout)
         return {"heldout_accuracy": round(sum(p == c.label for p, c in zip(predicted, self.heldout)) / max(1, len(self.heldout)), 4)}
@@ -110,7 +110,7 @@ class TranscriptionJob:
         return nn.functional.ctc_loss(log_probs.transpose(0, 1), targets, steps, lengths, zero_infinity=True)
 
     def evaluate(self) -> dict:
-        from rnnvoice.models.asr_evaluate import transcribe_all, word_error_rate
+        from rnnvoice.models.evaluation.transcription import transcribe_all, word_error_rate
 
         hypotheses = transcribe_all(self.model, self.heldout)
         return {"heldout_wer": round(word_error_rate([r.text for r in self.heldout], hypotheses), 4)}

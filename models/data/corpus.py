@@ -20,9 +20,9 @@ import torch
 import torchaudio
 from tqdm import tqdm
 
-from rnnvoice.models.tts import Prosody, Voice, available_voices, synthesize
+from rnnvoice.models.data.tts import Prosody, Voice, available_voices, synthesize
+from rnnvoice.models.data.wordlists import UNKNOWN_PHRASES, UNKNOWN_WORDS
 from rnnvoice.models.vocabulary import KEYWORDS, SILENCE, UNKNOWN, digit_word
-from rnnvoice.models.wordlists import UNKNOWN_PHRASES, UNKNOWN_WORDS
 
 MANIFEST = "manifest.jsonl"
 FSDD_NAME = re.compile(r"^(\d)_([^_]+)_(\d+)\.wav$")
