@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnvoice.models.nets.recurrent import CELLS
+from rnnvoice.models.types import Cell
 
 
 def data_arguments(p: argparse.ArgumentParser) -> None:
@@ -70,7 +70,7 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--corpus", required=True, help="folder written by `rnnvoice data`")
     p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
-    p.add_argument("--cell", choices=CELLS, required=True)
+    p.add_argument("--cell", choices=[c.value for c in Cell], required=True)
     p.add_argument("--task", choices=("keywords", "transcription"), default="keywords")
     for field in dataclasses.fields(TrainConfig):
         if field.name not in ("corpus", "out", "cell", "task"):
@@ -90,7 +90,7 @@ def train_command(args) -> int:
 
 def eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", choices=("keywords", "asr"), default="keywords")
-    p.add_argument("--cell", choices=CELLS, required=True, help="the shipped model of this cell, unless --model")
+    p.add_argument("--cell", choices=[c.value for c in Cell], required=True, help="the shipped model of this cell, unless --model")
     p.add_argument("--decoder", choices=("beam", "greedy"), default="beam", help="asr: the CTC decoder")
     p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` instead of the shipped model")
     p.add_argument("--data", type=Path, required=True,
@@ -124,7 +124,7 @@ def eval_command(args) -> int:
     from rnnvoice.models.data.augment import NoiseBank
     from rnnvoice.models.evaluation.keywords import clip_report, stream_report
     from rnnvoice.models.evaluation.plots import plot_confusion
-    from rnnvoice.models.nets.recurrent import load_model
+    from rnnvoice.models.nets.checkpoint import load_model
     from rnnvoice.models.weights import shipped_models
 
     task = "transcription" if args.task == "asr" else "keywords"
@@ -213,7 +213,7 @@ def calibrate_command(args) -> int:
     from rnnvoice.models.data.augment import NoiseBank
     from rnnvoice.models.data.corpus import read_manifest
     from rnnvoice.models.evaluation.keywords import calibrate_thresholds
-    from rnnvoice.models.nets.recurrent import load_model, save_model
+    from rnnvoice.models.nets.checkpoint import load_model, save_model
 
     model = load_model(args.model)
     validation = [c for c in read_manifest(args.corpus) if c.split == "heldout" and c.source == args.source]

@@ -8,7 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnvoice.models.nets.recurrent import load_model
+from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.streaming.keyword_stream import KeywordStream
 from rnnvoice.models.streaming.transcription_stream import TranscriptionStream
 from rnnvoice.models.weights import shipped_models

@@ -10,7 +10,7 @@ import torch
 from rnnvoice.clients.cli import main
 from rnnvoice.models.data.corpus import read_manifest, scan_folder
 from rnnvoice.models.data.transcription_corpus import read_transcripts
-from rnnvoice.models.nets.recurrent import load_model
+from rnnvoice.models.nets.checkpoint import load_model
 from tests.conftest import FIXTURES
 
 

@@ -4,30 +4,25 @@ Shapes: B batch, S steps, D feature dim, H hidden size, L layers, O outputs.
 State is passed in and out, never kept on the module: one model serves any number of streams.
 """
 
-import dataclasses
-import importlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from rnnvoice.models.audio.features import FeatureConfig
+from rnnvoice.models.types import MODEL_TASKS, Cell, Task
 from rnnvoice.models.vocabulary import LABELS
 
-__all__ = ["CELLS", "ModelConfig", "RecurrentModel", "State", "load_model", "save_model"]
+__all__ = ["ModelConfig", "RecurrentModel", "State"]
 
-CELLS = ("gru", "lstm")
-TASKS = {"keywords": "rnnvoice.models.nets.keyword_spotter:KeywordSpotter",
-         "transcription": "rnnvoice.models.nets.speech_recognizer:SpeechRecognizer"}
 # GRU: h (L, B, H); LSTM: (h, c), each (L, B, H).
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    task: str = "keywords"
-    cell: str = "gru"
+    task: Task = Task.KEYWORDS
+    cell: Cell = Cell.GRU
     hidden_size: int = 128
     num_layers: int = 2
     dropout: float = 0.1
@@ -36,10 +31,13 @@ class ModelConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
 
     def __post_init__(self):
-        if self.cell not in CELLS:
-            raise ValueError(f"unknown cell {self.cell!r}; expected one of {CELLS}")
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; expected one of {tuple(TASKS)}")
+        if self.cell not in tuple(Cell):
+            raise ValueError(f"unknown cell {self.cell!r}; expected one of {', '.join(Cell)}")
+        if self.task not in MODEL_TASKS:
+            raise ValueError(f"unknown task {self.task!r}; expected one of {', '.join(MODEL_TASKS)}")
+        # A checkpoint's config holds plain strings.
+        object.__setattr__(self, "cell", Cell(self.cell))
+        object.__setattr__(self, "task", Task(self.task))
 
 
 class RecurrentModel(nn.Module):
@@ -55,11 +53,11 @@ class RecurrentModel(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(dim))
         self.register_buffer("feature_std", torch.ones(dim))
         self.project = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU())
-        rnn = nn.GRU if config.cell == "gru" else nn.LSTM
+        rnn = nn.GRU if config.cell == Cell.GRU else nn.LSTM
         # torch applies RNN dropout between layers only.
         self.rnn = rnn(hidden, hidden, config.num_layers, batch_first=True,
                        dropout=config.dropout if config.num_layers > 1 else 0.0)
-        if config.cell == "lstm":
+        if config.cell == Cell.LSTM:
             # The usual LSTM start: forget gates open (bias 1), so that memory and gradients flow from the
             # first step; with torch's zero mean it sits on a blank plateau under CTC for thousands of steps.
             with torch.no_grad():
@@ -77,7 +75,7 @@ class RecurrentModel(nn.Module):
 
     def initial_state(self, batch: int = 1) -> State:
         h = torch.zeros(self.config.num_layers, batch, self.config.hidden_size)
-        return h if self.config.cell == "gru" else (h, torch.zeros_like(h))
+        return h if self.config.cell == Cell.GRU else (h, torch.zeros_like(h))
 
     @property
     def state_bytes(self) -> int:
@@ -88,25 +86,3 @@ class RecurrentModel(nn.Module):
     @property
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
-
-
-def save_model(model: RecurrentModel, path: Path, **metadata) -> None:
-    """Saves weights with the config that rebuilds them, so the file alone is enough."""
-    config = dataclasses.asdict(model.config)
-    torch.save({"config": config, "state_dict": model.state_dict(), "metadata": metadata}, path)
-
-
-def build_model(config: ModelConfig) -> RecurrentModel:
-    module, name = TASKS[config.task].split(":")
-    return getattr(importlib.import_module(module), name)(config)
-
-
-def load_model(path: Path) -> RecurrentModel:
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    config = dict(checkpoint["config"])
-    config["features"] = FeatureConfig(**config["features"])
-    config["labels"] = tuple(config["labels"])
-    model = build_model(ModelConfig(**config))
-    model.load_state_dict(checkpoint["state_dict"])
-    model.metadata = checkpoint.get("metadata", {})
-    return model.eval()

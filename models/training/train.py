@@ -16,8 +16,9 @@ from rnnvoice.models.data.augment import NoiseBank
 from rnnvoice.models.data.corpus import read_manifest
 from rnnvoice.models.data.mixing import IGNORE, KeywordMixer, MixConfig, StreamMixer, UtteranceMixer
 from rnnvoice.models.data.transcription_corpus import read_transcripts
+from rnnvoice.models.nets.checkpoint import load_model, save_model
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
-from rnnvoice.models.nets.recurrent import ModelConfig, RecurrentModel, load_model, save_model
+from rnnvoice.models.nets.recurrent import ModelConfig, RecurrentModel
 from rnnvoice.models.nets.speech_recognizer import TOKENS, SpeechRecognizer
 from rnnvoice.models.vocabulary import LABELS, SILENCE
 
