@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnvoice.models.types import Cell
+from rnnvoice.models.types import MODEL_TASKS, Cell, Task
 
 
 def data_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,7 +35,7 @@ def data_command(args) -> int:
     from collections import Counter
 
     from rnnvoice.models.data.corpus import build_corpus
-    from rnnvoice.models.data.transcription_corpus import build_asr_corpus
+    from rnnvoice.models.data.transcription_corpus import build_transcription_corpus
     from rnnvoice.models.data.tts import available_voices
 
     if args.list_voices:
@@ -46,10 +46,10 @@ def data_command(args) -> int:
     if args.task == "transcription":
         if len(args.fsdd) > 1:
             raise SystemExit("--task transcription takes one --fsdd folder")
-        written = build_asr_corpus(args.out, args.fsdd[0] if args.fsdd else None, args.noise, args.sentences,
-                                   args.digit_strings, heldout_fraction=0.1,
-                                   voice_names=[v for v in args.voices.split(",") if v] or None,
-                                   seed=args.seed, workers=args.workers)
+        written = build_transcription_corpus(args.out, args.fsdd[0] if args.fsdd else None, args.noise,
+                                             args.sentences, args.digit_strings, heldout_fraction=0.1,
+                                             voice_names=[v for v in args.voices.split(",") if v] or None,
+                                             seed=args.seed, workers=args.workers)
         for part, n in written.items():
             print(f"{part:>14}: {n:6d} recordings, {args.out / part / 'transcripts.tsv'}")
         return 0
@@ -88,10 +88,15 @@ def train_command(args) -> int:
     return 0
 
 
+def _task(name: str) -> str:
+    """`asr`, the old name of the transcription task, still works on the command line."""
+    return Task.TRANSCRIPTION.value if name == "asr" else name
+
+
 def eval_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", choices=("keywords", "asr"), default="keywords")
+    p.add_argument("--task", type=_task, choices=[t.value for t in MODEL_TASKS], default=Task.KEYWORDS.value)
     p.add_argument("--cell", choices=[c.value for c in Cell], required=True, help="the shipped model of this cell, unless --model")
-    p.add_argument("--decoder", choices=("beam", "greedy"), default="beam", help="asr: the CTC decoder")
+    p.add_argument("--decoder", choices=("beam", "greedy"), default="beam", help="transcription: the CTC decoder")
     p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` instead of the shipped model")
     p.add_argument("--data", type=Path, required=True,
                    help="Speech Commands layout, FSDD naming, or a corpus from `rnnvoice data` (its held-out speakers)")
@@ -127,15 +132,15 @@ def eval_command(args) -> int:
     from rnnvoice.models.nets.checkpoint import load_model
     from rnnvoice.models.weights import shipped_models
 
-    task = "transcription" if args.task == "asr" else "keywords"
+    task = args.task
     path = args.model or shipped_models().get((task, args.cell))
     if path is None:
         raise SystemExit(f"no shipped {task} {args.cell} model; pass --model")
     model = load_model(path)
     if (model.config.task, model.config.cell) != (task, args.cell):
         raise SystemExit(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {args.cell}")
-    if task == "transcription":
-        return _eval_asr(args, model, path)
+    if task == Task.TRANSCRIPTION:
+        return _eval_transcription(args, model, path)
     clips, noise_dir = _eval_clips(args)
     if not clips:
         raise SystemExit(f"no clips to evaluate in {args.data}")
@@ -178,12 +183,12 @@ def eval_command(args) -> int:
     return 0
 
 
-def _eval_asr(args, model, path) -> int:
+def _eval_transcription(args, model, path) -> int:
     from rnnvoice.models.data.transcription_corpus import read_transcripts
-    from rnnvoice.models.evaluation.transcription import asr_report
+    from rnnvoice.models.evaluation.transcription import transcription_report
 
     recordings = read_transcripts(args.data)
-    result = asr_report(model, recordings, args.decoder)
+    result = transcription_report(model, recordings, args.decoder)
     intents = (f"intents right {result.intent_accuracy:.1%}" if result.intent_accuracy is not None
                else "no commands to understand")
     print(f"{args.cell}: WER {result.word_error_rate:.2%}, sentences right {result.sentence_accuracy:.1%}, "
@@ -196,7 +201,7 @@ def _eval_asr(args, model, path) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         report = {"model": str(path), "cell": args.cell, "data": str(args.data), "decoder": args.decoder,
-                  "asr": dataclasses.asdict(result)}
+                  "transcription": dataclasses.asdict(result)}
         args.json.write_text(json.dumps(report, indent=1))
         print(f"wrote {args.json}")
     return 0

@@ -1,6 +1,6 @@
 """Speech-recognition corpora: folders of recordings with a `transcripts.tsv` (file<TAB>text).
 
-A recording's speaker is the folder it sits in (`{speaker}/{n}.wav`). `build_asr_corpus`
+A recording's speaker is the folder it sits in (`{speaker}/{n}.wav`). `build_transcription_corpus`
 writes `train/`, `heldout/tts/` (voices never trained on) and `heldout/fsdd/` (real digit
 strings by FSDD speakers never trained on), plus `noise/`.
 """
@@ -84,9 +84,10 @@ def digit_strings(fsdd: Path, folder: Path, speakers: set[str], count: int, seed
     return recordings
 
 
-def build_asr_corpus(out: Path, fsdd: Path | None, noise: Path | None, sentences: int = 6000,
-                     digit_string_count: int = 1500, heldout_fraction: float = 0.1,
-                     voice_names: list[str] | None = None, seed: int = 0, workers: int = 2) -> dict[str, int]:
+def build_transcription_corpus(out: Path, fsdd: Path | None, noise: Path | None, sentences: int = 6000,
+                               digit_string_count: int = 1500, heldout_fraction: float = 0.1,
+                               voice_names: list[str] | None = None, seed: int = 0,
+                               workers: int = 2) -> dict[str, int]:
     """Writes train/ and heldout/ folders; whole voices and speakers are held out, never single files."""
     out = Path(out)
     voices = available_voices()

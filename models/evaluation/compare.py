@@ -8,11 +8,11 @@ CLIP_ROWS = (("accuracy", ("clips", "accuracy"), True),)
 STREAM_ROWS = (("keywords detected", ("stream", "hit_rate"), True),
                ("false accepts per hour", ("stream", "false_accepts_per_hour"), False),
                ("detection latency (ms)", ("stream", "mean_latency_s"), False))
-ASR_ROWS = (("word error rate", ("asr", "word_error_rate"), True),
-            ("sentences exactly right", ("asr", "sentence_accuracy"), True),
-            ("intents exactly right", ("asr", "intent_accuracy"), True),
-            ("end of speech to final, median (ms)", ("asr", "final_latency_median_s"), False),
-            ("end of speech to final, p90 (ms)", ("asr", "final_latency_p90_s"), False))
+TRANSCRIPTION_ROWS = (("word error rate", ("transcription", "word_error_rate"), True),
+                      ("sentences exactly right", ("transcription", "sentence_accuracy"), True),
+                      ("intents exactly right", ("transcription", "intent_accuracy"), True),
+                      ("end of speech to final, median (ms)", ("transcription", "final_latency_median_s"), False),
+                      ("end of speech to final, p90 (ms)", ("transcription", "final_latency_p90_s"), False))
 # Speed is the benchmark's to measure (`rnnvoice bench`, both cells in one run on an otherwise idle
 # machine); evaluations may share the machine with other work, so their real-time factors stay in the JSON.
 
@@ -34,8 +34,8 @@ def _show(value, percent: bool, label: str) -> str:
 
 
 def per_speaker_range(report: dict) -> str:
-    speakers = {k: v for k, v in (_get(report, ("clips", "per_speaker")) or _get(report, ("asr", "per_speaker")) or {}).items()
-                if not k.startswith("(")}
+    per_speaker = _get(report, ("clips", "per_speaker")) or _get(report, ("transcription", "per_speaker")) or {}
+    speakers = {k: v for k, v in per_speaker.items() if not k.startswith("(")}
     key = "accuracy" if "clips" in report else "word_error_rate"
     values = sorted(v[key] for v in speakers.values() if v[key] is not None)
     if not values:
@@ -54,7 +54,7 @@ def compare(folder: Path) -> list[str]:
             continue
         gru, lstm = json.loads(gru_path.read_text()), json.loads(lstm_path.read_text())
         name = f"{gru_path.parent.name}/{gru_path.stem[4:]}"
-        kind = CLIP_ROWS if "clips" in gru else STREAM_ROWS if "stream" in gru else ASR_ROWS
+        kind = CLIP_ROWS if "clips" in gru else STREAM_ROWS if "stream" in gru else TRANSCRIPTION_ROWS
         for label, path, percent in kind:
             rows.append(f"| {name} | {label} | {_show(_get(gru, path), percent, label)} | "
                         f"{_show(_get(lstm, path), percent, label)} |")

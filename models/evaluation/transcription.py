@@ -49,7 +49,7 @@ def transcribe_all(model: SpeechRecognizer, recordings: list[Recording], decoder
 
 
 @dataclass
-class AsrReport:
+class TranscriptionReport:
     recordings: int
     speakers: int
     word_error_rate: float
@@ -63,7 +63,8 @@ class AsrReport:
     errors: list[dict]
 
 
-def asr_report(model: SpeechRecognizer, recordings: list[Recording], decoder: str = "beam") -> AsrReport:
+def transcription_report(model: SpeechRecognizer, recordings: list[Recording],
+                         decoder: str = "beam") -> TranscriptionReport:
     by_speaker = defaultdict(list)
     rows = []
     compute_s = audio_s = 0.0
@@ -97,7 +98,7 @@ def asr_report(model: SpeechRecognizer, recordings: list[Recording], decoder: st
     overall = summary(rows)
     latencies = [x["final_latency_s"] for x in rows if x["final_latency_s"] is not None]
     partials = [x["first_partial_s"] for x in rows if x["first_partial_s"] is not None]
-    return AsrReport(
+    return TranscriptionReport(
         recordings=len(rows), speakers=len(by_speaker), word_error_rate=overall["word_error_rate"],
         sentence_accuracy=overall["sentence_accuracy"], intent_accuracy=overall["intent_accuracy"],
         final_latency_median_s=round(float(np.median(latencies)), 3) if latencies else float("nan"),
