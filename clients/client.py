@@ -176,3 +176,19 @@ def result_dict(response: pb.StreamAudioResponse) -> dict:
     s = response.summary
     return {"type": "summary", "audio_s": round(s.audio_s, 3), "chunks": s.chunks, "frames": s.frames,
             "compute_s": round(s.compute_s, 4), "detections": s.detections, "finals": s.finals}
+
+
+def describe(result: dict) -> str:
+    """A result_dict as one line for a person, as `rnnvoice stream` and `rnnvoice mic` print it."""
+    if result["type"] in ("partial", "final"):
+        return f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s  {result['type']:<10} {result['text']}"
+    if result["type"] == "intent":
+        slots = ", ".join(f"{k}={v}" for k, v in result["slots"].items())
+        return f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s  intent     {result['intent']}({slots})  \"{result['text']}\""
+    if result["type"] == "keyword":
+        return f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s  {result['keyword']:<10} score {result['score']:.2f}"
+    if result["type"] == "scores":
+        best = max(result["scores"].items(), key=lambda kv: kv[1], default=("-", 0.0))
+        return f"{result['time_s']:8.2f} s   top {best[0]} {best[1]:.2f}"
+    return (f"{result['audio_s']:.2f} s of audio in {result['chunks']} chunks, {result['frames']} frames, "
+            f"{result['compute_s'] * 1000:.0f} ms compute, {result['detections']} detections, {result['finals']} finals")

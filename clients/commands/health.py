@@ -3,20 +3,22 @@
 import argparse
 import sys
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from rnnvoice.protos import SERVICE_NAME
+HELP = "ask a server's gRPC health service; exit 0 when it serves"
 
 
-def health_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from rnnvoice.protos import SERVICE_NAME
+
     p.add_argument("--server", default="localhost:50051", help="host:port of the server")
     p.add_argument("--service", default=SERVICE_NAME, help="service to ask about; '' for the whole server")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer")
 
 
-def health_command(args) -> int:
+def run(args) -> int:
     """0 when the service is SERVING; 1 otherwise, with the reason on stderr."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
     with grpc.insecure_channel(args.server) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
