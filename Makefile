@@ -48,9 +48,9 @@ reports: dev
 	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source fsdd --labels $(DIGITS) --json reports/keywords/$${cell}_fsdd_digits.json && \
 	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source speech_commands --stream --labels $(SC12) --json reports/keywords/$${cell}_stream_speech_commands.json && \
 	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source fsdd --stream --labels $(DIGITS) --json reports/keywords/$${cell}_stream_fsdd.json && \
-	  $(BIN)/rnnvoice eval --task asr --cell $$cell --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices.json && \
-	  $(BIN)/rnnvoice eval --task asr --cell $$cell --decoder greedy --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices_greedy.json && \
-	  $(BIN)/rnnvoice eval --task asr --cell $$cell --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_fsdd_digit_strings.json \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices.json && \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --decoder greedy --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices_greedy.json && \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_fsdd_digit_strings.json \
 	  || exit 1; \
 	done
 	$(BIN)/rnnvoice bench tests/fixtures/spoken_seven_yes.wav --streams 16 --json reports/bench/bench.json --plot reports/bench/bench.png

@@ -1,14 +1,10 @@
 """`rnnvoice bench`: GRU against LSTM under the same load: latency seen by client and server, speed, memory."""
 
-import argparse
-import contextlib
-import json
 import math
 from pathlib import Path
 
 from rnnvoice.clients.client import read_audio
-from rnnvoice.clients.load import CellLoad, cells_argument, run_load
-from rnnvoice.clients.local_server import local_server
+from rnnvoice.clients.load import CellLoad, run_load
 from rnnvoice.clients.scrape import buckets, histogram_quantile, scrape, subtract, value
 
 QUANTILES = (50, 90, 99)
@@ -93,41 +89,3 @@ def table(report: dict) -> str:
             text += f"{'-' if r is None else f'{r:.2f}':>12}"
         lines.append(f"{label:28}{text}")
     return "\n".join(lines)
-
-
-def bench_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("recording", help="a real recording (any format soundfile reads), streamed by every stream")
-    p.add_argument("--server", help="host:port of a running server (default: start one on the shipped models)")
-    p.add_argument("--metrics", help="that server's metrics URL, e.g. http://host:9100/metrics")
-    p.add_argument("--cells", default="gru,lstm", help="comma-separated cells, run one after the other")
-    p.add_argument("--streams", type=int, default=16, help="concurrent streams per cell")
-    p.add_argument("--chunk-ms", type=float, default=100.0)
-    p.add_argument("--fast", action="store_true", help="send as fast as the server takes it, not at the audio's pace")
-    p.add_argument("--loops", type=int, default=3, help="times each stream plays the recording")
-    p.add_argument("--json", type=Path, default=Path("reports/tmp/bench.json"), help="where to write the report")
-    p.add_argument("--plot", type=Path, help="also draw the report as a PNG bar chart here")
-
-
-def bench_command(args) -> int:
-    cells = cells_argument(args.cells)
-    with contextlib.ExitStack() as stack:
-        if args.server:
-            target, metrics_url = args.server, args.metrics
-        else:
-            server = stack.enter_context(local_server())
-            target, metrics_url = server.target, server.metrics_url
-        report = bench(target, metrics_url, Path(args.recording), cells, args.streams, args.chunk_ms / 1000,
-                       not args.fast, args.loops)
-    pace = "as fast as possible" if args.fast else "in real time"
-    print(f"{args.streams} concurrent streams per cell, {report['audio_s'] * args.loops:.1f} s of audio each, "
-          f"{args.chunk_ms:g} ms chunks, sent {pace}")
-    print(table(report))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=1))
-    print(f"wrote {args.json}")
-    if args.plot:
-        from rnnvoice.models.plots import plot_bench
-
-        plot_bench(report, args.plot)
-        print(f"wrote {args.plot}")
-    return 1 if any(c["failed_streams"] for c in report["cells"].values()) else 0

@@ -1,25 +1,36 @@
-"""The `rnnvoice` command: one entry point, a subcommand per job, each imported only when used."""
+"""The `rnnvoice` command: one entry point, a subcommand per job, each a module of clients/commands/."""
 
 import argparse
-import importlib
 import logging
 import sys
 
-# name -> (module, help). The module has `<name>_arguments(parser)` and `<name>_command(args) -> int`.
+from rnnvoice.clients.commands import (bench, calibrate, compare, dashboard, data, evaluate, health, load, mic, serve,
+                                       stream, train)
+
 COMMANDS = {
-    "serve": ("rnnvoice.service.main", "run the gRPC server on the shipped models"),
-    "stream": ("rnnvoice.clients.file_client", "stream a recording to a server and print results"),
-    "data": ("rnnvoice.models.commands", "build a training corpus: synthetic and real speech, noise"),
-    "train": ("rnnvoice.models.commands", "train a GRU or LSTM keyword or speech recognition model"),
-    "eval": ("rnnvoice.models.commands", "measure a model on held-out speakers"),
-    "compare": ("rnnvoice.models.commands", "GRU beside LSTM: every pair of eval reports as one table"),
-    "calibrate": ("rnnvoice.models.commands", "tune a keyword model's detection thresholds on held-out voices"),
-    "mic": ("rnnvoice.clients.mic_client", "stream the microphone to a server and show detections live"),
-    "load": ("rnnvoice.clients.load", "many concurrent streams of a recording: latency as the client sees it"),
-    "bench": ("rnnvoice.clients.bench", "GRU against LSTM under load: latency, real-time factor, memory"),
-    "health": ("rnnvoice.clients.health_check", "ask a server's gRPC health service; exit 0 when it serves"),
-    "dashboard": ("rnnvoice.clients.dashboard", "draw the Grafana dashboard's queries from a Prometheus as a PNG"),
+    "serve": serve,
+    "stream": stream,
+    "data": data,
+    "train": train,
+    "eval": evaluate,
+    "compare": compare,
+    "calibrate": calibrate,
+    "mic": mic,
+    "load": load,
+    "bench": bench,
+    "health": health,
+    "dashboard": dashboard,
 }
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's help with its default, where there is one to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        default = action.default
+        if default is None or default is False or default == "" or default == []:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,16 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     argv = sys.argv[1:] if argv is None else argv
     chosen = next((a for a in argv if a in COMMANDS), None)
-    for name, (module, help_text) in COMMANDS.items():
-        command = sub.add_parser(name, help=help_text, description=help_text)
-        if name == chosen:  # only the chosen command's module (and its imports) is loaded
-            getattr(importlib.import_module(module), f"{name}_arguments")(command)
+    for name, command in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=command.HELP, description=command.HELP,
+                                        formatter_class=HelpFormatter)
+        if name == chosen:  # only the chosen command's options: some need heavy imports (train's config)
+            command.add_arguments(command_parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run = getattr(importlib.import_module(COMMANDS[args.command][0]), f"{args.command}_command")
     try:
-        return run(args) or 0
+        return COMMANDS[args.command].run(args) or 0
     except KeyboardInterrupt:
         return 130
 

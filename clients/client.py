@@ -9,11 +9,12 @@ import numpy as np
 import soundfile
 from google.protobuf import json_format
 
+from rnnvoice.models.types import Cell, Task
 from rnnvoice.protos import pb, pb_grpc
 
-TASKS = {"keywords": pb.TASK_KEYWORDS, "transcription": pb.TASK_TRANSCRIPTION, "assistant": pb.TASK_ASSISTANT}
+TASKS = {Task.KEYWORDS: pb.TASK_KEYWORDS, Task.TRANSCRIPTION: pb.TASK_TRANSCRIPTION, Task.ASSISTANT: pb.TASK_ASSISTANT}
 DECODERS = {"beam": pb.DECODER_BEAM, "greedy": pb.DECODER_GREEDY}
-CELLS = {"gru": pb.CELL_GRU, "lstm": pb.CELL_LSTM}
+CELLS = {Cell.GRU: pb.CELL_GRU, Cell.LSTM: pb.CELL_LSTM}
 ENCODINGS = {"pcm_s16le": (pb.ENCODING_PCM_S16LE, "<i2"), "float32le": (pb.ENCODING_FLOAT32LE, "<f4")}
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
@@ -60,7 +61,7 @@ def read_audio(path) -> Audio:
     return Audio.from_array(samples, rate, "float32le")
 
 
-def stream_config(audio: Audio, cell: str = "gru", task: str = "keywords",
+def stream_config(audio: Audio, cell: str = Cell.GRU, task: str = Task.KEYWORDS,
                   sensitivities: dict[str, float] | None = None, keywords: Iterable[str] = (),
                   interim_scores: bool = False, interim_results: bool = False, phrase_hints: Iterable[str] = (),
                   endpoint_silence_s: float | None = None, decoder: str = "beam") -> pb.StreamConfig:
@@ -130,12 +131,12 @@ class VoiceClient:
         """Results as they arrive; the last one is the stream's summary. pace_s > 0 sends a chunk every pace_s seconds."""
         return self.stub.StreamAudio(requests(config, paced(chunks, pace_s) if pace_s else chunks), timeout=self.timeout_s)
 
-    def stream_audio(self, audio: Audio, cell: str = "gru", chunk_s: float = 0.1, realtime: bool = False,
+    def stream_audio(self, audio: Audio, cell: str = Cell.GRU, chunk_s: float = 0.1, realtime: bool = False,
                      **options) -> Iterator[pb.StreamAudioResponse]:
         config = stream_config(audio, cell, **options)
         return self.stream(config, audio.chunks(chunk_s), pace_s=chunk_s if realtime else 0.0)
 
-    def recognize(self, audio: Audio, cell: str = "gru", **options) -> pb.RecognizeResponse:
+    def recognize(self, audio: Audio, cell: str = Cell.GRU, **options) -> pb.RecognizeResponse:
         request = pb.RecognizeRequest(config=stream_config(audio, cell, **options), audio=audio.data)
         return self.stub.Recognize(request, timeout=self.timeout_s)
 
@@ -175,3 +176,19 @@ def result_dict(response: pb.StreamAudioResponse) -> dict:
     s = response.summary
     return {"type": "summary", "audio_s": round(s.audio_s, 3), "chunks": s.chunks, "frames": s.frames,
             "compute_s": round(s.compute_s, 4), "detections": s.detections, "finals": s.finals}
+
+
+def describe(result: dict) -> str:
+    """A result_dict as one line for a person, as `rnnvoice stream` and `rnnvoice mic` print it."""
+    if result["type"] in ("partial", "final"):
+        return f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s  {result['type']:<10} {result['text']}"
+    if result["type"] == "intent":
+        slots = ", ".join(f"{k}={v}" for k, v in result["slots"].items())
+        return f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s  intent     {result['intent']}({slots})  \"{result['text']}\""
+    if result["type"] == "keyword":
+        return f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s  {result['keyword']:<10} score {result['score']:.2f}"
+    if result["type"] == "scores":
+        best = max(result["scores"].items(), key=lambda kv: kv[1], default=("-", 0.0))
+        return f"{result['time_s']:8.2f} s   top {best[0]} {best[1]:.2f}"
+    return (f"{result['audio_s']:.2f} s of audio in {result['chunks']} chunks, {result['frames']} frames, "
+            f"{result['compute_s'] * 1000:.0f} ms compute, {result['detections']} detections, {result['finals']} finals")

@@ -1,16 +1,12 @@
 """`rnnvoice dashboard`: the Grafana dashboard's own queries, run on a Prometheus and drawn as a PNG, GRU beside LSTM."""
 
-import argparse
 import json
 import re
-import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from rnnvoice.clients.client import CELLS
-DASHBOARD = Path("deploy/grafana/dashboards/rnnvoice.json")
 
 
 @dataclass
@@ -73,23 +69,3 @@ def fill_panels(prometheus: str, dashboard: dict, start: float, end: float, step
                 times, values = zip(*((float(t), float(v)) for t, v in result["values"]))
                 panel.series.append(Series(legend(fmt, result["metric"]), list(times), list(values)))
     return filled
-
-
-def dashboard_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--prometheus", default="http://localhost:9090", help="Prometheus to query")
-    p.add_argument("--dashboard", type=Path, default=DASHBOARD, help="the Grafana dashboard JSON")
-    p.add_argument("--minutes", type=float, default=15.0, help="time range, ending now")
-    p.add_argument("--rate-interval", default="1m", help="what Grafana's $__rate_interval stands for")
-    p.add_argument("--out", type=Path, default=Path("deploy/grafana/dashboard-preview.png"))
-
-
-def dashboard_command(args) -> int:
-    from rnnvoice.models.plots import plot_dashboard
-
-    dashboard = json.loads(args.dashboard.read_text())
-    end = time.time()
-    start = end - args.minutes * 60
-    filled = fill_panels(args.prometheus, dashboard, start, end, max(1.0, (end - start) / 300), args.rate_interval)
-    plot_dashboard(filled, f"{dashboard['title']}, last {args.minutes:g} min", args.out)
-    print(f"wrote {args.out}")
-    return 0

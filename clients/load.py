@@ -1,7 +1,5 @@
 """`rnnvoice load`: many concurrent streams of one recording, timing every chunk from its send to its first result."""
 
-import argparse
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -9,7 +7,7 @@ from dataclasses import dataclass, field
 import grpc
 import numpy as np
 
-from rnnvoice.clients.client import CELLS, Audio, VoiceClient, paced, read_audio, stream_config
+from rnnvoice.clients.client import CELLS, Audio, VoiceClient, paced, stream_config
 
 
 @dataclass
@@ -82,33 +80,8 @@ def run_load(target: str, audio: Audio, cell: str, streams: int, chunk_s: float 
     return load
 
 
-def load_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("recording", help="a real recording (any format soundfile reads), streamed by every stream")
-    p.add_argument("--server", default="localhost:50051", help="host:port of the server or load balancer")
-    p.add_argument("--cells", default="gru,lstm", help="comma-separated cells, run one after the other")
-    p.add_argument("--streams", type=int, default=8, help="concurrent streams per cell")
-    p.add_argument("--chunk-ms", type=float, default=100.0)
-    p.add_argument("--fast", action="store_true", help="send as fast as the server takes it, not at the audio's pace")
-    p.add_argument("--loops", type=int, default=1, help="times each stream plays the recording")
-
-
 def cells_argument(text: str) -> list[str]:
     cells = [c for c in text.split(",") if c]
     if not cells or set(cells) - set(CELLS):
         raise SystemExit(f"--cells {text!r}: expected a comma-separated list of {', '.join(CELLS)}")
     return cells
-
-
-def load_command(args) -> int:
-    audio = read_audio(args.recording)
-    failed = False
-    for cell in cells_argument(args.cells):
-        load = run_load(args.server, audio, cell, args.streams, args.chunk_ms / 1000, not args.fast, args.loops)
-        print(f"{cell}: {load.streams} streams, {len(load.latencies_s)} chunks in {load.wall_s:.1f} s, latency "
-              f"median {load.latency_ms(50):.1f} ms, p90 {load.latency_ms(90):.1f} ms, p99 {load.latency_ms(99):.1f} ms, "
-              f"real-time factor {load.real_time_factor:.4f}, {len(load.errors)} failed streams")
-        for error in sorted(set(load.errors)):
-            print(f"  {error}", file=sys.stderr)
-        failed |= bool(load.errors)
-    return 1 if failed else 0
-

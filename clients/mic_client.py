@@ -5,7 +5,6 @@ The microphone is read in 100 ms blocks at its own default rate (the server resa
 goes away or ends the stream, a new stream opens as soon as it is back, and times go on from the same clock.
 """
 
-import argparse
 import math
 import queue
 import sys
@@ -16,9 +15,7 @@ from dataclasses import dataclass, field
 import grpc
 import numpy as np
 
-from rnnvoice.clients.client import Audio, VoiceClient, result_dict, stream_config
-from rnnvoice.clients.file_client import describe
-from rnnvoice.clients.microphone import MicError, find_microphone, list_devices, open_microphone
+from rnnvoice.clients.client import VoiceClient, describe, result_dict
 
 # Errors a new stream would only repeat; anything else (server gone, full, restarting) is retried.
 FATAL = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED,
@@ -161,14 +158,6 @@ class ServerLink:
             return f"lost the server ({e.code().name})"
 
 
-def mic_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--list-devices", action="store_true", help="list the microphones and exit")
-    p.add_argument("--device", help="microphone number or part of its name (default: the system's default)")
-    p.add_argument("--cell", choices=("gru", "lstm"), default="gru")
-    p.add_argument("--task", choices=("keywords", "transcription", "assistant"), default="keywords")
-    p.add_argument("--server", default="localhost:50051", help="host:port of the server")
-
-
 def summary(captured_s: float, name: str, link: ServerLink, overflows: int) -> str:
     found = ", ".join(f"{k} x{n}" for k, n in link.detections.most_common()) or "none"
     text = (f"summary: {captured_s:.1f} s of audio from {name!r}, {link.streamed_s:.1f} s streamed in "
@@ -191,41 +180,3 @@ def capture(mic, rate: int, link: ServerLink, display: Display) -> tuple[float, 
     except KeyboardInterrupt:
         pass
     return frames / rate, overflows
-
-
-def mic_command(args) -> int:
-    try:
-        if args.list_devices:
-            print(list_devices())
-            return 0
-        index, name, rate = find_microphone(int(args.device) if args.device and args.device.isdigit() else args.device)
-    except MicError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    display = Display()
-    config = stream_config(Audio(b"", rate), args.cell, args.task, interim_results=True)
-    with VoiceClient(args.server, options=RECONNECT) as client:
-        link = ServerLink(client, config, display)
-        link.thread.start()
-        mic = None
-        try:
-            display.line(f"connecting to {args.server}...")
-            while not link.connected.wait(0.5):  # the microphone opens once there is somewhere to send it
-                pass
-            mic = open_microphone(index, name, rate)
-            display.line(f"listening to {name!r} at {rate} Hz, {args.cell.upper()} {args.task} model; Ctrl-C to stop")
-            captured_s, overflows = capture(mic, rate, link, display)
-        except KeyboardInterrupt:
-            captured_s, overflows = 0.0, 0
-        except MicError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        finally:
-            if mic is not None:
-                mic.close()
-            link.finish()
-        display.line(summary(captured_s, name, link, overflows))
-    if link.error:
-        print(f"error: {link.error}", file=sys.stderr)
-        return 1
-    return 0

@@ -7,7 +7,8 @@ import grpc
 from prometheus_client import (CollectorRegistry, Counter, Gauge, GCCollector, Histogram, PlatformCollector,
                                ProcessCollector, disable_created_metrics, start_http_server)
 
-from rnnvoice.models.recurrent import RecurrentModel
+from rnnvoice.models.nets.recurrent import RecurrentModel
+from rnnvoice.models.types import Task
 from rnnvoice.models.vocabulary import WAKE_WORD
 
 log = logging.getLogger(__name__)
@@ -91,10 +92,10 @@ class ServerMetrics:
             state_bytes.labels(task, cell).set(model.state_bytes)
         # Streams are labelled by their task: the assistant runs a keyword model and a recogniser together.
         for task, cell in stream_tasks(models):
-            if task == "keywords":
+            if task == Task.KEYWORDS:
                 keywords = [k for k in models[task, cell].config.labels if not k.startswith("_")]
             else:
-                keywords = [WAKE_WORD] if task == "assistant" else []
+                keywords = [WAKE_WORD] if task == Task.ASSISTANT else []
             self.models[task, cell] = ModelMetrics(self, task, cell, keywords)
             self.ended.labels(task, cell, "completed", grpc.StatusCode.OK.name)  # from zero, so its first rise shows
         self.http = None
@@ -119,6 +120,6 @@ class ServerMetrics:
 def stream_tasks(models: dict[tuple[str, str], RecurrentModel]) -> list[tuple[str, str]]:
     """The (task, cell) pairs streams can ask for: each model's own task, and the assistant where both exist."""
     pairs = list(models)
-    pairs += [("assistant", cell) for task, cell in models
-              if task == "keywords" and ("transcription", cell) in models]
+    pairs += [(Task.ASSISTANT, cell) for task, cell in models
+              if task == Task.KEYWORDS and (Task.TRANSCRIPTION, cell) in models]
     return pairs

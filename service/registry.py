@@ -6,15 +6,17 @@ from pathlib import Path
 import grpc
 import torch
 
-from rnnvoice.models.ctc_decoding import make_decoder
-from rnnvoice.models.recurrent import RecurrentModel, load_model
+from rnnvoice.models.decoding.ctc import make_decoder
+from rnnvoice.models.nets.checkpoint import load_model
+from rnnvoice.models.nets.recurrent import RecurrentModel
+from rnnvoice.models.types import Cell, Task
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError
 
 log = logging.getLogger(__name__)
 
-TASK_ENUMS = {"keywords": pb.TASK_KEYWORDS, "transcription": pb.TASK_TRANSCRIPTION}
-CELLS = {"gru": pb.CELL_GRU, "lstm": pb.CELL_LSTM}
+TASK_ENUMS = {Task.KEYWORDS: pb.TASK_KEYWORDS, Task.TRANSCRIPTION: pb.TASK_TRANSCRIPTION}
+CELLS = {Cell.GRU: pb.CELL_GRU, Cell.LSTM: pb.CELL_LSTM}
 
 
 class ModelRegistry:
@@ -35,7 +37,7 @@ class ModelRegistry:
             self.names[task, cell] = Path(path).name
             log.info("loaded %s %s model from %s: %d parameters, %d state bytes per stream",
                      task, cell, path, model.parameter_count, model.state_bytes)
-        if any(task == "transcription" for task, _ in self.models):
+        if any(task == Task.TRANSCRIPTION for task, _ in self.models):
             make_decoder("beam")  # builds the domain language model and lexicon once, before any stream
 
     def get(self, task: str, cell: str) -> RecurrentModel:
@@ -52,7 +54,7 @@ class ModelRegistry:
             c = model.config
             infos.append(pb.ModelInfo(
                 task=TASK_ENUMS[task], cell=CELLS[cell], name=self.names[task, cell],
-                keywords=[k for k in c.labels if not k.startswith("_")] if task == "keywords" else list(c.labels[1:]),
+                keywords=[k for k in c.labels if not k.startswith("_")] if task == Task.KEYWORDS else list(c.labels[1:]),
                 parameters=model.parameter_count, state_bytes=model.state_bytes,
                 hidden_size=c.hidden_size, layers=c.num_layers,
                 sample_rate_hz=c.features.sample_rate, frame_rate_hz=c.features.step_rate,

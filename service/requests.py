@@ -4,19 +4,21 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from rnnvoice.models.asr_model import normalise
-from rnnvoice.models.audio import SUPPORTED_RATES
-from rnnvoice.models.detector import DEFAULT_SENSITIVITY
-from rnnvoice.models.transcription_stream import DEFAULT_ENDPOINT_S
+from rnnvoice.models.audio.pcm import SUPPORTED_RATES
+from rnnvoice.models.nets.speech_recognizer import normalise
+from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY
+from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S
+from rnnvoice.models.types import Cell, Task
 from rnnvoice.models.vocabulary import WAKE_WORD
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError, invalid
 from rnnvoice.service.registry import CELLS, ModelRegistry
 
-STREAM_TASKS = {pb.TASK_KEYWORDS: "keywords", pb.TASK_TRANSCRIPTION: "transcription", pb.TASK_ASSISTANT: "assistant"}
+STREAM_TASKS = {pb.TASK_KEYWORDS: Task.KEYWORDS, pb.TASK_TRANSCRIPTION: Task.TRANSCRIPTION,
+                pb.TASK_ASSISTANT: Task.ASSISTANT}
 # The models each task runs.
-TASK_MODELS = {"keywords": ("keywords",), "transcription": ("transcription",),
-               "assistant": ("keywords", "transcription")}
+TASK_MODELS = {Task.KEYWORDS: (Task.KEYWORDS,), Task.TRANSCRIPTION: (Task.TRANSCRIPTION,),
+               Task.ASSISTANT: (Task.KEYWORDS, Task.TRANSCRIPTION)}
 ENCODINGS = {pb.ENCODING_PCM_S16LE: "pcm_s16le", pb.ENCODING_FLOAT32LE: "float32le"}
 DECODERS = {pb.DECODER_UNSPECIFIED: "beam", pb.DECODER_BEAM: "beam", pb.DECODER_GREEDY: "greedy"}
 MAX_CHANNELS = 8
@@ -26,8 +28,8 @@ ENDPOINT_RANGE_S = (0.1, 3.0)
 
 @dataclass(frozen=True)
 class StreamParams:
-    task: str
-    cell: str
+    task: Task
+    cell: Cell
     sample_rate: int
     encoding: str
     channels: int
@@ -60,7 +62,7 @@ def parse_config(config: pb.StreamConfig, registry: ModelRegistry) -> StreamPara
         raise invalid(f"unknown cell {_enum_name(pb.Cell, config.cell)}; set cell to CELL_GRU or CELL_LSTM")
     task, cell = STREAM_TASKS[config.task], cells[config.cell]
     for model_task in TASK_MODELS[task]:
-        if task == "assistant" and (model_task, cell) not in registry.models:
+        if task == Task.ASSISTANT and (model_task, cell) not in registry.models:
             raise StreamError(grpc.StatusCode.FAILED_PRECONDITION,
                               f"assistant mode needs a {model_task} model with a {cell.upper()} cell, and this "
                               "server has none loaded; start it with both, or use another task")
@@ -77,10 +79,10 @@ def parse_config(config: pb.StreamConfig, registry: ModelRegistry) -> StreamPara
         raise invalid(f"{channels} channels; at most {MAX_CHANNELS} are mixed down")
     params = dict(task=task, cell=cell, sample_rate=fmt.sample_rate_hz, encoding=ENCODINGS[fmt.encoding],
                   channels=channels)
-    if task in ("keywords", "assistant"):
-        keywords = registry.get("keywords", cell).config.labels if task == "keywords" else (WAKE_WORD,)
+    if task in (Task.KEYWORDS, Task.ASSISTANT):
+        keywords = registry.get(Task.KEYWORDS, cell).config.labels if task == Task.KEYWORDS else (WAKE_WORD,)
         params |= _keywords(config.keywords, [k for k in keywords if not k.startswith("_")], cell)
-    if task in ("transcription", "assistant"):
+    if task in (Task.TRANSCRIPTION, Task.ASSISTANT):
         params |= _transcription(config.transcription)
     return StreamParams(**params)
 

@@ -6,11 +6,12 @@ import threading
 import grpc
 from google.protobuf import struct_pb2
 
-from rnnvoice.models.assistant_stream import AssistantOutput, AssistantStream, Command
-from rnnvoice.models.audio import AudioFormatError, decode
-from rnnvoice.models.detector import Detection
-from rnnvoice.models.keyword_stream import KeywordOutput, KeywordStream
-from rnnvoice.models.transcription_stream import Transcript, TranscriptionOutput, TranscriptionStream
+from rnnvoice.models.audio.pcm import AudioFormatError, decode
+from rnnvoice.models.streaming.assistant_stream import AssistantOutput, AssistantStream, Command
+from rnnvoice.models.streaming.keyword_detector import Detection
+from rnnvoice.models.streaming.keyword_stream import KeywordOutput, KeywordStream
+from rnnvoice.models.streaming.transcription_stream import Transcript, TranscriptionOutput, TranscriptionStream
+from rnnvoice.models.types import Task
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError, invalid
 from rnnvoice.service.metrics import ModelMetrics, ServerMetrics
@@ -20,13 +21,13 @@ from rnnvoice.service.requests import StreamParams
 
 def open_stream(params: StreamParams, registry: ModelRegistry):
     """The models' streaming session for a task, on this stream's own state."""
-    if params.task == "keywords":
-        return KeywordStream(registry.get("keywords", params.cell), params.sample_rate, params.sensitivities)
+    if params.task == Task.KEYWORDS:
+        return KeywordStream(registry.get(Task.KEYWORDS, params.cell), params.sample_rate, params.sensitivities)
     transcription = dict(decoder=params.decoder, hints=list(params.hints), endpoint_s=params.endpoint_s,
                          interim=params.interim_results)
-    if params.task == "transcription":
-        return TranscriptionStream(registry.get("transcription", params.cell), params.sample_rate, **transcription)
-    return AssistantStream(registry.get("keywords", params.cell), registry.get("transcription", params.cell),
+    if params.task == Task.TRANSCRIPTION:
+        return TranscriptionStream(registry.get(Task.TRANSCRIPTION, params.cell), params.sample_rate, **transcription)
+    return AssistantStream(registry.get(Task.KEYWORDS, params.cell), registry.get(Task.TRANSCRIPTION, params.cell),
                            params.sample_rate, sensitivity=next(iter(params.sensitivities.values())), **transcription)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from rnnvoice.clients.client import VoiceClient
 from rnnvoice.clients.local_server import free_port
-from rnnvoice.models.corpus import load_clip
+from rnnvoice.models.data.corpus import load_clip
 from rnnvoice.models.weights import shipped_models
 from rnnvoice.service.server import VoiceServer
 from rnnvoice.service.settings import ServerSettings

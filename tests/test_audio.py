@@ -5,7 +5,7 @@ import pytest
 import torch
 import torchaudio
 
-from rnnvoice.models.audio import SUPPORTED_RATES, AudioFormatError, StreamingResampler, decode
+from rnnvoice.models.audio.pcm import SUPPORTED_RATES, AudioFormatError, StreamingResampler, decode
 
 
 @pytest.mark.parametrize("rate", SUPPORTED_RATES)

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from rnnvoice.clients.client import read_audio
-from rnnvoice.models.recurrent import load_model
+from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.weights import shipped_models
 from tests.conftest import FIXTURES
 

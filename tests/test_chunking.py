@@ -8,9 +8,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnvoice.models.keyword_stream import KeywordStream
-from rnnvoice.models.recurrent import load_model
-from rnnvoice.models.transcription_stream import TranscriptionStream
+from rnnvoice.models.nets.checkpoint import load_model
+from rnnvoice.models.streaming.keyword_stream import KeywordStream
+from rnnvoice.models.streaming.transcription_stream import TranscriptionStream
 from rnnvoice.models.weights import shipped_models
 from tests.conftest import fixture_clip
 

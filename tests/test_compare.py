@@ -2,7 +2,7 @@
 
 import json
 
-from rnnvoice.models.compare import compare
+from rnnvoice.models.evaluation.compare import compare
 
 
 def test_pairs_of_reports_become_rows_side_by_side(tmp_path):

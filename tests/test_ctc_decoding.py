@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from rnnvoice.models.asr_model import TOKENS, encode_text
-from rnnvoice.models.ctc_decoding import DomainLanguageModel, GreedyDecoder, LexiconDecoder, domain_ngrams
-from rnnvoice.models.intents import CITIES
+from rnnvoice.models.decoding.ctc import GreedyDecoder, LexiconDecoder
+from rnnvoice.models.decoding.language_model import DomainLanguageModel, domain_ngrams
+from rnnvoice.models.nets.speech_recognizer import TOKENS, encode_text
+from rnnvoice.models.nlu.intents import CITIES
 
 V = len(TOKENS)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnnvoice.models.detector import DetectorConfig, KeywordDetector, threshold_for
+from rnnvoice.models.streaming.keyword_detector import DetectorConfig, KeywordDetector, threshold_for
 
 LABELS = ("_silence_", "_unknown_", "yes", "no")
 STEP_S = 0.03

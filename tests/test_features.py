@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from rnnvoice.models.features import FeatureConfig, StreamingFeatures, features
+from rnnvoice.models.audio.features import FeatureConfig, StreamingFeatures, features
 
 
 def test_streaming_features_equal_whole_signal_features():
@@ -33,8 +33,8 @@ def test_running_normalisation_takes_out_the_input_level():
     the log domain, and what an 8 kHz recording lacks above 4 kHz sits on a floor relative to each frame. (Only
     where the recording's own noise would fall below about -100 dBFS, under 16-bit audio's, does the absolute
     floor for digital silence show.)"""
-    from rnnvoice.models.corpus import load_clip
-    from rnnvoice.models.evaluate import at_level
+    from rnnvoice.models.data.corpus import load_clip
+    from rnnvoice.models.evaluation.keywords import at_level
     from tests.conftest import FIXTURES
 
     wave = load_clip(FIXTURES / "seven_lucas.wav")

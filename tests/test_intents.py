@@ -4,9 +4,9 @@ import random
 
 import pytest
 
-from rnnvoice.models.intents import Intent, parse_intent
-from rnnvoice.models.sentences import generate_command, vocabulary
-from rnnvoice.models.spoken_numbers import read_number, say_number
+from rnnvoice.models.data.sentences import generate_command, vocabulary
+from rnnvoice.models.nlu.intents import Intent, parse_intent
+from rnnvoice.models.nlu.spoken_numbers import read_number, say_number
 
 
 def test_every_generated_command_parses_to_its_intent():

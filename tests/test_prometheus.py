@@ -20,7 +20,7 @@ from rnnvoice.clients.client import CELLS, Audio, VoiceClient, read_audio
 from rnnvoice.clients.dashboard import fill_panels, panels
 from rnnvoice.clients.load import run_load
 from rnnvoice.clients.scrape import scrape
-from rnnvoice.models.plots import plot_dashboard
+from rnnvoice.models.evaluation.plots import plot_dashboard
 from tests.conftest import FIXTURES, SHIPPED_MODELS_TRAINED, free_port, rpc_error, wait_until
 from tests.daemons import DEPLOY, Daemon, binary
 

@@ -6,7 +6,7 @@ from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from rnnvoice.models.ctc_decoding import domain_ngrams
+from rnnvoice.models.decoding.language_model import domain_ngrams
 from rnnvoice.models.weights import shipped_models
 from rnnvoice.protos import pb
 from rnnvoice.service.registry import ModelRegistry

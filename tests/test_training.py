@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from rnnvoice.clients.cli import main
-from rnnvoice.models.asr_corpus import read_transcripts
-from rnnvoice.models.corpus import read_manifest, scan_folder
-from rnnvoice.models.mixing import KeywordMixer
-from rnnvoice.models.recurrent import load_model
-from rnnvoice.models.train import TrainConfig, train
+from rnnvoice.models.data.corpus import read_manifest, scan_folder
+from rnnvoice.models.data.transcription_corpus import read_transcripts
+from rnnvoice.models.data.mixing import KeywordMixer
+from rnnvoice.models.nets.checkpoint import load_model
+from rnnvoice.models.training.train import TrainConfig, train
 from tests.conftest import FIXTURES
 
 
@@ -120,7 +120,7 @@ def test_transcription_corpus_and_training(real_folders, tmp_path):
 
 
 def test_word_pooling_scores_each_keyword_once_where_the_model_is_surest():
-    from rnnvoice.models.train import word_pooled_loss
+    from rnnvoice.models.training.train import word_pooled_loss
 
     torch.manual_seed(0)
     logits = torch.randn(2, 6, 5, requires_grad=True)

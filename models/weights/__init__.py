@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
+from rnnvoice.models.types import MODEL_TASKS, Cell, Task
+
 WEIGHTS = Path(__file__).resolve().parent
 
 
-def shipped_models() -> dict[tuple[str, str], Path]:
+def shipped_models() -> dict[tuple[Task, Cell], Path]:
     """(task, cell) -> weights file, for every shipped model present."""
-    found = {(task, cell): WEIGHTS / f"{task}_{cell}.pt" for task in ("keywords", "transcription")
-             for cell in ("gru", "lstm")}
+    found = {(task, cell): WEIGHTS / f"{task}_{cell}.pt" for task in MODEL_TASKS for cell in Cell}
     return {key: path for key, path in found.items() if path.exists()}

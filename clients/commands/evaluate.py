@@ -1,0 +1,136 @@
+"""`rnnvoice eval`: a keyword model or a recogniser measured on held-out speakers, as a report."""
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+from rnnvoice.models.types import MODEL_TASKS, Cell, Task
+
+HELP = "measure a model on held-out speakers"
+
+
+def _task(name: str) -> str:
+    """`asr`, the old name of the transcription task, still works on the command line."""
+    return Task.TRANSCRIPTION.value if name == "asr" else name
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", type=_task, choices=[t.value for t in MODEL_TASKS], default=Task.KEYWORDS.value,
+                   help="the model of which task")
+    p.add_argument("--cell", choices=[c.value for c in Cell], required=True,
+                   help="the shipped model of this cell, unless --model")
+    p.add_argument("--decoder", choices=("beam", "greedy"), default="beam", help="transcription: the CTC decoder")
+    p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` instead of the shipped model")
+    p.add_argument("--data", type=Path, required=True,
+                   help="Speech Commands layout, FSDD naming, or a corpus from `rnnvoice data` (its held-out speakers)")
+    p.add_argument("--labels", default="", help="scored labels, e.g. yes,no,up,down,left,right,on,off,stop,go; "
+                   "other words count as _unknown_ (default: every keyword)")
+    p.add_argument("--source", default="", help="with a corpus: only clips of this source (speech_commands, fsdd, tts)")
+    p.add_argument("--stream", action="store_true", help="join the clips into one long stream and count hits, "
+                   "misses and false accepts per hour through the serving code path")
+    p.add_argument("--noise", type=Path, help="background noise WAVs for --stream (a corpus brings its own)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --stream composition")
+    p.add_argument("--level-dbfs", type=float, help="clips: set each clip's speech to this RMS level (dBFS) first, "
+                   "as a nearer or farther microphone would (default: as recorded)")
+    p.add_argument("--json", type=Path, help="write the report here (and the confusion matrix beside it as PNG)")
+
+
+def _eval_clips(args):
+    from rnnvoice.models.data.corpus import MANIFEST, read_manifest, scan_folder
+
+    if (args.data / MANIFEST).exists():
+        clips = [c for c in read_manifest(args.data) if c.split == "heldout"]
+        if args.source:
+            clips = [c for c in clips if c.source == args.source]
+        else:
+            clips = [c for c in clips if c.source != "tts"]
+        noise = args.noise or args.data / "noise"
+    else:
+        clips, noise = scan_folder(args.data), args.noise
+    return clips, noise
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from rnnvoice.models.data.augment import NoiseBank
+    from rnnvoice.models.evaluation.keywords import clip_report, stream_report
+    from rnnvoice.models.evaluation.plots import plot_confusion
+    from rnnvoice.models.nets.checkpoint import load_model
+    from rnnvoice.models.weights import shipped_models
+
+    task = args.task
+    path = args.model or shipped_models().get((task, args.cell))
+    if path is None:
+        raise SystemExit(f"no shipped {task} {args.cell} model; pass --model")
+    model = load_model(path)
+    if (model.config.task, model.config.cell) != (task, args.cell):
+        raise SystemExit(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {args.cell}")
+    if task == Task.TRANSCRIPTION:
+        return _eval_transcription(args, model, path)
+    clips, noise_dir = _eval_clips(args)
+    if not clips:
+        raise SystemExit(f"no clips to evaluate in {args.data}")
+    keywords = tuple(k for k in model.config.labels if not k.startswith("_"))
+    labels = tuple(args.labels.split(",")) if args.labels else keywords
+    unknown = [k for k in labels if k not in keywords]
+    if unknown:
+        raise SystemExit(f"--labels: {', '.join(unknown)} not among the model's keywords ({', '.join(keywords)})")
+    report = {"model": str(path), "cell": args.cell, "data": str(args.data), "labels": list(labels),
+              "speakers": len({c.speaker for c in clips})}
+    if args.stream:
+        noise = NoiseBank(sorted(Path(noise_dir).glob("*.wav"))) if noise_dir and Path(noise_dir).is_dir() else None
+        result = stream_report(model, clips, labels, noise, args.seed)
+        report["stream"] = dataclasses.asdict(result)
+        print(f"{args.cell}: {result.hits}/{result.keywords} keywords detected ({result.hit_rate:.1%}), "
+              f"{result.false_accepts} false accepts in {result.non_keyword_s / 60:.1f} min of other speech and "
+              f"noise ({result.false_accepts_per_hour:.1f} per hour), mean latency {result.mean_latency_s * 1000:.0f} ms, "
+              f"real-time factor {result.real_time_factor:.4f}")
+        for k, counts in result.per_keyword.items():
+            print(f"  {k:<10} {counts.get('hits', 0):4d}/{counts.get('keywords', 0):<4d}")
+        if result.false_accept_words:
+            print("  false accepts:", ", ".join(f"{k} x{n}" for k, n in result.false_accept_words.items()))
+    else:
+        result = clip_report(model, clips, labels, args.level_dbfs)
+        report["level_dbfs"] = args.level_dbfs
+        report["clips"] = dataclasses.asdict(result)
+        speakers = result.per_speaker
+        accuracies = sorted((v["accuracy"], k) for k, v in speakers.items())
+        print(f"{args.cell}: accuracy {result.accuracy:.2%} on {result.clips} clips by {len(speakers)} speakers")
+        for label, v in result.per_label.items():
+            print(f"  {label:<10} {v['accuracy']:7.2%}  ({v['clips']} clips)")
+        print(f"  per speaker: median {np.median([a for a, _ in accuracies]):.2%}, worst "
+              + ", ".join(f"{k} {a:.0%} ({speakers[k]['clips']})" for a, k in accuracies[:5]))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1))
+        if not args.stream:
+            plot_confusion(result.confusion, result.labels, f"{args.cell.upper()} on {args.data.name}",
+                           args.json.with_suffix(".png"))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _eval_transcription(args, model, path) -> int:
+    from rnnvoice.models.data.transcription_corpus import read_transcripts
+    from rnnvoice.models.evaluation.transcription import transcription_report
+
+    recordings = read_transcripts(args.data)
+    result = transcription_report(model, recordings, args.decoder)
+    intents = (f"intents right {result.intent_accuracy:.1%}" if result.intent_accuracy is not None
+               else "no commands to understand")
+    print(f"{args.cell}: WER {result.word_error_rate:.2%}, sentences right {result.sentence_accuracy:.1%}, "
+          f"{intents}, on {result.recordings} recordings by {result.speakers} speakers")
+    print(f"  end of speech to final: median {result.final_latency_median_s * 1000:.0f} ms, "
+          f"p90 {result.final_latency_p90_s * 1000:.0f} ms; onset to first partial: "
+          f"median {result.first_partial_median_s * 1000:.0f} ms; real-time factor {result.real_time_factor:.3f}")
+    for speaker, v in result.per_speaker.items():
+        print(f"  {speaker:<36} WER {v['word_error_rate']:7.2%}  sentences {v['sentence_accuracy']:6.1%}  ({v['recordings']})")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        report = {"model": str(path), "cell": args.cell, "data": str(args.data), "decoder": args.decoder,
+                  "transcription": dataclasses.asdict(result)}
+        args.json.write_text(json.dumps(report, indent=1))
+        print(f"wrote {args.json}")
+    return 0

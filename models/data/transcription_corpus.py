@@ -1,0 +1,120 @@
+"""Speech-recognition corpora: folders of recordings with a `transcripts.tsv` (file<TAB>text).
+
+A recording's speaker is the folder it sits in (`{speaker}/{n}.wav`). `build_transcription_corpus`
+writes `train/`, `heldout/tts/` (voices never trained on) and `heldout/fsdd/` (real digit
+strings by FSDD speakers never trained on), plus `noise/`.
+"""
+
+import random
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+
+from rnnvoice.models.data.corpus import SAMPLE_RATE, Utterance, _speak_all, heldout_speakers, load_clip, scan_folder
+from rnnvoice.models.data.sentences import generate_command
+from rnnvoice.models.data.tts import Prosody, Voice, available_voices
+
+TRANSCRIPTS = "transcripts.tsv"
+
+
+@dataclass(frozen=True)
+class Recording:
+    path: str
+    text: str
+    speaker: str
+
+
+def read_transcripts(folder: Path) -> list[Recording]:
+    folder = Path(folder)
+    recordings = []
+    for line in (folder / TRANSCRIPTS).read_text().splitlines():
+        if not line.strip():
+            continue
+        name, text = line.split("\t", 1)
+        rel = Path(name)
+        speaker = rel.parent.name if rel.parent.name else rel.stem.split("_")[0]
+        recordings.append(Recording(str(folder / rel), text.strip(), speaker))
+    return recordings
+
+
+def write_transcripts(folder: Path, recordings: list[Recording]) -> None:
+    lines = [f"{Path(r.path).relative_to(folder)}\t{r.text}" for r in recordings]
+    (Path(folder) / TRANSCRIPTS).write_text("\n".join(lines) + "\n")
+
+
+def synthesize_sentences(folder: Path, voices: list[Voice], count: int, seed: int, workers: int) -> list[Recording]:
+    """Voice-assistant commands from the sentence generator, each in a voice drawn from `voices`."""
+    rng = random.Random(seed)
+    items, recordings = [], []
+    for i in range(count):
+        voice = rng.choice(voices)
+        text, _ = generate_command(rng)
+        path = Path(folder) / voice.name / f"{i:05d}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        items.append(Utterance(voice, text, Prosody.sample(rng), str(path)))
+        recordings.append(Recording(str(path), text, voice.name))
+    _speak_all(items, workers)
+    return recordings
+
+
+def digit_strings(fsdd: Path, folder: Path, speakers: set[str], count: int, seed: int) -> list[Recording]:
+    """Real FSDD digits of one speaker joined into strings of 3 to 7 digits, as a phone number is read out."""
+    rng = random.Random(seed)
+    takes = defaultdict(list)
+    for clip in scan_folder(fsdd):
+        if clip.speaker in speakers:
+            takes[clip.speaker, clip.word].append(clip.path)
+    recordings = []
+    for i in range(count):
+        speaker = rng.choice(sorted(speakers))
+        spoken = sorted(word for s, word in takes if s == speaker)  # the digits this speaker recorded
+        words = [rng.choice(spoken) for _ in range(rng.randint(3, 7))]
+        parts = []
+        for word in words:
+            parts += [load_clip(rng.choice(takes[speaker, word])), torch.zeros(int(rng.uniform(0.05, 0.25) * SAMPLE_RATE))]
+        path = Path(folder) / speaker / f"{i:05d}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(path, torch.cat(parts).clamp(-1, 1).numpy(), SAMPLE_RATE, subtype="PCM_16")
+        recordings.append(Recording(str(path), " ".join(words), speaker))
+    return recordings
+
+
+def build_transcription_corpus(out: Path, fsdd: Path | None, noise: Path | None, sentences: int = 6000,
+                               digit_string_count: int = 1500, heldout_fraction: float = 0.1,
+                               voice_names: list[str] | None = None, seed: int = 0,
+                               workers: int = 2) -> dict[str, int]:
+    """Writes train/ and heldout/ folders; whole voices and speakers are held out, never single files."""
+    out = Path(out)
+    voices = available_voices()
+    if voice_names:
+        voices = [v for v in voices if v.name in set(voice_names)]
+        if not voices:
+            raise ValueError(f"none of the voices {voice_names} is installed; see `rnnvoice data --list-voices`")
+    held = heldout_speakers("tts", [v.name for v in voices], heldout_fraction)
+    train_voices = [v for v in voices if v.name not in held] or voices
+    heldout_voices = [v for v in voices if v.name in held]
+    written = {}
+    parts = {"train": synthesize_sentences(out / "train", train_voices, sentences, seed, workers)}
+    if heldout_voices:
+        parts["heldout/tts"] = synthesize_sentences(out / "heldout/tts", heldout_voices,
+                                                    max(1, sentences // 15), seed + 1, workers)
+    if fsdd is not None:
+        speakers = {c.speaker for c in scan_folder(fsdd)}
+        held_speakers = heldout_speakers("fsdd", speakers, 0.25)
+        parts["train"] += digit_strings(fsdd, out / "train", speakers - held_speakers, digit_string_count, seed)
+        if held_speakers:
+            parts["heldout/fsdd"] = digit_strings(fsdd, out / "heldout/fsdd", held_speakers,
+                                                  max(1, digit_string_count // 5), seed + 1)
+    for name, recordings in parts.items():
+        write_transcripts(out / name, recordings)
+        written[name] = len(recordings)
+    if noise is not None:
+        (out / "noise").mkdir(parents=True, exist_ok=True)
+        for path in sorted(Path(noise).glob("*.wav")):
+            shutil.copyfile(path, out / "noise" / path.name)
+    return written

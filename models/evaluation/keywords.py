@@ -1,0 +1,214 @@
+"""Accuracy of the keyword models on labelled clips, through the streaming code path.
+
+Clip mode classifies each clip on its own (overall, per label, per speaker, confusion matrix).
+Stream mode joins the clips into one long stream with pauses and noise between them, runs it
+as the server would, and counts hits, misses and false accepts per hour.
+"""
+
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from rnnvoice.models.data.augment import NoiseBank, rms
+from rnnvoice.models.data.corpus import SAMPLE_RATE, Clip, load_clip
+from rnnvoice.models.data.mixing import speech_extent
+from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
+from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY, Detection, DetectorConfig
+from rnnvoice.models.streaming.keyword_stream import KeywordStream
+from rnnvoice.models.vocabulary import SILENCE, UNKNOWN
+
+# Below this peak posterior of unknown speech, a clip without a keyword is silence.
+SPEECH_FLOOR = 0.3
+CHUNK_S = 0.1
+
+
+def clip_label(detections: list[Detection], smoothed: np.ndarray, labels: tuple[str, ...]) -> str:
+    """A clip's class as the server would answer it: its strongest detection, else unknown speech or silence."""
+    if detections:
+        return max(detections, key=lambda d: d.score).keyword
+    if len(smoothed) and smoothed[:, labels.index(UNKNOWN)].max() >= SPEECH_FLOOR:
+        return UNKNOWN
+    return SILENCE
+
+
+def run_stream(stream: KeywordStream, wave: torch.Tensor, chunk_s: float = CHUNK_S):
+    """Streams a recording in chunks; returns (detections, smoothed posteriors (S, C))."""
+    step = max(1, round(chunk_s * stream.input_rate))
+    outputs = [stream.accept(wave[i : i + step]) for i in range(0, len(wave), step)] + [stream.finish()]
+    smoothed = [o.smoothed for o in outputs if o.smoothed is not None]
+    detections = [d for o in outputs for d in o.detections]
+    return detections, np.concatenate(smoothed) if smoothed else np.zeros((0, len(stream.model.config.labels)))
+
+
+def at_level(wave: torch.Tensor, level_dbfs: float | None) -> torch.Tensor:
+    """The recording with its speech at this RMS level (dBFS), as a nearer or farther microphone would have it;
+    None leaves it as recorded."""
+    if level_dbfs is None:
+        return wave
+    onset, offset = speech_extent(wave)
+    return wave * (10 ** (level_dbfs / 20) / rms(wave[onset:offset]))
+
+
+def classify_clips(model: KeywordSpotter, clips: list[Clip], progress: bool = False,
+                   level_dbfs: float | None = None) -> list[str]:
+    """Each clip streamed on its own from a fresh state, classified by `clip_label`."""
+    labels, rate = model.config.labels, model.config.features.sample_rate
+    # Background-noise clips have no speech to set a level by: they stay as recorded.
+    return [clip_label(*run_stream(KeywordStream(model, rate), at_level(load_clip(c.path, rate),
+                                                                        None if c.label == SILENCE else level_dbfs),
+                                   chunk_s=10.0), labels)
+            for c in tqdm(clips, desc="classifying", unit="clip", disable=not progress)]
+
+
+def scored(label: str, scored_labels: tuple[str, ...]) -> str:
+    """Any label outside the scored set counts as unknown speech."""
+    return label if label in scored_labels or label == SILENCE else UNKNOWN
+
+
+@dataclass
+class ClipReport:
+    labels: tuple[str, ...]
+    accuracy: float
+    clips: int
+    per_label: dict[str, dict]
+    per_speaker: dict[str, dict]
+    confusion: list[list[int]]  # [true][predicted], in `labels` order
+
+
+def clip_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...],
+                level_dbfs: float | None = None) -> ClipReport:
+    labels = tuple(dict.fromkeys([*scored_labels, SILENCE, UNKNOWN]))
+    predicted = classify_clips(model, clips, progress=True, level_dbfs=level_dbfs)
+    # Silence clips have no speaker: they are reported together.
+    pairs = [(scored(c.label, labels), scored(p, labels), "(silence clips)" if c.label == SILENCE else c.speaker)
+             for c, p in zip(clips, predicted)]
+    confusion = np.zeros((len(labels), len(labels)), dtype=int)
+    by_label, by_speaker = defaultdict(list), defaultdict(list)
+    for truth, guess, speaker in pairs:
+        confusion[labels.index(truth), labels.index(guess)] += 1
+        by_label[truth].append(truth == guess)
+        by_speaker[speaker].append(truth == guess)
+    summary = lambda hits: {"accuracy": round(float(np.mean(hits)), 4), "clips": len(hits)}  # noqa: E731
+    return ClipReport(labels, round(float(np.mean([t == g for t, g, _ in pairs])), 4), len(pairs),
+                      {k: summary(v) for k, v in sorted(by_label.items())},
+                      {k: summary(v) for k, v in sorted(by_speaker.items())}, confusion.tolist())
+
+
+@dataclass
+class StreamReport:
+    keywords: int
+    hits: int
+    misses: int
+    false_accepts: int
+    stream_s: float
+    non_keyword_s: float
+    hit_rate: float
+    false_accepts_per_hour: float
+    mean_latency_s: float  # from the end of the keyword's speech to the detection, on the audio clock
+    per_keyword: dict[str, dict]
+    false_accept_words: dict[str, int]
+    real_time_factor: float = 0.0  # compute seconds (features, model, decisions) per second of audio
+
+
+def compose_test_stream(clips: list[Clip], noise: NoiseBank | None, seed: int = 0):
+    """The clips in random order with 0.3-1.5 s pauses, over real noise at 10-30 dB SNR.
+
+    Returns the waveform and each clip's (onset_s, offset_s, label).
+    """
+    rng = random.Random(seed)
+    order = [c for c in clips if c.label != SILENCE]
+    rng.shuffle(order)
+    waves = [load_clip(c.path) for c in order]
+    gaps = [rng.uniform(0.3, 1.5) for _ in order]
+    length = int(sum(len(w) for w in waves) + (sum(gaps) + 1.0) * SAMPLE_RATE)
+    mix = torch.zeros(length)
+    events, pos = [], int(0.5 * SAMPLE_RATE)
+    for clip, wave, gap in zip(order, waves, gaps):
+        mix[pos : pos + len(wave)] += wave
+        onset, offset = speech_extent(wave)
+        events.append(((pos + onset) / SAMPLE_RATE, (pos + offset) / SAMPLE_RATE, clip.label, clip.word))
+        pos += len(wave) + int(gap * SAMPLE_RATE)
+    if noise is not None:
+        speech_level = np.median([rms(w) for w in waves]) if waves else 0.01
+        for start in range(0, length, 30 * SAMPLE_RATE):  # a fresh noise every 30 s
+            n = min(30 * SAMPLE_RATE, length - start)
+            segment = noise.segment(n, rng)
+            mix[start : start + n] += segment * (speech_level * 10 ** (-rng.uniform(10, 30) / 20) / rms(segment))
+    return mix.clamp(-1, 1), events
+
+
+def score_stream(detections: list[Detection], events, keywords: tuple[str, ...], stream_s: float) -> StreamReport:
+    """Matches detections to the keywords spoken in a test stream: hits, misses and false accepts."""
+    targets = [(on, off, label) for on, off, label, _ in events if label in keywords]
+    matched, latencies = set(), []
+    per_keyword = defaultdict(Counter)
+    false_accepts = Counter()
+    for d in detections:
+        # A hit: the right keyword, ending between the word's onset and one second after it.
+        match = next((i for i, (on, off, label) in enumerate(targets)
+                      if i not in matched and label == d.keyword and on - 0.2 <= d.end_s <= off + 1.0), None)
+        if match is None:
+            overlapping = next((e for e in events if e[0] - 0.2 <= d.end_s <= e[1] + 1.0), None)
+            false_accepts[f"{d.keyword} in {overlapping[3] or 'silence'}" if overlapping else f"{d.keyword} in noise"] += 1
+            continue
+        matched.add(match)
+        latencies.append(d.detected_s - targets[match][1])
+        per_keyword[d.keyword]["hits"] += 1
+    for i, (_, _, label) in enumerate(targets):
+        per_keyword[label]["keywords"] += 1
+        if i not in matched:
+            per_keyword[label]["misses"] += 1
+    non_keyword_s = stream_s - sum(off - on for on, off, _ in targets)
+    fa = sum(false_accepts.values())
+    return StreamReport(
+        keywords=len(targets), hits=len(matched), misses=len(targets) - len(matched), false_accepts=fa,
+        stream_s=round(stream_s, 2), non_keyword_s=round(non_keyword_s, 2),
+        hit_rate=round(len(matched) / max(1, len(targets)), 4),
+        false_accepts_per_hour=round(fa / (non_keyword_s / 3600), 2),
+        mean_latency_s=round(float(np.mean(latencies)), 3) if latencies else 0.0,
+        per_keyword={k: dict(v) for k, v in sorted(per_keyword.items())},
+        false_accept_words=dict(false_accepts.most_common()),
+    )
+
+
+def stream_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...],
+                  noise: NoiseBank | None, seed: int = 0) -> StreamReport:
+    wave, events = compose_test_stream(clips, noise, seed)
+    keywords = tuple(k for k in scored_labels if k in model.config.labels and not k.startswith("_"))
+    stream = KeywordStream(model, SAMPLE_RATE, {k: DEFAULT_SENSITIVITY for k in keywords})
+    detections, _ = run_stream(stream, wave)
+    report = score_stream(detections, events, keywords, len(wave) / SAMPLE_RATE)
+    report.real_time_factor = round(stream.compute_s / stream.audio_s, 4)
+    return report
+
+
+def calibrate_thresholds(model: KeywordSpotter, clips: list[Clip], noise: NoiseBank | None,
+                         seed: int = 0) -> tuple[dict[str, float], list[dict]]:
+    """Each keyword's detection threshold on a validation stream: the one with the most hits less false
+    accepts (a false accept costs as much as a miss), the higher one on a tie. The model runs once; the
+    detector is replayed for every candidate. Returns the thresholds and what each candidate scored."""
+    wave, events = compose_test_stream(clips, noise, seed)
+    stream = KeywordStream(model, SAMPLE_RATE)
+    raw = np.concatenate([o.raw for o in (stream.accept(wave), stream.finish()) if o.raw is not None])
+    keywords = tuple(k for k in model.config.labels if not k.startswith("_"))
+    trials = []
+    for threshold in np.round(np.arange(0.3, 0.991, 0.05), 2):
+        replay = KeywordStream(model, SAMPLE_RATE, detector=DetectorConfig(threshold=float(threshold)))
+        report = score_stream(replay.consume(raw, 0, final=False).detections, events, keywords, len(wave) / SAMPLE_RATE)
+        hours = report.non_keyword_s / 3600
+        false_accepts = Counter()
+        for where, n in report.false_accept_words.items():
+            false_accepts[where.split(" in ")[0]] += n
+        trials.append({"threshold": float(threshold), "hit_rate": report.hit_rate,
+                       "false_accepts_per_hour": report.false_accepts_per_hour,
+                       "keywords": {k: {"hits": report.per_keyword.get(k, {}).get("hits", 0),
+                                        "false_accepts": false_accepts[k],
+                                        "false_accepts_per_hour": round(false_accepts[k] / hours, 2)}
+                                    for k in keywords}})
+    thresholds = {k: max(trials, key=lambda t: (t["keywords"][k]["hits"] - t["keywords"][k]["false_accepts"],
+                                                t["threshold"]))["threshold"] for k in keywords}
+    return thresholds, trials

@@ -1,0 +1,110 @@
+"""How well the recognisers do, through the streaming code path: WER, exact sentences and digit strings,
+intents, and latency on the audio clock, overall and per speaker."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from rnnvoice.models.data.corpus import SAMPLE_RATE, load_clip
+from rnnvoice.models.data.mixing import speech_extent
+from rnnvoice.models.data.transcription_corpus import Recording
+from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer, normalise
+from rnnvoice.models.nlu.intents import parse_intent
+from rnnvoice.models.streaming.transcription_stream import Transcript, TranscriptionStream
+
+CHUNK_S = 0.1
+
+
+def edit_distance(a: list[str], b: list[str]) -> int:
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
+    return row[-1]
+
+
+def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
+    errors = sum(edit_distance(normalise(r).split(), normalise(h).split()) for r, h in zip(references, hypotheses))
+    return errors / max(1, sum(len(normalise(r).split()) for r in references))
+
+
+def transcribe(model: SpeechRecognizer, wave, rate: int = SAMPLE_RATE, decoder: str = "beam",
+               hints: list[str] | None = None, chunk_s: float = CHUNK_S) -> tuple[list[Transcript], float]:
+    """Every partial and final result of one recording streamed in chunks, and the compute seconds it took."""
+    stream = TranscriptionStream(model, rate, decoder=decoder, hints=hints)
+    step = max(1, round(chunk_s * rate))
+    outputs = [stream.accept(wave[i : i + step]) for i in range(0, len(wave), step)] + [stream.finish()]
+    return [r for o in outputs for r in o.results], stream.compute_s
+
+
+def final_text(results: list[Transcript]) -> str:
+    return " ".join(r.text for r in results if r.is_final)
+
+
+def transcribe_all(model: SpeechRecognizer, recordings: list[Recording], decoder: str = "greedy") -> list[str]:
+    return [final_text(transcribe(model, load_clip(r.path), decoder=decoder)[0]) for r in recordings]
+
+
+@dataclass
+class TranscriptionReport:
+    recordings: int
+    speakers: int
+    word_error_rate: float
+    sentence_accuracy: float
+    intent_accuracy: float
+    final_latency_median_s: float  # end of speech to the final result
+    final_latency_p90_s: float
+    first_partial_median_s: float  # speech onset to the first partial result
+    real_time_factor: float  # compute seconds (features, model, decoding) per second of audio
+    per_speaker: dict[str, dict]
+    errors: list[dict]
+
+
+def transcription_report(model: SpeechRecognizer, recordings: list[Recording],
+                         decoder: str = "beam") -> TranscriptionReport:
+    by_speaker = defaultdict(list)
+    rows = []
+    compute_s = audio_s = 0.0
+    for r in tqdm(recordings, desc="transcribing", unit="recording"):
+        wave = load_clip(r.path)
+        results, seconds = transcribe(model, wave, decoder=decoder)
+        compute_s, audio_s = compute_s + seconds, audio_s + len(wave) / SAMPLE_RATE
+        onset, offset = (x / SAMPLE_RATE for x in speech_extent(wave))
+        finals = [x for x in results if x.is_final]
+        partials = [x for x in results if not x.is_final]
+        hypothesis = final_text(results)
+        row = {
+            "file": r.path, "speaker": r.speaker, "reference": normalise(r.text), "hypothesis": hypothesis,
+            "errors": edit_distance(normalise(r.text).split(), hypothesis.split()),
+            "words": len(normalise(r.text).split()),
+            # Scored only where the reference is a command the grammar knows.
+            "intent_ok": (parse_intent(hypothesis) == parse_intent(r.text)) if parse_intent(r.text).name != "unknown" else None,
+            "final_latency_s": finals[-1].decided_s - offset if finals else None,
+            "first_partial_s": partials[0].decided_s - onset if partials else None,
+        }
+        rows.append(row)
+        by_speaker[r.speaker].append(row)
+
+    def summary(group: list[dict]) -> dict:
+        return {"recordings": len(group),
+                "word_error_rate": round(sum(x["errors"] for x in group) / max(1, sum(x["words"] for x in group)), 4),
+                "sentence_accuracy": round(float(np.mean([x["errors"] == 0 for x in group])), 4),
+                "intent_accuracy": round(float(np.mean(scored)), 4) if (scored := [x["intent_ok"] for x in group
+                                                                                  if x["intent_ok"] is not None]) else None}
+
+    overall = summary(rows)
+    latencies = [x["final_latency_s"] for x in rows if x["final_latency_s"] is not None]
+    partials = [x["first_partial_s"] for x in rows if x["first_partial_s"] is not None]
+    return TranscriptionReport(
+        recordings=len(rows), speakers=len(by_speaker), word_error_rate=overall["word_error_rate"],
+        sentence_accuracy=overall["sentence_accuracy"], intent_accuracy=overall["intent_accuracy"],
+        final_latency_median_s=round(float(np.median(latencies)), 3) if latencies else float("nan"),
+        final_latency_p90_s=round(float(np.percentile(latencies, 90)), 3) if latencies else float("nan"),
+        first_partial_median_s=round(float(np.median(partials)), 3) if partials else float("nan"),
+        real_time_factor=round(compute_s / max(audio_s, 1e-9), 4),
+        per_speaker={k: summary(v) for k, v in sorted(by_speaker.items())},
+        errors=[x for x in rows if x["errors"]][:50],
+    )

@@ -1,0 +1,1 @@
+"""The recurrent networks: one GRU or LSTM design, a keyword spotter and a speech recogniser on top."""

@@ -1,0 +1,88 @@
+"""The recurrent acoustic model both tasks share: normalised features, a projection, GRU or LSTM layers, a head.
+
+Shapes: B batch, S steps, D feature dim, H hidden size, L layers, O outputs.
+State is passed in and out, never kept on the module: one model serves any number of streams.
+"""
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from rnnvoice.models.audio.features import FeatureConfig
+from rnnvoice.models.types import MODEL_TASKS, Cell, Task
+from rnnvoice.models.vocabulary import LABELS
+
+__all__ = ["ModelConfig", "RecurrentModel", "State"]
+
+# GRU: h (L, B, H); LSTM: (h, c), each (L, B, H).
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    task: Task = Task.KEYWORDS
+    cell: Cell = Cell.GRU
+    hidden_size: int = 128
+    num_layers: int = 2
+    dropout: float = 0.1
+    # Output classes: keyword labels, or the recogniser's tokens (CTC blank first).
+    labels: tuple[str, ...] = LABELS
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+
+    def __post_init__(self):
+        if self.cell not in tuple(Cell):
+            raise ValueError(f"unknown cell {self.cell!r}; expected one of {', '.join(Cell)}")
+        if self.task not in MODEL_TASKS:
+            raise ValueError(f"unknown task {self.task!r}; expected one of {', '.join(MODEL_TASKS)}")
+        # A checkpoint's config holds plain strings.
+        object.__setattr__(self, "cell", Cell(self.cell))
+        object.__setattr__(self, "task", Task(self.task))
+
+
+class RecurrentModel(nn.Module):
+    """(B, S, D) stacked log-mels -> (B, S, O) outputs, with the recurrent state in and out."""
+
+    extra_outputs = 0  # outputs beyond one per label
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        dim, hidden = config.features.dim, config.hidden_size
+        # Feature normalisation, fitted on the training data and saved with the weights.
+        self.register_buffer("feature_mean", torch.zeros(dim))
+        self.register_buffer("feature_std", torch.ones(dim))
+        self.project = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU())
+        rnn = nn.GRU if config.cell == Cell.GRU else nn.LSTM
+        # torch applies RNN dropout between layers only.
+        self.rnn = rnn(hidden, hidden, config.num_layers, batch_first=True,
+                       dropout=config.dropout if config.num_layers > 1 else 0.0)
+        if config.cell == Cell.LSTM:
+            # The usual LSTM start: forget gates open (bias 1), so that memory and gradients flow from the
+            # first step; with torch's zero mean it sits on a blank plateau under CTC for thousands of steps.
+            with torch.no_grad():
+                for name, bias in self.rnn.named_parameters():
+                    if name.startswith("bias_ih"):
+                        bias[hidden : 2 * hidden].fill_(1.0)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(hidden, len(config.labels) + self.extra_outputs)
+        self.metadata: dict = {}  # what the checkpoint says beside the weights (training, calibration)
+
+    def encode(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        x = self.project((x - self.feature_mean) / self.feature_std)
+        y, state = self.rnn(x, state)
+        return self.head(self.dropout(y)), state
+
+    def initial_state(self, batch: int = 1) -> State:
+        h = torch.zeros(self.config.num_layers, batch, self.config.hidden_size)
+        return h if self.config.cell == Cell.GRU else (h, torch.zeros_like(h))
+
+    @property
+    def state_bytes(self) -> int:
+        """Recurrent state one stream holds, float32."""
+        state = self.initial_state()
+        return sum(t.numel() * t.element_size() for t in (state if isinstance(state, tuple) else (state,)))
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())

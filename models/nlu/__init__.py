@@ -1,0 +1,1 @@
+"""Language understanding: a transcript read as an intent with slots, and spoken numbers."""

@@ -1,0 +1,1 @@
+"""Training GRU and LSTM models for either task."""

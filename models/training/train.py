@@ -1,0 +1,223 @@
+"""Trains GRU and LSTM models for either task on composed streams: one loop for every cell and task."""
+
+import dataclasses
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from rnnvoice.models.data.augment import NoiseBank
+from rnnvoice.models.audio.features import FeatureConfig
+from rnnvoice.models.data.corpus import read_manifest, split_dev
+from rnnvoice.models.data.mixing import IGNORE, KeywordMixer, MixConfig, StreamMixer, UtteranceMixer
+from rnnvoice.models.data.transcription_corpus import read_transcripts
+from rnnvoice.models.nets.checkpoint import load_model, save_model
+from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
+from rnnvoice.models.nets.recurrent import ModelConfig, RecurrentModel
+from rnnvoice.models.nets.speech_recognizer import TOKENS, SpeechRecognizer
+from rnnvoice.models.vocabulary import LABELS, SILENCE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    corpus: str
+    out: str
+    task: str = "keywords"
+    cell: str = "gru"
+    hidden_size: int = 128
+    num_layers: int = 2
+    steps: int = 3000
+    batch_size: int = 32
+    seconds: float = 10.0
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    # Each keyword labels under 1% of steps; unweighted, the loss is content to never predict one.
+    keyword_weight: float = 5.0
+    speech_weight: float = 0.3
+    # Of the keyword and other-word draws, the share taken from real recordings rather than synthetic voices.
+    real_share: float = 0.5
+    # Front end: "running" (level-invariant) or "none" (raw log-mels), see FeatureConfig.
+    normalization: str = "running"
+    # Range of a training stream's speech level, dBFS.
+    level_db_min: float = -55.0
+    level_db_max: float = -10.0
+    # Share of batches of short streams (a word heard from a fresh stream, as a clip on its own).
+    short_prob: float = 0.25
+    # Score each keyword once, where the model is surest within its window, not at every step (MixConfig).
+    word_pooling: bool = False
+    # Share of the training speakers (by a hash of their name) kept out as the development set: training-time
+    # evaluation and calibration use them, never the held-out speakers the reports are about.
+    dev_fraction: float = 0.1
+    eval_every: int = 500
+    seed: int = 0
+    threads: int = 1
+    # Start from these weights (a checkpoint of the same task, cell and size) instead of from scratch.
+    init: str = ""
+
+    @staticmethod
+    def for_task(task: str, **overrides) -> "TrainConfig":
+        """The shipped recipe of a task, with any field overridden."""
+        recipe = {"transcription": {"hidden_size": 256, "num_layers": 3, "batch_size": 16, "seconds": 8.0,
+                                    "lr": 2e-3, "steps": 4000}}.get(task, {})
+        return TrainConfig(task=task, **{**recipe, **overrides})
+
+
+class KeywordJob:
+    """Keyword spotting: per-step class and speech-activity targets."""
+
+    def __init__(self, config: TrainConfig):
+        clips = split_dev(read_manifest(Path(config.corpus)), config.dev_fraction)
+        train_clips = [c for c in clips if c.split == "train"]
+        self.dev = [c for c in clips if c.split == "dev" and c.source != "tts"]
+        noise = sorted((Path(config.corpus) / "noise").glob("*.wav"))
+        noise += [Path(c.path) for c in train_clips if c.label == SILENCE]
+        self.noise = NoiseBank(noise)
+        model_config = ModelConfig("keywords", config.cell, config.hidden_size, config.num_layers, labels=LABELS,
+                                   features=FeatureConfig(normalization=config.normalization))
+        self.model = KeywordSpotter(model_config)
+        mix = MixConfig(seconds=config.seconds, real_share=config.real_share, short_prob=config.short_prob,
+                        level_db=(config.level_db_min, config.level_db_max), word_pooling=config.word_pooling)
+        self.mixer = KeywordMixer(train_clips, self.noise, model_config.features, mix, seed=config.seed)
+        weights = torch.tensor([1.0 if k.startswith("_") else config.keyword_weight for k in LABELS])
+        self.classes = nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE, label_smoothing=config.label_smoothing)
+        self.speech = nn.BCEWithLogitsLoss()
+        self.speech_weight = config.speech_weight
+        self.keyword_weight = config.keyword_weight
+
+    def loss(self, batch) -> torch.Tensor:
+        x, classes, speech, words = batch
+        logits, speech_logits, _ = self.model(x)
+        pooled = words >= 0
+        loss = self.classes(logits.flatten(0, 1), classes.masked_fill(pooled, IGNORE).flatten())
+        if pooled.any():
+            loss = loss + self.keyword_weight * word_pooled_loss(logits, classes, words)
+        return loss + self.speech_weight * self.speech(speech_logits, speech)
+
+    def evaluate(self) -> dict:
+        from rnnvoice.models.evaluation.keywords import classify_clips
+
+        predicted = classify_clips(self.model, self.dev)
+        return {"dev_accuracy": round(sum(p == c.label for p, c in zip(predicted, self.dev)) / max(1, len(self.dev)), 4)}
+
+    def finish(self) -> dict:
+        return {}
+
+
+def word_pooled_loss(logits: torch.Tensor, classes: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each keyword at the one step of its window where the model gives it the most probability.
+
+    logits (B, S, C); classes (B, S) targets; words (B, S) the keyword window of each step, -1 for none.
+    """
+    pooled = words >= 0
+    target = logits.log_softmax(-1).gather(-1, classes.clamp_min(0).unsqueeze(-1)).squeeze(-1)  # (B, S)
+    key = torch.arange(len(words)).unsqueeze(1) * (int(words.max()) + 1) + words  # one key per keyword in the batch
+    keys, index = torch.unique(key[pooled], return_inverse=True)
+    best = target.new_full((len(keys),), -torch.inf).scatter_reduce(0, index, target[pooled], "amax")
+    return -best.mean()
+
+
+class TranscriptionJob:
+    """Speech recognition: CTC over characters of whole utterances."""
+
+    def __init__(self, config: TrainConfig):
+        corpus = Path(config.corpus)
+        self.heldout = [r for part in ("heldout/tts", "heldout/fsdd") if (corpus / part).is_dir()
+                        for r in read_transcripts(corpus / part)[:60]]
+        model_config = ModelConfig("transcription", config.cell, config.hidden_size, config.num_layers, labels=TOKENS,
+                                   features=FeatureConfig(normalization=config.normalization))
+        self.model = SpeechRecognizer(model_config)
+        mix = MixConfig(seconds=config.seconds, run_on_prob=0.0, short_prob=0.0,
+                        level_db=(config.level_db_min, config.level_db_max))
+        self.mixer = UtteranceMixer(read_transcripts(corpus / "train"), NoiseBank(sorted((corpus / "noise").glob("*.wav"))),
+                                    model_config.features, mix, seed=config.seed)
+
+    def loss(self, batch) -> torch.Tensor:
+        x, targets, lengths = batch
+        log_probs, _ = self.model(x)
+        steps = torch.full((len(x),), log_probs.shape[1], dtype=torch.long)
+        return nn.functional.ctc_loss(log_probs.transpose(0, 1), targets, steps, lengths, zero_infinity=True)
+
+    def evaluate(self) -> dict:
+        from rnnvoice.models.evaluation.transcription import transcribe_all, word_error_rate
+
+        hypotheses = transcribe_all(self.model, self.heldout)
+        return {"heldout_wer": round(word_error_rate([r.text for r in self.heldout], hypotheses), 4)}
+
+    def finish(self) -> dict:
+        return {}
+
+
+JOBS = {"keywords": KeywordJob, "transcription": TranscriptionJob}
+
+
+def fit_normalisation(model: RecurrentModel, mixer: StreamMixer, batches: int = 4) -> None:
+    x = torch.cat([mixer.batch(16, augment=False)[0].flatten(0, 1) for _ in range(batches)])
+    model.feature_mean.copy_(x.mean(dim=0))
+    model.feature_std.copy_(x.std(dim=0).clamp_min(1e-3))
+
+
+def train(config: TrainConfig) -> Path:
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    out = Path(config.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    job = JOBS[config.task](config)
+    model = job.model
+    if config.init:
+        model.load_state_dict(load_model(Path(config.init)).state_dict())
+    else:
+        fit_normalisation(model, job.mixer)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps, pct_start=0.1)
+    history, done, elapsed = [], 0, 0.0
+    resume = out.with_suffix(".resume.pt")
+    if resume.exists():  # a run that was stopped goes on where its last checkpoint left it
+        saved = torch.load(resume, weights_only=False)
+        if saved["config"] != dataclasses.asdict(config):
+            raise SystemExit(f"{resume} belongs to a run with other settings; delete it to start afresh")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        job.mixer.rng.setstate(saved["mixer_rng"])
+        torch.set_rng_state(saved["torch_rng"])
+        history, done = saved["history"], saved["step"]
+        elapsed = history[-1]["elapsed_s"] if history else 0.0
+        log.info("resuming %s at step %d", out, done)
+    started = time.time() - elapsed
+    progress = tqdm(range(done + 1, config.steps + 1), desc=f"training {config.task} {config.cell}", unit="batch",
+                    initial=done, total=config.steps)
+    for step in progress:
+        model.train()
+        loss = job.loss(job.mixer.batch(config.batch_size))
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        record = {"step": step, "loss": round(loss.item(), 4), "elapsed_s": round(time.time() - started, 1)}
+        if step % config.eval_every == 0 or step == config.steps:
+            model.eval()
+            record |= job.evaluate()
+            save_model(model, out, train=dataclasses.asdict(config), history=history)
+            torch.save({"config": dataclasses.asdict(config), "step": step, "history": history + [record],
+                        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "schedule": schedule.state_dict(), "mixer_rng": job.mixer.rng.getstate(),
+                        "torch_rng": torch.get_rng_state()}, resume)
+            log.info("step %d: %s", step, record)
+        history.append(record)
+        progress.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+    save_model(model, out, train=dataclasses.asdict(config), history=history, **job.finish())
+    out.with_suffix(".history.json").write_text(json.dumps(history))
+    resume.unlink(missing_ok=True)
+    return out
