@@ -4,13 +4,15 @@ import itertools
 import threading
 
 import grpc
+import torch
 from google.protobuf import struct_pb2
 
 from rnnvoice.models.audio.pcm import AudioFormatError, decode
-from rnnvoice.models.streaming.assistant_stream import AssistantOutput, AssistantStream, Command
+from rnnvoice.models.streaming.assistant_stream import Command, assistant_stream
 from rnnvoice.models.streaming.keyword_detector import Detection
-from rnnvoice.models.streaming.keyword_stream import KeywordOutput, KeywordStream
-from rnnvoice.models.streaming.transcription_stream import Transcript, TranscriptionOutput, TranscriptionStream
+from rnnvoice.models.streaming.keyword_stream import keyword_stream
+from rnnvoice.models.streaming.stream import Stream, StreamOutput
+from rnnvoice.models.streaming.transcription_stream import Transcript, transcription_stream
 from rnnvoice.models.types import Task
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError, invalid
@@ -19,20 +21,27 @@ from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import StreamParams
 
 
-def open_stream(params: StreamParams, registry: ModelRegistry):
-    """The models' streaming session for a task, on this stream's own state."""
+def open_stream(params: StreamParams, registry: ModelRegistry) -> Stream:
+    """The engine's stream for a task, on this stream's own state; the models are the registry's."""
     if params.task == Task.KEYWORDS:
-        return KeywordStream(registry.get(Task.KEYWORDS, params.cell), params.sample_rate, params.sensitivities)
+        return keyword_stream(registry.get(Task.KEYWORDS, params.cell), params.sample_rate, params.sensitivities,
+                              interim_scores=params.interim_scores)
     transcription = dict(decoder=params.decoder, hints=list(params.hints), endpoint_s=params.endpoint_s,
                          interim=params.interim_results)
     if params.task == Task.TRANSCRIPTION:
-        return TranscriptionStream(registry.get(Task.TRANSCRIPTION, params.cell), params.sample_rate, **transcription)
-    return AssistantStream(registry.get(Task.KEYWORDS, params.cell), registry.get(Task.TRANSCRIPTION, params.cell),
-                           params.sample_rate, sensitivity=next(iter(params.sensitivities.values())), **transcription)
+        return transcription_stream(registry.get(Task.TRANSCRIPTION, params.cell), params.sample_rate,
+                                    **transcription)
+    return assistant_stream(registry.get(Task.KEYWORDS, params.cell), registry.get(Task.TRANSCRIPTION, params.cell),
+                            params.sample_rate, sensitivity=next(iter(params.sensitivities.values())),
+                            **transcription)
 
 
 class StreamSession:
-    """Owns one stream's state between its chunks; the models themselves are shared."""
+    """Owns one stream's state between its chunks; the models themselves are shared.
+
+    `decode` checks and decodes a chunk; the engine's stream (run here with `accept`, or by the batch
+    scheduler) turns it into a StreamOutput; `respond` makes the response messages.
+    """
 
     def __init__(self, session_id: int, params: StreamParams, registry: ModelRegistry, max_chunk_s: float,
                  metrics: ModelMetrics):
@@ -47,7 +56,8 @@ class StreamSession:
         self.detections = 0
         self.finals = 0
 
-    def accept(self, chunk: pb.AudioChunk) -> list[pb.StreamAudioResponse]:
+    def decode(self, chunk: pb.AudioChunk) -> torch.Tensor:
+        """The chunk's samples (T,), mono at the stream's rate; StreamError if it is out of order or malformed."""
         if chunk.sequence != self.next_sequence:
             raise invalid(f"audio chunk has sequence {chunk.sequence} where {self.next_sequence} was expected; "
                           "number chunks 0, 1, 2, ... in the order they are sent")
@@ -62,43 +72,46 @@ class StreamSession:
             raise invalid(f"audio chunk {chunk.sequence}: {e}") from e
         self.next_sequence += 1
         self.chunks += 1
+        return samples
+
+    def accept(self, chunk: pb.AudioChunk) -> list[pb.StreamAudioResponse]:
+        """A chunk through this stream's models alone (the per-stream path)."""
+        samples = self.decode(chunk)
         compute_s = self.stream.compute_s
         out = self.stream.accept(samples)
-        self.metrics.chunk(len(samples) / self.params.sample_rate, self.stream.compute_s - compute_s)
-        return self._responses(out, interim=True)
+        return self.respond(out, len(samples), self.stream.compute_s - compute_s)
 
     def finish(self) -> list[pb.StreamAudioResponse]:
-        responses = self._responses(self.stream.finish(), interim=False)
-        s = self.stream
-        summary = pb.StreamSummary(audio_s=s.audio_s, chunks=self.chunks, frames=s.steps, compute_s=s.compute_s,
-                                   detections=self.detections, finals=self.finals)
-        return responses + [pb.StreamAudioResponse(sequence=self.last_sequence, summary=summary)]
+        return self.respond(self.stream.finish())
+
+    def respond(self, out: StreamOutput, samples: int | None = None, compute_s: float = 0.0
+                ) -> list[pb.StreamAudioResponse]:
+        """The responses to one chunk's output (samples: its length), or to the stream's last (None): with
+        the summary after them."""
+        if samples is not None:
+            self.metrics.chunk(samples / self.params.sample_rate, compute_s)
+        results = [("detection", detection_message(d)) for d in out.detections]
+        if out.scores is not None:
+            results.append(("scores", pb.KeywordScores(time_s=out.time_s, scores=out.scores)))
+        results += [("transcript", transcript_message(t)) for t in out.transcripts]
+        results += [("command", command_message(c)) for c in out.commands]
+        if out.detections:
+            self.detections += len(out.detections)
+            self.metrics.detected(d.keyword for d in out.detections)
+        self.finals += out.finals
+        self.metrics.finals(out.finals)
+        responses = [pb.StreamAudioResponse(sequence=self.last_sequence, **{kind: message})
+                     for kind, message in results]
+        if samples is None:
+            s = self.stream
+            summary = pb.StreamSummary(audio_s=s.audio_s, chunks=self.chunks, frames=s.steps,
+                                       compute_s=s.compute_s, detections=self.detections, finals=self.finals)
+            responses.append(pb.StreamAudioResponse(sequence=self.last_sequence, summary=summary))
+        return responses
 
     @property
     def last_sequence(self) -> int:
         return max(0, self.next_sequence - 1)
-
-    def _responses(self, out, interim: bool) -> list[pb.StreamAudioResponse]:
-        results = []
-        if isinstance(out, KeywordOutput):
-            results += [("detection", detection_message(d)) for d in out.detections]
-            if interim and self.params.interim_scores and out.smoothed is not None and len(out.smoothed):
-                scores = self.stream.keyword_scores(out.smoothed[-1])
-                results.append(("scores", pb.KeywordScores(time_s=out.time_s, scores=scores)))
-        elif isinstance(out, TranscriptionOutput):
-            results += [("transcript", transcript_message(t)) for t in out.results]
-            self.finals += sum(t.is_final for t in out.results)
-        elif isinstance(out, AssistantOutput):
-            results += [("detection", detection_message(d)) for d in out.detections]
-            results += [("transcript", transcript_message(t)) for t in out.transcripts]
-            results += [("command", command_message(c)) for c in out.commands]
-            self.finals += len(out.commands)
-        detected = [message.keyword for kind, message in results if kind == "detection"]
-        self.detections += len(detected)
-        self.metrics.detected(detected)
-        self.metrics.finals(sum(kind == "command" or (kind == "transcript" and message.is_final)
-                                for kind, message in results))
-        return [pb.StreamAudioResponse(sequence=self.last_sequence, **{kind: message}) for kind, message in results]
 
 
 def detection_message(d: Detection) -> pb.KeywordDetection:

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnnvoice.models.nets.checkpoint import load_model
-from rnnvoice.models.streaming.keyword_stream import KeywordStream
-from rnnvoice.models.streaming.transcription_stream import TranscriptionStream
+from rnnvoice.models.streaming.keyword_stream import keyword_stream
+from rnnvoice.models.streaming.transcription_stream import transcription_stream
 from rnnvoice.models.weights import shipped_models
 from tests.conftest import fixture_clip
 
@@ -46,14 +46,14 @@ def feed(stream, audio: torch.Tensor, sizes: list[int]) -> list:
 
 
 def detections_and_scores(model, rate: int, audio: torch.Tensor, sizes: list[int]):
-    outputs = feed(KeywordStream(model, rate), audio, sizes)
+    outputs = feed(keyword_stream(model, rate), audio, sizes)
     smoothed = np.concatenate([o.smoothed for o in outputs if o.smoothed is not None])
     return [d for o in outputs for d in o.detections], smoothed
 
 
 def transcripts(model, rate: int, audio: torch.Tensor, sizes: list[int]):
-    stream = TranscriptionStream(model, rate, decoder="beam", hints=["turn on the kitchen lights"])
-    return [r for o in feed(stream, audio, sizes) for r in o.results]
+    stream = transcription_stream(model, rate, decoder="beam", hints=["turn on the kitchen lights"])
+    return [r for o in feed(stream, audio, sizes) for r in o.transcripts]
 
 
 @pytest.mark.parametrize("rate", RATES)

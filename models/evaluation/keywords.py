@@ -18,7 +18,8 @@ from rnnvoice.models.data.corpus import SAMPLE_RATE, Clip, load_clip
 from rnnvoice.models.data.mixing import speech_extent
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY, Detection, DetectorConfig
-from rnnvoice.models.streaming.keyword_stream import KeywordStream
+from rnnvoice.models.streaming.keyword_stream import KeywordTask, keyword_stream
+from rnnvoice.models.streaming.stream import Stream, recording_posteriors
 from rnnvoice.models.vocabulary import SILENCE, UNKNOWN
 
 # Below this peak posterior of unknown speech, a clip without a keyword is silence.
@@ -35,13 +36,13 @@ def clip_label(detections: list[Detection], smoothed: np.ndarray, labels: tuple[
     return SILENCE
 
 
-def run_stream(stream: KeywordStream, wave: torch.Tensor, chunk_s: float = CHUNK_S):
+def run_stream(stream: Stream, wave: torch.Tensor, chunk_s: float = CHUNK_S):
     """Streams a recording in chunks; returns (detections, smoothed posteriors (S, C))."""
     step = max(1, round(chunk_s * stream.input_rate))
     outputs = [stream.accept(wave[i : i + step]) for i in range(0, len(wave), step)] + [stream.finish()]
     smoothed = [o.smoothed for o in outputs if o.smoothed is not None]
     detections = [d for o in outputs for d in o.detections]
-    return detections, np.concatenate(smoothed) if smoothed else np.zeros((0, len(stream.model.config.labels)))
+    return detections, np.concatenate(smoothed)
 
 
 def at_level(wave: torch.Tensor, level_dbfs: float | None) -> torch.Tensor:
@@ -58,7 +59,7 @@ def classify_clips(model: KeywordSpotter, clips: list[Clip], progress: bool = Fa
     """Each clip streamed on its own from a fresh state, classified by `clip_label`."""
     labels, rate = model.config.labels, model.config.features.sample_rate
     # Background-noise clips have no speech to set a level by: they stay as recorded.
-    return [clip_label(*run_stream(KeywordStream(model, rate), at_level(load_clip(c.path, rate),
+    return [clip_label(*run_stream(keyword_stream(model, rate), at_level(load_clip(c.path, rate),
                                                                         None if c.label == SILENCE else level_dbfs),
                                    chunk_s=10.0), labels)
             for c in tqdm(clips, desc="classifying", unit="clip", disable=not progress)]
@@ -179,7 +180,7 @@ def stream_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple
                   noise: NoiseBank | None, seed: int = 0) -> StreamReport:
     wave, events = compose_test_stream(clips, noise, seed)
     keywords = tuple(k for k in scored_labels if k in model.config.labels and not k.startswith("_"))
-    stream = KeywordStream(model, SAMPLE_RATE, {k: DEFAULT_SENSITIVITY for k in keywords})
+    stream = keyword_stream(model, SAMPLE_RATE, {k: DEFAULT_SENSITIVITY for k in keywords})
     detections, _ = run_stream(stream, wave)
     report = score_stream(detections, events, keywords, len(wave) / SAMPLE_RATE)
     report.real_time_factor = round(stream.compute_s / stream.audio_s, 4)
@@ -192,13 +193,13 @@ def calibrate_thresholds(model: KeywordSpotter, clips: list[Clip], noise: NoiseB
     accepts (a false accept costs as much as a miss), the higher one on a tie. The model runs once; the
     detector is replayed for every candidate. Returns the thresholds and what each candidate scored."""
     wave, events = compose_test_stream(clips, noise, seed)
-    stream = KeywordStream(model, SAMPLE_RATE)
-    raw = np.concatenate([o.raw for o in (stream.accept(wave), stream.finish()) if o.raw is not None])
+    posteriors = recording_posteriors(model, wave, SAMPLE_RATE)
     keywords = tuple(k for k in model.config.labels if not k.startswith("_"))
     trials = []
     for threshold in np.round(np.arange(0.3, 0.991, 0.05), 2):
-        replay = KeywordStream(model, SAMPLE_RATE, detector=DetectorConfig(threshold=float(threshold)))
-        report = score_stream(replay.consume(raw, 0, final=False).detections, events, keywords, len(wave) / SAMPLE_RATE)
+        replay = KeywordTask(model, detector=DetectorConfig(threshold=float(threshold)))
+        detections = replay.accept((posteriors,), 0, False, len(wave) / SAMPLE_RATE).detections
+        report = score_stream(detections, events, keywords, len(wave) / SAMPLE_RATE)
         hours = report.non_keyword_s / 3600
         false_accepts = Counter()
         for where, n in report.false_accept_words.items():

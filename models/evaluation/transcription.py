@@ -12,7 +12,7 @@ from rnnvoice.models.data.mixing import speech_extent
 from rnnvoice.models.data.transcription_corpus import Recording
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer, normalise
 from rnnvoice.models.nlu.intents import parse_intent
-from rnnvoice.models.streaming.transcription_stream import Transcript, TranscriptionStream
+from rnnvoice.models.streaming.transcription_stream import Transcript, transcription_stream
 
 CHUNK_S = 0.1
 
@@ -34,10 +34,10 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
 def transcribe(model: SpeechRecognizer, wave, rate: int = SAMPLE_RATE, decoder: str = "beam",
                hints: list[str] | None = None, chunk_s: float = CHUNK_S) -> tuple[list[Transcript], float]:
     """Every partial and final result of one recording streamed in chunks, and the compute seconds it took."""
-    stream = TranscriptionStream(model, rate, decoder=decoder, hints=hints)
+    stream = transcription_stream(model, rate, decoder=decoder, hints=hints)
     step = max(1, round(chunk_s * rate))
     outputs = [stream.accept(wave[i : i + step]) for i in range(0, len(wave), step)] + [stream.finish()]
-    return [r for o in outputs for r in o.results], stream.compute_s
+    return [r for o in outputs for r in o.transcripts], stream.compute_s
 
 
 def final_text(results: list[Transcript]) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnvoice.models.audio.features import FeatureConfig
 from rnnvoice.models.types import MODEL_TASKS, Cell, Task
@@ -69,12 +70,31 @@ class RecurrentModel(nn.Module):
         self.metadata: dict = {}  # what the checkpoint says beside the weights (training, calibration)
 
     def encode(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        x = self.project((x - self.feature_mean) / self.feature_std)
-        y, state = self.rnn(x, state)
+        y, state = self.rnn(self._inputs(x), state)
         return self.head(self.dropout(y)), state
 
+    def encode_padded(self, x: torch.Tensor, lengths: list[int], state: State | None = None
+                      ) -> tuple[torch.Tensor, State]:
+        """Streams of different lengths at once: x (B, S, D) padded after each row's `lengths[b]` steps.
+
+        Row b's outputs past its length are padding; its state out is the one after its own last step.
+        """
+        if min(lengths) == x.shape[1]:
+            return self.encode(x, state)
+        packed = pack_padded_sequence(self._inputs(x), torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+        y, state = self.rnn(packed, state)
+        y, _ = pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])
+        return self.head(self.dropout(y)), state
+
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        return self.project((x - self.feature_mean) / self.feature_std)
+
+    def posteriors(self, outputs: torch.Tensor):
+        """What the head's outputs (..., S, O) mean, defined once by each network for training and serving."""
+        raise NotImplementedError
+
     def initial_state(self, batch: int = 1) -> State:
-        h = torch.zeros(self.config.num_layers, batch, self.config.hidden_size)
+        h = torch.zeros(self.config.num_layers, batch, self.config.hidden_size, device=self.head.weight.device)
         return h if self.config.cell == Cell.GRU else (h, torch.zeros_like(h))
 
     @property

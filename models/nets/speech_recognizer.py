@@ -33,4 +33,8 @@ class SpeechRecognizer(RecurrentModel):
 
     def forward(self, x: torch.Tensor, state: State | None = None):
         out, state = self.encode(x, state)
-        return torch.log_softmax(out, dim=-1), state
+        return self.posteriors(out), state
+
+    def posteriors(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The head's outputs (..., S, V) as token log-probabilities, what CTC is trained on and decodes."""
+        return torch.log_softmax(outputs, dim=-1)

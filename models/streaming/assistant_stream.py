@@ -1,16 +1,16 @@
 """The voice-assistant flow on one stream: the wake word opens a command, the recogniser transcribes it
 to its endpoint, the grammar reads its intent, then listening for the wake word resumes."""
 
-from dataclasses import dataclass, field
-
-import torch
+from dataclasses import dataclass
 
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
 from rnnvoice.models.nlu.intents import Intent, parse_intent
 from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY, Detection
-from rnnvoice.models.streaming.keyword_stream import KeywordStream
-from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S, Transcript, TranscriptionStream
+from rnnvoice.models.streaming.keyword_stream import KeywordTask
+from rnnvoice.models.streaming.model_step import Posteriors
+from rnnvoice.models.streaming.stream import Stream, StreamOutput, open_fronts
+from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S, Transcript, TranscriptionTask
 from rnnvoice.models.vocabulary import WAKE_WORD
 
 # A wake word with no command after it gives up after this long.
@@ -24,45 +24,22 @@ class Command:
     intent: Intent
 
 
-@dataclass
-class AssistantOutput:
-    detections: list[Detection] = field(default_factory=list)  # the wake word, as soon as it is heard
-    transcripts: list[Transcript] = field(default_factory=list)  # partial results of the open command
-    commands: list[Command] = field(default_factory=list)
-    time_s: float = 0.0
+class AssistantTask:
+    """Wake-word detection and transcription side by side: posteriors of the keyword model, then the recogniser's."""
 
-
-class AssistantStream:
-    """Runs the keyword model and the recogniser side by side over the same audio, each with its own state."""
-
-    def __init__(self, keywords: KeywordSpotter, recognizer: SpeechRecognizer, input_rate: int,
-                 sensitivity: float = DEFAULT_SENSITIVITY, decoder: str = "beam", hints: list[str] | None = None,
-                 endpoint_s: float = DEFAULT_ENDPOINT_S, interim: bool = True):
-        self.spotter = KeywordStream(keywords, input_rate, {WAKE_WORD: sensitivity})
-        self.transcriber = TranscriptionStream(recognizer, input_rate, decoder, hints, endpoint_s, interim)
+    def __init__(self, spotter: KeywordTask, transcriber: TranscriptionTask):
+        if spotter.step_s != transcriber.step_s:
+            raise ValueError("the assistant's keyword model and recogniser must step at the same rate")
+        self.spotter = spotter
+        self.transcriber = transcriber
         self.wake: Detection | None = None
 
-    @property
-    def audio_s(self) -> float:
-        return self.spotter.audio_s
-
-    @property
-    def steps(self) -> int:
-        return self.spotter.steps
-
-    @property
-    def compute_s(self) -> float:
-        return self.spotter.compute_s + self.transcriber.compute_s
-
-    def accept(self, samples: torch.Tensor) -> AssistantOutput:
-        return self._combine(self.spotter.accept(samples), self.transcriber.accept(samples))
-
-    def finish(self) -> AssistantOutput:
-        return self._combine(self.spotter.finish(), self.transcriber.finish(), final=True)
-
-    def _combine(self, heard, transcribed, final: bool = False) -> AssistantOutput:
-        out = AssistantOutput(time_s=transcribed.time_s)
-        results = transcribed.results if self.wake is not None else []
+    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
+               ) -> StreamOutput:
+        heard = self.spotter.accept(posteriors[:1], first_step, final, audio_s)
+        transcribed = self.transcriber.accept(posteriors[1:], first_step, final, audio_s)
+        out = StreamOutput(time_s=transcribed.time_s)
+        results = transcribed.transcripts if self.wake is not None else []
         for detection in heard.detections:
             if self.wake is None:
                 self.wake = detection
@@ -79,3 +56,12 @@ class AssistantStream:
             out.commands.append(Command(self.wake, None, Intent("unknown")))
             self.wake = None
         return out
+
+
+def assistant_stream(keywords: KeywordSpotter, recognizer: SpeechRecognizer, input_rate: int,
+                     sensitivity: float = DEFAULT_SENSITIVITY, decoder: str = "beam", hints: list[str] | None = None,
+                     endpoint_s: float = DEFAULT_ENDPOINT_S, interim: bool = True) -> Stream:
+    """Both models over the same audio, each with its own state; one front end when their features agree."""
+    task = AssistantTask(KeywordTask(keywords, {WAKE_WORD: sensitivity}),
+                         TranscriptionTask(recognizer, decoder, hints, endpoint_s, interim))
+    return Stream(*open_fronts([keywords, recognizer], input_rate), task)

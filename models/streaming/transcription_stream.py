@@ -1,16 +1,17 @@
-"""One speech-recognition stream: the streaming engine, CTC decoding and endpointing.
+"""Speech-recognition decisions on a stream: CTC decoding and endpointing over the recogniser's log-probabilities.
 
 Partial results as audio arrives; a final result when an utterance ends (trailing silence),
 after which the next utterance starts in the same stream, with the same recurrent state.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from rnnvoice.models.decoding.ctc import Hypothesis, make_decoder
 from rnnvoice.models.nets.speech_recognizer import BLANK, INDEX, SpeechRecognizer
-from rnnvoice.models.streaming.model_stream import ModelStream
+from rnnvoice.models.streaming.model_step import Posteriors
+from rnnvoice.models.streaming.stream import Stream, StreamOutput, open_fronts
 
 # Chosen on new commands in training voices: 0.25 s split one in five utterances at a pause, 0.35 s
 # one in forty, still within 0.4 s of the end of speech at the 90th percentile.
@@ -46,23 +47,13 @@ class Transcript:
     decided_s: float = 0.0  # audio clock time at which the result was made
 
 
-@dataclass
-class TranscriptionOutput:
-    results: list[Transcript] = field(default_factory=list)
-    time_s: float = 0.0
+class TranscriptionTask:
+    """Transcripts from per-step token log-probabilities (S, V) in any chunking."""
 
-
-def log_softmax(x: np.ndarray) -> np.ndarray:
-    shifted = x - x.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-class TranscriptionStream(ModelStream):
-    """Transcripts for a stream fed in chunks of any size."""
-
-    def __init__(self, model: SpeechRecognizer, input_rate: int, decoder: str = "beam",
-                 hints: list[str] | None = None, endpoint_s: float = DEFAULT_ENDPOINT_S, interim: bool = True):
-        super().__init__(model, input_rate)
+    def __init__(self, model: SpeechRecognizer, decoder: str = "beam", hints: list[str] | None = None,
+                 endpoint_s: float = DEFAULT_ENDPOINT_S, interim: bool = True):
+        self.step_s = 1.0 / model.config.features.step_rate
+        self.audio_s = 0.0
         self.decoder_kind, self.hints = decoder, hints
         self.endpoint_steps = max(1, round(endpoint_s / self.step_s))
         self.interim = interim
@@ -86,16 +77,18 @@ class TranscriptionStream(ModelStream):
         buffered = self.history[step - self.history_start :]
         return self._decode(buffered, step) if len(buffered) else []
 
-    def consume(self, outputs: np.ndarray, first_step: int, final: bool) -> TranscriptionOutput:
-        end_step = first_step + len(outputs)
+    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
+               ) -> StreamOutput:
+        log_probs = posteriors[0]
+        self.audio_s = audio_s
+        end_step = first_step + len(log_probs)
         results = []
-        if len(outputs):
-            log_probs = log_softmax(outputs)
+        if len(log_probs):
             self._remember(log_probs, first_step)
             results += self._decode(log_probs, first_step)
         if final:
             results += self._end_utterance(end_step)
-        return TranscriptionOutput(results, end_step * self.step_s)
+        return StreamOutput(transcripts=results, time_s=end_step * self.step_s)
 
     def _end_utterance(self, step: int) -> list[Transcript]:
         """The utterance's final result, if it said anything; the next utterance starts at `step`."""
@@ -151,3 +144,10 @@ class TranscriptionStream(ModelStream):
         stability = 1.0 if is_final else round(settled / max(1, len(best.steps)), 3)
         return Transcript(best.text, is_final, words[0].start_s if words else step * s, end_s,
                           round(best.confidence, 4), stability, words, round(min(step * s, self.audio_s), 3))
+
+
+def transcription_stream(model: SpeechRecognizer, input_rate: int, decoder: str = "beam",
+                         hints: list[str] | None = None, endpoint_s: float = DEFAULT_ENDPOINT_S,
+                         interim: bool = True) -> Stream:
+    """Transcripts for a stream fed in chunks of any size."""
+    return Stream(*open_fronts([model], input_rate), TranscriptionTask(model, decoder, hints, endpoint_s, interim))

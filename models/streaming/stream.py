@@ -1,0 +1,110 @@
+"""One client stream through the engine's three layers: front end, model step, task decisions.
+
+A `Stream` owns its front ends and its model lanes' state, and hands posteriors to a task (keyword detection,
+transcription, the assistant's flow) that knows nothing of audio or models. `accept` steps the stream's models
+alone; a scheduler that batches many streams calls `prepare`, steps the lanes of many streams together with
+`step_lanes`, then `decide`: the same code either way.
+"""
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import torch
+
+from rnnvoice.models.streaming.frontend import FrontEnd
+from rnnvoice.models.streaming.model_step import ModelLane, Posteriors, step_lanes
+
+if TYPE_CHECKING:
+    from rnnvoice.models.streaming.assistant_stream import Command
+    from rnnvoice.models.streaming.keyword_detector import Detection
+    from rnnvoice.models.streaming.transcription_stream import Transcript
+
+
+@dataclass
+class StreamOutput:
+    """What a chunk produced, whatever the task: the one shape every consumer reads."""
+
+    detections: list["Detection"] = field(default_factory=list)
+    transcripts: list["Transcript"] = field(default_factory=list)  # partial and final (assistant: partial only)
+    commands: list["Command"] = field(default_factory=list)
+    smoothed: np.ndarray | None = None  # keywords: smoothed class posteriors of the chunk's steps (S, C)
+    scores: dict[str, float] | None = None  # keywords, if asked: the reported keywords' scores at the last step
+    time_s: float = 0.0  # the end of the chunk's last step on the stream's clock
+
+    @property
+    def finals(self) -> int:
+        """Final transcripts and commands."""
+        return sum(t.is_final for t in self.transcripts) + len(self.commands)
+
+
+class Task(Protocol):
+    """Decisions from the posteriors (one per lane) of steps first_step, first_step + 1, ..."""
+
+    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
+               ) -> StreamOutput: ...
+
+
+class Stream:
+    """Front ends (one per distinct feature config), one lane per model, and the task on top."""
+
+    def __init__(self, fronts: list[FrontEnd], lanes: list[tuple[int, ModelLane]], task: Task):
+        self.fronts = fronts
+        self.lanes = lanes  # (index of the front end it reads, lane)
+        self.task = task
+        self.steps = 0
+        self.compute_s = 0.0
+
+    @property
+    def audio_s(self) -> float:
+        return self.fronts[0].audio_s
+
+    @property
+    def input_rate(self) -> int:
+        return self.fronts[0].input_rate
+
+    def prepare(self, samples: torch.Tensor | None) -> list[torch.Tensor]:
+        """Front end: (T,) samples, or None for the end of the stream -> each lane's new steps (S, D)."""
+        started = time.perf_counter()
+        features = [front.accept(samples) if samples is not None else front.finish() for front in self.fronts]
+        self.compute_s += time.perf_counter() - started
+        return [features[f] for f, _ in self.lanes]
+
+    def decide(self, posteriors: list[Posteriors], final: bool) -> StreamOutput:
+        """Task decisions on each lane's posteriors of the new steps."""
+        started = time.perf_counter()
+        steps = len(posteriors[0][0] if isinstance(posteriors[0], tuple) else posteriors[0])
+        out = self.task.accept(tuple(posteriors), self.steps, final, self.audio_s)
+        self.steps += steps
+        self.compute_s += time.perf_counter() - started
+        return out
+
+    def step_alone(self, features: list[torch.Tensor]) -> list[Posteriors]:
+        started = time.perf_counter()
+        posteriors = [step_lanes([lane], [f])[0] for (_, lane), f in zip(self.lanes, features)]
+        self.compute_s += time.perf_counter() - started
+        return posteriors
+
+    def accept(self, samples: torch.Tensor) -> StreamOutput:
+        """samples: (T,) mono float at the input rate."""
+        return self.decide(self.step_alone(self.prepare(samples)), final=False)
+
+    def finish(self) -> StreamOutput:
+        """The stream's last results, after a short silent tail."""
+        return self.decide(self.step_alone(self.prepare(None)), final=True)
+
+
+def open_fronts(models, input_rate: int) -> tuple[list[FrontEnd], list[tuple[int, ModelLane]]]:
+    """A front end per distinct feature config among the models (one when they agree), and a lane per model."""
+    configs = list(dict.fromkeys(m.config.features for m in models))
+    fronts = [FrontEnd(c, input_rate) for c in configs]
+    return fronts, [(configs.index(m.config.features), ModelLane(m)) for m in models]
+
+
+def recording_posteriors(model, samples: torch.Tensor, input_rate: int) -> Posteriors:
+    """A whole recording and the stream's silent tail through the front end and the model only, as a stream
+    would see it: for replaying decisions (calibration) without running the model again."""
+    front = FrontEnd(model.config.features, input_rate)
+    features = torch.cat([front.accept(samples), front.finish()])
+    return step_lanes([ModelLane(model)], [features])[0]
