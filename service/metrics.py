@@ -18,6 +18,8 @@ LABELS = ("task", "cell")
 # the buckets are dense there. Recognize's whole recordings land in the top buckets.
 LATENCY_BUCKETS = (0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015,
                    0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Streams in one batched model step: powers of two up to the largest batch worth having.
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 # Task and cell of a stream refused before its configuration named a loaded model.
 NO_MODEL = ("none", "none")
 
@@ -84,8 +86,9 @@ class ServerMetrics:
         parameter_bytes = Gauge("rnnvoice_model_parameter_bytes", "Memory of a model's parameters, shared by its streams",
                                 LABELS, registry=r)
         state_bytes = Gauge("rnnvoice_stream_state_bytes", "Recurrent state one stream holds", LABELS, registry=r)
-        # When batching lands, its histogram goes here: rnnvoice_batch_size, streams per batched model step,
-        # labelled by task and cell, observed once per step.
+        # Labelled by the model's task and cell (an assistant's steps count under its two models).
+        self.batch_size = Histogram("rnnvoice_batch_size", "Streams in one batched model step", LABELS,
+                                    buckets=BATCH_BUCKETS, registry=r)
         self.models = {}
         for (task, cell), model in models.items():
             parameter_bytes.labels(task, cell).set(sum(p.numel() * p.element_size() for p in model.parameters()))
@@ -99,6 +102,11 @@ class ServerMetrics:
             self.models[task, cell] = ModelMetrics(self, task, cell, keywords)
             self.ended.labels(task, cell, "completed", grpc.StatusCode.OK.name)  # from zero, so its first rise shows
         self.http = None
+
+    def batched(self, model: RecurrentModel, streams: int) -> None:
+        """One model step ran over this many streams at once."""
+        if streams:
+            self.batch_size.labels(model.config.task, model.config.cell).observe(streams)
 
     def stream_ended(self, model: tuple[str, str] | None, outcome: str, code: grpc.StatusCode) -> None:
         """outcome: completed (the client half-closed), drained (the server shut down), rejected (a status

@@ -20,19 +20,19 @@ CELLS = {Cell.GRU: pb.CELL_GRU, Cell.LSTM: pb.CELL_LSTM}
 
 
 class ModelRegistry:
-    def __init__(self, paths: dict[tuple[str, str], Path]):
+    def __init__(self, paths: dict[tuple[str, str], Path], device: str = "cpu"):
         if not paths:
             raise ValueError("no models to serve: train one with `rnnvoice train` or reinstall the shipped weights")
         self.models: dict[tuple[str, str], RecurrentModel] = {}
         self.names: dict[tuple[str, str], str] = {}
         for (task, cell), path in sorted(paths.items()):
-            model = load_model(path)
+            model = load_model(path).to(device)
             if (model.config.task, model.config.cell) != (task, cell):
                 raise ValueError(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {cell}")
             for p in model.parameters():
                 p.requires_grad_(False)
             with torch.inference_mode():  # the first stream should not pay for lazy initialisation
-                model(torch.zeros(1, 1, model.config.features.dim))
+                model(torch.zeros(1, 1, model.config.features.dim, device=device))
             self.models[task, cell] = model
             self.names[task, cell] = Path(path).name
             log.info("loaded %s %s model from %s: %d parameters, %d state bytes per stream",

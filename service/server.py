@@ -5,6 +5,7 @@ import logging
 import signal
 
 import grpc
+import torch
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -22,7 +23,7 @@ class VoiceServer:
 
     def __init__(self, settings: ServerSettings, registry: ModelRegistry | None = None):
         self.settings = settings
-        self.registry = registry or ModelRegistry(settings.models)
+        self.registry = registry or ModelRegistry(settings.models, settings.device)
         limit = settings.max_message_bytes
         self.server = grpc.aio.server(options=[
             ("grpc.max_receive_message_length", limit),
@@ -53,13 +54,14 @@ class VoiceServer:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.servicer.draining.set()
         await self.server.stop(self.settings.grace_s)
-        self.servicer.executor.shutdown(wait=True)
+        self.servicer.engine.close()
         self.metrics.close()
         log.info("stopped")
 
 
 async def serve(settings: ServerSettings) -> None:
     """Runs until SIGTERM or SIGINT, then shuts down gracefully."""
+    torch.set_num_threads(settings.intra_op_threads)
     server = VoiceServer(settings)
     await server.start()
     stop = asyncio.Event()

@@ -4,12 +4,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import grpc
 
 from rnnvoice.protos import pb, pb_grpc
+from rnnvoice.service.batching import BatchScheduler, PerStreamRunner
 from rnnvoice.service.errors import StreamError, invalid
 from rnnvoice.service.metrics import ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
@@ -33,12 +33,19 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         self.settings = settings
         self.metrics = metrics
         self.sessions = SessionTable(settings.max_streams, metrics)
-        # Model steps run here, off the event loop; torch releases the GIL while it computes.
-        self.executor = ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="inference")
+        # Chunks run off the event loop: batched across streams by one scheduler, or each stream on its own.
+        self.engine = BatchScheduler(settings.batch_wait_ms, settings.max_batch, metrics.batched) \
+            if settings.batching else PerStreamRunner(settings.inference_threads)
         self.draining = asyncio.Event()
 
-    async def _compute(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+    async def _accept(self, session: StreamSession, chunk: pb.AudioChunk) -> list[pb.StreamAudioResponse]:
+        samples = session.decode(chunk)
+        out, compute_s = await self.engine.run(session.stream, samples)
+        return session.respond(out, compute_s, len(samples))
+
+    async def _finish(self, session: StreamSession) -> list[pb.StreamAudioResponse]:
+        out, compute_s = await self.engine.run(session.stream, None)
+        return session.respond(out, compute_s)
 
     async def _read(self, context) -> pb.StreamAudioRequest | None:
         """The next request; None when the client half-closes or the server is draining."""
@@ -92,20 +99,20 @@ class VoiceServicer(pb_grpc.VoiceServicer):
                     raise invalid("a stream takes one StreamConfig, in its first request; open a new stream to change it")
                 if not request.HasField("audio"):
                     raise invalid("a request after the first must carry an AudioChunk")
-                responses = await self._compute(session.accept, request.audio)
+                responses = await self._accept(session, request.audio)
                 for response in responses:
                     await context.write(response)
                 if responses:
                     session.metrics.results_sent(time.perf_counter() - received)
-            for response in await self._compute(session.finish):
+            for response in await self._finish(session):
                 await context.write(response)
 
     async def Recognize(self, request, context):
         async with self._handling(context) as handling:
             # The whole recording is one chunk, bounded by the longest recording instead.
             session = handling.session = self._open(request.config, self.settings.max_recording_s)
-            responses = await self._compute(session.accept, pb.AudioChunk(sequence=0, data=request.audio))
-            responses += await self._compute(session.finish)
+            responses = await self._accept(session, pb.AudioChunk(sequence=0, data=request.audio))
+            responses += await self._finish(session)
             return pb.RecognizeResponse(
                 detections=[r.detection for r in responses if r.HasField("detection")],
                 transcripts=[r.transcript for r in responses if r.HasField("transcript") and r.transcript.is_final],

@@ -39,8 +39,8 @@ def open_stream(params: StreamParams, registry: ModelRegistry) -> Stream:
 class StreamSession:
     """Owns one stream's state between its chunks; the models themselves are shared.
 
-    `decode` checks and decodes a chunk; the engine's stream (run here with `accept`, or by the batch
-    scheduler) turns it into a StreamOutput; `respond` makes the response messages.
+    `decode` checks and decodes a chunk; the engine (service.batching) runs it through `stream`;
+    `respond` turns the output into response messages.
     """
 
     def __init__(self, session_id: int, params: StreamParams, registry: ModelRegistry, max_chunk_s: float,
@@ -74,17 +74,7 @@ class StreamSession:
         self.chunks += 1
         return samples
 
-    def accept(self, chunk: pb.AudioChunk) -> list[pb.StreamAudioResponse]:
-        """A chunk through this stream's models alone (the per-stream path)."""
-        samples = self.decode(chunk)
-        compute_s = self.stream.compute_s
-        out = self.stream.accept(samples)
-        return self.respond(out, len(samples), self.stream.compute_s - compute_s)
-
-    def finish(self) -> list[pb.StreamAudioResponse]:
-        return self.respond(self.stream.finish())
-
-    def respond(self, out: StreamOutput, samples: int | None = None, compute_s: float = 0.0
+    def respond(self, out: StreamOutput, compute_s: float, samples: int | None = None
                 ) -> list[pb.StreamAudioResponse]:
         """The responses to one chunk's output (samples: its length), or to the stream's last (None): with
         the summary after them."""

@@ -16,8 +16,17 @@ class ServerSettings:
     # Longest audio one chunk may carry, and one Recognize call.
     max_chunk_s: float = 10.0
     max_recording_s: float = 600.0
-    # Threads running model steps; streams queue for them.
+    # Steps of all streams batched by one scheduler (False: each stream on its own, on inference_threads).
+    batching: bool = True
+    # How long the scheduler waits for more streams once one has a chunk, and the most streams in one step.
+    batch_wait_ms: float = 2.0
+    max_batch: int = 512
+    # Threads running model steps of the per-stream path; streams queue for them.
     inference_threads: int = 2
+    # Threads inside one torch operation: many small streams parallelise across streams, not inside a product.
+    intra_op_threads: int = 1
+    # Where the models run: "cpu", or "cuda" where a GPU exists.
+    device: str = "cpu"
     # Seconds in-flight streams get to finish on shutdown.
     grace_s: float = 10.0
     # Port of the Prometheus /metrics endpoint, on the same host; 0 serves none.

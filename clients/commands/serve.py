@@ -18,6 +18,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="streams open at once; more are refused (RNNVOICE_MAX_STREAMS)")
     p.add_argument("--inference-threads", type=int, default=int(env("RNNVOICE_INFERENCE_THREADS", "2")),
                    help="threads running model steps; streams queue for them (RNNVOICE_INFERENCE_THREADS)")
+    p.add_argument("--no-batching", action="store_true", default=env("RNNVOICE_BATCHING", "1") == "0",
+                   help="run each stream's steps on its own instead of batching across streams (RNNVOICE_BATCHING=0)")
+    p.add_argument("--batch-wait-ms", type=float, default=float(env("RNNVOICE_BATCH_WAIT_MS", "2")),
+                   help="longest wait for more streams to join a batched step (RNNVOICE_BATCH_WAIT_MS)")
+    p.add_argument("--max-batch", type=int, default=int(env("RNNVOICE_MAX_BATCH", "512")),
+                   help="most streams in one batched step (RNNVOICE_MAX_BATCH)")
+    p.add_argument("--intra-op-threads", type=int, default=int(env("RNNVOICE_INTRA_OP_THREADS", "1")),
+                   help="threads inside one torch operation (RNNVOICE_INTRA_OP_THREADS)")
+    p.add_argument("--device", default=env("RNNVOICE_DEVICE", "cpu"), help="cpu, or cuda (RNNVOICE_DEVICE)")
     p.add_argument("--grace", type=float, default=10.0, help="seconds open streams get to finish on shutdown")
     p.add_argument("--metrics-port", type=int, default=int(env("RNNVOICE_METRICS_PORT", "0")),
                    help="serve Prometheus metrics at http://HOST:PORT/metrics; 0 serves none (RNNVOICE_METRICS_PORT)")
@@ -37,16 +46,14 @@ def parse_models(specs: list[str]) -> dict[tuple[str, str], Path]:
 def run(args) -> int:
     import asyncio
 
-    import torch
-
     from rnnvoice.service.server import serve
     from rnnvoice.service.settings import ServerSettings
 
-    # Many small streams: parallelism comes from streams, not from threads inside one matrix product.
-    torch.set_num_threads(1)
     settings = ServerSettings(host=args.host, port=args.port, max_streams=args.max_streams,
                               inference_threads=args.inference_threads, grace_s=args.grace,
-                              metrics_port=args.metrics_port)
+                              metrics_port=args.metrics_port, batching=not args.no_batching,
+                              batch_wait_ms=args.batch_wait_ms, max_batch=args.max_batch,
+                              intra_op_threads=args.intra_op_threads, device=args.device)
     if args.model:
         settings = dataclasses.replace(settings, models=parse_models(args.model))
     asyncio.run(serve(settings))

@@ -1,12 +1,14 @@
 """One client stream through the engine's three layers: front end, model step, task decisions.
 
 A `Stream` owns its front ends and its model lanes' state, and hands posteriors to a task (keyword detection,
-transcription, the assistant's flow) that knows nothing of audio or models. `accept` steps the stream's models
-alone; a scheduler that batches many streams calls `prepare`, steps the lanes of many streams together with
-`step_lanes`, then `decide`: the same code either way.
+transcription, the assistant's flow) that knows nothing of audio or models. `step_streams` takes a chunk of
+each of any number of streams through the three layers, every model stepped once over all of them; a stream's
+own `accept` is `step_streams` of one. A scheduler that batches streams calls it with many: the same code.
 """
 
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -80,19 +82,64 @@ class Stream:
         self.compute_s += time.perf_counter() - started
         return out
 
-    def step_alone(self, features: list[torch.Tensor]) -> list[Posteriors]:
-        started = time.perf_counter()
-        posteriors = [step_lanes([lane], [f])[0] for (_, lane), f in zip(self.lanes, features)]
-        self.compute_s += time.perf_counter() - started
-        return posteriors
-
     def accept(self, samples: torch.Tensor) -> StreamOutput:
         """samples: (T,) mono float at the input rate."""
-        return self.decide(self.step_alone(self.prepare(samples)), final=False)
+        return self._alone(samples)
 
     def finish(self) -> StreamOutput:
         """The stream's last results, after a short silent tail."""
-        return self.decide(self.step_alone(self.prepare(None)), final=True)
+        return self._alone(None)
+
+    def _alone(self, samples: torch.Tensor | None) -> StreamOutput:
+        out = step_streams([(self, samples)])[0]
+        if isinstance(out, BaseException):
+            raise out
+        return out
+
+
+# A chunk of one stream: its samples (T,), or None for the end of the stream.
+Chunk = tuple[Stream, torch.Tensor | None]
+
+
+def step_streams(chunks: list[Chunk], max_batch: int = 1 << 30,
+                 batched: Callable[[object, int], None] | None = None) -> list[StreamOutput | Exception]:
+    """One chunk of each stream (at most one per stream) through front end, model and decisions, every model
+    stepped over the lanes of all the streams at once, at most `max_batch` lanes a step.
+
+    Each stream's output, or the exception its chunk raised: one stream's failure is not the others'.
+    `batched(model, lanes)` hears of every batched step. A stream is charged its share of each step.
+    """
+    results: list[StreamOutput | Exception | None] = [None] * len(chunks)
+    features: list[list[torch.Tensor] | None] = [None] * len(chunks)
+    for i, (stream, samples) in enumerate(chunks):
+        try:
+            features[i] = stream.prepare(samples)
+        except Exception as e:  # noqa: BLE001 -- handed back to the stream's caller
+            results[i] = e
+    groups = defaultdict(list)  # model -> [(chunk, lane)]
+    for i, (stream, _) in enumerate(chunks):
+        if features[i] is not None:
+            for j, (_, lane) in enumerate(stream.lanes):
+                groups[lane.model].append((i, j))
+    posteriors = [[None] * len(stream.lanes) for stream, _ in chunks]
+    for model, members in groups.items():
+        for first in range(0, len(members), max_batch):
+            part = members[first : first + max_batch]
+            started = time.perf_counter()
+            stepped = step_lanes([chunks[i][0].lanes[j][1] for i, j in part], [features[i][j] for i, j in part])
+            share = (time.perf_counter() - started) / len(part)
+            for (i, j), p in zip(part, stepped):
+                posteriors[i][j] = p
+                chunks[i][0].compute_s += share
+            if batched is not None:
+                batched(model, sum(len(features[i][j]) > 0 for i, j in part))
+    for i, (stream, samples) in enumerate(chunks):
+        if results[i] is None:
+            try:
+                results[i] = stream.decide(posteriors[i], final=samples is None)
+            except Exception as e:  # noqa: BLE001 -- handed back to the stream's caller
+                results[i] = e
+    return results
 
 
 def open_fronts(models, input_rate: int) -> tuple[list[FrontEnd], list[tuple[int, ModelLane]]]:
