@@ -53,5 +53,5 @@ reports: dev
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_fsdd_digit_strings.json \
 	  || exit 1; \
 	done
-	$(BIN)/rnnvoice bench tests/fixtures/spoken_seven_yes.wav --streams 16 --json reports/bench/bench.json --plot reports/bench/bench.png
+	$(BIN)/rnnvoice bench tests/fixtures/spoken_seven_yes.wav --json reports/bench/bench.json --plot reports/bench/bench.png
 	$(BIN)/rnnvoice compare reports

@@ -1,91 +1,152 @@
-"""`rnnvoice bench`: GRU against LSTM under the same load: latency seen by client and server, speed, memory."""
+"""`rnnvoice bench`: how many real-time streams a server sustains, GRU beside LSTM, batched beside per-stream.
 
+For each task and cell it ramps the number of concurrent real-time streams (one client process, one event
+loop) until the 99th percentile of chunk latency passes the limit, and reports the largest level that stayed
+within it: chunk latency as the client sees it, the server process's CPU per second of audio per stream (its
+own process_cpu_seconds_total), its memory per extra stream (the slope of its RSS over the levels), batching's
+gain in sustained streams over the per-stream path, and how close the batched cell step comes to the
+multiply-add rate of plain matrix products of the same shapes on this machine.
+"""
+
+import asyncio
 import math
-from pathlib import Path
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from rnnvoice.clients.client import read_audio
-from rnnvoice.clients.load import CellLoad, run_load
-from rnnvoice.clients.scrape import buckets, histogram_quantile, scrape, subtract, value
+import numpy as np
+import torch
 
-QUANTILES = (50, 90, 99)
-# (key, row label, scale) of the printed table; the JSON has every key unscaled.
-ROWS = (
-    ("client_latency_p50_ms", "client latency p50 (ms)", 1), ("client_latency_p90_ms", "client latency p90 (ms)", 1),
-    ("client_latency_p99_ms", "client latency p99 (ms)", 1), ("client_latency_mean_ms", "client latency mean (ms)", 1),
-    ("server_latency_p50_ms", "server latency p50 (ms)", 1), ("server_latency_p90_ms", "server latency p90 (ms)", 1),
-    ("server_latency_p99_ms", "server latency p99 (ms)", 1), ("server_latency_mean_ms", "server latency mean (ms)", 1),
-    ("compute_p50_ms", "compute per chunk p50 (ms)", 1), ("real_time_factor", "real-time factor", 1),
-    ("server_rss_bytes", "server RSS (MiB)", 2**-20), ("state_bytes", "state per stream (bytes)", 1),
-    ("parameter_bytes", "parameters (KiB)", 2**-10), ("failed_streams", "failed streams", 1),
-)
+from rnnvoice.clients.client import Audio
+from rnnvoice.clients.load import load_streams
+from rnnvoice.clients.scrape import scrape, value
+from rnnvoice.models.nets.recurrent import RecurrentModel
+from rnnvoice.models.streaming.model_step import ModelLane, step_lanes
+from rnnvoice.models.types import Cell, Task
 
-
-def client_side(load: CellLoad) -> dict:
-    report = {f"client_latency_p{q}_ms": load.latency_ms(q) for q in QUANTILES}
-    mean_s = sum(load.latencies_s) / len(load.latencies_s) if load.latencies_s else math.nan
-    return report | {"client_latency_mean_ms": mean_s * 1000, "chunks": len(load.latencies_s),
-                     "real_time_factor": load.real_time_factor, "failed_streams": len(load.errors),
-                     "wall_s": load.wall_s}
+TASKS = (Task.KEYWORDS, Task.TRANSCRIPTION)
+# (key, row label) of the printed table, per task and cell.
+ROWS = (("max_realtime_streams", "sustained real-time streams"), ("p50_chunk_latency_ms", "chunk latency p50 (ms)"),
+        ("p99_chunk_latency_ms", "chunk latency p99 (ms)"), ("cpu_ms_per_audio_s", "server CPU ms per audio s"),
+        ("marginal_bytes_per_stream", "server bytes per extra stream"),
+        ("per_stream_max_streams", "sustained, --no-batching"), ("batched_speedup", "batching's gain (x)"),
+        ("cell_step_matmul_fraction", "cell step / matmul rate"))
 
 
-def server_side(before: list, after: list, cell: str) -> dict:
-    """What the server's own metrics say about the keyword chunks between two scrapes."""
-    labels = {"task": "keywords", "cell": cell}
+@dataclass(frozen=True)
+class Ramp:
+    start: int = 10  # streams at the first level
+    growth: float = 1.5  # each level has this many times the streams of the one before
+    max_streams: int = 2000
+    level_s: float = 5.0  # audio each stream of a level plays, in real time
+    chunk_s: float = 0.1
+    p99_limit_ms: float = 100.0
 
-    def histogram(name):
-        return subtract(buckets(after, name, **labels), buckets(before, name, **labels))
-
-    latency, compute = histogram("rnnvoice_result_latency_seconds"), histogram("rnnvoice_chunk_compute_seconds")
-    report = {f"server_latency_p{q}_ms": histogram_quantile(q / 100, latency) * 1000 for q in QUANTILES}
-    total = value(after, "rnnvoice_result_latency_seconds_sum", **labels) - \
-        value(before, "rnnvoice_result_latency_seconds_sum", **labels)
-    return report | {
-        "server_chunks": latency.get(math.inf, 0),
-        "server_latency_mean_ms": total / max(latency.get(math.inf, 0), 1) * 1000,
-        "compute_p50_ms": histogram_quantile(0.5, compute) * 1000,
-        "server_rss_bytes": value(after, "process_resident_memory_bytes"),
-        "state_bytes": value(after, "rnnvoice_stream_state_bytes", **labels),
-        "parameter_bytes": value(after, "rnnvoice_model_parameter_bytes", **labels),
-    }
+    def levels(self):
+        n = self.start
+        while n <= self.max_streams:
+            yield n
+            n = max(n + 1, round(n * self.growth))
 
 
-def bench(target: str, metrics_url: str | None, recording: Path, cells: list[str], streams: int, chunk_s: float,
-          realtime: bool, loops: int) -> dict:
-    """Runs the cells one after the other on the same server; a report of plain values."""
-    audio = read_audio(recording)
-    report = {"recording": str(recording), "audio_s": audio.seconds, "streams": streams, "chunk_ms": chunk_s * 1000,
-              "realtime": realtime, "loops": loops, "cells": {}}
-    for cell in cells:
-        before = scrape(metrics_url) if metrics_url else None
-        load = run_load(target, audio, cell, streams, chunk_s, realtime, loops)
-        cell_report = client_side(load)
-        if metrics_url:
-            cell_report |= server_side(before, scrape(metrics_url), cell)
-        report["cells"][cell] = cell_report
-    if {"gru", "lstm"} <= set(cells):
-        gru, lstm = report["cells"]["gru"], report["cells"]["lstm"]
-        report["lstm_over_gru"] = {k: lstm[k] / gru[k] for k, _, _ in ROWS if k in gru and gru[k]}
+def _delta(before: list, after: list, name: str, **labels) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+async def measure_level(target: str, metrics_url: str, audio: Audio, task: str, cell: str, streams: int,
+                        ramp: Ramp) -> dict:
+    """One level: `streams` real-time streams at once; latency, server CPU and memory while they ran."""
+    rss = []
+
+    async def sample_memory():  # halfway through, when every stream is open
+        await asyncio.sleep(ramp.level_s / 2)
+        rss.append(value(await asyncio.to_thread(scrape, metrics_url), "process_resident_memory_bytes"))
+
+    before = await asyncio.to_thread(scrape, metrics_url)
+    load = await load_streams(target, audio, cell, streams, ramp.chunk_s, True, ramp.level_s, task, sample_memory)
+    after = await asyncio.to_thread(scrape, metrics_url)
+    labels = {"task": task, "cell": cell}
+    audio_s = _delta(before, after, "rnnvoice_audio_seconds_total", **labels)
+    cpu_s = _delta(before, after, "process_cpu_seconds_total")
+    return {"streams": streams, "p50_chunk_latency_ms": load.latency_ms(50), "p99_chunk_latency_ms": load.latency_ms(99),
+            "chunks": len(load.latencies_s),
+            "server_chunks": _delta(before, after, "rnnvoice_result_latency_seconds_count", **labels),
+            "cpu_ms_per_audio_s": cpu_s * 1000 / audio_s if audio_s else math.nan,
+            "rss_bytes": rss[0] if rss else math.nan, "client_late_ms": load.late_s * 1000,
+            "failed_streams": len(load.errors)}
+
+
+def sustained(level: dict, ramp: Ramp) -> bool:
+    return level["failed_streams"] == 0 and level["p99_chunk_latency_ms"] <= ramp.p99_limit_ms
+
+
+async def ramp_up(target: str, metrics_url: str, audio: Audio, task: str, cell: str, ramp: Ramp,
+                  progress: Callable[[dict], None]) -> dict:
+    """Levels of more and more streams until one misses the latency limit; the report of the last that kept it."""
+    levels = []
+    for streams in ramp.levels():
+        level = await measure_level(target, metrics_url, audio, task, cell, streams, ramp)
+        levels.append(level)
+        progress(level)
+        if not sustained(level, ramp):
+            break
+    kept = [lv for lv in levels if sustained(lv, ramp)]
+    best = kept[-1] if kept else None
+    report = {"max_realtime_streams": best["streams"] if best else 0, "levels": levels}
+    for key in ("p50_chunk_latency_ms", "p99_chunk_latency_ms", "cpu_ms_per_audio_s"):
+        report[key] = best[key] if best else math.nan
+    memory = [(lv["streams"], lv["rss_bytes"]) for lv in levels if not math.isnan(lv["rss_bytes"])]
+    report["marginal_bytes_per_stream"] = float(np.polyfit(*zip(*memory), 1)[0]) if len(memory) >= 2 else math.nan
     return report
 
 
-def number(v: float | None, scale: float) -> str:
-    if v is None:
-        return "-"
-    v *= scale
-    return f"{v:.0f}" if float(v).is_integer() or abs(v) >= 1000 else f"{v:#.4g}"
+def _timed(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def cell_step_matmul_fraction(model: RecurrentModel, batch: int, steps: int = 3, repeats: int = 20) -> float:
+    """The batched step's multiply-add rate (`step_lanes` over `batch` streams of `steps` steps, gathering and
+    scattering state included) as a fraction of plain matrix products of the same shapes: the projection and
+    each layer's input products over all steps at once, its recurrent product step by step, the head."""
+    c = model.config
+    hidden, gates = c.hidden_size, 3 if c.cell == Cell.GRU else 4
+    lanes = [ModelLane(model) for _ in range(batch)]
+    features = [torch.randn(steps, c.features.dim) for _ in range(batch)]
+    step_s = _timed(lambda: step_lanes(lanes, features), repeats)
+    rows = batch * steps
+    shapes = [(rows, c.features.dim, hidden), (rows, hidden, model.head.out_features)]
+    shapes += [(rows, hidden, gates * hidden)] * c.num_layers + [(batch, hidden, gates * hidden)] * (steps * c.num_layers)
+    operands = [(torch.randn(m, k), torch.randn(k, n)) for m, k, n in shapes]
+
+    def products():
+        for a, b in operands:
+            torch.mm(a, b)
+
+    with torch.inference_mode():
+        matmul_s = _timed(products, repeats)
+    return matmul_s / step_s
 
 
 def table(report: dict) -> str:
-    cells = list(report["cells"])
-    ratio = "lstm_over_gru" in report
-    lines = [f"{'':28}" + "".join(f"{c.upper():>12}" for c in cells) + (f"{'LSTM/GRU':>12}" if ratio else "")]
-    for key, label, scale in ROWS:
-        row = [report["cells"][c].get(key) for c in cells]
-        if all(v is None for v in row):
+    lines = []
+    for task in TASKS:
+        cells = report.get(task, {})
+        if not cells:
             continue
-        text = "".join(f"{number(v, scale):>12}" for v in row)
-        if ratio:
-            r = report["lstm_over_gru"].get(key)
-            text += f"{'-' if r is None else f'{r:.2f}':>12}"
-        lines.append(f"{label:28}{text}")
+        lines.append(f"{task:34}" + "".join(f"{c.upper():>12}" for c in cells))
+        for key, label in ROWS:
+            row = [cells[c].get(key) for c in cells]
+            lines.append(f"  {label:32}" + "".join(f"{_number(v):>12}" for v in row))
     return "\n".join(lines)
+
+
+def _number(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:#.3g}"

@@ -1,13 +1,16 @@
-"""`rnnvoice load`: many concurrent streams of one recording, timing every chunk from its send to its first result."""
+"""`rnnvoice load` and the benchmark's load: many concurrent streams of one recording from one asyncio event loop,
+timing every chunk from its send to its first result."""
 
+import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
 
-from rnnvoice.clients.client import CELLS, Audio, VoiceClient, paced, stream_config
+from rnnvoice.clients.client import CELLS, MAX_MESSAGE_BYTES, Audio, stream_config
+from rnnvoice.models.types import Task
+from rnnvoice.protos import pb, pb_grpc
 
 
 @dataclass
@@ -20,6 +23,7 @@ class CellLoad:
     latencies_s: list[float] = field(default_factory=list)
     audio_s: float = 0.0
     compute_s: float = 0.0
+    late_s: float = 0.0  # how far behind its schedule the client fell at worst: a slow client, not server
     errors: list[str] = field(default_factory=list)
 
     def latency_ms(self, q: float) -> float:
@@ -30,54 +34,81 @@ class CellLoad:
         """Compute seconds per audio second."""
         return self.compute_s / self.audio_s if self.audio_s else float("nan")
 
-    def add(self, stream: "CellLoad") -> None:
-        self.latencies_s += stream.latencies_s
-        self.audio_s += stream.audio_s
-        self.compute_s += stream.compute_s
-        self.errors += stream.errors
+
+def _config(audio: Audio, cell: str, task: str) -> pb.StreamConfig:
+    # Interim scores (keywords) and results (transcription): chunks are answered as they complete model steps,
+    # so nearly every chunk is timed (a transcription chunk only when its partial result changes).
+    if task == Task.KEYWORDS:
+        return stream_config(audio, cell, task, interim_scores=True)
+    return stream_config(audio, cell, task, interim_results=True)
 
 
-def timed_stream(client: VoiceClient, audio: Audio, cell: str, chunk_s: float, realtime: bool, loops: int,
-                 delay_s: float) -> CellLoad:
-    """Streams the recording `loops` times over: each chunk's latency, and the server's summary."""
-    time.sleep(delay_s)
-    load = CellLoad(cell, 1)
-    chunks = list(audio.chunks(chunk_s)) * loops
+async def timed_stream(stub: pb_grpc.VoiceStub, load: CellLoad, config: pb.StreamConfig, chunks: list[bytes],
+                       chunk_s: float, realtime: bool, delay_s: float) -> None:
+    """One stream of `chunks` (paced as live audio if realtime); adds its chunk latencies and summary to `load`."""
+    await asyncio.sleep(delay_s)
     sent: dict[int, float] = {}
+    call = stub.StreamAudio()
 
-    def timed(source):
-        for sequence, data in enumerate(paced(source, chunk_s) if realtime else source):
+    async def write() -> None:
+        await call.write(pb.StreamAudioRequest(config=config))
+        started = time.perf_counter()
+        for sequence, data in enumerate(chunks):
+            if realtime:
+                due = started + sequence * chunk_s
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                else:
+                    load.late_s = max(load.late_s, -wait)
             sent[sequence] = time.perf_counter()
-            yield data
+            await call.write(pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=sequence, data=data)))
+        await call.done_writing()
 
-    answered = set()
+    writer = asyncio.ensure_future(write())
+    answered = -1
     try:
-        # Interim scores: every chunk that completes a model step is answered, so every chunk is timed.
-        for response in client.stream(stream_config(audio, cell, interim_scores=True), timed(chunks)):
+        async for response in call:
             if response.HasField("summary"):
                 load.audio_s += response.summary.audio_s
                 load.compute_s += response.summary.compute_s
-            elif response.sequence not in answered:
-                answered.add(response.sequence)
+            elif response.sequence > answered and response.sequence in sent:
+                answered = response.sequence
                 load.latencies_s.append(time.perf_counter() - sent[response.sequence])
+        await writer
     except grpc.RpcError as e:
+        writer.cancel()
         load.errors.append(f"{e.code().name}: {e.details()}")
+
+
+async def load_streams(target: str, audio: Audio, cell: str, streams: int, chunk_s: float = 0.1,
+                       realtime: bool = True, seconds: float | None = None, task: str = Task.KEYWORDS,
+                       during=None) -> CellLoad:
+    """`streams` concurrent streams of the recording (looped to `seconds` of audio, default once), their starts
+    spread over one chunk. `during`, if given, is awaited while the streams run (to sample the server)."""
+    load = CellLoad(cell, streams)
+    chunks = list(audio.chunks(chunk_s))
+    if seconds is not None:
+        chunks = [chunks[i % len(chunks)] for i in range(max(1, round(seconds / chunk_s)))]
+    options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES), ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+    async with grpc.aio.insecure_channel(target, options=options) as channel:
+        await asyncio.wait_for(channel.channel_ready(), 30)
+        stub = pb_grpc.VoiceStub(channel)
+        config = _config(audio, cell, task)
+        started = time.perf_counter()
+        runs = [timed_stream(stub, load, config, chunks, chunk_s, realtime, i * chunk_s / streams)
+                for i in range(streams)]
+        if during is not None:
+            runs.append(during())
+        await asyncio.gather(*runs)
+        load.wall_s = time.perf_counter() - started
     return load
 
 
 def run_load(target: str, audio: Audio, cell: str, streams: int, chunk_s: float = 0.1, realtime: bool = True,
              loops: int = 1) -> CellLoad:
-    """`streams` concurrent streams through one cell, their starts spread over one chunk."""
-    load = CellLoad(cell, streams)
-    with VoiceClient(target, timeout_s=600) as client, ThreadPoolExecutor(streams) as pool:
-        client.wait_ready(30)
-        started = time.perf_counter()
-        runs = [pool.submit(timed_stream, client, audio, cell, chunk_s, realtime, loops, i * chunk_s / streams)
-                for i in range(streams)]
-        for run in runs:
-            load.add(run.result())
-        load.wall_s = time.perf_counter() - started
-    return load
+    """`streams` concurrent keyword streams through one cell, each playing the recording `loops` times."""
+    return asyncio.run(load_streams(target, audio, cell, streams, chunk_s, realtime, audio.seconds * loops))
 
 
 def cells_argument(text: str) -> list[str]:

@@ -1,39 +1,42 @@
-"""`rnnvoice bench` end to end at a small scale: its own server, both cells, client and server views of the same chunks."""
+"""`rnnvoice bench` end to end at a small scale: its own servers (batched and per-stream), a short ramp for both
+cells and both tasks, the client's chunks against the server's own count, the JSON and the plot."""
 
 import json
+import math
 import subprocess
 import sys
 
-import pytest
-
-from rnnvoice.clients.client import read_audio
-from rnnvoice.models.nets.checkpoint import load_model
-from rnnvoice.models.weights import shipped_models
 from tests.conftest import FIXTURES
 
 RECORDING = FIXTURES / "spoken_seven_yes.wav"
+KEYS = ("max_realtime_streams", "p50_chunk_latency_ms", "p99_chunk_latency_ms", "cpu_ms_per_audio_s",
+        "marginal_bytes_per_stream", "batched_speedup")
 
 
-def test_bench_reports_both_cells_from_client_and_server(tmp_path):
+def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
     report_path, plot_path = tmp_path / "bench.json", tmp_path / "bench.png"
-    out = subprocess.run([sys.executable, "-m", "rnnvoice.clients.cli", "bench", str(RECORDING), "--streams", "3",
-                          "--loops", "1", "--fast", "--json", str(report_path), "--plot", str(plot_path)],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-m", "rnnvoice.clients.cli", "bench", str(RECORDING), "--start-streams", "2",
+                          "--growth", "2", "--max-streams", "4", "--level-s", "1.5", "--step-batch", "16",
+                          "--json", str(report_path), "--plot", str(plot_path)],
+                         capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "client latency p50 (ms)" in out.stdout and "server latency p50 (ms)" in out.stdout
+    assert "sustained real-time streams" in out.stdout and "server CPU ms per audio s" in out.stdout
     report = json.loads(report_path.read_text())
-    chunks = len(list(read_audio(RECORDING).chunks(0.1)))
+    for entry in (report["gru"], report["lstm"], report["transcription"]["gru"], report["transcription"]["lstm"]):
+        assert set(KEYS) <= set(entry)
+        # Four real-time streams are nothing for either path on loopback: the ramp ran to its end.
+        assert [lv["streams"] for lv in entry["levels"]] == [2, 4] == [lv["streams"] for lv in entry["per_stream_levels"]]
+        assert entry["max_realtime_streams"] == entry["per_stream_max_streams"] == 4
+        assert entry["batched_speedup"] == 1.0
+        assert 0 < entry["p50_chunk_latency_ms"] <= entry["p99_chunk_latency_ms"] <= 100
+        # The server process spent some CPU on every second of audio, and far less than the audio lasted.
+        assert 0 < entry["cpu_ms_per_audio_s"] < 1000
+        assert math.isfinite(entry["marginal_bytes_per_stream"])
+        assert all(lv["rss_bytes"] > 10_000_000 and lv["failed_streams"] == 0 for lv in entry["levels"])
+        assert entry["cell_step_matmul_fraction"] > 0
     for cell in ("gru", "lstm"):
-        result = report["cells"][cell]
-        assert result["failed_streams"] == 0
-        # The server's latency histogram counted exactly the chunks the client timed.
-        assert result["chunks"] == result["server_chunks"] == 3 * chunks
-        assert result["server_latency_p50_ms"] > 0 and result["client_latency_p50_ms"] > 0
-        assert 0 < result["real_time_factor"] < 10
-        assert result["server_rss_bytes"] > 10_000_000
-    # The keyword models' own figures (the server also hosts recognisers under the same cell labels).
-    for cell in ("gru", "lstm"):
-        model = load_model(shipped_models()["keywords", cell])
-        assert report["cells"][cell]["state_bytes"] == model.state_bytes
-    assert report["lstm_over_gru"]["state_bytes"] == pytest.approx(2.0)
+        for level in report[cell]["levels"]:
+            # Interim scores answer every keyword chunk: the server's latency histogram counted the chunks the
+            # client timed, every chunk each stream sent.
+            assert level["chunks"] == level["server_chunks"] == level["streams"] * 15
     assert plot_path.stat().st_size > 10_000

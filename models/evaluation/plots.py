@@ -56,27 +56,30 @@ def plot_training(histories: dict[str, list[dict]], metric: str, path: Path) -> 
 
 
 def plot_bench(report: dict, path: Path) -> None:
-    """`rnnvoice bench`'s report: latency quantiles seen by client and server, real-time factor, state, per cell."""
+    """`rnnvoice bench`'s ramps: chunk latency (p50, p99) and server memory against concurrent streams, per task,
+    one colour per cell; dashed: the per-stream path (--no-batching)."""
     plt = _pyplot()
-    cells = list(report["cells"])
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), gridspec_kw={"width_ratios": [3, 1, 1]})
-    quantiles = ("p50", "p90", "p99")
-    series = [(cell, side) for cell in cells for side in ("client", "server")
-              if f"{side}_latency_p50_ms" in report["cells"][cell]]
-    width = 0.8 / len(series)
-    for i, (cell, side) in enumerate(series):
-        values = [report["cells"][cell][f"{side}_latency_{q}_ms"] for q in quantiles]
-        axes[0].bar(np.arange(len(quantiles)) + i * width, values, width, label=f"{cell.upper()} {side}",
-                    alpha=1.0 if side == "client" else 0.55, color=f"C{cells.index(cell)}")
-    axes[0].set_xticks(np.arange(len(quantiles)) + width * (len(series) - 1) / 2, quantiles)
-    axes[0].set_ylabel("ms from chunk to result")
-    axes[0].set_title(f"latency, {report['streams']} streams per cell")
-    axes[0].legend(fontsize=8)
-    for ax, key, title in ((axes[1], "real_time_factor", "real-time factor"),
-                           (axes[2], "state_bytes", "state per stream (bytes)")):
-        values = [report["cells"][c].get(key, 0) for c in cells]
-        ax.bar([c.upper() for c in cells], values, color=[f"C{i}" for i in range(len(cells))])
-        ax.set_title(title)
+    tasks = list(report)
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(11, 3.6 * len(tasks)), squeeze=False)
+    for row, task in zip(axes, tasks):
+        for i, (cell, entry) in enumerate(report[task].items()):
+            for levels, style, mode in ((entry["levels"], "-", "batched"),
+                                        (entry.get("per_stream_levels", []), "--", "per stream")):
+                if not levels:
+                    continue
+                streams = [lv["streams"] for lv in levels]
+                row[0].plot(streams, [lv["p99_chunk_latency_ms"] for lv in levels], style, color=f"C{i}", marker="o",
+                            label=f"{cell.upper()} {mode} p99")
+                row[0].plot(streams, [lv["p50_chunk_latency_ms"] for lv in levels], style, color=f"C{i}", alpha=0.4,
+                            label=f"{cell.upper()} {mode} p50")
+                row[1].plot(streams, [lv["rss_bytes"] / 2**20 for lv in levels], style, color=f"C{i}", marker="o",
+                            label=f"{cell.upper()} {mode}")
+        row[0].set(xlabel="concurrent real-time streams", ylabel="ms from chunk to result", yscale="log",
+                   title=f"{task}: chunk latency")
+        row[1].set(xlabel="concurrent real-time streams", ylabel="server RSS (MiB)", title=f"{task}: server memory")
+        for ax in row:
+            ax.legend(fontsize=7)
+            ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
