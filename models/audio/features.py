@@ -3,6 +3,7 @@
 Shapes: T samples, F feature frames (10 ms), S model steps (`stack` frames each), D = stack * n_mels.
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -65,6 +66,19 @@ def mel_transform(config: FeatureConfig) -> torchaudio.transforms.MelSpectrogram
     )
 
 
+@functools.cache
+def shared_mel(config: FeatureConfig) -> torchaudio.transforms.MelSpectrogram:
+    """One mel transform per config for every stream: its window and filter bank are read-only."""
+    return mel_transform(config)
+
+
+def log_mel_frames(frames: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
+    """(N, win_length) single frames, each its own window (of any streams) -> (N, n_mels): `log_mel` row by row."""
+    if not len(frames):
+        return frames.new_zeros(0, config.n_mels)
+    return log_mel(frames, config, shared_mel(config))[:, 0, :]
+
+
 def log_mel(waveform: torch.Tensor, config: FeatureConfig, mel=None) -> torch.Tensor:
     """(..., T) -> (..., F, n_mels); frame f covers samples [f * hop, f * hop + win)."""
     if waveform.shape[-1] < config.win_length:
@@ -114,26 +128,37 @@ def features(waveform: torch.Tensor, config: FeatureConfig, mel=None) -> torch.T
 
 
 class StreamingFeatures:
-    """Features for a stream fed in arbitrary chunks; equal to `features` of the whole signal."""
+    """Features for a stream fed in arbitrary chunks; equal to `features` of the whole signal.
 
-    def __init__(self, config: FeatureConfig, mel: torchaudio.transforms.MelSpectrogram | None = None):
+    In two halves, so that the log-mels of many streams can be taken at once: `cut` the new frames out of
+    the audio, take their `log_mel_frames` (of this stream or many), then `add` them.
+    """
+
+    def __init__(self, config: FeatureConfig):
         self.config = config
-        self.mel = mel or mel_transform(config)
         self.samples = torch.zeros(0)
         self.frames = torch.zeros(0, config.n_mels)
         self.norm_state: NormState | None = None
 
-    def accept(self, samples: torch.Tensor) -> torch.Tensor:
-        """(T,) at the model rate -> (S, D) for every step completed so far."""
+    def cut(self, samples: torch.Tensor) -> torch.Tensor:
+        """(T,) at the model rate -> (N, win_length): every frame completed so far, not cut before."""
         c = self.config
-        self.samples = torch.cat([self.samples, samples])
-        n = (len(self.samples) - c.win_length) // c.hop_length + 1 if len(self.samples) >= c.win_length else 0
-        if n > 0:
-            used = self.samples[: (n - 1) * c.hop_length + c.win_length]
-            frames, self.norm_state = normalize(log_mel(used, c, self.mel), c, self.norm_state)
-            self.frames = torch.cat([self.frames, frames])
-            self.samples = self.samples[n * c.hop_length :]
+        buffered = torch.cat([self.samples, samples]) if len(self.samples) else samples
+        n = (len(buffered) - c.win_length) // c.hop_length + 1 if len(buffered) >= c.win_length else 0
+        self.samples = buffered[n * c.hop_length :]
+        return buffered.unfold(0, c.win_length, c.hop_length)[:n] if n else buffered.new_zeros(0, c.win_length)
+
+    def add(self, log_mels: torch.Tensor) -> torch.Tensor:
+        """(N, n_mels) log-mels of the frames `cut` gave -> (S, D) for every step completed so far."""
+        c = self.config
+        if len(log_mels):
+            frames, self.norm_state = normalize(log_mels, c, self.norm_state)
+            self.frames = torch.cat([self.frames, frames]) if len(self.frames) else frames
         steps = len(self.frames) // c.stack
         out = stack_frames(self.frames[: steps * c.stack], c.stack)
         self.frames = self.frames[steps * c.stack :]
         return out
+
+    def accept(self, samples: torch.Tensor) -> torch.Tensor:
+        """(T,) at the model rate -> (S, D) for every step completed so far."""
+        return self.add(log_mel_frames(self.cut(samples), self.config))

@@ -1,5 +1,6 @@
 """Audio decoding, mixdown and streaming resampling to the models' rate."""
 
+import functools
 import math
 
 import numpy as np
@@ -33,6 +34,12 @@ def decode(data: bytes, encoding: str, channels: int) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(mono))
 
 
+@functools.cache
+def shared_resample(orig: int, new: int) -> torchaudio.transforms.Resample:
+    """One resampling filter per pair of rates for every stream: its kernel is read-only."""
+    return torchaudio.transforms.Resample(orig, new)
+
+
 class StreamingResampler:
     """Resamples a stream chunk by chunk; the output does not depend on where chunks split.
 
@@ -45,7 +52,7 @@ class StreamingResampler:
         g = math.gcd(orig_rate, new_rate)
         self.o, self.n = orig_rate // g, new_rate // g
         self.identity = self.o == self.n
-        self.resample = torchaudio.transforms.Resample(self.o, self.n)
+        self.resample = shared_resample(self.o, self.n)
         # The sinc filter reaches about 6 zero crossings of the lower rate on each side.
         margin_blocks = math.ceil(7 / min(self.o, self.n)) + 1
         self.margin = margin_blocks * self.o

@@ -5,7 +5,7 @@ Shapes: T samples, S model steps, D feature dim.
 
 import torch
 
-from rnnvoice.models.audio.features import FeatureConfig, StreamingFeatures
+from rnnvoice.models.audio.features import FeatureConfig, StreamingFeatures, log_mel_frames
 from rnnvoice.models.audio.pcm import StreamingResampler
 
 # Silence run through the model at the end of a stream, so the last word is still heard out.
@@ -31,12 +31,19 @@ class FrontEnd:
     def step_s(self) -> float:
         return 1.0 / self.config.step_rate
 
-    def accept(self, samples: torch.Tensor) -> torch.Tensor:
-        """(T,) mono float at the input rate -> (S, D) for every step completed so far."""
+    def cut(self, samples: torch.Tensor | None) -> torch.Tensor:
+        """(T,) mono float at the input rate, or None at the end of the stream (flushing the resampler and a
+        short silent tail) -> the new frames (N, win_length), whose log-mels `add` takes."""
+        if samples is None:
+            tail = torch.zeros(round(TAIL_S * self.config.sample_rate))
+            return self.features.cut(torch.cat([self.resampler.finish(), tail]))
         self.samples_in += len(samples)
-        return self.features.accept(self.resampler.accept(samples))
+        return self.features.cut(self.resampler.accept(samples))
 
-    def finish(self) -> torch.Tensor:
-        """Flushes the resampler and a short silent tail: the stream's last steps (S, D)."""
-        tail = torch.zeros(round(TAIL_S * self.config.sample_rate))
-        return self.features.accept(torch.cat([self.resampler.finish(), tail]))
+    def add(self, log_mels: torch.Tensor) -> torch.Tensor:
+        """(N, n_mels) log-mels of the frames `cut` gave -> (S, D) for every step completed so far."""
+        return self.features.add(log_mels)
+
+    def accept(self, samples: torch.Tensor | None) -> torch.Tensor:
+        """(T,) mono float at the input rate, or None at the end -> (S, D) for every step completed so far."""
+        return self.add(log_mel_frames(self.cut(samples), self.config))

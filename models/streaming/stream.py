@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import torch
 
+from rnnvoice.models.audio.features import log_mel_frames
 from rnnvoice.models.streaming.frontend import FrontEnd
 from rnnvoice.models.streaming.model_step import ModelLane, Posteriors, step_lanes
 
@@ -66,11 +67,14 @@ class Stream:
     def input_rate(self) -> int:
         return self.fronts[0].input_rate
 
-    def prepare(self, samples: torch.Tensor | None) -> list[torch.Tensor]:
-        """Front end: (T,) samples, or None for the end of the stream -> each lane's new steps (S, D)."""
-        started = time.perf_counter()
-        features = [front.accept(samples) if samples is not None else front.finish() for front in self.fronts]
-        self.compute_s += time.perf_counter() - started
+    def cut(self, samples: torch.Tensor | None) -> list[torch.Tensor]:
+        """Front end, first half: (T,) samples, or None for the end of the stream -> each front end's new
+        frames (N, win_length)."""
+        return [front.cut(samples) for front in self.fronts]
+
+    def add(self, log_mels: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Front end, second half: each front end's log-mels of those frames -> each lane's new steps (S, D)."""
+        features = [front.add(m) for front, m in zip(self.fronts, log_mels)]
         return [features[f] for f, _ in self.lanes]
 
     def decide(self, posteriors: list[Posteriors], final: bool) -> StreamOutput:
@@ -111,11 +115,28 @@ def step_streams(chunks: list[Chunk], max_batch: int = 1 << 30,
     """
     results: list[StreamOutput | Exception | None] = [None] * len(chunks)
     features: list[list[torch.Tensor] | None] = [None] * len(chunks)
+    started = time.perf_counter()
+    cuts = {}  # chunk -> each of its front ends' new frames
     for i, (stream, samples) in enumerate(chunks):
         try:
-            features[i] = stream.prepare(samples)
+            cuts[i] = stream.cut(samples)
         except Exception as e:  # noqa: BLE001 -- handed back to the stream's caller
             results[i] = e
+    # One log-mel transform over the new frames of all streams, per feature config.
+    by_config = defaultdict(list)  # config -> [(chunk, front end)]
+    for i, frames in cuts.items():
+        for f, front in enumerate(chunks[i][0].fronts):
+            by_config[front.config].append((i, f))
+    log_mels = {i: [None] * len(frames) for i, frames in cuts.items()}
+    for config, members in by_config.items():
+        frames = [cuts[i][f] for i, f in members]
+        for (i, f), m in zip(members, log_mel_frames(torch.cat(frames), config).split([len(x) for x in frames])):
+            log_mels[i][f] = m
+    for i in cuts:
+        features[i] = chunks[i][0].add(log_mels[i])
+    share = (time.perf_counter() - started) / max(1, len(cuts))
+    for i in cuts:
+        chunks[i][0].compute_s += share
     groups = defaultdict(list)  # model -> [(chunk, lane)]
     for i, (stream, _) in enumerate(chunks):
         if features[i] is not None:
