@@ -52,7 +52,7 @@ class VoiceServer:
         """Stops taking new work, ends every stream with its final results, then closes."""
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        self.servicer.draining.set()
+        self.servicer.drain()
         await self.server.stop(self.settings.grace_s)
         self.servicer.engine.close()
         self.metrics.close()

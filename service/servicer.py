@@ -37,6 +37,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         self.engine = BatchScheduler(settings.batch_wait_ms, settings.max_batch, metrics.batched) \
             if settings.batching else PerStreamRunner(settings.inference_threads)
         self.draining = asyncio.Event()
+        self.reads: set[asyncio.Future] = set()  # every call's pending read, so that draining can end it
 
     async def _accept(self, session: StreamSession, chunk: pb.AudioChunk) -> list[pb.StreamAudioResponse]:
         samples = session.decode(chunk)
@@ -49,15 +50,26 @@ class VoiceServicer(pb_grpc.VoiceServicer):
 
     async def _read(self, context) -> pb.StreamAudioRequest | None:
         """The next request; None when the client half-closes or the server is draining."""
-        read = asyncio.ensure_future(context.read())
-        drain = asyncio.ensure_future(self.draining.wait())
-        done, _ = await asyncio.wait({read, drain}, return_when=asyncio.FIRST_COMPLETED)
-        drain.cancel()
-        if read not in done:
-            read.cancel()
+        if self.draining.is_set():
             return None
-        request = read.result()
+        read = asyncio.ensure_future(context.read())
+        self.reads.add(read)
+        try:
+            request = await read
+        except asyncio.CancelledError:
+            # `drain` cancelled this read, not the call: the stream ends with its final results.
+            if read.cancelled() and self.draining.is_set() and not asyncio.current_task().cancelling():
+                return None
+            raise
+        finally:
+            self.reads.discard(read)
         return None if request is grpc.aio.EOF else request
+
+    def drain(self) -> None:
+        """Stops every stream from reading more audio: each sends its final results and summary."""
+        self.draining.set()
+        for read in list(self.reads):
+            read.cancel()
 
     def _open(self, config: pb.StreamConfig, max_chunk_s: float) -> StreamSession:
         return self.sessions.open(parse_config(config, self.registry), self.registry, max_chunk_s)
