@@ -145,7 +145,8 @@ class StreamingFeatures:
         c = self.config
         buffered = torch.cat([self.samples, samples]) if len(self.samples) else samples
         n = (len(buffered) - c.win_length) // c.hop_length + 1 if len(buffered) >= c.win_length else 0
-        self.samples = buffered[n * c.hop_length :]
+        # Copies of what is left over, so that a stream holds no view of a whole chunk (or batch) between chunks.
+        self.samples = buffered[n * c.hop_length :].clone()
         return buffered.unfold(0, c.win_length, c.hop_length)[:n] if n else buffered.new_zeros(0, c.win_length)
 
     def add(self, log_mels: torch.Tensor) -> torch.Tensor:
@@ -156,7 +157,7 @@ class StreamingFeatures:
             self.frames = torch.cat([self.frames, frames]) if len(self.frames) else frames
         steps = len(self.frames) // c.stack
         out = stack_frames(self.frames[: steps * c.stack], c.stack)
-        self.frames = self.frames[steps * c.stack :]
+        self.frames = self.frames[steps * c.stack :].clone()
         return out
 
     def accept(self, samples: torch.Tensor) -> torch.Tensor:
