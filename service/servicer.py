@@ -19,6 +19,9 @@ from rnnvoice.service.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
+# A Recognize call's recording goes to the engine in pieces of this much audio.
+RECOGNIZE_PIECE_S = 1.0
+
 
 @dataclass
 class Handling:
@@ -39,14 +42,23 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         self.draining = asyncio.Event()
         self.reads: set[asyncio.Future] = set()  # every call's pending read, so that draining can end it
 
-    async def _accept(self, session: StreamSession, chunk: pb.AudioChunk) -> list[pb.StreamAudioResponse]:
+    async def _accept(self, session: StreamSession, chunk: pb.AudioChunk, piece_s: float | None = None
+                      ) -> list[pb.StreamAudioResponse]:
+        """A chunk's responses; piece_s: handed to the engine in pieces this long, so that a whole recording
+        does not hold up the streams batched with it (chunk boundaries change no result)."""
         samples = session.decode(chunk)
-        out, compute_s = await self.engine.run(session.stream, samples)
-        return session.respond(out, compute_s, len(samples))
+        piece = len(samples) if piece_s is None else max(1, round(piece_s * session.params.sample_rate))
+        responses, compute_s = [], 0.0
+        for part in samples.split(piece):
+            out, spent = await self.engine.run(session.stream, part)
+            responses += session.respond(out)
+            compute_s += spent
+        session.metrics.chunk(len(samples) / session.params.sample_rate, compute_s)
+        return responses
 
     async def _finish(self, session: StreamSession) -> list[pb.StreamAudioResponse]:
-        out, compute_s = await self.engine.run(session.stream, None)
-        return session.respond(out, compute_s)
+        out, _ = await self.engine.run(session.stream, None)
+        return session.respond(out) + [session.summary()]
 
     async def _read(self, context) -> pb.StreamAudioRequest | None:
         """The next request; None when the client half-closes or the server is draining."""
@@ -123,7 +135,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         async with self._handling(context) as handling:
             # The whole recording is one chunk, bounded by the longest recording instead.
             session = handling.session = self._open(request.config, self.settings.max_recording_s)
-            responses = await self._accept(session, pb.AudioChunk(sequence=0, data=request.audio))
+            responses = await self._accept(session, pb.AudioChunk(sequence=0, data=request.audio), RECOGNIZE_PIECE_S)
             responses += await self._finish(session)
             return pb.RecognizeResponse(
                 detections=[r.detection for r in responses if r.HasField("detection")],

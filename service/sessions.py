@@ -40,7 +40,7 @@ class StreamSession:
     """Owns one stream's state between its chunks; the models themselves are shared.
 
     `decode` checks and decodes a chunk; the engine (service.batching) runs it through `stream`;
-    `respond` turns the output into response messages.
+    `respond` turns each output into response messages, `summary` ends the stream.
     """
 
     def __init__(self, session_id: int, params: StreamParams, registry: ModelRegistry, max_chunk_s: float,
@@ -74,12 +74,8 @@ class StreamSession:
         self.chunks += 1
         return samples
 
-    def respond(self, out: StreamOutput, compute_s: float, samples: int | None = None
-                ) -> list[pb.StreamAudioResponse]:
-        """The responses to one chunk's output (samples: its length), or to the stream's last (None): with
-        the summary after them."""
-        if samples is not None:
-            self.metrics.chunk(samples / self.params.sample_rate, compute_s)
+    def respond(self, out: StreamOutput) -> list[pb.StreamAudioResponse]:
+        """The response messages of one chunk's output, counted."""
         results = [("detection", detection_message(d)) for d in out.detections]
         if out.scores is not None:
             results.append(("scores", pb.KeywordScores(time_s=out.time_s, scores=out.scores)))
@@ -90,14 +86,14 @@ class StreamSession:
             self.metrics.detected(d.keyword for d in out.detections)
         self.finals += out.finals
         self.metrics.finals(out.finals)
-        responses = [pb.StreamAudioResponse(sequence=self.last_sequence, **{kind: message})
-                     for kind, message in results]
-        if samples is None:
-            s = self.stream
-            summary = pb.StreamSummary(audio_s=s.audio_s, chunks=self.chunks, frames=s.steps,
-                                       compute_s=s.compute_s, detections=self.detections, finals=self.finals)
-            responses.append(pb.StreamAudioResponse(sequence=self.last_sequence, summary=summary))
-        return responses
+        return [pb.StreamAudioResponse(sequence=self.last_sequence, **{kind: message}) for kind, message in results]
+
+    def summary(self) -> pb.StreamAudioResponse:
+        """The stream's last response."""
+        s = self.stream
+        summary = pb.StreamSummary(audio_s=s.audio_s, chunks=self.chunks, frames=s.steps, compute_s=s.compute_s,
+                                   detections=self.detections, finals=self.finals)
+        return pb.StreamAudioResponse(sequence=self.last_sequence, summary=summary)
 
     @property
     def last_sequence(self) -> int:

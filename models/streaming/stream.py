@@ -114,46 +114,8 @@ def step_streams(chunks: list[Chunk], max_batch: int = 1 << 30,
     `batched(model, lanes)` hears of every batched step. A stream is charged its share of each step.
     """
     results: list[StreamOutput | Exception | None] = [None] * len(chunks)
-    features: list[list[torch.Tensor] | None] = [None] * len(chunks)
-    started = time.perf_counter()
-    cuts = {}  # chunk -> each of its front ends' new frames
-    for i, (stream, samples) in enumerate(chunks):
-        try:
-            cuts[i] = stream.cut(samples)
-        except Exception as e:  # noqa: BLE001 -- handed back to the stream's caller
-            results[i] = e
-    # One log-mel transform over the new frames of all streams, per feature config.
-    by_config = defaultdict(list)  # config -> [(chunk, front end)]
-    for i, frames in cuts.items():
-        for f, front in enumerate(chunks[i][0].fronts):
-            by_config[front.config].append((i, f))
-    log_mels = {i: [None] * len(frames) for i, frames in cuts.items()}
-    for config, members in by_config.items():
-        frames = [cuts[i][f] for i, f in members]
-        for (i, f), m in zip(members, log_mel_frames(torch.cat(frames), config).split([len(x) for x in frames])):
-            log_mels[i][f] = m
-    for i in cuts:
-        features[i] = chunks[i][0].add(log_mels[i])
-    share = (time.perf_counter() - started) / max(1, len(cuts))
-    for i in cuts:
-        chunks[i][0].compute_s += share
-    groups = defaultdict(list)  # model -> [(chunk, lane)]
-    for i, (stream, _) in enumerate(chunks):
-        if features[i] is not None:
-            for j, (_, lane) in enumerate(stream.lanes):
-                groups[lane.model].append((i, j))
-    posteriors = [[None] * len(stream.lanes) for stream, _ in chunks]
-    for model, members in groups.items():
-        for first in range(0, len(members), max_batch):
-            part = members[first : first + max_batch]
-            started = time.perf_counter()
-            stepped = step_lanes([chunks[i][0].lanes[j][1] for i, j in part], [features[i][j] for i, j in part])
-            share = (time.perf_counter() - started) / len(part)
-            for (i, j), p in zip(part, stepped):
-                posteriors[i][j] = p
-                chunks[i][0].compute_s += share
-            if batched is not None:
-                batched(model, sum(len(features[i][j]) > 0 for i, j in part))
+    features = _front_ends(chunks, results)
+    posteriors = _model_steps(chunks, features, max_batch, batched)
     for i, (stream, samples) in enumerate(chunks):
         if results[i] is None:
             try:
@@ -161,6 +123,57 @@ def step_streams(chunks: list[Chunk], max_batch: int = 1 << 30,
             except Exception as e:  # noqa: BLE001 -- handed back to the stream's caller
                 results[i] = e
     return results
+
+
+def _front_ends(chunks: list[Chunk], results: list) -> dict[int, list[torch.Tensor]]:
+    """Each chunk's new steps per lane; one log-mel transform over the new frames of all streams per feature
+    config. A chunk that fails here gets its exception in `results`."""
+    started = time.perf_counter()
+    cuts = {}  # chunk -> each of its front ends' new frames
+    for i, (stream, samples) in enumerate(chunks):
+        try:
+            cuts[i] = stream.cut(samples)
+        except Exception as e:  # noqa: BLE001 -- handed back to the stream's caller
+            results[i] = e
+    by_config = defaultdict(list)  # config -> [(chunk, front end)]
+    for i in cuts:
+        for f, front in enumerate(chunks[i][0].fronts):
+            by_config[front.config].append((i, f))
+    log_mels = {i: [None] * len(frames) for i, frames in cuts.items()}
+    for config, members in by_config.items():
+        frames = [cuts[i][f] for i, f in members]
+        for (i, f), m in zip(members, log_mel_frames(torch.cat(frames), config).split([len(x) for x in frames])):
+            log_mels[i][f] = m
+    features = {i: chunks[i][0].add(log_mels[i]) for i in cuts}
+    _charge([chunks[i][0] for i in cuts], time.perf_counter() - started)
+    return features
+
+
+def _model_steps(chunks: list[Chunk], features: dict[int, list[torch.Tensor]], max_batch: int,
+                 batched: Callable[[object, int], None] | None) -> list[list[Posteriors | None]]:
+    """Each chunk's posteriors per lane: every model stepped once over the lanes of all chunks (per max_batch)."""
+    groups = defaultdict(list)  # model -> [(chunk, lane)]
+    for i in features:
+        for j, (_, lane) in enumerate(chunks[i][0].lanes):
+            groups[lane.model].append((i, j))
+    posteriors = [[None] * len(stream.lanes) for stream, _ in chunks]
+    for model, members in groups.items():
+        for first in range(0, len(members), max_batch):
+            part = members[first : first + max_batch]
+            started = time.perf_counter()
+            stepped = step_lanes([chunks[i][0].lanes[j][1] for i, j in part], [features[i][j] for i, j in part])
+            for (i, j), p in zip(part, stepped):
+                posteriors[i][j] = p
+            _charge([chunks[i][0] for i, _ in part], time.perf_counter() - started)
+            if batched is not None:
+                batched(model, sum(len(features[i][j]) > 0 for i, j in part))
+    return posteriors
+
+
+def _charge(streams: list[Stream], seconds: float) -> None:
+    """Shares the compute of a batched stage equally among the streams in it."""
+    for stream in streams:
+        stream.compute_s += seconds / len(streams)
 
 
 def open_fronts(models, input_rate: int) -> tuple[list[FrontEnd], list[tuple[int, ModelLane]]]:
