@@ -64,7 +64,9 @@ class BatchScheduler:
             if self.closed:
                 raise RuntimeError("the batch scheduler is closed")
             self.pending.append((stream, samples, loop, future))
-            self.ready.notify()
+            # Wake the worker for the first chunk of a batch or a full one; between them it sleeps out its wait.
+            if len(self.pending) == 1 or len(self.pending) >= self.max_batch:
+                self.ready.notify()
         return await future
 
     def _take(self) -> list | None:
