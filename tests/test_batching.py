@@ -2,6 +2,7 @@
 together by `step_streams`, give what each gives stepped alone, for both cells and every task."""
 
 import dataclasses
+import gc
 import math
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,6 +17,7 @@ from rnnvoice.clients.scrape import buckets, scrape
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.streaming.assistant_stream import assistant_stream
 from rnnvoice.models.streaming.keyword_stream import keyword_stream
+from rnnvoice.models.streaming.model_step import ModelLane, step_lanes
 from rnnvoice.models.streaming.stream import StreamOutput, step_streams
 from rnnvoice.models.streaming.transcription_stream import transcription_stream
 from rnnvoice.models.weights import shipped_models
@@ -143,3 +145,20 @@ def test_a_batching_server_answers_concurrent_streams_as_each_stream_alone(setti
     finally:
         batching.stop()
         alone.stop()
+
+
+def test_state_slots_start_at_zero_survive_growth_and_are_reused(models):
+    model = models["keywords", "lstm"]
+    gc.collect()  # streams of earlier tests give their slots back now, not in the middle of this test
+    lanes = [ModelLane(model) for _ in range(3)]
+    step_lanes(lanes, [torch.randn(n, model.config.features.dim) for n in (1, 3, 2)])
+    kept = [lane.state for lane in lanes]
+    more = [ModelLane(model) for _ in range(150)]  # past the pool's first 64 slots: it grows
+    for lane, state in zip(lanes, kept):
+        assert all(torch.equal(a, b) and a.abs().sum() > 0 for a, b in zip(lane.state, state))
+    assert not any(part.any() for lane in more for part in lane.state)
+    slot = lanes[0].slot
+    del lanes[0]
+    gc.collect()
+    reused = ModelLane(model)
+    assert reused.slot == slot and not any(part.any() for part in reused.state)

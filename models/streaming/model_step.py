@@ -1,11 +1,15 @@
 """The engine's second layer: a shared model stepped over the new features of one stream or of many at once.
 
-Each stream keeps its own recurrent state in a `ModelLane`; `step_lanes` gathers the states of any number of
-lanes, runs the cell once over their steps (padded, each stream's final state taken at its own length) and
-scatters the states back. A batch of one is the plain per-stream path: there is no other.
+The recurrent states of all streams of a model sit side by side in one `StatePool` (Triton's sequence
+batcher keeps them so): a stream's `ModelLane` holds its slot. `step_lanes` gathers the slots of any number of
+lanes, runs the cell once over their steps (padded, each stream's state taken at its own length) and scatters
+the states back into their slots. A batch of one is the plain per-stream path: there is no other.
 
-Shapes: B lanes, S steps, D feature dim, L layers, H hidden size.
+Shapes: B lanes, S steps, D feature dim, L layers, H hidden size, N slots.
 """
+
+import threading
+import weakref
 
 import numpy as np
 import torch
@@ -13,33 +17,74 @@ from torch.nn.utils.rnn import pad_sequence
 
 from rnnvoice.models.nets.recurrent import RecurrentModel, State
 
-__all__ = ["ModelLane", "Posteriors", "step_lanes"]
+__all__ = ["ModelLane", "Posteriors", "StatePool", "step_lanes"]
 
 # What a network's `posteriors` gives, as NumPy: one array, or a tuple of them (keywords: classes and speech).
 Posteriors = np.ndarray | tuple[np.ndarray, ...]
 
 
+class StatePool:
+    """The states of every stream of one model: (L, N, H), and a second such tensor for LSTM's c; grows by
+    doubling. Slots are taken by lanes and given back when a lane is dropped."""
+
+    def __init__(self, model: RecurrentModel, slots: int = 64):
+        state = model.initial_state(slots)
+        self.parts = list(state) if isinstance(state, tuple) else [state]
+        self.free = list(range(slots - 1, -1, -1))
+        self.lock = threading.Lock()  # slots are taken and written from the engine's threads
+
+    def take(self) -> int:
+        """A free slot, holding zeros: a new stream's state."""
+        with self.lock:
+            if not self.free:
+                slots = self.parts[0].shape[1]
+                self.parts = [torch.cat([p, torch.zeros_like(p)], dim=1) for p in self.parts]
+                self.free = list(range(2 * slots - 1, slots - 1, -1))
+            slot = self.free.pop()
+            for p in self.parts:
+                p[:, slot] = 0
+            return slot
+
+    def give_back(self, slot: int) -> None:
+        with self.lock:
+            self.free.append(slot)
+
+    def gather(self, slots: torch.Tensor) -> State:
+        """The states of these slots side by side: (L, B, H), or (h, c)."""
+        parts = [p.index_select(1, slots) for p in self.parts]
+        return tuple(parts) if len(parts) == 2 else parts[0]
+
+    def scatter(self, slots: torch.Tensor, state: State) -> None:
+        with self.lock:
+            for p, s in zip(self.parts, state if isinstance(state, tuple) else (state,)):
+                p.index_copy_(1, slots, s)
+
+
+_pools: "weakref.WeakKeyDictionary[RecurrentModel, StatePool]" = weakref.WeakKeyDictionary()
+_pools_lock = threading.Lock()
+
+
+def state_pool(model: RecurrentModel) -> StatePool:
+    """The model's one pool, made when its first lane is."""
+    with _pools_lock:
+        if model not in _pools:
+            _pools[model] = StatePool(model)
+        return _pools[model]
+
+
 class ModelLane:
-    """One model on one stream: the stream's recurrent state between chunks (None: zeros); the model is shared."""
+    """One model on one stream: the stream's slot of recurrent state (zeros at first); the model is shared."""
 
     def __init__(self, model: RecurrentModel):
         self.model = model
-        self.state: State | None = None
+        self.pool = state_pool(model)
+        self.slot = self.pool.take()
+        weakref.finalize(self, self.pool.give_back, self.slot)
 
-
-def _gather(lanes: list[ModelLane]) -> State:
-    """The lanes' states side by side: (L, B, H), or a pair of them for LSTM."""
-    states = [lane.state if lane.state is not None else lane.model.initial_state() for lane in lanes]
-    if isinstance(states[0], tuple):
-        return tuple(torch.cat(part, dim=1) for part in zip(*states))
-    return torch.cat(states, dim=1)
-
-
-def _scatter(lanes: list[ModelLane], state: State) -> None:
-    # Copies, so that no lane keeps a whole batch's state alive.
-    for b, lane in enumerate(lanes):
-        lane.state = tuple(s[:, b : b + 1].clone() for s in state) if isinstance(state, tuple) \
-            else state[:, b : b + 1].clone()
+    @property
+    def state(self) -> State:
+        """This stream's state now: (L, 1, H), or (h, c)."""
+        return self.pool.gather(torch.tensor([self.slot], device=self.pool.parts[0].device))
 
 
 def _numpy(posteriors) -> Posteriors:
@@ -64,10 +109,12 @@ def step_lanes(lanes: list[ModelLane], features: list[torch.Tensor]) -> list[Pos
     active = [b for b, f in enumerate(features) if len(f)]
     if active:
         lengths = [len(features[b]) for b in active]
+        pool = lanes[0].pool
         device = model.head.weight.device
+        slots = torch.tensor([lanes[b].slot for b in active], device=device)
         x = pad_sequence([features[b] for b in active], batch_first=True).to(device)
-        outputs, state = model.encode_padded(x, lengths, _gather([lanes[b] for b in active]))
-        _scatter([lanes[b] for b in active], state)
+        outputs, state = model.encode_padded(x, lengths, pool.gather(slots))
+        pool.scatter(slots, state)
     else:
         outputs = torch.zeros(1, 0, model.head.out_features)
     # In double precision, as decisions accumulate them: a threshold must not flip on float32 rounding.
