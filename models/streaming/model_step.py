@@ -27,12 +27,14 @@ class StatePool:
     """The states of every stream of one model: (L, N, H), and a second such tensor for LSTM's c; grows by
     doubling. Slots are taken by lanes and given back when a lane is dropped."""
 
+    @torch.inference_mode(False)  # ordinary tensors even when made under inference mode: slots are zeroed outside it
     def __init__(self, model: RecurrentModel, slots: int = 64):
         state = model.initial_state(slots)
         self.parts = list(state) if isinstance(state, tuple) else [state]
         self.free = list(range(slots - 1, -1, -1))
         self.lock = threading.Lock()  # slots are taken and written from the engine's threads
 
+    @torch.inference_mode(False)
     def take(self) -> int:
         """A free slot, holding zeros: a new stream's state."""
         with self.lock:
