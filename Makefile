@@ -42,12 +42,18 @@ stubs: dev
 # Needs the corpora of the README's training section in data/kws and data/asr.
 SC12 := yes,no,up,down,left,right,on,off,stop,go
 DIGITS := zero,one,two,three,four,five,six,seven,eight,nine
+# Speech levels (dBFS RMS) the keyword models are measured at: a far, quiet microphone to a near, loud one.
+LEVELS := -50 -40 -30 -20
 reports: dev
 	for cell in gru lstm; do \
 	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source speech_commands --labels $(SC12) --json reports/keywords/$${cell}_speech_commands_12.json && \
 	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source fsdd --labels $(DIGITS) --json reports/keywords/$${cell}_fsdd_digits.json && \
 	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source speech_commands --stream --labels $(SC12) --json reports/keywords/$${cell}_stream_speech_commands.json && \
 	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source fsdd --stream --labels $(DIGITS) --json reports/keywords/$${cell}_stream_fsdd.json && \
+	  for level in $(LEVELS); do \
+	    $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source speech_commands --labels $(SC12) --level-dbfs $$level --json reports/levels/$${cell}_speech_commands_12_at_$${level#-}dbfs.json && \
+	    $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source fsdd --labels $(DIGITS) --level-dbfs $$level --json reports/levels/$${cell}_fsdd_digits_at_$${level#-}dbfs.json || exit 1; \
+	  done && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --decoder greedy --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices_greedy.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_fsdd_digit_strings.json \

@@ -4,14 +4,15 @@ import argparse
 import logging
 import sys
 
-from rnnvoice.clients.commands import (bench, calibrate, compare, dashboard, data, evaluate, health, load, mic, serve,
-                                       stream, train)
+from rnnvoice.clients.commands import (bench, calibrate, compare, dashboard, data, evaluate, health, lm, load, mic,
+                                       serve, stream, train)
 
 COMMANDS = {
     "serve": serve,
     "stream": stream,
     "data": data,
     "train": train,
+    "lm": lm,
     "eval": evaluate,
     "compare": compare,
     "calibrate": calibrate,

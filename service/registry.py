@@ -6,7 +6,7 @@ from pathlib import Path
 import grpc
 import torch
 
-from rnnvoice.models.decoding.ctc import make_decoder
+from rnnvoice.models.decoding.ctc import beam_search
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.types import Cell, Task
@@ -42,7 +42,7 @@ class ModelRegistry:
             log.info("loaded %s %s model from %s: %d parameters, %d state bytes per stream",
                      task, cell, path, model.parameter_count, model.state_bytes)
         if any(task == Task.TRANSCRIPTION for task, _ in self.models):
-            make_decoder("beam")  # builds the domain language model and lexicon once, before any stream
+            beam_search()  # loads the shipped language model, lexicon and decoder settings once, before any stream
 
     def get(self, task: str, cell: str) -> RecurrentModel:
         model = self.models.get((task, cell))

@@ -16,3 +16,19 @@ def test_pairs_of_reports_become_rows_side_by_side(tmp_path):
     assert rows[2] == "| keywords/digits | accuracy | 90.0 % | 80.0 % |"
     assert rows[3] == "| keywords/digits | per speaker accuracy | 50 to 90 % (2 speakers) | 50 to 80 % (2 speakers) |"
     assert len(rows) == 4  # the report without an LSTM twin is left out
+
+
+def test_training_runs_become_learning_curves(tmp_path):
+    from PIL import Image
+
+    from rnnvoice.clients.cli import main
+
+    runs = []
+    for name, offset in (("running", 0.0), ("none", 0.1)):
+        history = [{"step": s, "loss": 2.0 - s / 100} | ({"dev_accuracy": offset + s / 100} if s % 10 == 0 else {})
+                   for s in range(1, 51)]
+        runs.append(tmp_path / f"{name}.history.json")
+        runs[-1].write_text(json.dumps(history))
+    plot = tmp_path / "curves.png"
+    assert main(["compare", "--training", *map(str, runs), "--plot", str(plot)]) == 0
+    assert Image.open(plot).size[0] > 500

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rnnvoice.models.decoding.ctc import GreedyDecoder, LexiconDecoder
-from rnnvoice.models.decoding.language_model import DomainLanguageModel, domain_ngrams
+from rnnvoice.models.decoding.ctc import FLASHLIGHT_TOKENS, GreedyDecoder, LexiconDecoder, beam_search, spelling
+from rnnvoice.models.decoding.language_model import DomainLanguageModel
 from rnnvoice.models.nets.speech_recognizer import TOKENS, encode_text
 from rnnvoice.models.nlu.intents import CITIES
 
@@ -45,7 +45,7 @@ def test_greedy_and_beam_read_clear_speech_with_word_times():
 def test_chunking_does_not_change_the_decoding():
     rng = np.random.default_rng(0)
     lp = np.log(rng.dirichlet(np.ones(V) * 0.3, size=120))
-    for make in (GreedyDecoder, lambda: LexiconDecoder(hints=["turn on the lights"])):
+    for make in (GreedyDecoder, LexiconDecoder, lambda: LexiconDecoder(hints=["turn on the lights"])):
         whole = feed(make(), lp, [len(lp)])
         for sizes in ([1], [7, 3], [50]):
             assert feed(make(), lp, sizes) == whole
@@ -68,11 +68,25 @@ def test_phrase_hints_bring_in_words_and_tip_an_ambiguous_phrase():
     for i in first_m:
         lp[i, TOKENS.index("t")], lp[i, TOKENS.index("m")] = -0.6, -0.8
     assert feed(LexiconDecoder(), lp, [len(lp)]).text == "call mom"
+    assert feed(LexiconDecoder(python=True), lp, [len(lp)]).text == "call mom"
     assert feed(LexiconDecoder(hints=["call tom"]), lp, [len(lp)]).text == "call tom"
 
 
+def test_kenlm_and_the_python_language_model_decode_alike():
+    """Streams without hints score in KenLM, streams with hints in Python: same n-grams, same results."""
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        lp = np.log(rng.dirichlet(np.ones(V) * 0.3, size=80))
+        decoders = LexiconDecoder(), LexiconDecoder(python=True)
+        kenlm, python = (feed(d, lp, [13]) for d in decoders)
+        assert kenlm.text == python.text and kenlm.steps == python.steps
+        # The whole score too, language model weight included (KenLM's log10 against Python's natural logs).
+        scores = [max(h.score for h in d.decoder.get_all_final_hypothesis()) for d in decoders]
+        assert scores[0] == pytest.approx(scores[1], rel=1e-5)
+
+
 def test_domain_ngrams_prefer_what_people_say():
-    ngrams = domain_ngrams()
+    ngrams = beam_search().ngrams
     assert {"turn", "kitchen", "timer", "seven", "weather"} <= ngrams.vocabulary
     assert ngrams.log_prob(("<s>", "turn"), "on") > ngrams.log_prob(("<s>", "turn"), "timer") + 10
     # Longer contexts count: after "set an" comes "alarm", after "for an" "hour".
@@ -87,13 +101,19 @@ def test_domain_ngrams_prefer_what_people_say():
 
 
 def test_spelling_lookahead_is_unigrams_not_first_words():
-    """torchaudio starts the language model first to score the lexicon trie, the lookahead while a word is
-    spelled: unigrams there, so a word that rarely starts a command is not penalised in the middle of one.
-    Every later start, a decoding's, scores first words."""
-    ngrams = domain_ngrams()
-    lm = DomainLanguageModel(sorted(ngrams.vocabulary), ngrams, [], 0.0)
-    ten = lm.words.index("ten")
-    assert lm.score(lm.start(False), ten)[1] == pytest.approx(ngrams.log_prob((), "ten"))
-    for _ in range(2):
-        assert lm.score(lm.start(False), ten)[1] == pytest.approx(ngrams.log_prob(("<s>",), "ten"))
+    """The lexicon trie's scores are the lookahead while a word is spelled: unigrams there, so a word that
+    rarely starts a command is not penalised in the middle of one. Decoding starts after <s>."""
+    search = beam_search()
+    ngrams, ten = search.ngrams, search.words.index("ten")
     assert ngrams.log_prob(("<s>",), "ten") < ngrams.log_prob((), "ten") - 5
+    # KenLM, in log10: the trie holds the unigram, a decoding's start the first-word probability.
+    node = search.trie.search([FLASHLIGHT_TOKENS.index(t) for t in spelling("ten")])
+    assert list(node.labels) == [ten]
+    assert node.scores[0] * np.log(10) == pytest.approx(ngrams.log_prob((), "ten"), abs=1e-4)
+    kenlm = search.kenlm
+    assert kenlm.score(kenlm.start(False), ten)[1] * np.log(10) == pytest.approx(ngrams.log_prob(("<s>",), "ten"),
+                                                                                 abs=1e-4)
+    # The Python model (streams with hints) alike.
+    lm = DomainLanguageModel([*search.words, "<unk>"], ngrams, [], 0.0)
+    assert lm.score(lm.start(True), ten)[1] == pytest.approx(ngrams.log_prob((), "ten"))
+    assert lm.score(lm.start(False), ten)[1] == pytest.approx(ngrams.log_prob(("<s>",), "ten"))

@@ -1,12 +1,15 @@
 """Health checking, server reflection and the model list answer as a user's tools expect."""
 
+import subprocess
+import sys
+
 import grpc
 import pytest
 from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from rnnvoice.models.decoding.language_model import domain_ngrams
+from rnnvoice.models.decoding.ctc import beam_search
 from rnnvoice.models.weights import shipped_models
 from rnnvoice.protos import pb
 from rnnvoice.service.registry import ModelRegistry
@@ -48,10 +51,31 @@ def test_list_models_reports_both_cells_and_gru_state_is_smaller(client, task):
         assert "".join(gru.keywords) == " 'abcdefghijklmnopqrstuvwxyz"
 
 
-def test_loading_a_recogniser_builds_the_language_model_before_any_stream():
-    domain_ngrams.cache_clear()
+def test_loading_a_recogniser_loads_the_language_model_before_any_stream():
+    beam_search.cache_clear()
     ModelRegistry({key: path for key, path in shipped_models().items() if key[0] == "transcription"})
-    assert domain_ngrams.cache_info().currsize == 1
-    domain_ngrams.cache_clear()
+    assert beam_search.cache_info().currsize == 1
+    beam_search.cache_clear()
     ModelRegistry({key: path for key, path in shipped_models().items() if key[0] == "keywords"})
-    assert domain_ngrams.cache_info().currsize == 0  # keyword-only servers need none
+    assert beam_search.cache_info().currsize == 0  # keyword-only servers need none
+
+
+def test_the_server_does_not_import_training_data():
+    """The language model and lexicon are shipped files: a started server never imports the generators."""
+    script = """
+import asyncio, sys
+from rnnvoice.models.weights import shipped_models
+from rnnvoice.service.server import VoiceServer
+from rnnvoice.service.settings import ServerSettings
+
+async def main():
+    server = VoiceServer(ServerSettings(host="127.0.0.1", port=0, models=shipped_models(), grace_s=1.0))
+    await server.start()
+    await server.stop()
+
+asyncio.run(main())
+print(sorted(m for m in sys.modules if m.startswith(("rnnvoice.models.data", "rnnvoice.models.training"))))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -27,7 +27,8 @@ class FeatureConfig:
     # audio) reads the same at any input level.
     relative_floor: float = 1e-6
     # "running": each mel channel minus its running mean over the stream, which takes out the input level and
-    # the microphone's colouring (a gain or a fixed EQ is a constant in the log domain); "none": raw log-mels.
+    # the microphone's colouring (a gain or a fixed EQ is a constant in the log domain); "frame": each frame minus
+    # its loudest channel, level-invariant with no memory (and no start-up); "none": raw log-mels.
     normalization: str = "running"
     # The running mean is cumulative over a stream's first frames, then exponential with this time constant.
     norm_frames: int = 150
@@ -49,7 +50,7 @@ class FeatureConfig:
         return self.sample_rate / self.step_samples
 
 
-NORMALIZATIONS = ("running", "none")
+NORMALIZATIONS = ("running", "frame", "none")
 # Running mean per mel channel (..., n_mels) and live frames counted so far (...,).
 NormState = tuple[torch.Tensor, torch.Tensor]
 
@@ -97,6 +98,8 @@ def normalize(frames: torch.Tensor, config: FeatureConfig, state: NormState | No
     """
     if config.normalization == "none":
         return frames, state
+    if config.normalization == "frame":
+        return frames - frames.amax(dim=-1, keepdim=True), state
     if state is None:
         state = frames.new_zeros(*frames.shape[:-2], frames.shape[-1]), frames.new_zeros(frames.shape[:-2])
     mean, count = state

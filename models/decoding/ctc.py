@@ -1,22 +1,25 @@
-"""Streaming CTC decoding: best path, or torchaudio's lexicon beam search with the domain's language
-model, which phrase hints can bias.
+"""Streaming CTC decoding: best path, or flashlight's lexicon beam search with the domain's language
+model (shipped in models/weights/, made by `rnnvoice lm`), which phrase hints can bias.
 
 Both take per-step log-probabilities (S, V) in chunks of any size and keep when each
 character was emitted, so words get times on the stream's clock.
 """
 
 import functools
-import hashlib
-import tempfile
-from dataclasses import dataclass
+import json
+import math
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-import torch
-from torchaudio.models.decoder import ctc_decoder
+from flashlight.lib.text.decoder import CriterionType, LexiconDecoderOptions, SmearingMode, Trie
+from flashlight.lib.text.decoder import LexiconDecoder as FlashlightDecoder
+from flashlight.lib.text.decoder.kenlm import KenLM
+from flashlight.lib.text.dictionary import Dictionary
 
-from rnnvoice.models.decoding.language_model import DomainLanguageModel, domain_ngrams
+from rnnvoice.models.decoding.language_model import BackoffNgrams, DomainLanguageModel
 from rnnvoice.models.nets.speech_recognizer import BLANK, INDEX, TOKENS, normalise
+from rnnvoice.models.weights import WEIGHTS
 
 SPACE = INDEX[" "]
 
@@ -84,45 +87,92 @@ class GreedyDecoder:
 
 @dataclass(frozen=True)
 class DecoderConfig:
-    """Weights chosen on new commands in training voices (never on held-out voices or speakers)."""
+    """Weights chosen on new commands in training voices (never on held-out voices or speakers); shipped in
+    models/weights/transcription_decoder.json beside the language model."""
 
     beam_size: int = 32
-    lm_weight: float = 0.7
+    lm_weight: float = 0.7  # per natural-log unit of language model score
     word_score: float = 2.0
     # Added per word of a hint phrase, once the whole phrase is decoded.
     hint_boost: float = 3.0
 
-
-@functools.lru_cache(maxsize=64)
-def lexicon_files(words: tuple[str, ...]) -> tuple[str, str]:
-    """flashlight's lexicon (word, its letters, the word separator) and word list for these words, written
-    once. The word list fixes the word indices the language model is asked about."""
-    digest = hashlib.sha1(" ".join(words).encode()).hexdigest()[:16]
-    lexicon = Path(tempfile.gettempdir()) / f"rnnvoice-lexicon-{digest}.txt"
-    dictionary = lexicon.with_suffix(".words")
-    if not dictionary.exists():
-        lexicon.write_text("".join(f"{w} {' '.join(w)} |\n" for w in words))
-        dictionary.write_text("".join(f"{w}\n" for w in (*words, "<unk>")))
-    return str(lexicon), str(dictionary)
+    @classmethod
+    def load(cls, path: Path) -> "DecoderConfig":
+        settings = json.loads(Path(path).read_text())
+        return cls(**{f.name: settings[f.name] for f in fields(cls)})
 
 
-# torchaudio's names for our tokens: the blank, and "|" between words.
+# flashlight's names for our tokens: the blank, and "|" between words (same indices as ours).
 FLASHLIGHT_TOKENS = [BLANK, "|", *TOKENS[2:]]
+LM_FILE, LEXICON_FILE, DECODER_FILE = "transcription_lm.arpa", "transcription_lexicon.txt", "transcription_decoder.json"
+
+
+def spelling(word: str) -> list[str]:
+    """A word as the trie spells it: its letters, then the word separator."""
+    return [*word, "|"]
+
+
+def write_lexicon(words: list[str], path: Path) -> None:
+    """flashlight's lexicon format: a word, then its spelling."""
+    Path(path).write_text("".join(f"{w}\t{' '.join(spelling(w))}\n" for w in words))
+
+
+def build_trie(words: list[str], lm) -> Trie:
+    """The lexicon trie over the words (indices as listed), scored by the language model."""
+    trie = Trie(len(FLASHLIGHT_TOKENS), SPACE)
+    # The trie's scores are the lookahead while a word is spelled: unigrams (a start with nothing before
+    # it), not first-word probabilities, for with those a word rare at the start of a command ("ten", "a")
+    # drops out of the beam before it is finished. (torchaudio's ctc_decoder scores it after <s>.)
+    start = lm.start(True)
+    for index, word in enumerate(words):
+        trie.insert([FLASHLIGHT_TOKENS.index(t) for t in spelling(word)], index, lm.score(start, index)[1])
+    trie.smear(SmearingMode.MAX)
+    return trie
+
+
+class BeamSearch:
+    """What every stream's beam search shares, loaded once from the shipped files: the settings, the lexicon,
+    the domain's n-grams in KenLM (C++) with their trie, and the same n-grams in Python for phrase hints."""
+
+    def __init__(self, folder: Path = WEIGHTS):
+        self.config = DecoderConfig.load(folder / DECODER_FILE)
+        self.words = [line.split("\t")[0] for line in (folder / LEXICON_FILE).read_text().splitlines()]
+        self.kenlm = KenLM(str(folder / LM_FILE), Dictionary([*self.words, "<unk>"]))
+        self.trie = build_trie(self.words, self.kenlm)
+        self.ngrams = BackoffNgrams(folder / LM_FILE)
+
+    def options(self, lm_weight: float) -> LexiconDecoderOptions:
+        c = self.config
+        return LexiconDecoderOptions(beam_size=c.beam_size, beam_size_token=len(FLASHLIGHT_TOKENS), beam_threshold=50.0,
+                                     lm_weight=lm_weight, word_score=c.word_score, unk_score=-math.inf, sil_score=0.0,
+                                     log_add=False, criterion_type=CriterionType.CTC)
+
+    def decoder(self, phrases: list[tuple[str, ...]], python: bool = False) -> tuple[FlashlightDecoder, object, Trie]:
+        """A fresh flashlight decoder with its language model and trie (kept alive beside it: flashlight holds
+        them by reference). Without phrases it scores in KenLM unless asked for Python (to compare them)."""
+        if not phrases and not python:
+            # KenLM scores in log10; the weight was chosen for natural logs.
+            words, lm, trie, lm_weight = self.words, self.kenlm, self.trie, self.config.lm_weight * math.log(10)
+        else:
+            words = sorted(set(self.words) | {w for p in phrases for w in p})
+            lm = DomainLanguageModel([*words, "<unk>"], self.ngrams, phrases, self.config.hint_boost)
+            trie, lm_weight = build_trie(words, lm), self.config.lm_weight
+        unknown = len(words)  # <unk> follows the words
+        return FlashlightDecoder(self.options(lm_weight), trie, lm, SPACE, INDEX[BLANK], unknown, [], False), lm, trie
+
+
+@functools.lru_cache(maxsize=1)
+def beam_search() -> BeamSearch:
+    return BeamSearch()
 
 
 class LexiconDecoder:
-    """torchaudio's CTC beam search over the domain's words (and any hint's), with its language model."""
+    """flashlight's CTC beam search over the domain's words (and any hint's), with its language model: KenLM,
+    or for a stream with phrase hints the same n-grams in Python, which add the hints' bonus."""
 
-    def __init__(self, hints: list[str] | None = None, config: DecoderConfig = DecoderConfig()):
-        ngrams = domain_ngrams()
+    def __init__(self, hints: list[str] | None = None, python: bool = False):
         phrases = [tuple(normalise(h).split()) for h in hints or () if normalise(h)]
-        words = tuple(sorted(ngrams.vocabulary | {w for p in phrases for w in p}))
-        self.lm = DomainLanguageModel([*words, "<unk>"], ngrams, phrases, config.hint_boost)
-        lexicon, dictionary = lexicon_files(words)
-        self.decoder = ctc_decoder(lexicon=lexicon, tokens=FLASHLIGHT_TOKENS, lm=self.lm, lm_dict=dictionary,
-                                   beam_size=config.beam_size, nbest=config.beam_size, lm_weight=config.lm_weight,
-                                   word_score=config.word_score, blank_token=BLANK, sil_token="|",
-                                   unk_word="<unk>")
+        self.decoder, self.lm, self.trie = beam_search().decoder(phrases, python)
         self.decoder.decode_begin()
         self.first_step = None
         self.log_probs = np.zeros((0, len(TOKENS)))
@@ -131,14 +181,17 @@ class LexiconDecoder:
         if self.first_step is None:
             self.first_step = first_step
         self.log_probs = np.concatenate([self.log_probs, log_probs])
-        self.decoder.decode_step(torch.from_numpy(log_probs.astype(np.float32)).contiguous())
+        self._step(log_probs)
+
+    def _step(self, log_probs: np.ndarray) -> None:
+        steps = np.ascontiguousarray(log_probs, dtype=np.float32)
+        self.decoder.decode_step(steps.ctypes.data, len(steps), steps.shape[1])
 
     @property
     def best(self) -> Hypothesis:
         """The best hypothesis so far; its last word may still be unfinished."""
-        found = self.decoder.get_final_hypothesis() if self.first_step is not None else []
-        # Between steps flashlight keeps its beam unsorted (so nbest is the whole beam): the best is the
-        # highest score, not the first.
+        found = self.decoder.get_all_final_hypothesis() if self.first_step is not None else []
+        # Between steps flashlight keeps its beam unsorted: the best is the highest score, not the first.
         return self._hypothesis(max(found, key=lambda h: h.score)) if found else Hypothesis()
 
     def final(self) -> Hypothesis:
@@ -149,14 +202,19 @@ class LexiconDecoder:
         # that was spelled out but not followed by a space, and drops hypotheses left inside a word.
         boundary = np.full((1, len(TOKENS)), -1e4, np.float32)
         boundary[0, SPACE] = 0.0
-        self.decoder.decode_step(torch.from_numpy(boundary))
+        self._step(boundary)
         self.decoder.decode_end()
         return self.best
 
     def _hypothesis(self, found) -> Hypothesis:
+        """The characters of flashlight's path (a token per step, after a start frame), repeats collapsed and
+        blanks dropped, each at the step that first emitted it."""
         tokens, steps, probs = [], [], []
-        # flashlight counts a start frame before the first step.
-        for token, t in zip(found.tokens.tolist(), (found.timesteps - 1).tolist()):
+        path = found.tokens
+        for i, token in enumerate(path):
+            if token == INDEX[BLANK] or (i and token == path[i - 1]):
+                continue
+            t = i - 1  # the start frame
             if token == SPACE and (not tokens or tokens[-1] == SPACE):
                 continue
             tokens.append(token)

@@ -1,63 +1,57 @@
-"""The beam search's word language model: n-grams of the voice-assistant domain, and phrase hints."""
+"""The beam search's word language model in Python, for streams with phrase hints: the domain's n-grams,
+read from the shipped backoff ARPA file, and a bonus for every hint phrase decoded whole."""
 
 import functools
 import math
-import random
-from collections import Counter, defaultdict
+from pathlib import Path
 
 from torchaudio.models.decoder import CTCDecoderLM, CTCDecoderLMState
 
-# Training data in the server: the n-grams are counted over generated sentences at start-up (to move offline).
-from rnnvoice.models.data.sentences import generate_command
+__all__ = ["BackoffNgrams", "DomainLanguageModel"]
 
-__all__ = ["DomainLanguageModel", "DomainNgrams", "domain_ngrams"]
+LN10 = math.log(10)
 
 
-class DomainNgrams:
-    """Word n-grams of the voice-assistant domain, counted over the sentence generator's commands, with
-    Witten-Bell smoothing: each context backs off to a shorter one in proportion to how many different
-    words follow it, so a slot (any city after "in") stays open while fixed phrases stay fixed."""
+class BackoffNgrams:
+    """A backoff n-gram model read from an ARPA file; scores as KenLM does, in natural logs."""
 
-    def __init__(self, order: int = 4, sentences: int = 60000, seed: int = 0):
-        rng = random.Random(seed)
+    def __init__(self, path: Path):
+        self.entries: dict[tuple[str, ...], tuple[float, float]] = {}  # n-gram -> (log10 prob, log10 backoff)
+        order = 0
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("\\") and line.endswith("-grams:"):
+                    order = int(line[1:].split("-")[0])
+                elif line and order and not line.startswith("\\"):
+                    prob, ngram, *backoff = line.split("\t")
+                    self.entries[tuple(ngram.split())] = (float(prob), float(backoff[0]) if backoff else 0.0)
         self.order = order
-        self.counts: dict[tuple[str, ...], Counter] = defaultdict(Counter)  # context -> following words
-        for _ in range(sentences):
-            words = ["<s>", *generate_command(rng)[0].split(), "</s>"]
-            for i in range(1, len(words)):
-                for n in range(min(order, i + 1)):
-                    self.counts[tuple(words[i - n : i])][words[i]] += 1
-        self.totals = {context: sum(c.values()) for context, c in self.counts.items()}
 
     @property
     def vocabulary(self) -> set[str]:
-        return set(self.counts[()]) - {"</s>"}
+        return {ngram[0] for ngram in self.entries if len(ngram) == 1} - {"<s>", "</s>", "<unk>"}
 
     # The beam asks the same few thousand (history, word) pairs over and over; the bound keeps a
     # long-running server's memory flat (about 16 MB) whatever hint words its streams bring.
     @functools.lru_cache(maxsize=1 << 16)
     def log_prob(self, history: tuple[str, ...], word: str) -> float:
-        """log P(word | the last order - 1 words of history); any word, a hint's say, keeps some probability."""
-        unigrams = self.counts[()]
-        p = (unigrams[word] + 1) / (self.totals[()] + len(unigrams) + 1)
-        for n in range(1, self.order):
-            context = history[-n:]
-            if len(history) < n or context not in self.totals:
-                break
-            followers, seen = self.counts[context], self.totals[context]
-            p = (followers[word] + len(followers) * p) / (seen + len(followers))
-        return math.log(p)
-
-
-@functools.lru_cache(maxsize=1)
-def domain_ngrams() -> DomainNgrams:
-    return DomainNgrams()
+        """log P(word | the last order - 1 words of history); a word the domain never says scores as <unk>."""
+        context, backoff = history[max(0, len(history) - self.order + 1) :], 0.0
+        while True:
+            entry = self.entries.get((*context, word))
+            if entry is not None:
+                return (backoff + entry[0]) * LN10
+            if not context:
+                return (backoff + self.entries[("<unk>",)][0]) * LN10
+            backoff += self.entries.get(context, (0.0, 0.0))[1]
+            context = context[1:]
 
 
 class DomainLanguageModel(CTCDecoderLM):
     """The decoder's word language model: domain n-grams, and a bonus for every hint phrase decoded whole."""
 
-    def __init__(self, words: list[str], ngrams: DomainNgrams, hints: list[tuple[str, ...]], boost: float):
+    def __init__(self, words: list[str], ngrams: BackoffNgrams, hints: list[tuple[str, ...]], boost: float):
         super().__init__()
         self.words, self.ngrams, self.hints, self.boost = words, ngrams, hints, boost
         # A hint's words are as likely as an average domain word, even those the domain never says.
@@ -65,15 +59,12 @@ class DomainLanguageModel(CTCDecoderLM):
         # id(state) -> (state, the last words, the hint phrases it is part way through as (hint, words matched)).
         # Keyed by identity: flashlight's states compare equal across different histories. Holding the
         # state keeps its id from being reused.
-        self.context: dict | None = None
+        self.context: dict = {}
 
     def start(self, start_with_nothing: bool):
+        """A decoding starts a command (after <s>); the lexicon trie's lookahead starts with nothing (unigrams)."""
         state = CTCDecoderLMState()
-        # torchaudio's first start builds the lexicon trie, whose scores are the lookahead while a word is
-        # spelled: unigrams there, for with first-word probabilities a word rare at the start of a command
-        # ("ten", "a") would drop out of the beam before it is finished.
-        history = ("<s>",) if self.context is not None else ()
-        self.context = {id(state): (state, history, ())}
+        self.context = {id(state): (state, () if start_with_nothing else ("<s>",), ())}
         return state
 
     def score(self, state, usr_token_idx: int):

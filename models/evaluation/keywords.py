@@ -25,6 +25,8 @@ from rnnvoice.models.vocabulary import SILENCE, UNKNOWN
 # Below this peak posterior of unknown speech, a clip without a keyword is silence.
 SPEECH_FLOOR = 0.3
 CHUNK_S = 0.1
+# Times a keyword must be spoken in a validation stream for its threshold to be tuned.
+MIN_CALIBRATION_WORDS = 5
 
 
 def clip_label(detections: list[Detection], smoothed: np.ndarray, labels: tuple[str, ...]) -> str:
@@ -190,7 +192,8 @@ def stream_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple
 def calibrate_thresholds(model: KeywordSpotter, clips: list[Clip], noise: NoiseBank | None,
                          seed: int = 0) -> tuple[dict[str, float], list[dict]]:
     """Each keyword's detection threshold on a validation stream: the one with the most hits less false
-    accepts (a false accept costs as much as a miss), the higher one on a tie. The model runs once; the
+    accepts (a false accept costs as much as a miss), the higher one on a tie; a keyword spoken fewer than
+    MIN_CALIBRATION_WORDS times keeps its default. The model runs once; the
     detector is replayed for every candidate. Returns the thresholds and what each candidate scored."""
     wave, events = compose_test_stream(clips, noise, seed)
     posteriors = recording_posteriors(model, wave, SAMPLE_RATE)
@@ -210,6 +213,9 @@ def calibrate_thresholds(model: KeywordSpotter, clips: list[Clip], noise: NoiseB
                                         "false_accepts": false_accepts[k],
                                         "false_accepts_per_hour": round(false_accepts[k] / hours, 2)}
                                     for k in keywords}})
+    # A keyword spoken too rarely in the validation stream keeps its default: a tie at no hits says nothing.
+    spoken = Counter(label for _, _, label, _ in events)
     thresholds = {k: max(trials, key=lambda t: (t["keywords"][k]["hits"] - t["keywords"][k]["false_accepts"],
-                                                t["threshold"]))["threshold"] for k in keywords}
+                                                t["threshold"]))["threshold"]
+                  for k in keywords if spoken[k] >= MIN_CALIBRATION_WORDS}
     return thresholds, trials

@@ -45,8 +45,10 @@ class TrainConfig:
     speech_weight: float = 0.3
     # Of the keyword and other-word draws, the share taken from real recordings rather than synthetic voices.
     real_share: float = 0.5
-    # Front end: "running" (level-invariant) or "none" (raw log-mels), see FeatureConfig.
+    # Front end: "running" or "frame" (level-invariant) or "none" (raw log-mels), and its floors, see FeatureConfig.
     normalization: str = "running"
+    log_floor: float = 1e-12
+    relative_floor: float = 1e-6
     # Range of a training stream's speech level, dBFS.
     level_db_min: float = -55.0
     level_db_max: float = -10.0
@@ -62,6 +64,10 @@ class TrainConfig:
     threads: int = 1
     # Start from these weights (a checkpoint of the same task, cell and size) instead of from scratch.
     init: str = ""
+
+    def features(self) -> FeatureConfig:
+        return FeatureConfig(normalization=self.normalization, log_floor=self.log_floor,
+                             relative_floor=self.relative_floor)
 
     @staticmethod
     def for_task(task: str, **overrides) -> "TrainConfig":
@@ -82,7 +88,7 @@ class KeywordJob:
         noise += [Path(c.path) for c in train_clips if c.label == SILENCE]
         self.noise = NoiseBank(noise)
         model_config = ModelConfig("keywords", config.cell, config.hidden_size, config.num_layers, labels=LABELS,
-                                   features=FeatureConfig(normalization=config.normalization))
+                                   features=config.features())
         self.model = KeywordSpotter(model_config)
         mix = MixConfig(seconds=config.seconds, real_share=config.real_share, short_prob=config.short_prob,
                         level_db=(config.level_db_min, config.level_db_max), word_pooling=config.word_pooling)
@@ -133,7 +139,7 @@ class TranscriptionJob:
         self.heldout = [r for part in ("heldout/tts", "heldout/fsdd") if (corpus / part).is_dir()
                         for r in read_transcripts(corpus / part)[:60]]
         model_config = ModelConfig("transcription", config.cell, config.hidden_size, config.num_layers, labels=TOKENS,
-                                   features=FeatureConfig(normalization=config.normalization))
+                                   features=config.features())
         self.model = SpeechRecognizer(model_config)
         mix = MixConfig(seconds=config.seconds, run_on_prob=0.0, short_prob=0.0,
                         level_db=(config.level_db_min, config.level_db_max))
