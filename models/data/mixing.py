@@ -35,7 +35,7 @@ class MixConfig:
     mean_gap_s: float = 0.5
     run_on_prob: float = 0.15  # words spoken back to back, no pause
     # A stream's speech level (RMS in dBFS): from a far, quiet microphone to a close, loud one.
-    level_db: tuple[float, float] = (-55.0, -10.0)
+    level_db: tuple[float, float] = (-38.0, -14.0)
     # Each word's level about its stream's: speakers move, stress and trail off.
     word_level_spread_db: float = 6.0
     noise_prob: float = 0.85
@@ -47,7 +47,7 @@ class MixConfig:
     silent_tail_prob: float = 0.3
     # Batches of short streams, whose first word comes before the running normalisation has settled, as a clip
     # streamed on its own does.
-    short_prob: float = 0.25
+    short_prob: float = 0.0
     short_seconds: float = 2.0
     label_before_end_s: float = 0.06
     label_after_end_s: float = 0.25

@@ -45,15 +45,17 @@ class TrainConfig:
     speech_weight: float = 0.3
     # Of the keyword and other-word draws, the share taken from real recordings rather than synthetic voices.
     real_share: float = 0.5
-    # Front end: "running" or "frame" (level-invariant) or "none" (raw log-mels), and its floors, see FeatureConfig.
-    normalization: str = "running"
-    log_floor: float = 1e-12
-    relative_floor: float = 1e-6
+    # Front end: "running" or "frame" (level-invariant) or "none" (raw log-mels with the model's fixed
+    # normalisation), and its floors, see FeatureConfig. The defaults are the shipped models' recipe, which
+    # measured best (README, "Hearing quiet and distant speakers"); the level-invariant front ends are flags.
+    normalization: str = "none"
+    log_floor: float = 1e-6
+    relative_floor: float = 0.0
     # Range of a training stream's speech level, dBFS.
-    level_db_min: float = -55.0
-    level_db_max: float = -10.0
+    level_db_min: float = -38.0
+    level_db_max: float = -14.0
     # Share of batches of short streams (a word heard from a fresh stream, as a clip on its own).
-    short_prob: float = 0.25
+    short_prob: float = 0.0
     # Score each keyword once, where the model is surest within its window, not at every step (MixConfig).
     word_pooling: bool = False
     # Share of the training speakers (by a hash of their name) kept out as the development set: training-time
