@@ -92,9 +92,10 @@ def log_mel(waveform: torch.Tensor, config: FeatureConfig, mel=None) -> torch.Te
 
 def normalize(frames: torch.Tensor, config: FeatureConfig, state: NormState | None = None
               ) -> tuple[torch.Tensor, NormState | None]:
-    """(..., F, n_mels) log-mels minus each channel's running mean, causally; the state carries over between calls.
+    """(..., F, n_mels) log-mels normalised as `config.normalization` says; the state carries over between calls.
 
-    Frames of digital silence (every channel at the log floor) leave the mean alone: zero padding is not a level.
+    "running": each channel minus its causal running mean. Frames of digital silence (every channel at the log
+    floor) leave the mean alone: zero padding is not a level. "frame": each frame minus its loudest channel.
     """
     if config.normalization == "none":
         return frames, state

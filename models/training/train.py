@@ -12,8 +12,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from rnnvoice.models.data.augment import NoiseBank
 from rnnvoice.models.audio.features import FeatureConfig
+from rnnvoice.models.data.augment import NoiseBank
 from rnnvoice.models.data.corpus import read_manifest, split_dev
 from rnnvoice.models.data.mixing import IGNORE, KeywordMixer, MixConfig, StreamMixer, UtteranceMixer
 from rnnvoice.models.data.transcription_corpus import read_transcripts
