@@ -36,7 +36,7 @@ class Clip:
     word: str  # what was said ("" for silence)
     speaker: str
     source: str  # tts, speech_commands, fsdd
-    split: str = "train"  # train or heldout
+    split: str = "train"  # train or heldout; a training run marks some real training speakers dev (split_dev)
 
 
 def label_of(word: str) -> str:

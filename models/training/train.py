@@ -85,7 +85,7 @@ class KeywordJob:
     def __init__(self, config: TrainConfig):
         clips = split_dev(read_manifest(Path(config.corpus)), config.dev_fraction)
         train_clips = [c for c in clips if c.split == "train"]
-        self.dev = [c for c in clips if c.split == "dev" and c.source != "tts"]
+        self.dev = [c for c in clips if c.split == "dev"]  # real speakers only: split_dev never takes a voice
         noise = sorted((Path(config.corpus) / "noise").glob("*.wav"))
         noise += [Path(c.path) for c in train_clips if c.label == SILENCE]
         self.noise = NoiseBank(noise)
