@@ -28,10 +28,15 @@ class FeatureConfig:
     relative_floor: float = 1e-6
     # "running": each mel channel minus its running mean over the stream, which takes out the input level and
     # the microphone's colouring (a gain or a fixed EQ is a constant in the log domain); "frame": each frame minus
-    # its loudest channel, level-invariant with no memory (and no start-up); "none": raw log-mels.
+    # its loudest channel, level-invariant with no memory (and no start-up); "peak": every channel minus the
+    # stream's recent peak level, an automatic gain control that takes out the input level within a word's first
+    # frames and keeps each word's loudness contour; "none": raw log-mels.
     normalization: str = "running"
     # The running mean is cumulative over a stream's first frames, then exponential with this time constant.
     norm_frames: int = 150
+    # The peak level rises at once with a louder frame and falls this many dB a second: slow enough to hold
+    # over the pauses between words, fast enough to follow a speaker who steps away.
+    peak_release_db_s: float = 10.0
 
     def __post_init__(self):
         if self.normalization not in NORMALIZATIONS:
@@ -50,8 +55,9 @@ class FeatureConfig:
         return self.sample_rate / self.step_samples
 
 
-NORMALIZATIONS = ("running", "frame", "none")
-# Running mean per mel channel (..., n_mels) and live frames counted so far (...,).
+NORMALIZATIONS = ("running", "frame", "peak", "none")
+# "running": the mean per mel channel (..., n_mels) and the live frames counted so far (...,);
+# "peak": the peak level (...,), -inf before the first live frame, and a placeholder.
 NormState = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -94,17 +100,20 @@ def normalize(frames: torch.Tensor, config: FeatureConfig, state: NormState | No
               ) -> tuple[torch.Tensor, NormState | None]:
     """(..., F, n_mels) log-mels normalised as `config.normalization` says; the state carries over between calls.
 
-    "running": each channel minus its causal running mean. Frames of digital silence (every channel at the log
-    floor) leave the mean alone: zero padding is not a level. "frame": each frame minus its loudest channel.
+    "running": each channel minus its causal running mean. "peak": every channel minus the recent peak of the
+    frames' loudest channel. Frames of digital silence (every channel at the log floor) leave either state alone:
+    zero padding is not a level. "frame": each frame minus its loudest channel.
     """
     if config.normalization == "none":
         return frames, state
     if config.normalization == "frame":
         return frames - frames.amax(dim=-1, keepdim=True), state
+    live = frames.mean(dim=-1) > math.log(config.log_floor) + 2.0  # (..., F)
+    if config.normalization == "peak":
+        return _peak_normalize(frames, live, config, state)
     if state is None:
         state = frames.new_zeros(*frames.shape[:-2], frames.shape[-1]), frames.new_zeros(frames.shape[:-2])
     mean, count = state
-    live = frames.mean(dim=-1) > math.log(config.log_floor) + 2.0  # (..., F)
     out = torch.empty_like(frames)
     for f in range(frames.shape[-2]):
         count = count + live[..., f]
@@ -112,6 +121,21 @@ def normalize(frames: torch.Tensor, config: FeatureConfig, state: NormState | No
         mean = mean + rate.unsqueeze(-1) * (frames[..., f, :] - mean)
         out[..., f, :] = frames[..., f, :] - mean
     return out, (mean, count)
+
+
+def _peak_normalize(frames: torch.Tensor, live: torch.Tensor, config: FeatureConfig, state: NormState | None
+                    ) -> tuple[torch.Tensor, NormState]:
+    """The peak follower of `normalize` in closed form: with a release of r per frame, the peak after frame t is
+    max over frames s <= t of level_s - r (t - s), a running maximum of level_s + r s, less r t."""
+    release = config.peak_release_db_s / 10 * math.log(10) * config.hop_length / config.sample_rate  # nats a frame
+    level = frames.amax(dim=-1).masked_fill(~live, -math.inf)  # (..., F)
+    before = state[0] if state is not None else frames.new_full(frames.shape[:-2], -math.inf)
+    ramp = release * torch.arange(1, frames.shape[-2] + 1, dtype=frames.dtype)
+    peak = torch.maximum(torch.cummax(level + ramp, dim=-1).values, before.unsqueeze(-1)) - ramp
+    # Before a stream's first live frame there is no level yet: its frames (digital silence) pass as they are.
+    shift = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))
+    last = peak[..., -1] if frames.shape[-2] else before
+    return frames - shift.unsqueeze(-1), (last, last)
 
 
 def normalized_log_mel(waveform: torch.Tensor, config: FeatureConfig, mel=None) -> torch.Tensor:
