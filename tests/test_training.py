@@ -4,6 +4,7 @@ import dataclasses
 import json
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import torch
@@ -102,9 +103,11 @@ def test_transcription_corpus_and_training(real_folders, tmp_path):
     corpus = tmp_path / "asr"
     assert main(["data", "--task", "transcription", "--out", str(corpus), "--fsdd", str(real_folders / "fsdd"),
                  "--noise", str(real_folders / "noise"), "--sentences", "6", "--digit-strings", "4",
+                 "--speech-commands", str(real_folders / "sc"), "--heldout-fraction", "0",
                  "--voices", "flite-slt,flite-awb,espeak-en-us-m1"]) == 0
     train = read_transcripts(corpus / "train")
-    assert len(train) == 6 + 4
+    assert len(train) == 6 + 4 + 4  # sentences, digit strings, the four Speech Commands words
+    assert {r.text for r in train if r.speaker == "b83c1acf"} == {"yes", "stop", "left", "go"}
     assert {r.speaker for r in read_transcripts(corpus / "heldout/tts")} == {"flite-awb"}
     assert {r.speaker for r in read_transcripts(corpus / "heldout/fsdd")} <= {"lucas", "george"}
     digits = [r for r in train if r.speaker in ("lucas", "george")]
@@ -117,6 +120,29 @@ def test_transcription_corpus_and_training(real_folders, tmp_path):
     assert model.config.task == "transcription" and model.config.hidden_size == 32
     assert "heldout_wer" in model.metadata["history"][-1] or "heldout_wer" in json.loads(
         out.with_suffix(".history.json").read_text())[-1]
+
+
+def test_transcription_corpus_holds_out_the_keyword_corpus_speakers(tmp_path):
+    """Real words join the recogniser's corpus with the keyword corpus's split: the same speakers held out, and
+    the words kept for run-time phrases never in training."""
+    from rnnvoice.models.data.corpus import split_by_speaker
+    from rnnvoice.models.data.transcription_corpus import spoken_words
+    from rnnvoice.models.vocabulary import UNTRAINED_WORDS
+
+    sc = tmp_path / "sc"
+    for folder in ("yes", "_unknown_"):
+        (sc / folder).mkdir(parents=True)
+    speakers = [f"{i:08x}" for i in range(8)]
+    for speaker in speakers:
+        shutil.copy(FIXTURES / "yes_sc.wav", sc / "yes" / f"{speaker}_nohash_0.wav")
+        shutil.copy(FIXTURES / "up_sc.wav", sc / "_unknown_" / f"{UNTRAINED_WORDS[0]}_{speaker}_nohash_0.wav")
+    parts = spoken_words(sc, tmp_path / "asr", 0.5)
+    held = {c.speaker for c in split_by_speaker(scan_folder(sc), 0.5) if c.split == "heldout"}
+    assert {r.speaker for r in parts["heldout/speech_commands"]} == held and 0 < len(held) < len(speakers)
+    assert {r.speaker for r in parts["train"]} == set(speakers) - held
+    assert {r.text for r in parts["train"]} == {"yes"}
+    assert {r.text for r in parts["heldout/speech_commands"]} == {"yes", UNTRAINED_WORDS[0]}
+    assert all(Path(r.path).is_file() for part in parts.values() for r in part)
 
 
 def test_word_pooling_scores_each_keyword_once_where_the_model_is_surest():

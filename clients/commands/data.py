@@ -25,8 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--digit-strings", type=int, default=2000, help="transcription: real FSDD digit strings to join")
     p.add_argument("--voices", default="", help="transcription: comma-separated voice names to speak in (default all)")
     p.add_argument("--heldout-fraction", type=float, default=0.25,
-                   help="keywords: share of each source's speakers held out of training, whole speakers "
-                   "(transcription holds out a tenth)")
+                   help="share of each real source's speakers held out of training, whole speakers (the "
+                   "same ones for both tasks); transcription holds out a tenth of the synthetic voices")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     p.add_argument("--workers", type=int, default=2, help="synthesis processes")
 
@@ -44,12 +44,14 @@ def run(args) -> int:
     if args.out is None:
         raise SystemExit("--out is required")
     if args.task == Task.TRANSCRIPTION:
-        if len(args.fsdd) > 1:
-            raise SystemExit("--task transcription takes one --fsdd folder")
+        if len(args.fsdd) > 1 or len(args.speech_commands) > 1:
+            raise SystemExit("--task transcription takes one --fsdd and one --speech-commands folder")
         written = build_transcription_corpus(args.out, args.fsdd[0] if args.fsdd else None, args.noise,
                                              args.sentences, args.digit_strings, heldout_fraction=0.1,
                                              voice_names=[v for v in args.voices.split(",") if v] or None,
-                                             seed=args.seed, workers=args.workers)
+                                             seed=args.seed, workers=args.workers,
+                                             speech_commands=args.speech_commands[0] if args.speech_commands else None,
+                                             speech_commands_heldout=args.heldout_fraction)
         for part, n in written.items():
             print(f"{part:>14}: {n:6d} recordings, {args.out / part / 'transcripts.tsv'}")
         return 0

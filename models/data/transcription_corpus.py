@@ -1,8 +1,9 @@
 """Speech-recognition corpora: folders of recordings with a `transcripts.tsv` (file<TAB>text).
 
 A recording's speaker is the folder it sits in (`{speaker}/{n}.wav`). `build_transcription_corpus`
-writes `train/`, `heldout/tts/` (voices never trained on) and `heldout/fsdd/` (real digit
-strings by FSDD speakers never trained on), plus `noise/`.
+writes `train/`, `heldout/tts/` (voices never trained on), `heldout/fsdd/` (real digit
+strings by FSDD speakers never trained on) and `heldout/speech_commands/` (real words by Speech
+Commands speakers never trained on: the keyword corpus's held-out speakers), plus `noise/`.
 """
 
 import random
@@ -15,9 +16,12 @@ import numpy as np
 import soundfile
 import torch
 
-from rnnvoice.models.data.corpus import SAMPLE_RATE, Utterance, _speak_all, heldout_speakers, load_clip, scan_folder
+from rnnvoice.models.data.corpus import (
+    SAMPLE_RATE, Utterance, _speak_all, heldout_speakers, load_clip, scan_folder, split_by_speaker,
+)
 from rnnvoice.models.data.sentences import generate_command
 from rnnvoice.models.data.tts import Prosody, Voice, available_voices
+from rnnvoice.models.vocabulary import SILENCE, UNTRAINED_WORDS
 
 TRANSCRIPTS = "transcripts.tsv"
 
@@ -84,10 +88,29 @@ def digit_strings(fsdd: Path, folder: Path, speakers: set[str], count: int, seed
     return recordings
 
 
+def spoken_words(speech_commands: Path, out: Path, heldout_fraction: float) -> dict[str, list[Recording]]:
+    """Real Speech Commands words, each its own transcript, copied into `train/` and `heldout/speech_commands/`.
+
+    Speakers are held out exactly as the keyword corpus holds them out (the same hash over the same speakers),
+    so that no model of either task has heard the speakers the reports are about; `UNTRAINED_WORDS` stay out
+    of training altogether."""
+    parts: dict[str, list[Recording]] = {"train": [], "heldout/speech_commands": []}
+    for clip in split_by_speaker(scan_folder(speech_commands), heldout_fraction):
+        part = "train" if clip.split == "train" else "heldout/speech_commands"
+        if clip.label == SILENCE or (part == "train" and clip.word in UNTRAINED_WORDS):
+            continue
+        path = Path(out) / part / clip.speaker / f"{clip.word}_{Path(clip.path).name}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(clip.path, path)
+        parts[part].append(Recording(str(path), clip.word, clip.speaker))
+    return parts
+
+
 def build_transcription_corpus(out: Path, fsdd: Path | None, noise: Path | None, sentences: int = 6000,
                                digit_string_count: int = 1500, heldout_fraction: float = 0.1,
                                voice_names: list[str] | None = None, seed: int = 0,
-                               workers: int = 2) -> dict[str, int]:
+                               workers: int = 2, speech_commands: Path | None = None,
+                               speech_commands_heldout: float = 0.25) -> dict[str, int]:
     """Writes train/ and heldout/ folders; whole voices and speakers are held out, never single files."""
     out = Path(out)
     voices = available_voices()
@@ -110,6 +133,11 @@ def build_transcription_corpus(out: Path, fsdd: Path | None, noise: Path | None,
         if held_speakers:
             parts["heldout/fsdd"] = digit_strings(fsdd, out / "heldout/fsdd", held_speakers,
                                                   max(1, digit_string_count // 5), seed + 1)
+    if speech_commands is not None:
+        words = spoken_words(speech_commands, out, speech_commands_heldout)
+        parts["train"] += words["train"]
+        if words["heldout/speech_commands"]:
+            parts["heldout/speech_commands"] = words["heldout/speech_commands"]
     for name, recordings in parts.items():
         write_transcripts(out / name, recordings)
         written[name] = len(recordings)
