@@ -14,7 +14,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 python3
     && python3 -m venv /opt/rnnvoice \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin rnnvoice
 
-# Where pip looks: PyPI and the PyPI CPU index, whose torch 2.14.1+cpu ranks above PyPI's CUDA build of 2.14.1.
+# Where pip looks: PyPI and the PyTorch CPU index, whose torch 2.14.1+cpu ranks above PyPI's CUDA build of 2.14.1.
 ARG PIP_SOURCE="--extra-index-url https://download.pytorch.org/whl/cpu"
 COPY wheels /wheels
 
@@ -35,7 +35,7 @@ RUN pip install $PIP_SOURCE /src && rm -rf /src /wheels /tmp/requirements.txt &&
 USER rnnvoice
 WORKDIR /tmp
 
-# gRPC on 50051 on every interface (the server's own default is loopback), Prometheus metrics on 9100.
+# gRPC on 50051 on every interface, whatever the server's default, Prometheus metrics on 9100.
 ENV RNNVOICE_HOST=[::] RNNVOICE_PORT=50051 RNNVOICE_METRICS_PORT=9100
 EXPOSE 50051 9100
 

@@ -1,6 +1,8 @@
 """`rnnvoice check-models`: loads every shipped model and beam search file as the server does (the image build runs it)."""
 
 import argparse
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 HELP = "load every shipped model and beam search file as the server does; exit 1 naming each that is missing or corrupt"
@@ -12,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", type=Path, default=WEIGHTS, help="folder of the models and the beam search's files")
 
 
-def checks(folder: Path) -> list[tuple[Path, object]]:
+def checks(folder: Path) -> list[tuple[Path, Callable[[Path], str]]]:
     """(file, a function that loads it as the server does and says what it holds), in the order the server loads."""
     from rnnvoice.models.decoding.ctc import (DECODER_FILE, LEXICON_FILE, LM_FILE, BeamSearch, DecoderConfig,
                                               read_lexicon)
@@ -34,8 +36,6 @@ def checks(folder: Path) -> list[tuple[Path, object]]:
 
 def run(args) -> int:
     """0 when every file loads; 1 otherwise, each failure named on stderr."""
-    import sys
-
     failures = []
     print(f"{'file':<28} {'bytes':>10}  {'status':<6}  what")
     for path, load in checks(args.weights):
