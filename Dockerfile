@@ -1,28 +1,41 @@
 # The rnnvoice server: CPU-only PyTorch, the shipped GRU and LSTM models baked in, run as a non-root user.
-# Build from the repository root once models/weights/ holds keywords_gru.pt and keywords_lstm.pt:
-#   docker build -t rnnvoice .
-FROM python:3.11-slim-bookworm
+#   docker build -t rnnvoice .     torch and torchaudio from the PyTorch CPU index, the rest from PyPI
+# Offline, from the wheels in wheels/ (how the tests build it, on a base image made with debootstrap):
+#   docker build -t rnnvoice --build-arg PIP_SOURCE="--no-index --find-links /wheels" .
+ARG BASE=debian:bookworm-slim
+FROM ${BASE}
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/rnnvoice/bin:$PATH
 
-# The CPU builds of torch and torchaudio, pinned as in pyproject.toml: a fraction of the CUDA build's size.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.14.1 torchaudio==2.11.0
+# Debian bookworm's Python is 3.11, the version the project needs; pip installs into a virtual environment.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv \
+    && rm -rf /var/lib/apt/lists/* \
+    && python3 -m venv /opt/rnnvoice \
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin rnnvoice
 
-# The package with its weights (package data); the build fails if either model is missing.
+# Where pip looks: PyPI and the PyTorch CPU index, whose torch 2.14.1+cpu ranks above PyPI's CUDA build of 2.14.1.
+ARG PIP_SOURCE="--extra-index-url https://download.pytorch.org/whl/cpu"
+COPY wheels /wheels
+
+# The dependencies of pyproject.toml first, torch among them: this layer is rebuilt only when they change.
 COPY pyproject.toml /src/
+RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install $PIP_SOURCE -r /tmp/requirements.txt
+
+# The package with its weights (package data); the build fails if a shipped model or artifact is missing or corrupt.
+COPY README.md /src/
 COPY protos /src/protos
 COPY service /src/service
 COPY models /src/models
 COPY clients /src/clients
-RUN pip install /src \
-    && python -c "from rnnvoice.models.weights import shipped_models as m; assert len(m()) == 2, 'models/weights/ lacks a model'" \
-    && rm -rf /src
+RUN pip install $PIP_SOURCE /src && rm -rf /src /wheels /tmp/requirements.txt && rnnvoice check-models
 
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin rnnvoice
 USER rnnvoice
 WORKDIR /tmp
 
-# gRPC on 50051, Prometheus metrics on 9100.
+# gRPC on 50051 on every interface, whatever the server's default, Prometheus metrics on 9100.
 ENV RNNVOICE_HOST=[::] RNNVOICE_PORT=50051 RNNVOICE_METRICS_PORT=9100
 EXPOSE 50051 9100
 

@@ -5,9 +5,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 # Text-to-speech engines (training data and tests), PortAudio (microphone client); Prometheus with promtool,
-# nginx and docker-compose (the tests of the deployment's configuration under deploy/).
+# nginx and docker-compose (the tests of the deployment's configuration under deploy/); the Docker engine and
+# debootstrap (tests/test_container.py builds the image on a base image it makes, and runs it).
 SYSTEM_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts libportaudio2 sox \
-	prometheus nginx docker-compose
+	prometheus nginx docker-compose docker.io debootstrap
 
 .PHONY: serve test system venv dev stubs reports
 

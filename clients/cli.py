@@ -4,8 +4,8 @@ import argparse
 import logging
 import sys
 
-from rnnvoice.clients.commands import (bench, calibrate, compare, dashboard, data, evaluate, health, lm, load, mic,
-                                       serve, stream, train)
+from rnnvoice.clients.commands import (bench, calibrate, check_models, compare, dashboard, data, evaluate, health, lm,
+                                       load, mic, serve, stream, train)
 
 COMMANDS = {
     "serve": serve,
@@ -20,6 +20,7 @@ COMMANDS = {
     "load": load,
     "bench": bench,
     "health": health,
+    "check-models": check_models,
     "dashboard": dashboard,
 }
 

@@ -19,6 +19,18 @@ TASK_ENUMS = {Task.KEYWORDS: pb.TASK_KEYWORDS, Task.TRANSCRIPTION: pb.TASK_TRANS
 CELLS = {Cell.GRU: pb.CELL_GRU, Cell.LSTM: pb.CELL_LSTM}
 
 
+def load_served_model(path: Path, task: str, cell: str, device: str = "cpu") -> RecurrentModel:
+    """A model file as the server serves it: checked to hold the (task, cell) it is served for, frozen, and run once."""
+    model = load_model(path).to(device)
+    if (model.config.task, model.config.cell) != (task, cell):
+        raise ValueError(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {cell}")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with torch.inference_mode():  # the first stream should not pay for lazy initialisation
+        model(torch.zeros(1, 1, model.config.features.dim, device=device))
+    return model
+
+
 class ModelRegistry:
     def __init__(self, paths: dict[tuple[str, str], Path], device: str = "cpu"):
         if not paths:
@@ -30,13 +42,7 @@ class ModelRegistry:
         self.models: dict[tuple[str, str], RecurrentModel] = {}
         self.names: dict[tuple[str, str], str] = {}
         for (task, cell), path in sorted(paths.items()):
-            model = load_model(path).to(device)
-            if (model.config.task, model.config.cell) != (task, cell):
-                raise ValueError(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {cell}")
-            for p in model.parameters():
-                p.requires_grad_(False)
-            with torch.inference_mode():  # the first stream should not pay for lazy initialisation
-                model(torch.zeros(1, 1, model.config.features.dim, device=device))
+            model = load_served_model(path, task, cell, device)
             self.models[task, cell] = model
             self.names[task, cell] = Path(path).name
             log.info("loaded %s %s model from %s: %d parameters, %d state bytes per stream",

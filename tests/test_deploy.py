@@ -1,17 +1,21 @@
-"""The deployment's files as their own tools read them: docker-compose, promtool, the Dockerfile's health check."""
+"""The deployment's files as their own tools read them (docker-compose, promtool), and the commands of its health checks."""
 
 import re
+import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import yaml
 
+from rnnvoice.models.decoding.ctc import DECODER_FILE, LEXICON_FILE, LM_FILE
+from rnnvoice.models.weights import WEIGHTS, model_files
 from rnnvoice.protos import SERVICE_NAME
 from tests.daemons import DEPLOY, REPO, binary
 
 RNNVOICE = [sys.executable, "-m", "rnnvoice.clients.cli"]
+# Every file the server loads: the four models, then the beam search's settings, lexicon and language model.
+SHIPPED_FILES = [path.name for path in model_files().values()] + [DECODER_FILE, LEXICON_FILE, LM_FILE]
 
 
 def compose_config(*profiles: str) -> dict:
@@ -66,16 +70,42 @@ def test_promtool_accepts_the_configuration_and_the_rules_pass_their_unit_tests(
     assert {"RnnvoiceHighResultLatency", "RnnvoiceStreamErrors", "RnnvoiceHighMemory"} <= {a["alert"] for a in alerts}
 
 
-def test_dockerfile_pins_the_cpu_torch_of_pyproject_and_runs_as_a_user():
+def test_dockerfile_installs_the_dependencies_of_pyproject_from_the_cpu_index_by_default():
+    """What the offline build of tests/test_container.py does not try: the default wheel source."""
     dockerfile = (REPO / "Dockerfile").read_text()
-    pins = [d for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-            if d.startswith(("torch==", "torchaudio=="))]
-    assert len(pins) == 2
-    install = next(line for line in dockerfile.splitlines() if "download.pytorch.org/whl/cpu" in line)
-    assert all(pin in install.split() for pin in pins), (install, pins)
-    assert re.search(r"^USER (?!root)\w+", dockerfile, re.MULTILINE)
-    assert re.search(r"^HEALTHCHECK .*\n?.*rnnvoice health", dockerfile, re.MULTILINE)
-    assert "EXPOSE 50051 9100" in dockerfile
+    source = re.search(r'^ARG PIP_SOURCE="(.*)"$', dockerfile, re.MULTILINE)
+    assert source and "https://download.pytorch.org/whl/cpu" in source.group(1).split()
+    # torch and torchaudio come with the rest of pyproject's pinned dependencies: no second list of versions.
+    assert "['project']['dependencies']" in dockerfile and "torch==" not in dockerfile
+    assert re.search(r"^RUN .*rnnvoice check-models", dockerfile, re.MULTILINE)
+
+
+def checked_files(table: str) -> dict[str, str]:
+    """`rnnvoice check-models`'s table: file name -> status."""
+    return {row.split()[0]: row.split()[2] for row in table.splitlines()[1:]}
+
+
+def test_check_models_loads_every_shipped_file():
+    out = subprocess.run([*RNNVOICE, "check-models"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert checked_files(out.stdout) == dict.fromkeys(SHIPPED_FILES, "ok"), out.stdout
+
+
+def test_check_models_names_each_missing_or_corrupt_file(tmp_path):
+    weights = tmp_path / "weights"
+    shutil.copytree(WEIGHTS, weights)
+    (weights / "transcription_gru.pt").unlink()
+    (weights / "keywords_lstm.pt").write_bytes((WEIGHTS / "keywords_lstm.pt").read_bytes()[:5000])
+    shutil.copy(WEIGHTS / "keywords_gru.pt", weights / "transcription_lstm.pt")  # a model of another task
+    (weights / "transcription_lm.arpa").write_text("not an ARPA file\n")
+    out = subprocess.run([*RNNVOICE, "check-models", "--weights", str(weights)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 1, out.stdout + out.stderr
+    broken = ["keywords_lstm.pt", "transcription_gru.pt", "transcription_lstm.pt", "transcription_lm.arpa"]
+    assert checked_files(out.stdout) == {name: "FAILED" if name in broken else "ok" for name in SHIPPED_FILES}
+    failures = [line for line in out.stderr.splitlines() if line.startswith("check-models: ")]
+    assert [line.split()[1] for line in failures] == [f"{weights / name}:" for name in broken], out.stderr
+    assert "missing" in failures[1] and "holds a keywords gru model, not transcription lstm" in failures[2]
 
 
 def test_kubernetes_probes_ask_the_servers_health_service():

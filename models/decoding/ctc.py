@@ -117,6 +117,11 @@ def write_lexicon(words: list[str], path: Path) -> None:
     Path(path).write_text("".join(f"{w}\t{' '.join(spelling(w))}\n" for w in words))
 
 
+def read_lexicon(path: Path) -> list[str]:
+    """The words of a lexicon that write_lexicon wrote, in order."""
+    return [line.split("\t")[0] for line in Path(path).read_text().splitlines()]
+
+
 def build_trie(words: list[str], lm) -> Trie:
     """The lexicon trie over the words (indices as listed), scored by the language model."""
     trie = Trie(len(FLASHLIGHT_TOKENS), SPACE)
@@ -136,7 +141,7 @@ class BeamSearch:
 
     def __init__(self, folder: Path = WEIGHTS):
         self.config = DecoderConfig.load(folder / DECODER_FILE)
-        self.words = [line.split("\t")[0] for line in (folder / LEXICON_FILE).read_text().splitlines()]
+        self.words = read_lexicon(folder / LEXICON_FILE)
         self.kenlm = KenLM(str(folder / LM_FILE), Dictionary([*self.words, "<unk>"]))
         self.trie = build_trie(self.words, self.kenlm)
         self.ngrams = BackoffNgrams(folder / LM_FILE)

@@ -7,7 +7,11 @@ from rnnvoice.models.types import MODEL_TASKS, Cell, Task
 WEIGHTS = Path(__file__).resolve().parent
 
 
-def shipped_models() -> dict[tuple[Task, Cell], Path]:
+def model_files(folder: Path = WEIGHTS) -> dict[tuple[Task, Cell], Path]:
+    """(task, cell) -> weights file, for every model the package ships: a GRU and an LSTM for each task."""
+    return {(task, cell): Path(folder) / f"{task}_{cell}.pt" for task in MODEL_TASKS for cell in Cell}
+
+
+def shipped_models(folder: Path = WEIGHTS) -> dict[tuple[Task, Cell], Path]:
     """(task, cell) -> weights file, for every shipped model present."""
-    found = {(task, cell): WEIGHTS / f"{task}_{cell}.pt" for task in MODEL_TASKS for cell in Cell}
-    return {key: path for key, path in found.items() if path.exists()}
+    return {key: path for key, path in model_files(folder).items() if path.exists()}
