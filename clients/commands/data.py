@@ -53,7 +53,7 @@ def run(args) -> int:
                                              speech_commands=args.speech_commands[0] if args.speech_commands else None,
                                              speech_commands_heldout=args.heldout_fraction)
         for part, n in written.items():
-            print(f"{part:>14}: {n:6d} recordings, {args.out / part / 'transcripts.tsv'}")
+            print(f"{part:>24}: {n:6d} recordings, {args.out / part / 'transcripts.tsv'}")
         return 0
 
     real = {f"speech_commands{i or ''}": path for i, path in enumerate(args.speech_commands)}
