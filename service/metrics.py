@@ -23,6 +23,9 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 # Task and cell of a stream refused before its configuration named a loaded model.
 NO_MODEL = ("none", "none")
 
+# The detections label of every phrase chosen at run time.
+PHRASES_LABEL = "_phrase_"
+
 
 class ModelMetrics:
     """The metrics of one (task, cell): the hooks its sessions call."""
@@ -33,8 +36,10 @@ class ModelMetrics:
         self.audio = metrics.audio.labels(task, cell)
         self.active = metrics.active.labels(task, cell)
         self.final_results = metrics.finals.labels(task, cell)
-        # Every keyword's series exists from the start, at zero, so rates over it are defined.
+        # Every keyword's series exists from the start, at zero, so rates over it are defined. Phrases chosen at
+        # run time are counted together, under one label: their text would make the series unbounded.
         self.detections = {k: metrics.detections.labels(task, cell, k) for k in keywords}
+        self.phrase_detections = metrics.detections.labels(task, cell, PHRASES_LABEL)
 
     def opened(self) -> None:
         self.active.inc()
@@ -49,7 +54,7 @@ class ModelMetrics:
 
     def detected(self, keywords: Iterable[str]) -> None:
         for keyword in keywords:
-            self.detections[keyword].inc()
+            self.detections.get(keyword, self.phrase_detections).inc()
 
     def finals(self, count: int) -> None:
         """Final transcripts (transcription) or commands (assistant) sent."""

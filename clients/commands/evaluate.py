@@ -5,23 +5,19 @@ import dataclasses
 import json
 from pathlib import Path
 
+from rnnvoice.clients.options import task_name
 from rnnvoice.models.types import MODEL_TASKS, Cell, Task
 
 HELP = "measure a model on held-out speakers"
 
 
-def _task(name: str) -> str:
-    """`asr`, the old name of the transcription task, still works on the command line."""
-    return Task.TRANSCRIPTION.value if name == "asr" else name
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", type=_task, choices=[t.value for t in MODEL_TASKS], default=Task.KEYWORDS.value,
+    p.add_argument("--task", type=task_name, choices=[t.value for t in MODEL_TASKS], default=Task.KEYWORDS.value,
                    help="the model of which task")
     p.add_argument("--cell", choices=[c.value for c in Cell], required=True,
                    help="the shipped model of this cell, unless --model")
     p.add_argument("--decoder", choices=("beam", "greedy"), default="beam", help="transcription: the CTC decoder")
-    p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` instead of the shipped model")
+    p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` (default: the shipped model)")
     p.add_argument("--data", type=Path, required=True,
                    help="Speech Commands layout, FSDD naming, or a corpus from `rnnvoice data` (its held-out speakers)")
     p.add_argument("--labels", default="", help="scored labels, e.g. yes,no,up,down,left,right,on,off,stop,go; "
@@ -29,11 +25,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="", help="with a corpus: only clips of this source (speech_commands, fsdd, tts)")
     p.add_argument("--stream", action="store_true", help="join the clips into one long stream and count hits, "
                    "misses and false accepts per hour through the serving code path")
-    p.add_argument("--noise", type=Path, help="background noise WAVs for --stream (a corpus brings its own)")
+    p.add_argument("--noise", type=Path, help="background noise WAVs for --stream (default: a corpus's own, else none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the --stream composition")
     p.add_argument("--level-dbfs", type=float, help="clips: set each clip's speech to this RMS level (dBFS) first, "
                    "as a nearer or farther microphone would (default: as recorded)")
-    p.add_argument("--json", type=Path, help="write the report here (and the confusion matrix beside it as PNG)")
+    p.add_argument("--json", type=Path, help="write the report here (and the confusion matrix beside it as PNG; default: print only)")
 
 
 def _eval_clips(args):
