@@ -23,7 +23,8 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 # Task and cell of a stream refused before its configuration named a loaded model.
 NO_MODEL = ("none", "none")
 
-# The detections label of every phrase chosen at run time.
+# The detections label of every phrase chosen at run time (keywords streams): their text would make the series
+# unbounded.
 PHRASES_LABEL = "_phrase_"
 
 
@@ -36,10 +37,8 @@ class ModelMetrics:
         self.audio = metrics.audio.labels(task, cell)
         self.active = metrics.active.labels(task, cell)
         self.final_results = metrics.finals.labels(task, cell)
-        # Every keyword's series exists from the start, at zero, so rates over it are defined. Phrases chosen at
-        # run time are counted together, under one label: their text would make the series unbounded.
+        # Every keyword's series exists from the start, at zero, so rates over it are defined.
         self.detections = {k: metrics.detections.labels(task, cell, k) for k in keywords}
-        self.phrase_detections = metrics.detections.labels(task, cell, PHRASES_LABEL)
 
     def opened(self) -> None:
         self.active.inc()
@@ -54,7 +53,7 @@ class ModelMetrics:
 
     def detected(self, keywords: Iterable[str]) -> None:
         for keyword in keywords:
-            self.detections.get(keyword, self.phrase_detections).inc()
+            self.detections[keyword if keyword in self.detections else PHRASES_LABEL].inc()
 
     def finals(self, count: int) -> None:
         """Final transcripts (transcription) or commands (assistant) sent."""
@@ -101,7 +100,7 @@ class ServerMetrics:
         # Streams are labelled by their task: the assistant runs a keyword model and a recogniser together.
         for task, cell in stream_tasks(models):
             if task == Task.KEYWORDS:
-                keywords = [k for k in models[task, cell].config.labels if not k.startswith("_")]
+                keywords = [k for k in models[task, cell].config.labels if not k.startswith("_")] + [PHRASES_LABEL]
             else:
                 keywords = [WAKE_WORD] if task == Task.ASSISTANT else []
             self.models[task, cell] = ModelMetrics(self, task, cell, keywords)
