@@ -114,3 +114,11 @@ def test_bad_phrases_get_a_clear_error(client, server, config, message):
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert message in error.details()
     assert wait_until(lambda: len(server.server.servicer.sessions) == 0)
+
+
+def test_interim_scores_carry_the_phrases_scores(client):
+    audio = Audio.from_array(fixture_clip("call_mom_awb.wav"), 16000)
+    scores = [r.scores.scores for r in client.stream_audio(audio, "gru", phrases={"call mom": None, "jarvis": None},
+                                                           interim_scores=True) if r.HasField("scores")]
+    assert scores and all(set(s) == {"call mom", "jarvis"} for s in scores)
+    assert max(s["call mom"] for s in scores) > 0.5 > max(s["jarvis"] for s in scores)
