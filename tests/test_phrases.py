@@ -121,4 +121,5 @@ def test_interim_scores_carry_the_phrases_scores(client):
     scores = [r.scores.scores for r in client.stream_audio(audio, "gru", phrases={"call mom": None, "jarvis": None},
                                                            interim_scores=True) if r.HasField("scores")]
     assert scores and all(set(s) == {"call mom", "jarvis"} for s in scores)
-    assert max(s["call mom"] for s in scores) > 0.5 > max(s["jarvis"] for s in scores)
+    # A chunk's last step, not the peak: a phrase that fired is spent, its score back to 0.
+    assert max(s["call mom"] for s in scores) > 0.2 > max(s["jarvis"] for s in scores)
