@@ -17,7 +17,7 @@ from flashlight.lib.text.decoder import LexiconDecoder as FlashlightDecoder
 from flashlight.lib.text.decoder.kenlm import KenLM
 from flashlight.lib.text.dictionary import Dictionary
 
-from rnnvoice.models.decoding.language_model import BackoffNgrams, DomainLanguageModel
+from rnnvoice.models.decoding.language_model import DomainLanguageModel
 from rnnvoice.models.nets.speech_recognizer import BLANK, INDEX, TOKENS, normalise
 from rnnvoice.models.weights import WEIGHTS
 
@@ -169,14 +169,13 @@ def build_trie(words: list[str], lm) -> Trie:
 
 class BeamSearch:
     """What every stream's beam search shares, loaded once from the shipped files: the settings, the lexicon,
-    the domain's n-grams in KenLM (C++) with their trie, and the same n-grams in Python for phrase hints."""
+    and the domain's n-grams in KenLM (C++) with their trie."""
 
     def __init__(self, folder: Path = WEIGHTS):
         self.config = DecoderConfig.load(folder / DECODER_FILE)
         self.words = [line.split("\t")[0] for line in (folder / LEXICON_FILE).read_text().splitlines()]
         self.kenlm = KenLM(str(folder / LM_FILE), Dictionary([*self.words, "<unk>"]))
         self.trie = build_trie(self.words, self.kenlm)
-        self.ngrams = BackoffNgrams(folder / LM_FILE)
 
     def options(self, lm_weight: float) -> LexiconDecoderOptions:
         c = self.config
@@ -186,13 +185,14 @@ class BeamSearch:
 
     def decoder(self, phrases: list[tuple[str, ...]], python: bool = False) -> tuple[FlashlightDecoder, object, Trie]:
         """A fresh flashlight decoder with its language model and trie (kept alive beside it: flashlight holds
-        them by reference). Without phrases it scores in KenLM unless asked for Python (to compare them)."""
+        them by reference). Without phrases KenLM scores alone, unless asked for the Python model that adds the
+        hints' bonus (to compare them)."""
         if not phrases and not python:
             # KenLM scores in log10; the weight was chosen for natural logs.
             words, lm, trie, lm_weight = self.words, self.kenlm, self.trie, self.config.lm_weight * math.log(10)
         else:
             words = sorted(set(self.words) | {w for p in phrases for w in p})
-            lm = DomainLanguageModel([*words, "<unk>"], self.ngrams, phrases, self.config.hint_boost)
+            lm = DomainLanguageModel([*words, "<unk>"], self.kenlm, self.words, phrases, self.config.hint_boost)
             trie, lm_weight = build_trie(words, lm), self.config.lm_weight
         unknown = len(words)  # <unk> follows the words
         return FlashlightDecoder(self.options(lm_weight), trie, lm, SPACE, INDEX[BLANK], unknown, [], False), lm, trie
@@ -205,7 +205,7 @@ def beam_search() -> BeamSearch:
 
 class LexiconDecoder:
     """flashlight's CTC beam search over the domain's words (and any hint's), with its language model: KenLM,
-    or for a stream with phrase hints the same n-grams in Python, which add the hints' bonus."""
+    called from Python for a stream with phrase hints, which adds the hints' bonus."""
 
     def __init__(self, hints: list[str] | None = None, python: bool = False):
         phrases = [tuple(normalise(h).split()) for h in hints or () if normalise(h)]
