@@ -45,6 +45,13 @@ SC12 := yes,no,up,down,left,right,on,off,stop,go
 DIGITS := zero,one,two,three,four,five,six,seven,eight,nine
 # Speech levels (dBFS RMS) the keyword models are measured at: a far, quiet microphone to a near, loud one.
 LEVELS := -50 -40 -30 -20
+# Keywords chosen at run time: words no model trained on, words apart from them to choose a threshold on, and
+# words the recognisers know; spoken by the real speakers of the shared Speech Commands clips.
+SHARED ?= ../shared/data
+PHRASES := marvin,sheila,happy,house
+DEV_PHRASES := backward,bed,bird,cat,dog,follow,forward,learn,tree,visual,wow
+KNOWN_PHRASES := yes,no,up,down,left,right,stop,go
+PHRASE_EVAL := eval --data $(SHARED)/speech_commands --noise $(SHARED)/noise
 reports: dev
 	for cell in gru lstm; do \
 	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source speech_commands --labels $(SC12) --json reports/keywords/$${cell}_speech_commands_12.json && \
@@ -57,7 +64,11 @@ reports: dev
 	  done && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --decoder greedy --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices_greedy.json && \
-	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_fsdd_digit_strings.json \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_fsdd_digit_strings.json && \
+	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(PHRASES) --json reports/phrases/$${cell}_heldout_speakers.json && \
+	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(PHRASES) --speakers all --json reports/phrases/$${cell}_all_speakers.json && \
+	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(DEV_PHRASES) --speakers all --json reports/phrases/dev_$${cell}.json && \
+	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(KNOWN_PHRASES) --json reports/phrases/$${cell}_known_words_heldout_speakers.json \
 	  || exit 1; \
 	done
 	$(BIN)/rnnvoice bench tests/fixtures/spoken_seven_yes.wav --json reports/bench/bench.json --plot reports/bench/bench.png

@@ -3,6 +3,7 @@
 import argparse
 import logging
 import sys
+from importlib.metadata import version
 
 from rnnvoice.clients.commands import (bench, calibrate, check_models, compare, dashboard, data, evaluate, health, lm,
                                        load, mic, serve, stream, train)
@@ -26,27 +27,38 @@ COMMANDS = {
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Each option's help with its default, where there is one to show."""
+    """Each option's help with its default; an option whose default is none (or an empty list) says in its own
+    words what leaving it out means."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        default = action.default
-        if default is None or default is False or default == "" or default == []:
+        if action.default is None or action.default == []:
             return action.help
         return super()._get_help_string(action)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rnnvoice", description="Streaming GRU and LSTM voice models over gRPC.")
+def parser() -> argparse.ArgumentParser:
+    """The whole command line, every command's options included."""
+    return _parser(chosen=None)
+
+
+def _parser(chosen: str | None) -> argparse.ArgumentParser:
+    """chosen: build only this command's options (some need heavy imports: train's config); None: all of them."""
+    parser = argparse.ArgumentParser(prog="rnnvoice", description="Streaming GRU and LSTM voice models over gRPC.",
+                                     formatter_class=HelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('rnnvoice')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    argv = sys.argv[1:] if argv is None else argv
-    chosen = next((a for a in argv if a in COMMANDS), None)
     for name, command in COMMANDS.items():
         command_parser = sub.add_parser(name, help=command.HELP, description=command.HELP,
                                         formatter_class=HelpFormatter)
-        if name == chosen:  # only the chosen command's options: some need heavy imports (train's config)
+        if chosen is None or name == chosen:
             command.add_arguments(command_parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(chosen=next((a for a in argv if a in COMMANDS), "")).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

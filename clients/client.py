@@ -1,5 +1,6 @@
 """The Python client of rnnvoice, and the base of every other client (file, microphone, load)."""
 
+import io
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -15,7 +16,12 @@ from rnnvoice.protos import pb, pb_grpc
 TASKS = {Task.KEYWORDS: pb.TASK_KEYWORDS, Task.TRANSCRIPTION: pb.TASK_TRANSCRIPTION, Task.ASSISTANT: pb.TASK_ASSISTANT}
 DECODERS = {"beam": pb.DECODER_BEAM, "greedy": pb.DECODER_GREEDY}
 CELLS = {Cell.GRU: pb.CELL_GRU, Cell.LSTM: pb.CELL_LSTM}
-ENCODINGS = {"pcm_s16le": (pb.ENCODING_PCM_S16LE, "<i2"), "float32le": (pb.ENCODING_FLOAT32LE, "<f4")}
+ENCODINGS = {"pcm_s16le": (pb.ENCODING_PCM_S16LE, "<i2"), "float32le": (pb.ENCODING_FLOAT32LE, "<f4"),
+             "mulaw": (pb.ENCODING_MULAW, "u1"), "alaw": (pb.ENCODING_ALAW, "u1")}
+# G.711 telephone audio: our names and libsndfile's.
+G711 = {"mulaw": "ULAW", "alaw": "ALAW"}
+STREAM_ENDS = {pb.STREAM_END_CLIENT: "client", pb.STREAM_END_SERVER_SHUTDOWN: "server_shutdown",
+               pb.STREAM_END_VOICE_ACTIVITY_TIMEOUT: "voice_activity_timeout"}
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
@@ -40,6 +46,10 @@ class Audio:
     def from_array(samples: np.ndarray, sample_rate: int, encoding: str = "pcm_s16le") -> "Audio":
         """samples: (T,) or (T, channels), float in [-1, 1] or int16."""
         samples = samples.reshape(len(samples), -1)
+        if encoding in G711:  # libsndfile's G.711 encoder
+            out = io.BytesIO()
+            soundfile.write(out, samples, sample_rate, format="RAW", subtype=G711[encoding])
+            return Audio(out.getvalue(), sample_rate, samples.shape[1], encoding)
         if encoding == "pcm_s16le" and samples.dtype != np.int16:
             samples = np.round(np.clip(samples, -1, 1) * 32767).astype(np.int16)
         data = np.ascontiguousarray(samples.astype(ENCODINGS[encoding][1])).tobytes()
@@ -52,8 +62,13 @@ class Audio:
 
 
 def read_audio(path) -> Audio:
-    """A recording in any format soundfile reads: 16-bit PCM stays PCM, everything else goes as float."""
+    """A recording in any format soundfile reads: 16-bit PCM stays PCM, mu-law and A-law stay so, everything else
+    goes as float."""
     info = soundfile.info(str(path))
+    telephone = {subtype: name for name, subtype in G711.items()}
+    if info.subtype in telephone:
+        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        return Audio.from_array(samples, rate, telephone[info.subtype])
     if info.subtype == "PCM_16":
         samples, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
         return Audio.from_array(samples, rate, "pcm_s16le")
@@ -63,22 +78,29 @@ def read_audio(path) -> Audio:
 
 def stream_config(audio: Audio, cell: str = Cell.GRU, task: str = Task.KEYWORDS,
                   sensitivities: dict[str, float] | None = None, keywords: Iterable[str] = (),
-                  interim_scores: bool = False, interim_results: bool = False, phrase_hints: Iterable[str] = (),
-                  endpoint_silence_s: float | None = None, decoder: str = "beam") -> pb.StreamConfig:
-    """keywords: report only these (default all); sensitivities: keyword -> 0..1, reported too.
+                  interim_scores: bool = False, phrases: dict[str, float | None] | None = None,
+                  interim_results: bool = False, phrase_hints: Iterable[str] = (),
+                  endpoint_silence_s: float | None = None, decoder: str = "beam", max_alternatives: int = 0,
+                  max_utterance_s: float | None = None, initial_silence_s: float | None = None,
+                  voice_activity_events: bool = False, voice_activity_timeout_s: float | None = None
+                  ) -> pb.StreamConfig:
+    """keywords: report only these (default all, or none with phrases); sensitivities: keyword -> 0..1, reported
+    too; phrases: keywords chosen at run time, text -> sensitivity (None: the default).
     The transcription options apply to the transcription and assistant tasks."""
     settings = [pb.KeywordSetting(keyword=k) for k in keywords if k not in (sensitivities or {})]
     settings += [pb.KeywordSetting(keyword=k, sensitivity=s) for k, s in (sensitivities or {}).items()]
     transcription = pb.TranscriptionConfig(interim_results=interim_results, phrase_hints=list(phrase_hints),
-                                           decoder=DECODERS[decoder])
-    if endpoint_silence_s is not None:
-        transcription.endpoint_silence_s = endpoint_silence_s
+                                           decoder=DECODERS[decoder], max_alternatives=max_alternatives,
+                                           endpoint_silence_s=endpoint_silence_s, max_utterance_s=max_utterance_s,
+                                           initial_silence_s=initial_silence_s)
     return pb.StreamConfig(
         task=TASKS[task], cell=CELLS[cell],
         format=pb.AudioFormat(sample_rate_hz=audio.sample_rate, encoding=ENCODINGS[audio.encoding][0],
                               channels=audio.channels),
-        keywords=pb.KeywordConfig(keywords=settings, interim_scores=interim_scores),
-        transcription=transcription,
+        keywords=pb.KeywordConfig(keywords=settings, interim_scores=interim_scores,
+                                  phrases=[pb.PhraseSetting(phrase=p, sensitivity=s) for p, s in (phrases or {}).items()]),
+        transcription=transcription, enable_voice_activity_events=voice_activity_events,
+        voice_activity_timeout_s=voice_activity_timeout_s,
     )
 
 
@@ -151,7 +173,11 @@ def transcript_dict(t: pb.TranscriptResult) -> dict:
               "start_s": round(t.start_s, 3), "end_s": round(t.end_s, 3)}
     if t.is_final:
         result["confidence"] = round(t.confidence, 4)
-        result["words"] = [{"word": w.word, "start_s": round(w.start_s, 3), "end_s": round(w.end_s, 3)} for w in t.words]
+        result["words"] = [{"word": w.word, "start_s": round(w.start_s, 3), "end_s": round(w.end_s, 3),
+                            "confidence": round(w.confidence, 4)} for w in t.words]
+        if t.alternatives:
+            result["alternatives"] = [{"text": a.text, "score": round(a.score, 3), "confidence": round(a.confidence, 4)}
+                                      for a in t.alternatives]
     else:
         result["stability"] = round(t.stability, 3)
     return result
@@ -170,12 +196,16 @@ def result_dict(response: pb.StreamAudioResponse) -> dict:
                 "text": c.transcript.text, "wake_word": detection_dict(c.wake_word),
                 "start_s": round(c.transcript.start_s if c.HasField("transcript") else c.wake_word.end_s, 3),
                 "end_s": round(c.transcript.end_s if c.HasField("transcript") else c.wake_word.end_s, 3)}
+    if kind == "voice_activity":
+        begin = response.voice_activity.kind == pb.VoiceActivityEvent.SPEECH_BEGIN
+        return {"type": "speech_begin" if begin else "speech_end", "time_s": round(response.voice_activity.time_s, 3)}
     if kind == "scores":
         return {"type": "scores", "time_s": round(response.scores.time_s, 3),
                 "scores": {k: round(v, 4) for k, v in sorted(response.scores.scores.items())}}
     s = response.summary
     return {"type": "summary", "audio_s": round(s.audio_s, 3), "chunks": s.chunks, "frames": s.frames,
-            "compute_s": round(s.compute_s, 4), "detections": s.detections, "finals": s.finals}
+            "compute_s": round(s.compute_s, 4), "detections": s.detections, "finals": s.finals,
+            "ended_by": STREAM_ENDS.get(s.ended_by, "unspecified")}
 
 
 def describe(result: dict) -> str:
@@ -187,8 +217,12 @@ def describe(result: dict) -> str:
         return f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s  intent     {result['intent']}({slots})  \"{result['text']}\""
     if result["type"] == "keyword":
         return f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s  {result['keyword']:<10} score {result['score']:.2f}"
+    if result["type"] in ("speech_begin", "speech_end"):
+        return f"{result['time_s']:8.2f} s   {result['type'].replace('_', ' ')}"
     if result["type"] == "scores":
         best = max(result["scores"].items(), key=lambda kv: kv[1], default=("-", 0.0))
         return f"{result['time_s']:8.2f} s   top {best[0]} {best[1]:.2f}"
+    ended = "" if result["ended_by"] == "client" else f", ended by {result['ended_by'].replace('_', ' ')}"
     return (f"{result['audio_s']:.2f} s of audio in {result['chunks']} chunks, {result['frames']} frames, "
-            f"{result['compute_s'] * 1000:.0f} ms compute, {result['detections']} detections, {result['finals']} finals")
+            f"{result['compute_s'] * 1000:.0f} ms compute, {result['detections']} detections, {result['finals']} finals"
+            f"{ended}")

@@ -143,12 +143,15 @@ class ServerLink:
                 result = result_dict(response)
                 if result["type"] == "summary":
                     self.streamed_s += result["audio_s"]
+                    if result["ended_by"] == "voice_activity_timeout":  # what the person asked for: stop
+                        self.display.line("no speech for the voice activity timeout: the server ended the stream")
+                        self.stopping.set()
                     continue
                 if result["type"] == "keyword":
                     self.detections[result["keyword"]] += 1
                 self.finals += result["type"] in ("final", "intent")
                 # Times go on from the session's clock, across reconnects.
-                result.update(start_s=outbox.offset_s + result["start_s"], end_s=outbox.offset_s + result["end_s"])
+                result.update({k: outbox.offset_s + result[k] for k in ("start_s", "end_s", "time_s") if k in result})
                 self.display.line(describe(result))
             return "the server ended the stream"
         except grpc.RpcError as e:
@@ -167,10 +170,11 @@ def summary(captured_s: float, name: str, link: ServerLink, overflows: int) -> s
 
 
 def capture(mic, rate: int, link: ServerLink, display: Display) -> tuple[float, int]:
-    """Reads the microphone into the link until Ctrl-C or a fatal server error: seconds read, overflows."""
+    """Reads the microphone into the link until Ctrl-C, a fatal server error or the stream's voice activity
+    timeout: seconds read, overflows."""
     frames, overflows = 0, 0
     try:
-        while link.error is None:
+        while link.error is None and not link.stopping.is_set():
             data, overflowed = mic.read(mic.blocksize)
             block = bytes(data)
             overflows += overflowed

@@ -23,6 +23,10 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 # Task and cell of a stream refused before its configuration named a loaded model.
 NO_MODEL = ("none", "none")
 
+# The detections label of every phrase chosen at run time (keywords streams): their text would make the series
+# unbounded.
+PHRASES_LABEL = "_phrase_"
+
 
 class ModelMetrics:
     """The metrics of one (task, cell): the hooks its sessions call."""
@@ -49,7 +53,7 @@ class ModelMetrics:
 
     def detected(self, keywords: Iterable[str]) -> None:
         for keyword in keywords:
-            self.detections[keyword].inc()
+            self.detections[keyword if keyword in self.detections else PHRASES_LABEL].inc()
 
     def finals(self, count: int) -> None:
         """Final transcripts (transcription) or commands (assistant) sent."""
@@ -96,7 +100,7 @@ class ServerMetrics:
         # Streams are labelled by their task: the assistant runs a keyword model and a recogniser together.
         for task, cell in stream_tasks(models):
             if task == Task.KEYWORDS:
-                keywords = [k for k in models[task, cell].config.labels if not k.startswith("_")]
+                keywords = [k for k in models[task, cell].config.labels if not k.startswith("_")] + [PHRASES_LABEL]
             else:
                 keywords = [WAKE_WORD] if task == Task.ASSISTANT else []
             self.models[task, cell] = ModelMetrics(self, task, cell, keywords)

@@ -1,13 +1,15 @@
 """Checks a stream's configuration and turns it into plain values for a session."""
 
+import math
 from dataclasses import dataclass, field
 
 import grpc
 
+from rnnvoice.models.audio.pcm import ENCODINGS as SAMPLE_TYPES
 from rnnvoice.models.audio.pcm import SUPPORTED_RATES
 from rnnvoice.models.nets.speech_recognizer import normalise
 from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY
-from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S
+from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S, DEFAULT_INITIAL_SILENCE_S, Endpointing
 from rnnvoice.models.types import Cell, Task
 from rnnvoice.models.vocabulary import WAKE_WORD
 from rnnvoice.protos import pb
@@ -19,11 +21,17 @@ STREAM_TASKS = {pb.TASK_KEYWORDS: Task.KEYWORDS, pb.TASK_TRANSCRIPTION: Task.TRA
 # The models each task runs.
 TASK_MODELS = {Task.KEYWORDS: (Task.KEYWORDS,), Task.TRANSCRIPTION: (Task.TRANSCRIPTION,),
                Task.ASSISTANT: (Task.KEYWORDS, Task.TRANSCRIPTION)}
-ENCODINGS = {pb.ENCODING_PCM_S16LE: "pcm_s16le", pb.ENCODING_FLOAT32LE: "float32le"}
+ENCODINGS = {pb.ENCODING_PCM_S16LE: "pcm_s16le", pb.ENCODING_FLOAT32LE: "float32le", pb.ENCODING_MULAW: "mulaw",
+             pb.ENCODING_ALAW: "alaw"}
 DECODERS = {pb.DECODER_UNSPECIFIED: "beam", pb.DECODER_BEAM: "beam", pb.DECODER_GREEDY: "greedy"}
 MAX_CHANNELS = 8
 MAX_HINTS, MAX_HINT_CHARS = 100, 100
 ENDPOINT_RANGE_S = (0.1, 3.0)
+MAX_UTTERANCE_RANGE_S = (1.0, 60.0)
+INITIAL_SILENCE_RANGE_S = (0.5, 30.0)
+VOICE_TIMEOUT_RANGE_S = (0.5, 3600.0)
+MAX_ALTERNATIVES = 10
+MAX_PHRASES, MAX_PHRASE_CHARS = 20, 50
 
 
 @dataclass(frozen=True)
@@ -37,12 +45,16 @@ class StreamParams:
     interim_scores: bool = False
     interim_results: bool = False
     hints: tuple[str, ...] = ()
-    endpoint_s: float = DEFAULT_ENDPOINT_S
+    endpointing: Endpointing = Endpointing()
     decoder: str = "beam"
+    max_alternatives: int = 0
+    phrases: dict[str, float] = field(default_factory=dict)  # keywords chosen at run time: text -> sensitivity
+    voice_events: bool = False
+    voice_timeout_s: float | None = None
 
     @property
     def bytes_per_second(self) -> int:
-        return self.sample_rate * self.channels * (2 if self.encoding == "pcm_s16le" else 4)
+        return self.sample_rate * self.channels * SAMPLE_TYPES[self.encoding].itemsize
 
 
 def _enum_name(enum, value: int) -> str:
@@ -72,34 +84,73 @@ def parse_config(config: pb.StreamConfig, registry: ModelRegistry) -> StreamPara
         raise invalid(f"unsupported sample rate {fmt.sample_rate_hz} Hz; use one of "
                       f"{', '.join(map(str, SUPPORTED_RATES))} (the server resamples)")
     if fmt.encoding not in ENCODINGS:
-        raise invalid(f"unsupported encoding {_enum_name(pb.Encoding, fmt.encoding)}; "
-                      "use ENCODING_PCM_S16LE or ENCODING_FLOAT32LE")
+        raise invalid(f"unsupported encoding {_enum_name(pb.Encoding, fmt.encoding)}; use one of "
+                      f"{', '.join(pb.Encoding.Name(e) for e in ENCODINGS)}")
     channels = fmt.channels or 1
     if channels > MAX_CHANNELS:
         raise invalid(f"{channels} channels; at most {MAX_CHANNELS} are mixed down")
     params = dict(task=task, cell=cell, sample_rate=fmt.sample_rate_hz, encoding=ENCODINGS[fmt.encoding],
-                  channels=channels)
+                  channels=channels, voice_events=config.enable_voice_activity_events,
+                  voice_timeout_s=_optional_range(config, "voice_activity_timeout_s", None, VOICE_TIMEOUT_RANGE_S))
+    if config.keywords.phrases:
+        if task != Task.KEYWORDS:
+            raise invalid("phrases are keywords chosen at run time, for TASK_KEYWORDS; drop them for this task")
+        registry.get(Task.TRANSCRIPTION, cell)  # the recogniser spots them
+        params["phrases"] = _phrases(config.keywords.phrases)
     if task in (Task.KEYWORDS, Task.ASSISTANT):
         keywords = registry.get(Task.KEYWORDS, cell).config.labels if task == Task.KEYWORDS else (WAKE_WORD,)
-        params |= _keywords(config.keywords, [k for k in keywords if not k.startswith("_")], cell)
+        params |= _keywords(config.keywords, [k for k in keywords if not k.startswith("_")], cell,
+                            everything=not params.get("phrases"))
     if task in (Task.TRANSCRIPTION, Task.ASSISTANT):
         params |= _transcription(config.transcription)
     return StreamParams(**params)
 
 
-def _keywords(config: pb.KeywordConfig, keywords: list[str], cell: str) -> dict:
+def _optional_range(message, name: str, default: float | None, allowed: tuple[float, float]) -> float | None:
+    """An optional field's value (default when absent), checked against its range."""
+    if not message.HasField(name):
+        return default
+    value, (low, high) = getattr(message, name), allowed
+    if not low <= value <= high:
+        raise invalid(f"{name} {value:g} is outside {low:g} to {high:g} seconds")
+    return value
+
+
+def _sensitivity(setting, what: str) -> float:
+    sensitivity = setting.sensitivity if setting.HasField("sensitivity") else DEFAULT_SENSITIVITY
+    if not 0.0 <= sensitivity <= 1.0:
+        raise invalid(f"sensitivity {sensitivity} for {what} is outside 0 to 1")
+    return sensitivity
+
+
+def _phrases(settings) -> dict[str, float]:
+    if len(settings) > MAX_PHRASES:
+        raise invalid(f"{len(settings)} phrases; send at most {MAX_PHRASES}")
+    phrases = {}
+    for i, setting in enumerate(settings):
+        text = normalise(setting.phrase)
+        if len(setting.phrase) > MAX_PHRASE_CHARS:
+            raise invalid(f"phrase {i} has {len(setting.phrase)} characters; at most {MAX_PHRASE_CHARS}")
+        if not any(c.isalpha() for c in text):
+            raise invalid(f"phrase {i} ({setting.phrase!r}) has no letters; spell numbers and symbols as words")
+        if text in phrases:
+            raise invalid(f"phrase {setting.phrase!r} is listed twice")
+        phrases[text] = _sensitivity(setting, f"phrase {setting.phrase!r}")
+    return phrases
+
+
+def _keywords(config: pb.KeywordConfig, keywords: list[str], cell: str, everything: bool) -> dict:
+    """everything: no keyword listed means all of them (else none: the stream spots only its phrases)."""
     sensitivities = {}
     for setting in config.keywords:
         if setting.keyword not in keywords:
             raise invalid(f"unknown keyword {setting.keyword!r}; the {cell.upper()} model knows {', '.join(keywords)}")
         if setting.keyword in sensitivities:
             raise invalid(f"keyword {setting.keyword!r} is listed twice")
-        sensitivity = setting.sensitivity if setting.HasField("sensitivity") else DEFAULT_SENSITIVITY
-        if not 0.0 <= sensitivity <= 1.0:
-            raise invalid(f"sensitivity {sensitivity} for {setting.keyword!r} is outside 0 to 1")
-        sensitivities[setting.keyword] = sensitivity
-    return {"sensitivities": sensitivities or {k: DEFAULT_SENSITIVITY for k in keywords},
-            "interim_scores": config.interim_scores}
+        sensitivities[setting.keyword] = _sensitivity(setting, repr(setting.keyword))
+    if not sensitivities and everything:
+        sensitivities = {k: DEFAULT_SENSITIVITY for k in keywords}
+    return {"sensitivities": sensitivities, "interim_scores": config.interim_scores}
 
 
 def _transcription(config: pb.TranscriptionConfig) -> dict:
@@ -113,11 +164,13 @@ def _transcription(config: pb.TranscriptionConfig) -> dict:
         if not any(c.isalpha() for c in text):
             raise invalid(f"phrase hint {i} ({phrase!r}) has no letters; spell numbers and symbols as words")
         hints.append(text)
-    endpoint = config.endpoint_silence_s if config.HasField("endpoint_silence_s") else DEFAULT_ENDPOINT_S
-    low, high = ENDPOINT_RANGE_S
-    if not low <= endpoint <= high:
-        raise invalid(f"endpoint_silence_s {endpoint:g} is outside {low:g} to {high:g} seconds")
+    endpointing = Endpointing(
+        _optional_range(config, "endpoint_silence_s", DEFAULT_ENDPOINT_S, ENDPOINT_RANGE_S),
+        _optional_range(config, "initial_silence_s", DEFAULT_INITIAL_SILENCE_S, INITIAL_SILENCE_RANGE_S),
+        _optional_range(config, "max_utterance_s", math.inf, MAX_UTTERANCE_RANGE_S))
     if config.decoder not in DECODERS:
         raise invalid(f"unknown decoder {_enum_name(pb.Decoder, config.decoder)}; use DECODER_GREEDY or DECODER_BEAM")
-    return {"interim_results": config.interim_results, "hints": tuple(hints), "endpoint_s": endpoint,
-            "decoder": DECODERS[config.decoder]}
+    if config.max_alternatives > MAX_ALTERNATIVES:
+        raise invalid(f"max_alternatives {config.max_alternatives} is more than {MAX_ALTERNATIVES}")
+    return {"interim_results": config.interim_results, "hints": tuple(hints), "endpointing": endpointing,
+            "decoder": DECODERS[config.decoder], "max_alternatives": config.max_alternatives}

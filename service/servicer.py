@@ -50,6 +50,8 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         piece = len(samples) if piece_s is None else max(1, round(piece_s * session.params.sample_rate))
         responses, compute_s = [], 0.0
         for part in samples.split(piece):
+            if session.timed_out:  # the rest of a recording after its voice activity timeout is not heard
+                break
             out, spent = await self.engine.run(session.stream, part)
             responses += session.respond(out)
             compute_s += spent
@@ -58,7 +60,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
 
     async def _finish(self, session: StreamSession) -> list[pb.StreamAudioResponse]:
         out, _ = await self.engine.run(session.stream, None)
-        return session.respond(out) + [session.summary()]
+        return session.respond(out) + [session.summary(drained=self.draining.is_set())]
 
     async def _read(self, context) -> pb.StreamAudioRequest | None:
         """The next request; None when the client half-closes or the server is draining."""
@@ -128,6 +130,8 @@ class VoiceServicer(pb_grpc.VoiceServicer):
                     await context.write(response)
                 if responses:
                     session.metrics.results_sent(time.perf_counter() - received)
+                if session.timed_out:
+                    break
             for response in await self._finish(session):
                 await context.write(response)
 
@@ -141,6 +145,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
                 detections=[r.detection for r in responses if r.HasField("detection")],
                 transcripts=[r.transcript for r in responses if r.HasField("transcript") and r.transcript.is_final],
                 commands=[r.command for r in responses if r.HasField("command")],
+                voice_activity=[r.voice_activity for r in responses if r.HasField("voice_activity")],
                 summary=responses[-1].summary,
             )
 

@@ -13,6 +13,7 @@ from rnnvoice.models.streaming.keyword_detector import Detection
 from rnnvoice.models.streaming.keyword_stream import keyword_stream
 from rnnvoice.models.streaming.stream import Stream, StreamOutput
 from rnnvoice.models.streaming.transcription_stream import Transcript, transcription_stream
+from rnnvoice.models.streaming.voice_activity import VoiceEvent, with_voice_activity
 from rnnvoice.models.types import Task
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError, invalid
@@ -23,11 +24,20 @@ from rnnvoice.service.requests import StreamParams
 
 def open_stream(params: StreamParams, registry: ModelRegistry) -> Stream:
     """The engine's stream for a task, on this stream's own state; the models are the registry's."""
+    stream = _task_stream(params, registry)
+    if params.voice_events or params.voice_timeout_s is not None:
+        stream = with_voice_activity(stream, events=params.voice_events)
+    return stream
+
+
+def _task_stream(params: StreamParams, registry: ModelRegistry) -> Stream:
     if params.task == Task.KEYWORDS:
-        return keyword_stream(registry.get(Task.KEYWORDS, params.cell), params.sample_rate, params.sensitivities,
-                              interim_scores=params.interim_scores)
-    transcription = dict(decoder=params.decoder, hints=list(params.hints), endpoint_s=params.endpoint_s,
-                         interim=params.interim_results)
+        return keyword_stream(registry.get(Task.KEYWORDS, params.cell) if params.sensitivities else None,
+                              params.sample_rate, params.sensitivities, interim_scores=params.interim_scores,
+                              recognizer=registry.get(Task.TRANSCRIPTION, params.cell) if params.phrases else None,
+                              phrases=params.phrases)
+    transcription = dict(decoder=params.decoder, hints=list(params.hints), endpointing=params.endpointing,
+                         interim=params.interim_results, max_alternatives=params.max_alternatives)
     if params.task == Task.TRANSCRIPTION:
         return transcription_stream(registry.get(Task.TRANSCRIPTION, params.cell), params.sample_rate,
                                     **transcription)
@@ -40,8 +50,10 @@ class StreamSession:
     """Owns one stream's state between its chunks; the models themselves are shared.
 
     `decode` checks and decodes a chunk; the engine (service.batching) runs it through `stream`;
-    `respond` turns each output into response messages, `summary` ends the stream.
+    `respond` turns each output into response messages, `summary` ends the stream. A stream with a voice
+    activity timeout is `timed_out` once it has gone that long without speech: its handler ends it.
     """
+
 
     def __init__(self, session_id: int, params: StreamParams, registry: ModelRegistry, max_chunk_s: float,
                  metrics: ModelMetrics):
@@ -55,6 +67,7 @@ class StreamSession:
         self.chunks = 0
         self.detections = 0
         self.finals = 0
+        self.timed_out = False
 
     def decode(self, chunk: pb.AudioChunk) -> torch.Tensor:
         """The chunk's samples (T,), mono at the stream's rate; StreamError if it is out of order or malformed."""
@@ -76,7 +89,8 @@ class StreamSession:
 
     def respond(self, out: StreamOutput) -> list[pb.StreamAudioResponse]:
         """The response messages of one chunk's output, counted."""
-        results = [("detection", detection_message(d)) for d in out.detections]
+        results = [("voice_activity", voice_message(e)) for e in out.voice]
+        results += [("detection", detection_message(d)) for d in out.detections]
         if out.scores is not None:
             results.append(("scores", pb.KeywordScores(time_s=out.time_s, scores=out.scores)))
         results += [("transcript", transcript_message(t)) for t in out.transcripts]
@@ -86,13 +100,17 @@ class StreamSession:
             self.metrics.detected(d.keyword for d in out.detections)
         self.finals += out.finals
         self.metrics.finals(out.finals)
+        timeout = self.params.voice_timeout_s
+        self.timed_out |= timeout is not None and out.silence_s >= timeout
         return [pb.StreamAudioResponse(sequence=self.last_sequence, **{kind: message}) for kind, message in results]
 
-    def summary(self) -> pb.StreamAudioResponse:
-        """The stream's last response."""
+    def summary(self, drained: bool = False) -> pb.StreamAudioResponse:
+        """The stream's last response; drained: the server is shutting down."""
         s = self.stream
+        ended_by = (pb.STREAM_END_VOICE_ACTIVITY_TIMEOUT if self.timed_out else
+                    pb.STREAM_END_SERVER_SHUTDOWN if drained else pb.STREAM_END_CLIENT)
         summary = pb.StreamSummary(audio_s=s.audio_s, chunks=self.chunks, frames=s.steps, compute_s=s.compute_s,
-                                   detections=self.detections, finals=self.finals)
+                                   detections=self.detections, finals=self.finals, ended_by=ended_by)
         return pb.StreamAudioResponse(sequence=self.last_sequence, summary=summary)
 
     @property
@@ -105,10 +123,18 @@ def detection_message(d: Detection) -> pb.KeywordDetection:
                                detected_s=d.detected_s)
 
 
+def voice_message(e: VoiceEvent) -> pb.VoiceActivityEvent:
+    kind = pb.VoiceActivityEvent.SPEECH_BEGIN if e.kind == "begin" else pb.VoiceActivityEvent.SPEECH_END
+    return pb.VoiceActivityEvent(kind=kind, time_s=e.time_s)
+
+
 def transcript_message(t: Transcript) -> pb.TranscriptResult:
-    return pb.TranscriptResult(text=t.text, is_final=t.is_final, stability=t.stability, confidence=t.confidence,
-                               start_s=t.start_s, end_s=t.end_s,
-                               words=[pb.WordInfo(word=w.word, start_s=w.start_s, end_s=w.end_s) for w in t.words])
+    return pb.TranscriptResult(
+        text=t.text, is_final=t.is_final, stability=t.stability, confidence=t.confidence, start_s=t.start_s,
+        end_s=t.end_s,
+        words=[pb.WordInfo(word=w.word, start_s=w.start_s, end_s=w.end_s, confidence=w.confidence) for w in t.words],
+        alternatives=[pb.SpeechAlternative(text=a.hypothesis.text, score=a.score, confidence=a.confidence)
+                      for a in t.alternatives])
 
 
 def command_message(c: Command) -> pb.AssistantCommand:

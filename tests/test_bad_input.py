@@ -45,7 +45,7 @@ CASES = {
     "unknown task number": ([first(config(task=42))], grpc.StatusCode.INVALID_ARGUMENT, "unknown task 42"),
     "unsupported rate": ([first(config(format__sample_rate_hz=12345))], grpc.StatusCode.INVALID_ARGUMENT, "unsupported sample rate 12345 Hz"),
     "zero rate": ([first(config(format__sample_rate_hz=0))], grpc.StatusCode.INVALID_ARGUMENT, "unsupported sample rate 0 Hz"),
-    "unspecified encoding": ([first(config(format__encoding=pb.ENCODING_UNSPECIFIED))], grpc.StatusCode.INVALID_ARGUMENT, "ENCODING_PCM_S16LE or ENCODING_FLOAT32LE"),
+    "unspecified encoding": ([first(config(format__encoding=pb.ENCODING_UNSPECIFIED))], grpc.StatusCode.INVALID_ARGUMENT, "use one of ENCODING_PCM_S16LE, ENCODING_FLOAT32LE, ENCODING_MULAW, ENCODING_ALAW"),
     "too many channels": ([first(config(format__channels=64))], grpc.StatusCode.INVALID_ARGUMENT, "64 channels"),
     "odd byte count": ([first(config()), audio(0, b"\x00\x01\x02")], grpc.StatusCode.INVALID_ARGUMENT, "not a whole number"),
     "NaN floats": ([first(config(format__encoding=pb.ENCODING_FLOAT32LE)), audio(0, np.array([0, np.nan], "<f4").tobytes())], grpc.StatusCode.INVALID_ARGUMENT, "NaN or infinite"),

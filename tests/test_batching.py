@@ -20,6 +20,7 @@ from rnnvoice.models.streaming.keyword_stream import keyword_stream
 from rnnvoice.models.streaming.model_step import ModelLane, step_lanes
 from rnnvoice.models.streaming.stream import StreamOutput, step_streams
 from rnnvoice.models.streaming.transcription_stream import transcription_stream
+from rnnvoice.models.streaming.voice_activity import with_voice_activity
 from rnnvoice.models.weights import shipped_models
 from tests.conftest import ServerThread, free_port
 from tests.test_chunking import spoken
@@ -31,6 +32,8 @@ SCRIPTS = {
     "assistant": [["computer_awb.wav", "call_mom_awb.wav"], ["computer_david.wav", "timer_david.wav"],
                   ["yes_sc.wav"], ["computer_awb.wav", "time_awb.wav"]],
 }
+# Trained keywords and phrases chosen at run time side by side, with voice activity on top.
+SCRIPTS["phrases"] = [["call_mom_awb.wav", "yes_sc.wav"], *SCRIPTS["keywords"][1:]]
 RATES = (16000, 8000, 44100, 16000)
 
 # A stream: when it starts (in scheduler ticks), its chunk sizes (ms), and the ticks at which it sends nothing.
@@ -50,6 +53,10 @@ def open_stream(models, task: str, cell: str, rate: int):
         return keyword_stream(models["keywords", cell], rate, interim_scores=True)
     if task == "transcription":
         return transcription_stream(models["transcription", cell], rate, hints=["turn on the kitchen lights"])
+    if task == "phrases":
+        return with_voice_activity(keyword_stream(models["keywords", cell], rate, {"yes": 0.5, "stop": 0.5},
+                                                  recognizer=models["transcription", cell],
+                                                  phrases={"call mom": 0.5, "seven": 0.5}))
     return assistant_stream(models["keywords", cell], models["transcription", cell], rate)
 
 
@@ -78,9 +85,10 @@ def assert_same(batched: StreamOutput, alone: StreamOutput) -> None:
     assert [(c.wake.keyword, c.transcript and c.transcript.text, c.intent) for c in batched.commands] == \
         [(c.wake.keyword, c.transcript and c.transcript.text, c.intent) for c in alone.commands]
     assert batched.time_s == alone.time_s
+    assert (batched.voice, batched.silence_s) == (alone.voice, alone.silence_s)
 
 
-@pytest.mark.parametrize("task", ["keywords", "transcription", "assistant"])
+@pytest.mark.parametrize("task", ["keywords", "transcription", "assistant", "phrases"])
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plans=stream_plans, max_batch=st.integers(1, 4))

@@ -7,6 +7,7 @@ from rnnvoice.models.decoding.ctc import FLASHLIGHT_TOKENS, GreedyDecoder, Lexic
 from rnnvoice.models.decoding.language_model import DomainLanguageModel
 from rnnvoice.models.nets.speech_recognizer import TOKENS, encode_text
 from rnnvoice.models.nlu.intents import CITIES
+from tests.test_language_model import kenlm_log_prob as log_prob
 
 V = len(TOKENS)
 
@@ -86,17 +87,17 @@ def test_kenlm_and_the_python_language_model_decode_alike():
 
 
 def test_domain_ngrams_prefer_what_people_say():
-    ngrams = beam_search().ngrams
-    assert {"turn", "kitchen", "timer", "seven", "weather"} <= ngrams.vocabulary
-    assert ngrams.log_prob(("<s>", "turn"), "on") > ngrams.log_prob(("<s>", "turn"), "timer") + 10
+    vocabulary = set(beam_search().words)
+    assert {"turn", "kitchen", "timer", "seven", "weather"} <= vocabulary
+    assert log_prob(("<s>", "turn"), "on") > log_prob(("<s>", "turn"), "timer") + 10
     # Longer contexts count: after "set an" comes "alarm", after "for an" "hour".
-    assert ngrams.log_prob(("set", "an"), "alarm") > ngrams.log_prob(("for", "an"), "alarm") + 5
-    assert ngrams.log_prob(("for", "an"), "hour") > ngrams.log_prob(("set", "an"), "hour") + 5
+    assert log_prob(("set", "an"), "alarm") > log_prob(("for", "an"), "alarm") + 5
+    assert log_prob(("for", "an"), "hour") > log_prob(("set", "an"), "hour") + 5
     # A slot stays open: every one-word city is a likely word after "rain in".
     cities = [c for c in CITIES if " " not in c]
-    assert min(ngrams.log_prob(("it", "rain", "in"), c) for c in cities) > np.log(0.2 / len(cities))
-    assert ngrams.log_prob(("<s>",), "zebra") > -30  # unseen words keep some probability
-    assert sum(np.exp(ngrams.log_prob(("set", "a"), w)) for w in ngrams.vocabulary | {"</s>"}) == \
+    assert min(log_prob(("it", "rain", "in"), c) for c in cities) > np.log(0.2 / len(cities))
+    assert log_prob(("<s>",), "<unk>") > -30  # unseen words keep some probability
+    assert sum(np.exp(log_prob(("set", "a"), w)) for w in vocabulary | {"</s>"}) == \
         pytest.approx(1.0, abs=0.01)
 
 
@@ -104,16 +105,13 @@ def test_spelling_lookahead_is_unigrams_not_first_words():
     """The lexicon trie's scores are the lookahead while a word is spelled: unigrams there, so a word that
     rarely starts a command is not penalised in the middle of one. Decoding starts after <s>."""
     search = beam_search()
-    ngrams, ten = search.ngrams, search.words.index("ten")
-    assert ngrams.log_prob(("<s>",), "ten") < ngrams.log_prob((), "ten") - 5
-    # KenLM, in log10: the trie holds the unigram, a decoding's start the first-word probability.
+    ten = search.words.index("ten")
+    assert log_prob(("<s>",), "ten") < log_prob((), "ten") - 5
+    # The trie holds the unigram (KenLM's log10), a decoding's start the first-word probability.
     node = search.trie.search([FLASHLIGHT_TOKENS.index(t) for t in spelling("ten")])
     assert list(node.labels) == [ten]
-    assert node.scores[0] * np.log(10) == pytest.approx(ngrams.log_prob((), "ten"), abs=1e-4)
-    kenlm = search.kenlm
-    assert kenlm.score(kenlm.start(False), ten)[1] * np.log(10) == pytest.approx(ngrams.log_prob(("<s>",), "ten"),
-                                                                                 abs=1e-4)
+    assert node.scores[0] * np.log(10) == pytest.approx(log_prob((), "ten"), abs=1e-4)
     # The Python model (streams with hints) alike.
-    lm = DomainLanguageModel([*search.words, "<unk>"], ngrams, [], 0.0)
-    assert lm.score(lm.start(True), ten)[1] == pytest.approx(ngrams.log_prob((), "ten"))
-    assert lm.score(lm.start(False), ten)[1] == pytest.approx(ngrams.log_prob(("<s>",), "ten"))
+    lm = DomainLanguageModel([*search.words, "<unk>"], search.kenlm, search.words, [], 0.0)
+    assert lm.score(lm.start(True), ten)[1] == pytest.approx(log_prob((), "ten"))
+    assert lm.score(lm.start(False), ten)[1] == pytest.approx(log_prob(("<s>",), "ten"))

@@ -1,5 +1,6 @@
-"""The shipped language model: `rnnvoice lm` makes it again byte for byte, and its ARPA file, read in Python
-or by KenLM, gives the probabilities of the Witten-Bell model counted over the same sentences."""
+"""The shipped language model: `rnnvoice lm` makes it again byte for byte, and its ARPA file, read by KenLM (alone,
+or from Python for streams with hints), gives the probabilities of the Witten-Bell model counted over the same
+sentences."""
 
 import argparse
 import fnmatch
@@ -14,6 +15,7 @@ import pytest
 from rnnvoice.clients.commands import lm as lm_command
 from rnnvoice.models.data.sentences import generate_command
 from rnnvoice.models.decoding.ctc import DECODER_FILE, LEXICON_FILE, LM_FILE, beam_search
+from rnnvoice.models.decoding.language_model import DomainLanguageModel
 from rnnvoice.models.decoding.witten_bell import WittenBellNgrams
 from rnnvoice.models.weights import WEIGHTS
 
@@ -48,25 +50,40 @@ def test_the_command_writes_the_shipped_files_again(tmp_path):
         assert (tmp_path / name).read_text() == (WEIGHTS / name).read_text(), name
 
 
-def test_the_arpa_file_gives_the_counted_probabilities(counted):
+def walk(lm, words: list[str], history: tuple[str, ...], word: str) -> float:
+    """A language model's score of `word` after `history`, walked word by word from <s> or from nothing: KenLM (in
+    log10) or the Python model of streams with hints (natural logs); words are indices into `words`."""
+    starts = history[:1] == ("<s>",)
+    state = lm.start(not starts)
+    for w in history[starts:]:
+        state, _ = lm.score(state, words.index(w))
+    return (lm.finish(state) if word == "</s>" else lm.score(state, words.index(word)))[1]
+
+
+def kenlm_log_prob(history: tuple[str, ...], word: str) -> float:
+    """ln P(word | history) from the shipped n-grams, as the beam search's KenLM scores it."""
     search = beam_search()
-    pairs = queries(counted)
-    assert len(pairs) > 300 and sum(h + (w,) not in search.ngrams.entries for h, w in pairs) > 100
-    for history, word in pairs:
-        assert search.ngrams.log_prob(history, word) == pytest.approx(counted.log_prob(history, word), abs=1e-5)
+    return walk(search.kenlm, [*search.words, "<unk>"], history, word) * math.log(10)
 
 
 def test_kenlm_reads_the_arpa_file_as_counted(counted):
-    """KenLM (log10) walked word by word, from <s> or from nothing, against the counted model."""
-    search = beam_search()
-    kenlm, index = search.kenlm, {w: i for i, w in enumerate(search.words)} | {"zebra": len(search.words)}
     for history, word in queries(counted):
-        starts = history[:1] == ("<s>",)
-        state = kenlm.start(not starts)
-        for w in history[starts:]:
-            state, _ = kenlm.score(state, index[w])
-        _, score = kenlm.finish(state) if word == "</s>" else kenlm.score(state, index[word])
-        assert score * math.log(10) == pytest.approx(counted.log_prob(history, word), abs=1e-4), (history, word)
+        assert kenlm_log_prob(history, word.replace("zebra", "<unk>")) == \
+            pytest.approx(counted.log_prob(history, word), abs=1e-4), (history, word)
+
+
+def test_the_model_of_streams_with_hints_scores_as_counted_and_adds_their_bonus(counted):
+    search = beam_search()
+    words = [*search.words, "zebra", "<unk>"]  # a hint word the domain never says
+    plain = DomainLanguageModel(words, search.kenlm, search.words, [], 0.0)
+    pairs = queries(counted)
+    assert sum(h + (w,) not in counted.counts for h, w in pairs) > 100  # backing off
+    for history, word in pairs:
+        assert walk(plain, words, history, word) == pytest.approx(counted.log_prob(history, word), abs=1e-4)
+    hinted = DomainLanguageModel(words, search.kenlm, search.words, [("call", "zebra")], 3.0)
+    # A hint's word is as likely as an average word; the whole phrase earns its bonus, 3 a word.
+    assert walk(hinted, words, ("<s>", "call"), "zebra") == pytest.approx(-math.log(len(words)) + 6.0)
+    assert walk(hinted, words, ("<s>", "turn"), "zebra") == pytest.approx(-math.log(len(words)))
 
 
 def test_the_files_are_package_data():

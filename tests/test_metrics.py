@@ -10,7 +10,8 @@ from rnnvoice.clients.client import CELLS, Audio, VoiceClient, stream_config
 from rnnvoice.clients.scrape import buckets, scrape, value
 from rnnvoice.models.vocabulary import KEYWORDS
 from rnnvoice.protos import pb
-from tests.conftest import rpc_error, wait_until
+from rnnvoice.service.metrics import PHRASES_LABEL
+from tests.conftest import fixture_clip, rpc_error, wait_until
 
 NOISE = Audio.from_array(np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1, 16000)
 
@@ -54,7 +55,7 @@ def test_streams_are_measured_per_cell(metered_server, metered_client):
         counts = list(buckets(after, "rnnvoice_result_latency_seconds", cell=cell).values())
         assert counts == sorted(counts) and counts[-1] == value(after, "rnnvoice_result_latency_seconds_count", cell=cell)
         keywords = {s.labels["keyword"] for s in after if s.name == "rnnvoice_detections_total" and s.labels["cell"] == cell}
-        assert keywords == set(KEYWORDS)
+        assert keywords == {*KEYWORDS, PHRASES_LABEL}
 
 
 def test_model_memory_gauges_match_the_model_list(metered_server, metered_client):
@@ -99,3 +100,14 @@ def test_each_server_counts_only_its_own_streams(metered_server, client):
     before = value(scrape(metered_server.metrics_url), "rnnvoice_audio_seconds_total")
     assert list(client.stream_audio(NOISE, "gru"))[-1].summary.audio_s == pytest.approx(1.0)
     assert value(scrape(metered_server.metrics_url), "rnnvoice_audio_seconds_total") == before
+
+
+def test_phrases_chosen_at_run_time_are_counted_under_one_label(metered_server, metered_client):
+    before = scrape(metered_server.metrics_url)
+    call = Audio.from_array(fixture_clip("call_mom_awb.wav"), 16000)
+    responses = list(metered_client.stream_audio(call, "gru", phrases={"call mom": None, "jarvis": None}))
+    after = scrape(metered_server.metrics_url)
+    assert responses[-1].summary.detections == 1
+    assert value(after, "rnnvoice_detections_total", cell="gru", task="keywords", keyword=PHRASES_LABEL) - \
+        value(before, "rnnvoice_detections_total", cell="gru", task="keywords", keyword=PHRASES_LABEL) == 1
+    assert not any(s.labels.get("keyword") in ("call mom", "jarvis") for s in after)

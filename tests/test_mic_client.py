@@ -163,3 +163,22 @@ def test_mic_reconnects_when_the_server_restarts(settings, speech_home):
     clock = [t for t, _ in mic.meter()]
     assert clock == sorted(clock) and clock[-1] > before_restart
     assert 0 < float(found[2]) < float(found[1])  # what was heard while the server was away was not sent
+
+
+def test_mic_takes_stream_options_and_stops_at_its_voice_activity_timeout(server, speech_home):
+    mic = MicProcess(server.target, speech_home, "--phrase", "seven", "--voice-events", "--voice-timeout-s", "2")
+    try:
+        code = mic.process.wait(90)  # no Ctrl-C: the timeout ends it
+        mic.reader.join(10)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"still running 90 s on\n{mic.explain()}") from None
+    finally:
+        mic.kill()
+    output = "".join(mic.lines)
+    assert code == 0, output[-3000:]
+    assert re.search(r"^\s*[\d.]+ -\s+[\d.]+ s  seven\s+score", output, re.MULTILINE), output[-3000:]
+    assert re.search(r"^\s*[\d.]+ s   speech begin$", output, re.MULTILINE), output[-3000:]
+    assert "no speech for the voice activity timeout" in output
+    found = summary(output)
+    # Speech ends at about 2.8 s: the stream ends 2 s later, and only then.
+    assert 4.0 <= float(found[2]) <= 6.0 and (found[3], found[4]) == ("1", "0")

@@ -12,7 +12,7 @@ HELP = "how many real-time streams GRU and LSTM sustain: latency, server CPU and
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("recording", help="a real recording (any format soundfile reads), looped by every stream")
     p.add_argument("--server", help="host:port of a running server (default: start one on the shipped models)")
-    p.add_argument("--metrics", help="that server's metrics URL, e.g. http://host:9100/metrics (needed with --server)")
+    p.add_argument("--metrics", help="that server's metrics URL, e.g. http://host:9100/metrics (needed with --server; default: none)")
     p.add_argument("--cells", default="gru,lstm", help="comma-separated cells")
     p.add_argument("--tasks", default="keywords,transcription", help="comma-separated tasks")
     p.add_argument("--start-streams", type=int, default=10, help="streams at the first level of the ramp")
@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-compare", action="store_true", help="skip the per-stream (--no-batching) server's ramp")
     p.add_argument("--step-batch", type=int, default=256, help="streams in the cell step timed against plain matmuls")
     p.add_argument("--json", type=Path, default=Path("reports/tmp/bench.json"), help="where to write the report")
-    p.add_argument("--plot", type=Path, help="also draw latency and memory against streams as a PNG here")
+    p.add_argument("--plot", type=Path, help="also draw latency and memory against streams as a PNG here (default: no plot)")
 
 
 def run(args) -> int:

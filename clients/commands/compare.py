@@ -14,8 +14,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("reports", type=Path, nargs="?", default=Path("reports"),
                    help="folder of `rnnvoice eval --json` reports named gru_*.json and lstm_*.json")
     p.add_argument("--training", type=Path, nargs="+", default=[],
-                   help="training runs to plot instead: checkpoints (.pt) or their .history.json files")
-    p.add_argument("--plot", type=Path, help="with --training: the PNG of their loss and dev metric by step")
+                   help="training runs to plot instead: checkpoints (.pt) or their .history.json files (default: none)")
+    p.add_argument("--plot", type=Path, help="with --training: the PNG of their loss and dev metric by step (default: no plot)")
 
 
 def _history(path: Path) -> list[dict]:

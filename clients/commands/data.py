@@ -11,13 +11,13 @@ HELP = "build a training corpus: synthetic and real speech, noise"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", choices=[t.value for t in MODEL_TASKS], default=Task.KEYWORDS.value,
                    help="the corpus of which task")
-    p.add_argument("--out", type=Path, help="corpus folder to write")
+    p.add_argument("--out", type=Path, help="corpus folder to write (needed unless --list-voices)")
     p.add_argument("--list-voices", action="store_true", help="list the text-to-speech voices installed and exit")
     p.add_argument("--speech-commands", type=Path, action="append", default=[],
-                   help="a folder in Speech Commands layout (one subfolder per label); repeatable")
+                   help="a folder in Speech Commands layout (one subfolder per label); repeatable (default: none)")
     p.add_argument("--fsdd", type=Path, action="append", default=[],
-                   help="a folder of FSDD recordings ({digit}_{speaker}_{n}.wav); repeatable")
-    p.add_argument("--noise", type=Path, help="a folder of background noise WAVs (Speech Commands' noise)")
+                   help="a folder of FSDD recordings ({digit}_{speaker}_{n}.wav); repeatable (default: none)")
+    p.add_argument("--noise", type=Path, help="a folder of background noise WAVs (Speech Commands' noise; default: none)")
     p.add_argument("--keyword-takes", type=int, default=150, help="synthetic takes of each keyword")
     p.add_argument("--unknown-takes", type=int, default=12, help="synthetic takes of each non-keyword word")
     p.add_argument("--phrase-takes", type=int, default=12, help="synthetic takes of each non-keyword phrase")

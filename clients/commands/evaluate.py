@@ -5,23 +5,19 @@ import dataclasses
 import json
 from pathlib import Path
 
+from rnnvoice.clients.options import task_name
 from rnnvoice.models.types import MODEL_TASKS, Cell, Task
 
 HELP = "measure a model on held-out speakers"
 
 
-def _task(name: str) -> str:
-    """`asr`, the old name of the transcription task, still works on the command line."""
-    return Task.TRANSCRIPTION.value if name == "asr" else name
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", type=_task, choices=[t.value for t in MODEL_TASKS], default=Task.KEYWORDS.value,
+    p.add_argument("--task", type=task_name, choices=[t.value for t in MODEL_TASKS], default=Task.KEYWORDS.value,
                    help="the model of which task")
     p.add_argument("--cell", choices=[c.value for c in Cell], required=True,
                    help="the shipped model of this cell, unless --model")
     p.add_argument("--decoder", choices=("beam", "greedy"), default="beam", help="transcription: the CTC decoder")
-    p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` instead of the shipped model")
+    p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` (default: the shipped model)")
     p.add_argument("--data", type=Path, required=True,
                    help="Speech Commands layout, FSDD naming, or a corpus from `rnnvoice data` (its held-out speakers)")
     p.add_argument("--labels", default="", help="scored labels, e.g. yes,no,up,down,left,right,on,off,stop,go; "
@@ -29,15 +25,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="", help="with a corpus: only clips of this source (speech_commands, fsdd, tts)")
     p.add_argument("--stream", action="store_true", help="join the clips into one long stream and count hits, "
                    "misses and false accepts per hour through the serving code path")
-    p.add_argument("--noise", type=Path, help="background noise WAVs for --stream (a corpus brings its own)")
+    p.add_argument("--phrases", default="", help="comma-separated keywords chosen at run time (e.g. marvin,sheila): "
+                   "joins the clips into one stream, as --stream, and measures the recogniser spotting them by text "
+                   "at every threshold (implies --task transcription; default: none)")
+    p.add_argument("--speakers", choices=("heldout", "all"), default="heldout",
+                   help="with --phrases and a folder (not a corpus): its speakers that a corpus built from it holds "
+                   "out (a quarter, by hash, as `rnnvoice data` does), or all of them")
+    p.add_argument("--noise", type=Path, help="background noise WAVs for --stream (default: a corpus's own, else none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the --stream composition")
     p.add_argument("--level-dbfs", type=float, help="clips: set each clip's speech to this RMS level (dBFS) first, "
                    "as a nearer or farther microphone would (default: as recorded)")
-    p.add_argument("--json", type=Path, help="write the report here (and the confusion matrix beside it as PNG)")
+    p.add_argument("--json", type=Path, help="write the report here (and the confusion matrix beside it as PNG; default: print only)")
 
 
 def _eval_clips(args):
-    from rnnvoice.models.data.corpus import MANIFEST, read_manifest, scan_folder
+    from rnnvoice.models.data.corpus import HELDOUT_FRACTION, MANIFEST, read_manifest, scan_folder, split_by_speaker
 
     if (args.data / MANIFEST).exists():
         clips = [c for c in read_manifest(args.data) if c.split == "heldout"]
@@ -48,25 +50,28 @@ def _eval_clips(args):
         noise = args.noise or args.data / "noise"
     else:
         clips, noise = scan_folder(args.data), args.noise
+        if args.phrases and args.speakers == "heldout":
+            clips = [c for c in split_by_speaker(clips, HELDOUT_FRACTION) if c.split == "heldout"]
     return clips, noise
 
 
 def run(args) -> int:
     import numpy as np
 
-    from rnnvoice.models.data.augment import NoiseBank
     from rnnvoice.models.evaluation.keywords import clip_report, stream_report
     from rnnvoice.models.evaluation.plots import plot_confusion
     from rnnvoice.models.nets.checkpoint import load_model
     from rnnvoice.models.weights import shipped_models
 
-    task = args.task
+    task = Task.TRANSCRIPTION if args.phrases else args.task
     path = args.model or shipped_models().get((task, args.cell))
     if path is None:
         raise SystemExit(f"no shipped {task} {args.cell} model; pass --model")
     model = load_model(path)
     if (model.config.task, model.config.cell) != (task, args.cell):
         raise SystemExit(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {args.cell}")
+    if args.phrases:
+        return _eval_phrases(args, model, path)
     if task == Task.TRANSCRIPTION:
         return _eval_transcription(args, model, path)
     clips, noise_dir = _eval_clips(args)
@@ -80,7 +85,7 @@ def run(args) -> int:
     report = {"model": str(path), "cell": args.cell, "data": str(args.data), "labels": list(labels),
               "speakers": len({c.speaker for c in clips})}
     if args.stream:
-        noise = NoiseBank(sorted(Path(noise_dir).glob("*.wav"))) if noise_dir and Path(noise_dir).is_dir() else None
+        noise = _noise(noise_dir)
         result = stream_report(model, clips, labels, noise, args.seed)
         report["stream"] = dataclasses.asdict(result)
         print(f"{args.cell}: {result.hits}/{result.keywords} keywords detected ({result.hit_rate:.1%}), "
@@ -102,13 +107,44 @@ def run(args) -> int:
             print(f"  {label:<10} {v['accuracy']:7.2%}  ({v['clips']} clips)")
         print(f"  per speaker: median {np.median([a for a, _ in accuracies]):.2%}, worst "
               + ", ".join(f"{k} {a:.0%} ({speakers[k]['clips']})" for a, k in accuracies[:5]))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1))
-        if not args.stream:
-            plot_confusion(result.confusion, result.labels, f"{args.cell.upper()} on {args.data.name}",
-                           args.json.with_suffix(".png"))
-        print(f"wrote {args.json}")
+    _write(report, args.json)
+    if args.json and not args.stream:
+        plot_confusion(result.confusion, result.labels, f"{args.cell.upper()} on {args.data.name}",
+                       args.json.with_suffix(".png"))
+    return 0
+
+
+def _noise(folder):
+    from rnnvoice.models.data.augment import NoiseBank
+
+    return NoiseBank(sorted(Path(folder).glob("*.wav"))) if folder and Path(folder).is_dir() else None
+
+
+def _write(report: dict, path: Path | None) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=1))
+        print(f"wrote {path}")
+
+
+def _eval_phrases(args, model, path) -> int:
+    from rnnvoice.models.evaluation.phrases import phrase_report
+
+    clips, noise_dir = _eval_clips(args)
+    phrases = tuple(p.strip() for p in args.phrases.split(",") if p.strip())
+    result = phrase_report(model, clips, phrases, _noise(noise_dir), args.seed)
+    default = result["default"]
+    print(f"{args.cell}: {result['stream_s'] / 60:.1f} min stream of {result['clips']} clips by {result['speakers']} "
+          f"speakers; at the default threshold {default['threshold']}: {default['detection_rate']:.1%} detected, "
+          f"{default['false_accepts_per_hour']:.1f} false accepts per hour; recogniser "
+          f"{result['model_s_per_audio_s']:.4f} s and spotting {default['decision_s_per_audio_s']:.4f} s per audio s")
+    for phrase, v in default["phrases"].items():
+        print(f"  {phrase:<12} {v['detected']:3d}/{v['spoken']:<3d} ({v['detection_rate']:6.1%})  "
+              f"{v['false_accepts_per_hour']:7.1f} false accepts per hour")
+    print("  threshold  detected  false accepts per hour")
+    for trial in result["sweep"]:
+        print(f"  {trial['threshold']:9.2f}  {trial['detection_rate']:8.1%}  {trial['false_accepts_per_hour']:10.1f}")
+    _write({"model": str(path), "cell": args.cell, "data": str(args.data), **result}, args.json)
     return 0
 
 
@@ -120,17 +156,14 @@ def _eval_transcription(args, model, path) -> int:
     result = transcription_report(model, recordings, args.decoder)
     intents = (f"intents right {result.intent_accuracy:.1%}" if result.intent_accuracy is not None
                else "no commands to understand")
-    print(f"{args.cell}: WER {result.word_error_rate:.2%}, sentences right {result.sentence_accuracy:.1%}, "
+    print(f"{args.cell}: WER {result.word_error_rate:.2%} (substitutions {result.substitution_rate:.2%}, deletions "
+          f"{result.deletion_rate:.2%}, insertions {result.insertion_rate:.2%}), sentences right {result.sentence_accuracy:.1%}, "
           f"{intents}, on {result.recordings} recordings by {result.speakers} speakers")
     print(f"  end of speech to final: median {result.final_latency_median_s * 1000:.0f} ms, "
           f"p90 {result.final_latency_p90_s * 1000:.0f} ms; onset to first partial: "
           f"median {result.first_partial_median_s * 1000:.0f} ms; real-time factor {result.real_time_factor:.3f}")
     for speaker, v in result.per_speaker.items():
         print(f"  {speaker:<36} WER {v['word_error_rate']:7.2%}  sentences {v['sentence_accuracy']:6.1%}  ({v['recordings']})")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        report = {"model": str(path), "cell": args.cell, "data": str(args.data), "decoder": args.decoder,
-                  "transcription": dataclasses.asdict(result)}
-        args.json.write_text(json.dumps(report, indent=1))
-        print(f"wrote {args.json}")
+    _write({"model": str(path), "cell": args.cell, "data": str(args.data), "decoder": args.decoder,
+            "transcription": dataclasses.asdict(result)}, args.json)
     return 0

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from rnnvoice.models.types import Cell, Task
+from rnnvoice.clients.options import add_stream_options
 
 HELP = "stream the microphone to a server and show detections live"
 
@@ -11,16 +11,17 @@ HELP = "stream the microphone to a server and show detections live"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list-devices", action="store_true", help="list the microphones and exit")
     p.add_argument("--device", help="microphone number or part of its name (default: the system's default)")
-    p.add_argument("--cell", choices=[c.value for c in Cell], default=Cell.GRU.value, help="which model runs it")
-    p.add_argument("--task", choices=[t.value for t in Task], default=Task.KEYWORDS.value, help="what to ask for")
-    p.add_argument("--server", default="localhost:50051", help="host:port of the server")
+    add_stream_options(p, live=True)
 
 
 def run(args) -> int:
+    import grpc
+
     # sounddevice is imported by these only when a microphone is used.
     from rnnvoice.clients.client import Audio, VoiceClient, stream_config
     from rnnvoice.clients.mic_client import RECONNECT, Display, ServerLink, capture, summary
     from rnnvoice.clients.microphone import MicError, find_microphone, list_devices, open_microphone
+    from rnnvoice.clients.options import stream_options
 
     try:
         if args.list_devices:
@@ -31,8 +32,12 @@ def run(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     display = Display()
-    config = stream_config(Audio(b"", rate), args.cell, args.task, interim_results=True)
     with VoiceClient(args.server, options=RECONNECT) as client:
+        try:
+            config = stream_config(Audio(b"", rate), args.cell, **stream_options(args, client, live=True))
+        except grpc.RpcError as e:  # asking for the keywords a sensitivity applies to
+            print(f"error: {e.code().name}: {e.details()}", file=sys.stderr)
+            return 1
         link = ServerLink(client, config, display)
         link.thread.start()
         mic = None

@@ -13,7 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=env("RNNVOICE_HOST", "[::]"), help="address to listen on (RNNVOICE_HOST)")
     p.add_argument("--port", type=int, default=int(env("RNNVOICE_PORT", "50051")), help="port (RNNVOICE_PORT)")
     p.add_argument("--model", action="append", default=[], metavar="TASK:CELL=PATH",
-                   help="serve these weights instead of the shipped ones, e.g. keywords:gru=runs/kws_gru.pt")
+                   help="serve these weights instead of the shipped ones, e.g. keywords:gru=runs/kws_gru.pt; repeatable "
+                   "(default: the shipped models)")
     p.add_argument("--max-streams", type=int, default=int(env("RNNVOICE_MAX_STREAMS", "256")),
                    help="streams open at once; more are refused (RNNVOICE_MAX_STREAMS)")
     p.add_argument("--inference-threads", type=int, default=int(env("RNNVOICE_INFERENCE_THREADS", "2")),

@@ -1,14 +1,26 @@
-"""Audio decoding, mixdown and streaming resampling to the models' rate."""
+"""Audio decoding (linear PCM, float, G.711 telephone audio), mixdown and streaming resampling to the models' rate."""
 
 import functools
+import io
 import math
 
 import numpy as np
+import soundfile
 import torch
 import torchaudio
 
 SUPPORTED_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-ENCODINGS = {"pcm_s16le": np.dtype("<i2"), "float32le": np.dtype("<f4")}
+ENCODINGS = {"pcm_s16le": np.dtype("<i2"), "float32le": np.dtype("<f4"), "mulaw": np.dtype("u1"), "alaw": np.dtype("u1")}
+# libsndfile's names of the G.711 encodings.
+G711 = {"mulaw": "ULAW", "alaw": "ALAW"}
+
+
+@functools.cache
+def g711_table(encoding: str) -> np.ndarray:
+    """The 256 values of a G.711 byte as float in [-1, 1], as libsndfile decodes them."""
+    table, _ = soundfile.read(io.BytesIO(bytes(range(256))), format="RAW", subtype=G711[encoding], samplerate=8000,
+                              channels=1, dtype="float32")
+    return table
 
 
 class AudioFormatError(ValueError):
@@ -25,11 +37,13 @@ def decode(data: bytes, encoding: str, channels: int) -> torch.Tensor:
             f"{encoding} frames ({frame_bytes} bytes each); split chunks on frame boundaries"
         )
     samples = np.frombuffer(data, dtype=dtype).reshape(-1, channels)
+    if encoding in G711:
+        samples = g711_table(encoding)[samples]
     if dtype.kind == "f" and not np.isfinite(samples).all():
         raise AudioFormatError("float32 audio contains NaN or infinite samples")
     # Mono needs no mixing: a mean over one channel costs more than the rest of decoding.
     mono = samples[:, 0].astype(np.float32) if channels == 1 else samples.astype(np.float32).mean(axis=1)
-    if dtype.kind != "f":
+    if dtype.kind == "i":
         mono *= 1 / 32768.0
     return torch.from_numpy(np.ascontiguousarray(mono))
 

@@ -27,6 +27,8 @@ from rnnvoice.models.vocabulary import KEYWORDS, SILENCE, UNKNOWN, digit_word
 MANIFEST = "manifest.jsonl"
 FSDD_NAME = re.compile(r"^(\d)_([^_]+)_(\d+)\.wav$")
 SAMPLE_RATE = 16000
+# The share of each source's speakers a corpus holds out of training.
+HELDOUT_FRACTION = 0.25
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def copy_clips(clips: list[Clip], out: Path, name: str) -> list[Clip]:
 
 
 def build_corpus(out: Path, real: dict[str, Path], noise: Path | None, keyword_takes: int = 150,
-                 unknown_takes: int = 12, phrase_takes: int = 12, heldout_fraction: float = 0.25,
+                 unknown_takes: int = 12, phrase_takes: int = 12, heldout_fraction: float = HELDOUT_FRACTION,
                  seed: int = 0, workers: int = 2) -> list[Clip]:
     """Writes a corpus: synthetic speech plus the real recordings in `real` (name -> folder)."""
     out = Path(out)

@@ -17,7 +17,7 @@ from flashlight.lib.text.decoder import LexiconDecoder as FlashlightDecoder
 from flashlight.lib.text.decoder.kenlm import KenLM
 from flashlight.lib.text.dictionary import Dictionary
 
-from rnnvoice.models.decoding.language_model import BackoffNgrams, DomainLanguageModel
+from rnnvoice.models.decoding.language_model import DomainLanguageModel
 from rnnvoice.models.nets.speech_recognizer import BLANK, INDEX, TOKENS, normalise
 from rnnvoice.models.weights import WEIGHTS
 
@@ -29,6 +29,7 @@ class Word:
     text: str
     start_step: int
     end_step: int  # the last step of its last character
+    confidence: float = 0.0  # the lowest probability of its characters
 
 
 @dataclass(frozen=True)
@@ -48,17 +49,49 @@ class Hypothesis:
         return float(np.mean(self.probs)) if self.probs else 0.0
 
     def words(self) -> list[Word]:
-        words, chars, first = [], [], None
-        for token, step in zip(self.tokens + (SPACE,), self.steps + (-1,)):
+        words, chars, probs, first = [], [], [], None
+        for token, step, prob in zip(self.tokens + (SPACE,), self.steps + (-1,), self.probs + (1.0,)):
             if token == SPACE:
                 if chars:
-                    words.append(Word("".join(chars), first, last))
-                chars, first = [], None
+                    words.append(Word("".join(chars), first, last, min(probs)))
+                chars, probs, first = [], [], None
             else:
                 chars.append(TOKENS[token])
+                probs.append(prob)
                 first = step if first is None else first
                 last = step
         return words
+
+
+@dataclass(frozen=True)
+class Alternative:
+    hypothesis: Hypothesis
+    score: float  # the beam's log score
+    confidence: float  # its posterior among the alternatives
+
+
+def alternatives(scored: list[tuple[Hypothesis, float]], limit: int) -> list[Alternative]:
+    """The best `limit` distinct texts of a beam's hypotheses, best first, with their posteriors among them (a
+    text's best path stands for it: paths of one text differ only in timing)."""
+    best: dict[str, tuple[Hypothesis, float]] = {}
+    for hypothesis, score in sorted(scored, key=lambda x: -x[1]):
+        best.setdefault(hypothesis.text, (hypothesis, score))
+    ranked = list(best.values())[:limit]
+    if not ranked:
+        return []
+    scores = np.array([score for _, score in ranked])
+    posteriors = np.exp(scores - scores.max())
+    posteriors /= posteriors.sum()
+    return [Alternative(h, s, float(p)) for (h, s), p in zip(ranked, posteriors)]
+
+
+def word_confidences(ranked: list[Alternative]) -> list[float]:
+    """For each word of the first alternative, the posterior of the alternatives that have the same word at an
+    overlapping time."""
+    words = [a.hypothesis.words() for a in ranked]
+    return [sum(a.confidence for a, others in zip(ranked, words)
+                if any(o.text == w.text and o.start_step <= w.end_step and w.start_step <= o.end_step for o in others))
+            for w in words[0]] if ranked else []
 
 
 class GreedyDecoder:
@@ -83,6 +116,10 @@ class GreedyDecoder:
     def final(self) -> Hypothesis:
         """The utterance's result; the decoder is done after it."""
         return self.best
+
+    def scored(self) -> list[tuple[Hypothesis, float]]:
+        """No beam, no alternatives."""
+        return []
 
 
 @dataclass(frozen=True)
@@ -137,14 +174,13 @@ def build_trie(words: list[str], lm) -> Trie:
 
 class BeamSearch:
     """What every stream's beam search shares, loaded once from the shipped files: the settings, the lexicon,
-    the domain's n-grams in KenLM (C++) with their trie, and the same n-grams in Python for phrase hints."""
+    and the domain's n-grams in KenLM (C++) with their trie."""
 
     def __init__(self, folder: Path = WEIGHTS):
         self.config = DecoderConfig.load(folder / DECODER_FILE)
         self.words = read_lexicon(folder / LEXICON_FILE)
         self.kenlm = KenLM(str(folder / LM_FILE), Dictionary([*self.words, "<unk>"]))
         self.trie = build_trie(self.words, self.kenlm)
-        self.ngrams = BackoffNgrams(folder / LM_FILE)
 
     def options(self, lm_weight: float) -> LexiconDecoderOptions:
         c = self.config
@@ -154,13 +190,14 @@ class BeamSearch:
 
     def decoder(self, phrases: list[tuple[str, ...]], python: bool = False) -> tuple[FlashlightDecoder, object, Trie]:
         """A fresh flashlight decoder with its language model and trie (kept alive beside it: flashlight holds
-        them by reference). Without phrases it scores in KenLM unless asked for Python (to compare them)."""
+        them by reference). Without phrases KenLM scores alone, unless asked for the Python model that adds the
+        hints' bonus (to compare them)."""
         if not phrases and not python:
             # KenLM scores in log10; the weight was chosen for natural logs.
             words, lm, trie, lm_weight = self.words, self.kenlm, self.trie, self.config.lm_weight * math.log(10)
         else:
             words = sorted(set(self.words) | {w for p in phrases for w in p})
-            lm = DomainLanguageModel([*words, "<unk>"], self.ngrams, phrases, self.config.hint_boost)
+            lm = DomainLanguageModel([*words, "<unk>"], self.kenlm, self.words, phrases, self.config.hint_boost)
             trie, lm_weight = build_trie(words, lm), self.config.lm_weight
         unknown = len(words)  # <unk> follows the words
         return FlashlightDecoder(self.options(lm_weight), trie, lm, SPACE, INDEX[BLANK], unknown, [], False), lm, trie
@@ -173,7 +210,7 @@ def beam_search() -> BeamSearch:
 
 class LexiconDecoder:
     """flashlight's CTC beam search over the domain's words (and any hint's), with its language model: KenLM,
-    or for a stream with phrase hints the same n-grams in Python, which add the hints' bonus."""
+    called from Python for a stream with phrase hints, which adds the hints' bonus."""
 
     def __init__(self, hints: list[str] | None = None, python: bool = False):
         phrases = [tuple(normalise(h).split()) for h in hints or () if normalise(h)]
@@ -198,6 +235,11 @@ class LexiconDecoder:
         found = self.decoder.get_all_final_hypothesis() if self.first_step is not None else []
         # Between steps flashlight keeps its beam unsorted: the best is the highest score, not the first.
         return self._hypothesis(max(found, key=lambda h: h.score)) if found else Hypothesis()
+
+    def scored(self) -> list[tuple[Hypothesis, float]]:
+        """Every hypothesis in the beam with its score (acoustic, language model and word scores)."""
+        found = self.decoder.get_all_final_hypothesis() if self.first_step is not None else []
+        return [(self._hypothesis(h), h.score) for h in found]
 
     def final(self) -> Hypothesis:
         """Finishes the utterance (its last word too) and returns its result; the decoder is done after it."""

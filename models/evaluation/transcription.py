@@ -4,6 +4,7 @@ intents, and latency on the audio clock, overall and per speaker."""
 from collections import defaultdict
 from dataclasses import dataclass
 
+import jiwer
 import numpy as np
 from tqdm import tqdm
 
@@ -17,18 +18,29 @@ from rnnvoice.models.streaming.transcription_stream import Transcript, transcrip
 CHUNK_S = 0.1
 
 
-def edit_distance(a: list[str], b: list[str]) -> int:
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        previous, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
-    return row[-1]
+ERROR_KINDS = ("substitutions", "deletions", "insertions")
+
+
+def word_errors(reference: str, hypothesis: str) -> dict[str, int]:
+    """Substitutions, deletions and insertions of the hypothesis against the reference (jiwer's alignment), and
+    the reference's words."""
+    reference, hypothesis = normalise(reference), normalise(hypothesis)
+    if not reference:  # jiwer needs words to align to: every word said is an insertion
+        return {"substitutions": 0, "deletions": 0, "insertions": len(hypothesis.split()), "words": 0}
+    out = jiwer.process_words(reference, hypothesis)
+    return {kind: getattr(out, kind) for kind in ERROR_KINDS} | {"words": len(reference.split())}
+
+
+def error_rates(rows: list[dict]) -> dict[str, float]:
+    """The word error rate of rows of `word_errors`, and each kind's share of the reference words."""
+    words = max(1, sum(r["words"] for r in rows))
+    counts = {kind: sum(r[kind] for r in rows) for kind in ERROR_KINDS}
+    return {"word_error_rate": round(sum(counts.values()) / words, 4)} | \
+        {f"{kind}_rate": round(n / words, 4) for kind, n in counts.items()}
 
 
 def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
-    errors = sum(edit_distance(normalise(r).split(), normalise(h).split()) for r, h in zip(references, hypotheses))
-    return errors / max(1, sum(len(normalise(r).split()) for r in references))
+    return error_rates([word_errors(r, h) for r, h in zip(references, hypotheses)])["word_error_rate"]
 
 
 def transcribe(model: SpeechRecognizer, wave, rate: int = SAMPLE_RATE, decoder: str = "beam",
@@ -53,6 +65,9 @@ class TranscriptionReport:
     recordings: int
     speakers: int
     word_error_rate: float
+    substitution_rate: float  # substitutions, deletions and insertions per reference word: together the WER
+    deletion_rate: float
+    insertion_rate: float
     sentence_accuracy: float
     intent_accuracy: float
     final_latency_median_s: float  # end of speech to the final result
@@ -76,10 +91,10 @@ def transcription_report(model: SpeechRecognizer, recordings: list[Recording],
         finals = [x for x in results if x.is_final]
         partials = [x for x in results if not x.is_final]
         hypothesis = final_text(results)
+        errors = word_errors(r.text, hypothesis)
         row = {
             "file": r.path, "speaker": r.speaker, "reference": normalise(r.text), "hypothesis": hypothesis,
-            "errors": edit_distance(normalise(r.text).split(), hypothesis.split()),
-            "words": len(normalise(r.text).split()),
+            "errors": sum(errors[kind] for kind in ERROR_KINDS), **errors,
             # Scored only where the reference is a command the grammar knows.
             "intent_ok": (parse_intent(hypothesis) == parse_intent(r.text)) if parse_intent(r.text).name != "unknown" else None,
             "final_latency_s": finals[-1].decided_s - offset if finals else None,
@@ -89,8 +104,7 @@ def transcription_report(model: SpeechRecognizer, recordings: list[Recording],
         by_speaker[r.speaker].append(row)
 
     def summary(group: list[dict]) -> dict:
-        return {"recordings": len(group),
-                "word_error_rate": round(sum(x["errors"] for x in group) / max(1, sum(x["words"] for x in group)), 4),
+        return {"recordings": len(group), **error_rates(group),
                 "sentence_accuracy": round(float(np.mean([x["errors"] == 0 for x in group])), 4),
                 "intent_accuracy": round(float(np.mean(scored)), 4) if (scored := [x["intent_ok"] for x in group
                                                                                   if x["intent_ok"] is not None]) else None}
@@ -100,6 +114,8 @@ def transcription_report(model: SpeechRecognizer, recordings: list[Recording],
     partials = [x["first_partial_s"] for x in rows if x["first_partial_s"] is not None]
     return TranscriptionReport(
         recordings=len(rows), speakers=len(by_speaker), word_error_rate=overall["word_error_rate"],
+        substitution_rate=overall["substitutions_rate"], deletion_rate=overall["deletions_rate"],
+        insertion_rate=overall["insertions_rate"],
         sentence_accuracy=overall["sentence_accuracy"], intent_accuracy=overall["intent_accuracy"],
         final_latency_median_s=round(float(np.median(latencies)), 3) if latencies else float("nan"),
         final_latency_p90_s=round(float(np.percentile(latencies, 90)), 3) if latencies else float("nan"),

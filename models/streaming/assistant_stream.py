@@ -10,7 +10,7 @@ from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY, Dete
 from rnnvoice.models.streaming.keyword_stream import KeywordTask
 from rnnvoice.models.streaming.model_step import Posteriors
 from rnnvoice.models.streaming.stream import Stream, StreamOutput, open_fronts
-from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S, Transcript, TranscriptionTask
+from rnnvoice.models.streaming.transcription_stream import Endpointing, Transcript, TranscriptionTask
 from rnnvoice.models.vocabulary import WAKE_WORD
 
 # A wake word with no command after it gives up after this long.
@@ -60,8 +60,9 @@ class AssistantTask:
 
 def assistant_stream(keywords: KeywordSpotter, recognizer: SpeechRecognizer, input_rate: int,
                      sensitivity: float = DEFAULT_SENSITIVITY, decoder: str = "beam", hints: list[str] | None = None,
-                     endpoint_s: float = DEFAULT_ENDPOINT_S, interim: bool = True) -> Stream:
+                     endpointing: Endpointing = Endpointing(), interim: bool = True, max_alternatives: int = 0
+                     ) -> Stream:
     """Both models over the same audio, each with its own state; one front end when their features agree."""
     task = AssistantTask(KeywordTask(keywords, {WAKE_WORD: sensitivity}),
-                         TranscriptionTask(recognizer, decoder, hints, endpoint_s, interim))
+                         TranscriptionTask(recognizer, decoder, hints, endpointing, interim, max_alternatives))
     return Stream(*open_fronts([keywords, recognizer], input_rate), task)

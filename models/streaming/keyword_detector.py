@@ -1,6 +1,6 @@
 """Keyword decisions from per-step posteriors: smoothing, thresholds, refractory period, timing."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,6 +29,11 @@ class Detection:
     start_s: float
     end_s: float
     detected_s: float  # when the detector decided: the end of the step whose score crossed the threshold
+
+
+def within_audio(detections: list[Detection], audio_s: float) -> list[Detection]:
+    """Detections with their times cut to the audio the client sent (not the stream's silent tail)."""
+    return [replace(d, start_s=min(d.start_s, audio_s), end_s=min(d.end_s, audio_s)) for d in detections]
 
 
 def threshold_for(sensitivity: float, default: float) -> float:

@@ -1,11 +1,13 @@
-"""Keyword decisions on a stream: the detector over the keyword model's posteriors, and the stream that feeds it."""
-
-from dataclasses import replace
+"""Keyword decisions on a stream: the detector over the keyword model's posteriors, the phrase spotter over the
+recogniser's for keywords chosen at run time, and the stream that feeds them."""
 
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
-from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY, DetectorConfig, KeywordDetector, threshold_for
+from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
+from rnnvoice.models.streaming.keyword_detector import (DEFAULT_SENSITIVITY, DetectorConfig, KeywordDetector,
+                                                        threshold_for, within_audio)
 from rnnvoice.models.streaming.model_step import Posteriors
-from rnnvoice.models.streaming.stream import Stream, StreamOutput, open_fronts
+from rnnvoice.models.streaming.phrase_spotter import DEFAULT_THRESHOLD, PhraseSpotter, phrases_for
+from rnnvoice.models.streaming.stream import SideBySide, Stream, StreamOutput, open_fronts
 from rnnvoice.models.vocabulary import KEYWORDS
 
 
@@ -32,8 +34,7 @@ class KeywordTask:
             return StreamOutput(time_s=end_s)
         smoothed, detections = self.detector.accept(classes, speech)
         if final:  # the silent tail is not audio the client sent
-            detections = [replace(d, start_s=min(d.start_s, audio_s), end_s=min(d.end_s, audio_s))
-                          for d in detections]
+            detections = within_audio(detections, audio_s)
         scores = self.keyword_scores(smoothed[-1]) if self.interim_scores and not final else None
         return StreamOutput(detections=detections, smoothed=smoothed, scores=scores, time_s=end_s)
 
@@ -42,7 +43,39 @@ class KeywordTask:
         return {k: float(smoothed[c]) for k, c in zip(self.detector.keywords, self.detector.columns)}
 
 
-def keyword_stream(model: KeywordSpotter, input_rate: int, sensitivities: dict[str, float] | None = None,
-                   detector: DetectorConfig | None = None, interim_scores: bool = False) -> Stream:
-    """Keyword detections for a stream fed in chunks of any size."""
-    return Stream(*open_fronts([model], input_rate), KeywordTask(model, sensitivities, detector, interim_scores))
+class PhraseTask:
+    """Detections of phrases chosen at run time, from the recogniser's log-probabilities (S, V) in any chunking."""
+
+    def __init__(self, recognizer: SpeechRecognizer, sensitivities: dict[str, float], interim_scores: bool = False,
+                 threshold: float = DEFAULT_THRESHOLD):
+        """sensitivities: phrase text -> 0..1; threshold: the score that fires at sensitivity 0.5."""
+        self.step_s = 1.0 / recognizer.config.features.step_rate
+        self.spotter = PhraseSpotter(phrases_for(sensitivities, threshold), self.step_s)
+        self.interim_scores = interim_scores
+
+    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
+               ) -> StreamOutput:
+        log_probs = posteriors[0]
+        detections = self.spotter.accept(log_probs)
+        if final:
+            detections = within_audio(detections, audio_s)
+        scores = None
+        if self.interim_scores and not final and len(log_probs):
+            scores = {p.text: float(s) for p, s in zip(self.spotter.phrases, self.spotter.scores())}
+        return StreamOutput(detections=detections, scores=scores, time_s=(first_step + len(log_probs)) * self.step_s)
+
+
+def keyword_stream(model: KeywordSpotter | None, input_rate: int, sensitivities: dict[str, float] | None = None,
+                   detector: DetectorConfig | None = None, interim_scores: bool = False,
+                   recognizer: SpeechRecognizer | None = None, phrases: dict[str, float] | None = None) -> Stream:
+    """Keyword detections for a stream fed in chunks of any size: the keyword model's (unless None) and, for
+    phrases (text -> sensitivity), the recogniser's, side by side."""
+    tasks, models = [], []
+    if model is not None:
+        tasks.append(KeywordTask(model, sensitivities, detector, interim_scores))
+        models.append(model)
+    if phrases:
+        tasks.append(PhraseTask(recognizer, phrases, interim_scores))
+        models.append(recognizer)
+    task = tasks[0] if len(tasks) == 1 else SideBySide([(t, slice(i, i + 1)) for i, t in enumerate(tasks)])
+    return Stream(*open_fronts(models, input_rate), task)

@@ -6,6 +6,7 @@ each of any number of streams through the three layers, every model stepped once
 own `accept` is `step_streams` of one. A scheduler that batches streams calls it with many: the same code.
 """
 
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from rnnvoice.models.streaming.assistant_stream import Command
     from rnnvoice.models.streaming.keyword_detector import Detection
     from rnnvoice.models.streaming.transcription_stream import Transcript
+    from rnnvoice.models.streaming.voice_activity import VoiceEvent
 
 
 @dataclass
@@ -35,6 +37,18 @@ class StreamOutput:
     smoothed: np.ndarray | None = None  # keywords: smoothed class posteriors of the chunk's steps (S, C)
     scores: dict[str, float] | None = None  # keywords, if asked: the reported keywords' scores at the last step
     time_s: float = 0.0  # the end of the chunk's last step on the stream's clock
+    voice: list["VoiceEvent"] = field(default_factory=list)  # speech begin and end, if asked
+    silence_s: float = 0.0  # with voice activity on: audio since speech last ended (or since the start), else 0
+
+    def merge(self, other: "StreamOutput") -> "StreamOutput":
+        """Two tasks' outputs of the same steps as one (detections in the order they were decided)."""
+        return StreamOutput(
+            detections=sorted(self.detections + other.detections, key=lambda d: d.detected_s),
+            transcripts=self.transcripts + other.transcripts, commands=self.commands + other.commands,
+            smoothed=self.smoothed if self.smoothed is not None else other.smoothed,
+            scores=None if self.scores is None and other.scores is None else {**(self.scores or {}), **(other.scores or {})},
+            time_s=max(self.time_s, other.time_s), voice=self.voice + other.voice,
+            silence_s=max(self.silence_s, other.silence_s))
 
     @property
     def finals(self) -> int:
@@ -47,6 +61,23 @@ class Task(Protocol):
 
     def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
                ) -> StreamOutput: ...
+
+
+class SideBySide:
+    """Tasks on the same stream, each reading its own lanes (a slice of them); their outputs merged."""
+
+    def __init__(self, tasks: list[tuple[Task, slice]]):
+        self.tasks = tasks
+
+    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
+               ) -> StreamOutput:
+        return functools.reduce(StreamOutput.merge, [task.accept(posteriors[lanes], first_step, final, audio_s)
+                                                     for task, lanes in self.tasks])
+
+
+def step_count(posteriors: tuple[Posteriors, ...] | list[Posteriors]) -> int:
+    """Steps in a stream's posteriors (the first lane's; all lanes have as many)."""
+    return len(posteriors[0][0] if isinstance(posteriors[0], tuple) else posteriors[0])
 
 
 class Stream:
@@ -80,7 +111,7 @@ class Stream:
     def decide(self, posteriors: list[Posteriors], final: bool) -> StreamOutput:
         """Task decisions on each lane's posteriors of the new steps."""
         started = time.perf_counter()
-        steps = len(posteriors[0][0] if isinstance(posteriors[0], tuple) else posteriors[0])
+        steps = step_count(posteriors)
         out = self.task.accept(tuple(posteriors), self.steps, final, self.audio_s)
         self.steps += steps
         self.compute_s += time.perf_counter() - started
@@ -187,5 +218,5 @@ def recording_posteriors(model, samples: torch.Tensor, input_rate: int) -> Poste
     """A whole recording and the stream's silent tail through the front end and the model only, as a stream
     would see it: for replaying decisions (calibration) without running the model again."""
     front = FrontEnd(model.config.features, input_rate)
-    features = torch.cat([front.accept(samples), front.finish()])
+    features = torch.cat([front.accept(samples), front.accept(None)])
     return step_lanes([ModelLane(model)], [features])[0]

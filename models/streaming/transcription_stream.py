@@ -4,11 +4,12 @@ Partial results as audio arrives; a final result when an utterance ends (trailin
 after which the next utterance starts in the same stream, with the same recurrent state.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from rnnvoice.models.decoding.ctc import Hypothesis, make_decoder
+from rnnvoice.models.decoding.ctc import Alternative, Hypothesis, alternatives, make_decoder, word_confidences
 from rnnvoice.models.nets.speech_recognizer import BLANK, INDEX, SpeechRecognizer
 from rnnvoice.models.streaming.model_step import Posteriors
 from rnnvoice.models.streaming.stream import Stream, StreamOutput, open_fronts
@@ -16,6 +17,9 @@ from rnnvoice.models.streaming.stream import Stream, StreamOutput, open_fronts
 # Chosen on new commands in training voices: 0.25 s split one in five utterances at a pause, 0.35 s
 # one in forty, still within 0.4 s of the end of speech at the 90th percentile.
 DEFAULT_ENDPOINT_S = 0.35
+# Silence before any speech of an utterance that starts the decoder afresh (sherpa-onnx's first endpoint rule):
+# nothing was said, so nothing is lost, and the decoder's work stays bounded in a long silence.
+DEFAULT_INITIAL_SILENCE_S = 5.0
 BLANK_ID = INDEX[BLANK]
 # Steps of log-probabilities kept, so decoding can restart a little in the past (after a wake word).
 HISTORY_S = 3.0
@@ -27,10 +31,20 @@ COMMAND_PAUSE_S = 0.15
 
 
 @dataclass(frozen=True)
+class Endpointing:
+    """When an utterance ends: trailing silence after speech, silence before any (no result), a length limit."""
+
+    endpoint_s: float = DEFAULT_ENDPOINT_S
+    initial_silence_s: float = DEFAULT_INITIAL_SILENCE_S
+    max_utterance_s: float = math.inf  # from its first speech
+
+
+@dataclass(frozen=True)
 class WordTiming:
     word: str
     start_s: float
     end_s: float
+    confidence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -45,25 +59,31 @@ class Transcript:
     stability: float = 0.0
     words: tuple[WordTiming, ...] = ()
     decided_s: float = 0.0  # audio clock time at which the result was made
+    alternatives: tuple[Alternative, ...] = ()  # final results, if asked: best first
 
 
 class TranscriptionTask:
     """Transcripts from per-step token log-probabilities (S, V) in any chunking."""
 
     def __init__(self, model: SpeechRecognizer, decoder: str = "beam", hints: list[str] | None = None,
-                 endpoint_s: float = DEFAULT_ENDPOINT_S, interim: bool = True):
+                 endpointing: Endpointing = Endpointing(), interim: bool = True, max_alternatives: int = 0):
         self.step_s = 1.0 / model.config.features.step_rate
         self.audio_s = 0.0
         self.decoder_kind, self.hints = decoder, hints
-        self.endpoint_steps = max(1, round(endpoint_s / self.step_s))
+        self.endpoint_steps = max(1, round(endpointing.endpoint_s / self.step_s))
+        self.initial_steps = max(1, round(endpointing.initial_silence_s / self.step_s))
+        self.max_steps = endpointing.max_utterance_s / self.step_s
         self.interim = interim
+        self.max_alternatives = max_alternatives
         self.history = np.zeros((0, len(model.config.labels)))
         self.history_start = 0
         self._restart(0)
 
     def _restart(self, step: int, after_pause: bool = False) -> None:
         self.decoder = make_decoder(self.decoder_kind, self.hints)
-        self.last_voiced = None  # the last step whose most likely token was a character
+        self.utterance_start = step
+        self.first_voiced = None  # the utterance's first step whose most likely token was a character
+        self.last_voiced = None  # and its last
         self.last_text = ""
         # Skip everything until the first pause (a run of steps whose most likely token is the blank).
         self.after_pause = after_pause
@@ -104,7 +124,8 @@ class TranscriptionTask:
 
     def _decode(self, log_probs: np.ndarray, first_step: int) -> list[Transcript]:
         """Feeds the decoder endpoint by endpoint: an utterance ends endpoint_steps after the last step whose
-        most likely token was a character. Every decision rests on single steps, so chunking changes none."""
+        most likely token was a character, initial_steps after its start if there was none, or max_steps after
+        its first. Every decision rests on single steps, so chunking changes none."""
         results, i = [], 0
         blank = log_probs.argmax(axis=1) == BLANK_ID
         voiced = np.nonzero(~blank)[0]
@@ -118,16 +139,19 @@ class TranscriptionTask:
             else:
                 return results
         while i < len(log_probs):
-            deadline = len(log_probs) if self.last_voiced is None else \
-                self.last_voiced + 1 + self.endpoint_steps - first_step
-            end = min(deadline, len(log_probs))
+            silence_end = (self.utterance_start + self.initial_steps if self.last_voiced is None
+                           else self.last_voiced + 1 + self.endpoint_steps) - first_step
+            limit = math.inf if self.first_voiced is None or math.isinf(self.max_steps) else \
+                math.ceil(self.first_voiced + self.max_steps) - first_step
+            end = min(silence_end, limit, len(log_probs))
             ahead = voiced[(voiced >= i) & (voiced < end)]
             if len(ahead):
                 end = int(ahead[0]) + 1
                 self.last_voiced = first_step + end - 1
+                self.first_voiced = self.last_voiced if self.first_voiced is None else self.first_voiced
             self.decoder.accept(log_probs[i:end], first_step + i)
             i = end
-            if not len(ahead) and end == deadline:
+            if end == limit or (not len(ahead) and end == silence_end):
                 results += self._end_utterance(first_step + end)
         best = self.decoder.best
         if self.interim and best.text and best.text != self.last_text:
@@ -137,17 +161,27 @@ class TranscriptionTask:
 
     def _result(self, best: Hypothesis, is_final: bool, step: int) -> Transcript:
         s = self.step_s
-        words = tuple(WordTiming(w.text, round(w.start_step * s, 3), round((w.end_step + 1) * s, 3))
-                      for w in best.words())
+        ranked = alternatives(self.decoder.scored(), max(1, self.max_alternatives)) if is_final else []
+        # The beam's word posteriors where it has them (final results of the beam search), else each word's
+        # lowest character probability; a beam whose best text is not `best` has none to give.
+        if ranked and ranked[0].hypothesis.text == best.text:
+            best = ranked[0].hypothesis
+            confidences = word_confidences(ranked)
+        else:
+            ranked, confidences = [], [w.confidence for w in best.words()]
+        words = tuple(WordTiming(w.text, round(w.start_step * s, 3), round((w.end_step + 1) * s, 3), round(c, 4))
+                      for w, c in zip(best.words(), confidences))
         settled = sum(1 for t in best.steps if step - t > self.endpoint_steps)
         end_s = min(words[-1].end_s, self.audio_s) if words else step * s
         stability = 1.0 if is_final else round(settled / max(1, len(best.steps)), 3)
         return Transcript(best.text, is_final, words[0].start_s if words else step * s, end_s,
-                          round(best.confidence, 4), stability, words, round(min(step * s, self.audio_s), 3))
+                          round(best.confidence, 4), stability, words, round(min(step * s, self.audio_s), 3),
+                          tuple(ranked[: self.max_alternatives]))
 
 
 def transcription_stream(model: SpeechRecognizer, input_rate: int, decoder: str = "beam",
-                         hints: list[str] | None = None, endpoint_s: float = DEFAULT_ENDPOINT_S,
-                         interim: bool = True) -> Stream:
+                         hints: list[str] | None = None, endpointing: Endpointing = Endpointing(),
+                         interim: bool = True, max_alternatives: int = 0) -> Stream:
     """Transcripts for a stream fed in chunks of any size."""
-    return Stream(*open_fronts([model], input_rate), TranscriptionTask(model, decoder, hints, endpoint_s, interim))
+    task = TranscriptionTask(model, decoder, hints, endpointing, interim, max_alternatives)
+    return Stream(*open_fronts([model], input_rate), task)

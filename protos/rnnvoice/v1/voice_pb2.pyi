@@ -26,12 +26,21 @@ class Encoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ENCODING_UNSPECIFIED: _ClassVar[Encoding]
     ENCODING_PCM_S16LE: _ClassVar[Encoding]
     ENCODING_FLOAT32LE: _ClassVar[Encoding]
+    ENCODING_MULAW: _ClassVar[Encoding]
+    ENCODING_ALAW: _ClassVar[Encoding]
 
 class Decoder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     DECODER_UNSPECIFIED: _ClassVar[Decoder]
     DECODER_GREEDY: _ClassVar[Decoder]
     DECODER_BEAM: _ClassVar[Decoder]
+
+class StreamEnd(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STREAM_END_UNSPECIFIED: _ClassVar[StreamEnd]
+    STREAM_END_CLIENT: _ClassVar[StreamEnd]
+    STREAM_END_SERVER_SHUTDOWN: _ClassVar[StreamEnd]
+    STREAM_END_VOICE_ACTIVITY_TIMEOUT: _ClassVar[StreamEnd]
 TASK_UNSPECIFIED: Task
 TASK_KEYWORDS: Task
 TASK_TRANSCRIPTION: Task
@@ -42,9 +51,15 @@ CELL_LSTM: Cell
 ENCODING_UNSPECIFIED: Encoding
 ENCODING_PCM_S16LE: Encoding
 ENCODING_FLOAT32LE: Encoding
+ENCODING_MULAW: Encoding
+ENCODING_ALAW: Encoding
 DECODER_UNSPECIFIED: Decoder
 DECODER_GREEDY: Decoder
 DECODER_BEAM: Decoder
+STREAM_END_UNSPECIFIED: StreamEnd
+STREAM_END_CLIENT: StreamEnd
+STREAM_END_SERVER_SHUTDOWN: StreamEnd
+STREAM_END_VOICE_ACTIVITY_TIMEOUT: StreamEnd
 
 class AudioFormat(_message.Message):
     __slots__ = ("sample_rate_hz", "encoding", "channels")
@@ -64,39 +79,59 @@ class KeywordSetting(_message.Message):
     sensitivity: float
     def __init__(self, keyword: _Optional[str] = ..., sensitivity: _Optional[float] = ...) -> None: ...
 
+class PhraseSetting(_message.Message):
+    __slots__ = ("phrase", "sensitivity")
+    PHRASE_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVITY_FIELD_NUMBER: _ClassVar[int]
+    phrase: str
+    sensitivity: float
+    def __init__(self, phrase: _Optional[str] = ..., sensitivity: _Optional[float] = ...) -> None: ...
+
 class KeywordConfig(_message.Message):
-    __slots__ = ("keywords", "interim_scores")
+    __slots__ = ("keywords", "interim_scores", "phrases")
     KEYWORDS_FIELD_NUMBER: _ClassVar[int]
     INTERIM_SCORES_FIELD_NUMBER: _ClassVar[int]
+    PHRASES_FIELD_NUMBER: _ClassVar[int]
     keywords: _containers.RepeatedCompositeFieldContainer[KeywordSetting]
     interim_scores: bool
-    def __init__(self, keywords: _Optional[_Iterable[_Union[KeywordSetting, _Mapping]]] = ..., interim_scores: _Optional[bool] = ...) -> None: ...
+    phrases: _containers.RepeatedCompositeFieldContainer[PhraseSetting]
+    def __init__(self, keywords: _Optional[_Iterable[_Union[KeywordSetting, _Mapping]]] = ..., interim_scores: _Optional[bool] = ..., phrases: _Optional[_Iterable[_Union[PhraseSetting, _Mapping]]] = ...) -> None: ...
 
 class TranscriptionConfig(_message.Message):
-    __slots__ = ("interim_results", "phrase_hints", "endpoint_silence_s", "decoder")
+    __slots__ = ("interim_results", "phrase_hints", "endpoint_silence_s", "decoder", "max_alternatives", "max_utterance_s", "initial_silence_s")
     INTERIM_RESULTS_FIELD_NUMBER: _ClassVar[int]
     PHRASE_HINTS_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_SILENCE_S_FIELD_NUMBER: _ClassVar[int]
     DECODER_FIELD_NUMBER: _ClassVar[int]
+    MAX_ALTERNATIVES_FIELD_NUMBER: _ClassVar[int]
+    MAX_UTTERANCE_S_FIELD_NUMBER: _ClassVar[int]
+    INITIAL_SILENCE_S_FIELD_NUMBER: _ClassVar[int]
     interim_results: bool
     phrase_hints: _containers.RepeatedScalarFieldContainer[str]
     endpoint_silence_s: float
     decoder: Decoder
-    def __init__(self, interim_results: _Optional[bool] = ..., phrase_hints: _Optional[_Iterable[str]] = ..., endpoint_silence_s: _Optional[float] = ..., decoder: _Optional[_Union[Decoder, str]] = ...) -> None: ...
+    max_alternatives: int
+    max_utterance_s: float
+    initial_silence_s: float
+    def __init__(self, interim_results: _Optional[bool] = ..., phrase_hints: _Optional[_Iterable[str]] = ..., endpoint_silence_s: _Optional[float] = ..., decoder: _Optional[_Union[Decoder, str]] = ..., max_alternatives: _Optional[int] = ..., max_utterance_s: _Optional[float] = ..., initial_silence_s: _Optional[float] = ...) -> None: ...
 
 class StreamConfig(_message.Message):
-    __slots__ = ("task", "cell", "format", "keywords", "transcription")
+    __slots__ = ("task", "cell", "format", "keywords", "transcription", "enable_voice_activity_events", "voice_activity_timeout_s")
     TASK_FIELD_NUMBER: _ClassVar[int]
     CELL_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     KEYWORDS_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_VOICE_ACTIVITY_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    VOICE_ACTIVITY_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     task: Task
     cell: Cell
     format: AudioFormat
     keywords: KeywordConfig
     transcription: TranscriptionConfig
-    def __init__(self, task: _Optional[_Union[Task, str]] = ..., cell: _Optional[_Union[Cell, str]] = ..., format: _Optional[_Union[AudioFormat, _Mapping]] = ..., keywords: _Optional[_Union[KeywordConfig, _Mapping]] = ..., transcription: _Optional[_Union[TranscriptionConfig, _Mapping]] = ...) -> None: ...
+    enable_voice_activity_events: bool
+    voice_activity_timeout_s: float
+    def __init__(self, task: _Optional[_Union[Task, str]] = ..., cell: _Optional[_Union[Cell, str]] = ..., format: _Optional[_Union[AudioFormat, _Mapping]] = ..., keywords: _Optional[_Union[KeywordConfig, _Mapping]] = ..., transcription: _Optional[_Union[TranscriptionConfig, _Mapping]] = ..., enable_voice_activity_events: _Optional[bool] = ..., voice_activity_timeout_s: _Optional[float] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
     __slots__ = ("sequence", "data")
@@ -144,17 +179,29 @@ class KeywordScores(_message.Message):
     def __init__(self, time_s: _Optional[float] = ..., scores: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class WordInfo(_message.Message):
-    __slots__ = ("word", "start_s", "end_s")
+    __slots__ = ("word", "start_s", "end_s", "confidence")
     WORD_FIELD_NUMBER: _ClassVar[int]
     START_S_FIELD_NUMBER: _ClassVar[int]
     END_S_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     word: str
     start_s: float
     end_s: float
-    def __init__(self, word: _Optional[str] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ...) -> None: ...
+    confidence: float
+    def __init__(self, word: _Optional[str] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., confidence: _Optional[float] = ...) -> None: ...
+
+class SpeechAlternative(_message.Message):
+    __slots__ = ("text", "score", "confidence")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    score: float
+    confidence: float
+    def __init__(self, text: _Optional[str] = ..., score: _Optional[float] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class TranscriptResult(_message.Message):
-    __slots__ = ("text", "is_final", "stability", "confidence", "start_s", "end_s", "words")
+    __slots__ = ("text", "is_final", "stability", "confidence", "start_s", "end_s", "words", "alternatives")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     IS_FINAL_FIELD_NUMBER: _ClassVar[int]
     STABILITY_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +209,7 @@ class TranscriptResult(_message.Message):
     START_S_FIELD_NUMBER: _ClassVar[int]
     END_S_FIELD_NUMBER: _ClassVar[int]
     WORDS_FIELD_NUMBER: _ClassVar[int]
+    ALTERNATIVES_FIELD_NUMBER: _ClassVar[int]
     text: str
     is_final: bool
     stability: float
@@ -169,7 +217,8 @@ class TranscriptResult(_message.Message):
     start_s: float
     end_s: float
     words: _containers.RepeatedCompositeFieldContainer[WordInfo]
-    def __init__(self, text: _Optional[str] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., confidence: _Optional[float] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., words: _Optional[_Iterable[_Union[WordInfo, _Mapping]]] = ...) -> None: ...
+    alternatives: _containers.RepeatedCompositeFieldContainer[SpeechAlternative]
+    def __init__(self, text: _Optional[str] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., confidence: _Optional[float] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., words: _Optional[_Iterable[_Union[WordInfo, _Mapping]]] = ..., alternatives: _Optional[_Iterable[_Union[SpeechAlternative, _Mapping]]] = ...) -> None: ...
 
 class Intent(_message.Message):
     __slots__ = ("name", "slots")
@@ -189,37 +238,57 @@ class AssistantCommand(_message.Message):
     intent: Intent
     def __init__(self, wake_word: _Optional[_Union[KeywordDetection, _Mapping]] = ..., transcript: _Optional[_Union[TranscriptResult, _Mapping]] = ..., intent: _Optional[_Union[Intent, _Mapping]] = ...) -> None: ...
 
+class VoiceActivityEvent(_message.Message):
+    __slots__ = ("kind", "time_s")
+    class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        KIND_UNSPECIFIED: _ClassVar[VoiceActivityEvent.Kind]
+        SPEECH_BEGIN: _ClassVar[VoiceActivityEvent.Kind]
+        SPEECH_END: _ClassVar[VoiceActivityEvent.Kind]
+    KIND_UNSPECIFIED: VoiceActivityEvent.Kind
+    SPEECH_BEGIN: VoiceActivityEvent.Kind
+    SPEECH_END: VoiceActivityEvent.Kind
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TIME_S_FIELD_NUMBER: _ClassVar[int]
+    kind: VoiceActivityEvent.Kind
+    time_s: float
+    def __init__(self, kind: _Optional[_Union[VoiceActivityEvent.Kind, str]] = ..., time_s: _Optional[float] = ...) -> None: ...
+
 class StreamSummary(_message.Message):
-    __slots__ = ("audio_s", "chunks", "frames", "compute_s", "detections", "finals")
+    __slots__ = ("audio_s", "chunks", "frames", "compute_s", "detections", "finals", "ended_by")
     AUDIO_S_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_S_FIELD_NUMBER: _ClassVar[int]
     DETECTIONS_FIELD_NUMBER: _ClassVar[int]
     FINALS_FIELD_NUMBER: _ClassVar[int]
+    ENDED_BY_FIELD_NUMBER: _ClassVar[int]
     audio_s: float
     chunks: int
     frames: int
     compute_s: float
     detections: int
     finals: int
-    def __init__(self, audio_s: _Optional[float] = ..., chunks: _Optional[int] = ..., frames: _Optional[int] = ..., compute_s: _Optional[float] = ..., detections: _Optional[int] = ..., finals: _Optional[int] = ...) -> None: ...
+    ended_by: StreamEnd
+    def __init__(self, audio_s: _Optional[float] = ..., chunks: _Optional[int] = ..., frames: _Optional[int] = ..., compute_s: _Optional[float] = ..., detections: _Optional[int] = ..., finals: _Optional[int] = ..., ended_by: _Optional[_Union[StreamEnd, str]] = ...) -> None: ...
 
 class StreamAudioResponse(_message.Message):
-    __slots__ = ("sequence", "detection", "scores", "summary", "transcript", "command")
+    __slots__ = ("sequence", "detection", "scores", "summary", "transcript", "command", "voice_activity")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     DETECTION_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIPT_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
+    VOICE_ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     detection: KeywordDetection
     scores: KeywordScores
     summary: StreamSummary
     transcript: TranscriptResult
     command: AssistantCommand
-    def __init__(self, sequence: _Optional[int] = ..., detection: _Optional[_Union[KeywordDetection, _Mapping]] = ..., scores: _Optional[_Union[KeywordScores, _Mapping]] = ..., summary: _Optional[_Union[StreamSummary, _Mapping]] = ..., transcript: _Optional[_Union[TranscriptResult, _Mapping]] = ..., command: _Optional[_Union[AssistantCommand, _Mapping]] = ...) -> None: ...
+    voice_activity: VoiceActivityEvent
+    def __init__(self, sequence: _Optional[int] = ..., detection: _Optional[_Union[KeywordDetection, _Mapping]] = ..., scores: _Optional[_Union[KeywordScores, _Mapping]] = ..., summary: _Optional[_Union[StreamSummary, _Mapping]] = ..., transcript: _Optional[_Union[TranscriptResult, _Mapping]] = ..., command: _Optional[_Union[AssistantCommand, _Mapping]] = ..., voice_activity: _Optional[_Union[VoiceActivityEvent, _Mapping]] = ...) -> None: ...
 
 class RecognizeRequest(_message.Message):
     __slots__ = ("config", "audio")
@@ -230,16 +299,18 @@ class RecognizeRequest(_message.Message):
     def __init__(self, config: _Optional[_Union[StreamConfig, _Mapping]] = ..., audio: _Optional[bytes] = ...) -> None: ...
 
 class RecognizeResponse(_message.Message):
-    __slots__ = ("detections", "summary", "transcripts", "commands")
+    __slots__ = ("detections", "summary", "transcripts", "commands", "voice_activity")
     DETECTIONS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIPTS_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    VOICE_ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     detections: _containers.RepeatedCompositeFieldContainer[KeywordDetection]
     summary: StreamSummary
     transcripts: _containers.RepeatedCompositeFieldContainer[TranscriptResult]
     commands: _containers.RepeatedCompositeFieldContainer[AssistantCommand]
-    def __init__(self, detections: _Optional[_Iterable[_Union[KeywordDetection, _Mapping]]] = ..., summary: _Optional[_Union[StreamSummary, _Mapping]] = ..., transcripts: _Optional[_Iterable[_Union[TranscriptResult, _Mapping]]] = ..., commands: _Optional[_Iterable[_Union[AssistantCommand, _Mapping]]] = ...) -> None: ...
+    voice_activity: _containers.RepeatedCompositeFieldContainer[VoiceActivityEvent]
+    def __init__(self, detections: _Optional[_Iterable[_Union[KeywordDetection, _Mapping]]] = ..., summary: _Optional[_Union[StreamSummary, _Mapping]] = ..., transcripts: _Optional[_Iterable[_Union[TranscriptResult, _Mapping]]] = ..., commands: _Optional[_Iterable[_Union[AssistantCommand, _Mapping]]] = ..., voice_activity: _Optional[_Iterable[_Union[VoiceActivityEvent, _Mapping]]] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()
