@@ -77,11 +77,13 @@ def assert_same(batched: StreamOutput, alone: StreamOutput) -> None:
     if alone.smoothed is not None:
         np.testing.assert_allclose(batched.smoothed, alone.smoothed, atol=1e-5)
         assert batched.scores.keys() == alone.scores.keys() if alone.scores else batched.scores is None
-    # The confidence is rounded to 1e-4 from scores equal to 1e-5.
-    plain = lambda t: dataclasses.replace(t, confidence=0.0)  # noqa: E731
+    # Confidences (of results and of words) are rounded to 1e-4 from scores equal to 1e-5.
+    plain = lambda t: dataclasses.replace(  # noqa: E731
+        t, confidence=0.0, words=tuple(dataclasses.replace(w, confidence=0.0) for w in t.words))
     assert [plain(t) for t in batched.transcripts] == [plain(t) for t in alone.transcripts]
     for b, a in zip(batched.transcripts, alone.transcripts):
         assert b.confidence == pytest.approx(a.confidence, abs=2e-4)
+        assert [w.confidence for w in b.words] == pytest.approx([w.confidence for w in a.words], abs=2e-4)
     assert [(c.wake.keyword, c.transcript and c.transcript.text, c.intent) for c in batched.commands] == \
         [(c.wake.keyword, c.transcript and c.transcript.text, c.intent) for c in alone.commands]
     assert batched.time_s == alone.time_s
