@@ -11,7 +11,7 @@ from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.types import Cell, Task
 from rnnvoice.protos import pb
-from rnnvoice.service.errors import StreamError
+from rnnvoice.service.errors import StartupError, StreamError
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ CELLS = {Cell.GRU: pb.CELL_GRU, Cell.LSTM: pb.CELL_LSTM}
 class ModelRegistry:
     def __init__(self, paths: dict[tuple[str, str], Path], device: str = "cpu"):
         if not paths:
-            raise ValueError("no models to serve: train one with `rnnvoice train` or reinstall the shipped weights")
+            raise StartupError("no models to serve: train one with `rnnvoice train` or reinstall the shipped weights")
         if device.startswith("cuda"):
             # cuDNN's recurrent kernels round through TF32 by default: batched results would then differ from a
             # stream stepped alone by up to 1e-2 in log-probabilities (measured on an H200), not 1e-5.
@@ -30,9 +30,9 @@ class ModelRegistry:
         self.models: dict[tuple[str, str], RecurrentModel] = {}
         self.names: dict[tuple[str, str], str] = {}
         for (task, cell), path in sorted(paths.items()):
-            model = load_model(path).to(device)
+            model = _load(task, cell, Path(path)).to(device)
             if (model.config.task, model.config.cell) != (task, cell):
-                raise ValueError(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {cell}")
+                raise StartupError(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {cell}")
             for p in model.parameters():
                 p.requires_grad_(False)
             with torch.inference_mode():  # the first stream should not pay for lazy initialisation
@@ -65,3 +65,15 @@ class ModelRegistry:
             ))
         return infos
 
+
+
+def _load(task: str, cell: str, path: Path) -> RecurrentModel:
+    """The model of a weights file; StartupError naming the file when it is missing or not a model file."""
+    if not path.is_file():
+        raise StartupError(f"the {task} {cell} model file {path} does not exist")
+    try:
+        return load_model(path)
+    except Exception as e:  # noqa: BLE001 -- torch raises many kinds for a damaged file; all mean the same here
+        raise StartupError(f"the {task} {cell} model file {path} is not a readable rnnvoice model "
+                           f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'no detail'}); "
+                           "retrain it or restore the file") from e

@@ -1,17 +1,18 @@
 """Checks a stream's configuration and turns it into plain values for a session."""
 
+import unicodedata
 from dataclasses import dataclass, field
 
 import grpc
 
 from rnnvoice.models.audio.pcm import SUPPORTED_RATES
-from rnnvoice.models.nets.speech_recognizer import normalise
+from rnnvoice.models.nets.speech_recognizer import INDEX, normalise
 from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY
 from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S
 from rnnvoice.models.types import Cell, Task
 from rnnvoice.models.vocabulary import WAKE_WORD
 from rnnvoice.protos import pb
-from rnnvoice.service.errors import StreamError, invalid
+from rnnvoice.service.errors import StreamError, invalid, shown
 from rnnvoice.service.registry import CELLS, ModelRegistry
 
 STREAM_TASKS = {pb.TASK_KEYWORDS: Task.KEYWORDS, pb.TASK_TRANSCRIPTION: Task.TRANSCRIPTION,
@@ -23,6 +24,7 @@ ENCODINGS = {pb.ENCODING_PCM_S16LE: "pcm_s16le", pb.ENCODING_FLOAT32LE: "float32
 DECODERS = {pb.DECODER_UNSPECIFIED: "beam", pb.DECODER_BEAM: "beam", pb.DECODER_GREEDY: "greedy"}
 MAX_CHANNELS = 8
 MAX_HINTS, MAX_HINT_CHARS = 100, 100
+MAX_KEYWORD_CHARS = 32
 ENDPOINT_RANGE_S = (0.1, 3.0)
 
 
@@ -90,10 +92,14 @@ def parse_config(config: pb.StreamConfig, registry: ModelRegistry) -> StreamPara
 def _keywords(config: pb.KeywordConfig, keywords: list[str], cell: str) -> dict:
     sensitivities = {}
     for setting in config.keywords:
+        if len(setting.keyword) > MAX_KEYWORD_CHARS:
+            raise invalid(f"a keyword name of {len(setting.keyword)} characters; names have at most "
+                          f"{MAX_KEYWORD_CHARS} (see ListModels)")
         if setting.keyword not in keywords:
-            raise invalid(f"unknown keyword {setting.keyword!r}; the {cell.upper()} model knows {', '.join(keywords)}")
+            raise invalid(f"unknown keyword {shown(setting.keyword)}; the {cell.upper()} model knows "
+                          f"{', '.join(keywords)}")
         if setting.keyword in sensitivities:
-            raise invalid(f"keyword {setting.keyword!r} is listed twice")
+            raise invalid(f"keyword {shown(setting.keyword)} is listed twice")
         sensitivity = setting.sensitivity if setting.HasField("sensitivity") else DEFAULT_SENSITIVITY
         if not 0.0 <= sensitivity <= 1.0:
             raise invalid(f"sensitivity {sensitivity} for {setting.keyword!r} is outside 0 to 1")
@@ -109,9 +115,14 @@ def _transcription(config: pb.TranscriptionConfig) -> dict:
     for i, phrase in enumerate(config.phrase_hints):
         if len(phrase) > MAX_HINT_CHARS:
             raise invalid(f"phrase hint {i} has {len(phrase)} characters; at most {MAX_HINT_CHARS}")
-        text = normalise(phrase)
+        folded = fold_accents(phrase)
+        foreign = sorted({c for c in folded if c.isalpha() and c not in INDEX})
+        if foreign:
+            raise invalid(f"phrase hint {i} ({shown(phrase)}) has letters the recogniser cannot write "
+                          f"({''.join(foreign[:10])}); it writes a to z and apostrophes (accents are dropped)")
+        text = normalise(folded)
         if not any(c.isalpha() for c in text):
-            raise invalid(f"phrase hint {i} ({phrase!r}) has no letters; spell numbers and symbols as words")
+            raise invalid(f"phrase hint {i} ({shown(phrase)}) has no letters; spell numbers and symbols as words")
         hints.append(text)
     endpoint = config.endpoint_silence_s if config.HasField("endpoint_silence_s") else DEFAULT_ENDPOINT_S
     low, high = ENDPOINT_RANGE_S
@@ -121,3 +132,10 @@ def _transcription(config: pb.TranscriptionConfig) -> dict:
         raise invalid(f"unknown decoder {_enum_name(pb.Decoder, config.decoder)}; use DECODER_GREEDY or DECODER_BEAM")
     return {"interim_results": config.interim_results, "hints": tuple(hints), "endpoint_s": endpoint,
             "decoder": DECODERS[config.decoder]}
+
+
+def fold_accents(text: str) -> str:
+    """Lower case with accents and ligatures taken apart and the marks dropped: "Héllo" -> "hello",
+    "Straße" -> "strasse", "ﬁx" -> "fix". Letters of other scripts stay as they are."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))

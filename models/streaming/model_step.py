@@ -116,10 +116,11 @@ def step_lanes(lanes: list[ModelLane], features: list[torch.Tensor]) -> list[Pos
         slots = torch.tensor([lanes[b].slot for b in active], device=device)
         x = pad_sequence([features[b] for b in active], batch_first=True).to(device)
         outputs, state = model.encode_padded(x, lengths, pool.gather(slots))
-        pool.scatter(slots, state)
     else:
         outputs = torch.zeros(1, 0, model.head.out_features)
     # In double precision, as decisions accumulate them: a threshold must not flip on float32 rounding.
     posteriors = _numpy(model.posteriors(outputs.double()))
+    if active:  # only once the whole step succeeded: a failed step leaves every state as it was
+        pool.scatter(slots, state)
     rows = {b: i for i, b in enumerate(active)}
     return [_rows(posteriors, rows.get(b, 0), len(f)) for b, f in enumerate(features)]

@@ -32,6 +32,13 @@ class Decoder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DECODER_UNSPECIFIED: _ClassVar[Decoder]
     DECODER_GREEDY: _ClassVar[Decoder]
     DECODER_BEAM: _ClassVar[Decoder]
+
+class StreamEnd(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STREAM_END_UNSPECIFIED: _ClassVar[StreamEnd]
+    STREAM_END_COMPLETED: _ClassVar[StreamEnd]
+    STREAM_END_DRAINED: _ClassVar[StreamEnd]
+    STREAM_END_MAX_DURATION: _ClassVar[StreamEnd]
 TASK_UNSPECIFIED: Task
 TASK_KEYWORDS: Task
 TASK_TRANSCRIPTION: Task
@@ -45,6 +52,10 @@ ENCODING_FLOAT32LE: Encoding
 DECODER_UNSPECIFIED: Decoder
 DECODER_GREEDY: Decoder
 DECODER_BEAM: Decoder
+STREAM_END_UNSPECIFIED: StreamEnd
+STREAM_END_COMPLETED: StreamEnd
+STREAM_END_DRAINED: StreamEnd
+STREAM_END_MAX_DURATION: StreamEnd
 
 class AudioFormat(_message.Message):
     __slots__ = ("sample_rate_hz", "encoding", "channels")
@@ -190,20 +201,22 @@ class AssistantCommand(_message.Message):
     def __init__(self, wake_word: _Optional[_Union[KeywordDetection, _Mapping]] = ..., transcript: _Optional[_Union[TranscriptResult, _Mapping]] = ..., intent: _Optional[_Union[Intent, _Mapping]] = ...) -> None: ...
 
 class StreamSummary(_message.Message):
-    __slots__ = ("audio_s", "chunks", "frames", "compute_s", "detections", "finals")
+    __slots__ = ("audio_s", "chunks", "frames", "compute_s", "detections", "finals", "end")
     AUDIO_S_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_S_FIELD_NUMBER: _ClassVar[int]
     DETECTIONS_FIELD_NUMBER: _ClassVar[int]
     FINALS_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
     audio_s: float
     chunks: int
     frames: int
     compute_s: float
     detections: int
     finals: int
-    def __init__(self, audio_s: _Optional[float] = ..., chunks: _Optional[int] = ..., frames: _Optional[int] = ..., compute_s: _Optional[float] = ..., detections: _Optional[int] = ..., finals: _Optional[int] = ...) -> None: ...
+    end: StreamEnd
+    def __init__(self, audio_s: _Optional[float] = ..., chunks: _Optional[int] = ..., frames: _Optional[int] = ..., compute_s: _Optional[float] = ..., detections: _Optional[int] = ..., finals: _Optional[int] = ..., end: _Optional[_Union[StreamEnd, str]] = ...) -> None: ...
 
 class StreamAudioResponse(_message.Message):
     __slots__ = ("sequence", "detection", "scores", "summary", "transcript", "command")
