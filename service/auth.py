@@ -42,7 +42,7 @@ def parse_tokens(text: str, source: str) -> tuple[Grant, ...]:
         where = f"{source}, entry {number}"
         if not 2 <= len(fields) <= 4:
             raise StartupError(f"{where}: expected NAME TOKEN [TASKS [MAX_STREAMS]], got {len(fields)} fields")
-        name, token, tasks, limit = (fields + ["*", ""])[:4]
+        name, token, tasks, limit = fields + ["*", ""][len(fields) - 2 :]
         if len(token) < MIN_TOKEN_CHARS:
             raise StartupError(f"{where}: the token of {name!r} has {len(token)} characters; use at least "
                                f"{MIN_TOKEN_CHARS} random ones")

@@ -48,7 +48,7 @@ class VoiceServer:
             else self.server.add_insecure_port(address)
         if self.port == 0:
             raise StartupError(f"cannot listen on {address}")
-        _warn_if_open(settings, access)
+        warn_if_open(settings, access)
 
     async def start(self) -> None:
         await self.server.start()
@@ -70,7 +70,7 @@ class VoiceServer:
         log.info("stopped")
 
 
-def _warn_if_open(settings: ServerSettings, access: Access) -> None:
+def warn_if_open(settings: ServerSettings, access: Access) -> None:
     """Says loudly when anyone who can reach the port may use the server, or read its tokens on the wire."""
     if is_loopback(settings.host):
         return

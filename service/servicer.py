@@ -30,8 +30,9 @@ DRAINED = object()
 
 @dataclass
 class Handling:
-    """The session of one call, once its configuration opened one."""
+    """Whose call it is, once known, and its session, once its configuration opened one."""
 
+    grant: Grant | None = None
     session: StreamSession | None = None
 
 
@@ -132,7 +133,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
                 raise clock.idle_error() from None
 
     async def _stream(self, context, handling: Handling, clock: StreamClock, idle: asyncio.Timeout) -> None:
-        grant = self.access.grant(context.invocation_metadata())
+        grant = handling.grant = self.access.grant(context.invocation_metadata())
         first = await self._read(context)
         if first is DRAINED:
             raise StreamError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down; open the stream again",
@@ -179,7 +180,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
     async def Recognize(self, request, context):
         async with self._handling(context) as handling:
             request = accepted(request)
-            grant = self.access.grant(context.invocation_metadata())
+            grant = handling.grant = self.access.grant(context.invocation_metadata())
             # The whole recording is one chunk, bounded by the longest recording instead.
             session = handling.session = self._open(request.config, self.settings.max_recording_s, grant)
             responses = await self._accept(session, pb.AudioChunk(sequence=0, data=request.audio), RECOGNIZE_PIECE_S)
@@ -201,6 +202,6 @@ class VoiceServicer(pb_grpc.VoiceServicer):
 
 
 def _name(handling: Handling) -> str:
-    """A stream as its log lines name it: its number and whose it is."""
-    session = handling.session
-    return f"{session.id} ({session.grant.name})" if session else "-"
+    """A stream as its log lines name it: its number (- before it has one) and whose it is."""
+    number = handling.session.id if handling.session else "-"
+    return f"{number} ({handling.grant.name})" if handling.grant else str(number)

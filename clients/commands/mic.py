@@ -14,11 +14,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell", choices=[c.value for c in Cell], default=Cell.GRU.value, help="which model runs it")
     p.add_argument("--task", choices=[t.value for t in Task], default=Task.KEYWORDS.value, help="what to ask for")
     p.add_argument("--server", default="localhost:50051", help="host:port of the server")
+    from rnnvoice.clients.connection import add_connection_arguments
+
+    add_connection_arguments(p)
 
 
 def run(args) -> int:
     # sounddevice is imported by these only when a microphone is used.
     from rnnvoice.clients.client import Audio, VoiceClient, stream_config
+    from rnnvoice.clients.connection import connection_from_args
     from rnnvoice.clients.mic_client import RECONNECT, Display, ServerLink, capture, summary
     from rnnvoice.clients.microphone import MicError, find_microphone, list_devices, open_microphone
 
@@ -32,7 +36,7 @@ def run(args) -> int:
         return 2
     display = Display()
     config = stream_config(Audio(b"", rate), args.cell, args.task, interim_results=True)
-    with VoiceClient(args.server, options=RECONNECT) as client:
+    with VoiceClient(args.server, options=RECONNECT, connection=connection_from_args(args)) as client:
         link = ServerLink(client, config, display)
         link.thread.start()
         mic = None
