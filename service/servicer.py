@@ -49,12 +49,12 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         self.draining = asyncio.Event()
         self.reads: set[asyncio.Future] = set()  # every call's pending read, so that draining can end it
 
-    async def _accept(self, session: StreamSession, chunk: pb.AudioChunk, piece_s: float | None = None
+    async def _accept(self, session: StreamSession, sequence: int, data: bytes, piece_s: float | None = None
                       ) -> list[pb.StreamAudioResponse]:
         """A chunk's responses; piece_s: handed to the engine in pieces this long, so that a whole recording
         does not hold up the streams batched with it (chunk boundaries change no result)."""
         responses, compute_s, samples = [], 0.0, 0
-        for part in session.decode(chunk, piece_s):
+        for part in session.decode(sequence, data, piece_s):
             out, spent = await self.engine.run(session.stream, part)
             responses += session.respond(out)
             compute_s += spent
@@ -160,7 +160,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
                 raise invalid("a stream takes one StreamConfig, in its first request; open a new stream to change it")
             if not request.HasField("audio"):
                 raise invalid("a request after the first must carry an AudioChunk")
-            responses = await self._accept(session, request.audio)
+            responses = await self._accept(session, request.audio.sequence, request.audio.data)
             for response in responses:
                 await context.write(response)
             if responses:
@@ -183,7 +183,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             grant = handling.grant = self.access.grant(context.invocation_metadata())
             # The whole recording is one chunk, bounded by the longest recording instead.
             session = handling.session = self._open(request.config, self.settings.max_recording_s, grant)
-            responses = await self._accept(session, pb.AudioChunk(sequence=0, data=request.audio), RECOGNIZE_PIECE_S)
+            responses = await self._accept(session, 0, request.audio, RECOGNIZE_PIECE_S)
             responses += await self._finish(session)
             return pb.RecognizeResponse(
                 detections=[r.detection for r in responses if r.HasField("detection")],

@@ -60,17 +60,17 @@ class StreamSession:
         self.detections = 0
         self.finals = 0
 
-    def decode(self, chunk: pb.AudioChunk, piece_s: float | None = None) -> Iterator[torch.Tensor]:
-        """The chunk's samples, mono at the stream's rate: (T,), or pieces of piece_s each, decoded one at a time
-        (a whole recording is never held as floats); StreamError if it is out of order or malformed."""
-        if chunk.sequence != self.next_sequence:
-            raise invalid(f"audio chunk has sequence {chunk.sequence} where {self.next_sequence} was expected; "
+    def decode(self, sequence: int, data: bytes, piece_s: float | None = None) -> Iterator[torch.Tensor]:
+        """A chunk's samples, mono at the stream's rate: (T,), or pieces of piece_s each, decoded one at a time
+        (a whole recording is never held as floats nor copied); StreamError if it is out of order or malformed."""
+        if sequence != self.next_sequence:
+            raise invalid(f"audio chunk has sequence {sequence} where {self.next_sequence} was expected; "
                           "number chunks 0, 1, 2, ... in the order they are sent")
-        data = memoryview(chunk.data)
+        data = memoryview(data)
         if not data:
-            raise invalid(f"audio chunk {chunk.sequence} is empty; send at least one sample per chunk")
+            raise invalid(f"audio chunk {sequence} is empty; send at least one sample per chunk")
         if len(data) > self.max_chunk_bytes:
-            raise invalid(f"audio chunk {chunk.sequence} holds {len(data)} bytes, more than "
+            raise invalid(f"audio chunk {sequence} holds {len(data)} bytes, more than "
                           f"{self.max_chunk_s:g} s of audio ({self.max_chunk_bytes} bytes); send smaller chunks")
         self.next_sequence += 1
         self.chunks += 1
@@ -80,7 +80,7 @@ class StreamSession:
             try:
                 yield decode(data[start : start + step], self.params.encoding, self.params.channels)
             except AudioFormatError as e:
-                raise invalid(f"audio chunk {chunk.sequence}: {e}") from e
+                raise invalid(f"audio chunk {sequence}: {e}") from e
 
     def respond(self, out: StreamOutput) -> list[pb.StreamAudioResponse]:
         """The response messages of one chunk's output, counted."""
