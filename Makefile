@@ -5,9 +5,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 # Text-to-speech engines (training data and tests), PortAudio (microphone client); Prometheus with promtool,
-# nginx and docker-compose (the tests of the deployment's configuration under deploy/).
+# nginx and docker-compose (the tests of the deployment's configuration under deploy/); openssl (`make certs`).
 SYSTEM_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts libportaudio2 sox \
-	prometheus nginx docker-compose
+	prometheus nginx docker-compose openssl
 
 .PHONY: serve test system venv dev stubs reports certs
 
