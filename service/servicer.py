@@ -143,18 +143,27 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         if not first.HasField("config"):
             raise invalid("the first request must carry a StreamConfig, not audio; send the configuration first")
         session = handling.session = self._open(first.config, self.settings.max_chunk_s, grant)
-        end = pb.STREAM_END_COMPLETED
-        while True:
-            if clock.expired:
-                end = pb.STREAM_END_MAX_DURATION
-                break
+        end = await self._take_audio(context, session, clock, idle)
+        idle.reschedule(clock.idle_deadline())  # the final results get a whole idle period to be taken
+        for response in await self._finish(session, end):
+            await context.write(response)
+        if end == pb.STREAM_END_DRAINED:
+            raise StreamError(grpc.StatusCode.UNAVAILABLE,
+                              f"the server is shutting down: it stopped reading this stream after "
+                              f"{session.stream.audio_s:.2f} s of audio (its summary says so); send the rest on a "
+                              "new stream", outcome="drained")
+        if end == pb.STREAM_END_MAX_DURATION:
+            raise clock.expired_error()
+
+    async def _take_audio(self, context, session: StreamSession, clock: StreamClock, idle: asyncio.Timeout) -> int:
+        """Reads and answers chunks until the client half-closes or the server stops reading; the StreamEnd."""
+        while not clock.expired:
             idle.reschedule(clock.idle_deadline())
             request = await self._read(context)
             if request is None:
-                break
+                return pb.STREAM_END_COMPLETED
             if request is DRAINED:
-                end = pb.STREAM_END_DRAINED
-                break
+                return pb.STREAM_END_DRAINED
             received = time.perf_counter()
             if request.HasField("config"):
                 raise invalid("a stream takes one StreamConfig, in its first request; open a new stream to change it")
@@ -166,16 +175,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             if responses:
                 session.metrics.results_sent(time.perf_counter() - received)
             await clock.pace(session.stream.audio_s)
-        idle.reschedule(clock.idle_deadline())
-        for response in await self._finish(session, end):
-            await context.write(response)
-        if end == pb.STREAM_END_DRAINED:
-            raise StreamError(grpc.StatusCode.UNAVAILABLE,
-                              f"the server is shutting down: it stopped reading this stream after "
-                              f"{session.stream.audio_s:.2f} s of audio (its summary says so); send the rest on a "
-                              "new stream", outcome="drained")
-        if end == pb.STREAM_END_MAX_DURATION:
-            raise clock.expired_error()
+        return pb.STREAM_END_MAX_DURATION
 
     async def Recognize(self, request, context):
         async with self._handling(context) as handling:
