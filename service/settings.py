@@ -40,7 +40,7 @@ class ServerSettings:
     max_recording_s: float = 600.0
     # Largest request message per method: a StreamAudio request, and a Recognize call's whole recording.
     max_stream_message_bytes: int = 1 * MIB
-    max_recognize_bytes: int = 4 * MIB
+    max_recognize_bytes: int = 3 * MIB
     # Steps of all streams batched by one scheduler (False: each stream on its own, on inference_threads).
     batching: bool = True
     # How long the scheduler waits for more streams once one has a chunk, and the most streams in one step.

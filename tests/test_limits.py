@@ -168,17 +168,22 @@ def _memory(pid: int) -> tuple[int, int]:
 
 def test_no_single_request_makes_the_server_hold_more_than_16_mb():
     """The server's peak resident memory (reset before each request) over what it held before, for the largest
-    requests there are: chunks far over every limit, over StreamAudio's limit, and the largest Recognize taken."""
+    requests there are: chunks far over every limit, over StreamAudio's limit, and the largest chunk and Recognize
+    taken."""
     with local_server() as server:
         pid = server.process.pid
         with VoiceClient(server.target, timeout_s=120) as c:
             c.recognize(ONE_SECOND)  # the first call's one-time costs are not a request's
-            huge, over_chunk = bytes(64 << 20), bytes(4 << 20)
-            recording = np.random.default_rng(0).integers(-3000, 3000, (4 << 20) // 2 - 4096, dtype="<i2").tobytes()
+            huge, over_chunk = bytes(64 << 20), bytes(2 << 20)
+            # The largest chunk taken: 1 MiB of 48 kHz float stereo (2.7 s).
+            largest = Audio.from_array(np.random.default_rng(1).uniform(-0.1, 0.1, ((1 << 20) // 8 - 256, 2)), 48000,
+                                       "float32le")
+            recording = np.random.default_rng(0).integers(-3000, 3000, (3 << 20) // 2 - 4096, dtype="<i2").tobytes()
             requests = {"64 MB chunk": (lambda: c.stream(stream_config(ONE_SECOND), [huge]), "RESOURCE_EXHAUSTED"),
-                        "4 MiB chunk": (lambda: c.stream(stream_config(ONE_SECOND), [over_chunk]), "INVALID_ARGUMENT"),
+                        "2 MiB chunk": (lambda: c.stream(stream_config(ONE_SECOND), [over_chunk]), "INVALID_ARGUMENT"),
+                        "1 MiB chunk": (lambda: c.stream(stream_config(largest), [largest.data]), "OK"),
                         "64 MB recording": (lambda: c.recognize(Audio(huge, 16000)), "RESOURCE_EXHAUSTED"),
-                        "4 MiB recording": (lambda: c.recognize(Audio(recording, 16000)), "OK")}
+                        "3 MiB recording": (lambda: c.recognize(Audio(recording, 16000)), "OK")}
             for name, (call, expected) in requests.items():
                 with open(f"/proc/{pid}/clear_refs", "w") as reset:
                     reset.write("5")  # the peak starts again from what is resident now
