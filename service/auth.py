@@ -54,9 +54,6 @@ def parse_tokens(text: str, source: str) -> tuple[Grant, ...]:
         if limit and not (limit.isdigit() and int(limit) > 0):
             raise StartupError(f"{where}: MAX_STREAMS {limit!r} is not a positive number")
         grants.append(Grant(name, token, allowed, int(limit) if limit else None))
-    names = [g.name for g in grants]
-    if len(set(names)) < len(names) or len({g.token for g in grants}) < len(grants):
-        raise StartupError(f"{source}: every entry needs a name and a token of its own")
     return tuple(grants)
 
 
@@ -69,6 +66,9 @@ def load_tokens(path: Path | None, environment: str | None) -> tuple[Grant, ...]
         except OSError as e:
             raise StartupError(f"cannot read the token file {path}: {e.strerror}") from None
         grants += parse_tokens(text, str(path))
+    if len({g.name for g in grants}) < len(grants) or len({g.token for g in grants}) < len(grants):
+        raise StartupError("every token entry needs a name and a token of its own (RNNVOICE_TOKENS and the token file "
+                           "together)")
     return grants
 
 

@@ -98,3 +98,5 @@ def test_bad_tls_and_token_files_stop_start_up_with_a_message_naming_them(tmp_pa
     tokens = tmp_path / "tokens"
     tokens.write_text("kiosk short keywords\n")
     assert f"{tokens}, entry 1: the token of 'kiosk' has 5 characters" in serve_error("--tokens", str(tokens))
+    tokens.write_text(f"kiosk {'k' * 20}\nkiosk {'q' * 20}\n")
+    assert "every token entry needs a name and a token of its own" in serve_error("--tokens", str(tokens))
