@@ -35,11 +35,13 @@ RUN pip install $PIP_SOURCE /src && rm -rf /src /wheels /tmp/requirements.txt &&
 USER rnnvoice
 WORKDIR /tmp
 
-# gRPC on 50051 on every interface, whatever the server's default, Prometheus metrics on 9100.
-ENV RNNVOICE_HOST=[::] RNNVOICE_PORT=50051 RNNVOICE_METRICS_PORT=9100
+# gRPC on 50051, Prometheus metrics on 9100, on every interface of the container (the server's own default is
+# loopback). TLS and tokens come from RNNVOICE_TLS_CERT/RNNVOICE_TLS_KEY and RNNVOICE_TOKENS_FILE.
+ENV RNNVOICE_HOST=[::] RNNVOICE_PORT=50051 RNNVOICE_METRICS_HOST=[::] RNNVOICE_METRICS_PORT=9100
 EXPOSE 50051 9100
 
-# Asks the server's own gRPC health service (grpc.health.v1) whether the Voice service is SERVING.
+# Asks the server's own gRPC health service (grpc.health.v1) whether the Voice service is SERVING; over TLS
+# when RNNVOICE_TLS_CA names the CA to trust (the health service needs no token).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
     CMD rnnvoice health --server "localhost:${RNNVOICE_PORT}"
 

@@ -6,11 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Text-to-speech engines (training data and tests), PortAudio (microphone client); Prometheus with promtool,
 # nginx and docker-compose (the tests of the deployment's configuration under deploy/); the Docker engine and
-# debootstrap (tests/test_container.py builds the image on a base image it makes, and runs it).
+# debootstrap (tests/test_container.py builds the image on a base image it makes, and runs it); openssl (`make certs`).
 SYSTEM_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts libportaudio2 sox \
-	prometheus nginx docker-compose docker.io debootstrap
+	prometheus nginx docker-compose docker.io debootstrap openssl
 
-.PHONY: serve test system venv dev stubs reports
+.PHONY: serve test system venv dev stubs reports certs
 
 serve: venv
 	$(BIN)/rnnvoice serve
@@ -34,6 +34,21 @@ venv: $(BIN)/python
 
 dev: $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
+
+# A development CA and a certificate for the deployment's TLS (the names rnnvoice, lb and localhost) in deploy/tls/;
+# clients trust ca.pem. The key is world-readable so that the containers' own users can read it: for development.
+TLS_DIR ?= deploy/tls
+certs:
+	mkdir -p $(TLS_DIR)
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj "/CN=rnnvoice development CA" \
+		-keyout $(TLS_DIR)/ca.key -out $(TLS_DIR)/ca.pem 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=rnnvoice" \
+		-addext "subjectAltName=DNS:rnnvoice,DNS:lb,DNS:localhost,IP:127.0.0.1" \
+		-keyout $(TLS_DIR)/server.key -out $(TLS_DIR)/server.csr 2>/dev/null
+	openssl x509 -req -in $(TLS_DIR)/server.csr -CA $(TLS_DIR)/ca.pem -CAkey $(TLS_DIR)/ca.key -CAcreateserial \
+		-copy_extensions copy -days 365 -out $(TLS_DIR)/server.pem 2>/dev/null
+	chmod 644 $(TLS_DIR)/server.key
+	rm $(TLS_DIR)/server.csr
 
 # Regenerates the gRPC stubs from protos/ (tests check they are in sync).
 stubs: dev

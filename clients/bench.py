@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from rnnvoice.clients.client import Audio
+from rnnvoice.clients.connection import Connection
 from rnnvoice.clients.load import load_streams
 from rnnvoice.clients.scrape import scrape, value
 from rnnvoice.models.nets.recurrent import RecurrentModel
@@ -54,7 +55,7 @@ def _delta(before: list, after: list, name: str, **labels) -> float:
 
 
 async def measure_level(target: str, metrics_url: str, audio: Audio, task: str, cell: str, streams: int,
-                        ramp: Ramp) -> dict:
+                        ramp: Ramp, connection: Connection = Connection()) -> dict:
     """One level: `streams` real-time streams at once; latency, server CPU and memory while they ran."""
     rss = []
 
@@ -63,7 +64,8 @@ async def measure_level(target: str, metrics_url: str, audio: Audio, task: str, 
         rss.append(value(await asyncio.to_thread(scrape, metrics_url), "process_resident_memory_bytes"))
 
     before = await asyncio.to_thread(scrape, metrics_url)
-    load = await load_streams(target, audio, cell, streams, ramp.chunk_s, True, ramp.level_s, task, sample_memory)
+    load = await load_streams(target, audio, cell, streams, ramp.chunk_s, True, ramp.level_s, task, sample_memory,
+                              connection)
     after = await asyncio.to_thread(scrape, metrics_url)
     labels = {"task": task, "cell": cell}
     audio_s = _delta(before, after, "rnnvoice_audio_seconds_total", **labels)
@@ -81,16 +83,16 @@ def sustained(level: dict, ramp: Ramp) -> bool:
 
 
 async def ramp_up(target: str, metrics_url: str, audio: Audio, task: str, cell: str, ramp: Ramp,
-                  progress: Callable[[dict], None]) -> dict:
+                  progress: Callable[[dict], None], connection: Connection = Connection()) -> dict:
     """Levels of more and more streams until one misses the latency limit twice running; the report of the last
     that kept it."""
     levels = []
     for streams in ramp.levels():
-        level = await measure_level(target, metrics_url, audio, task, cell, streams, ramp)
+        level = await measure_level(target, metrics_url, audio, task, cell, streams, ramp, connection)
         progress(level)
         if not sustained(level, ramp):
             # Once more before the ramp ends: one stall of a busy machine is not the server's limit.
-            level = await measure_level(target, metrics_url, audio, task, cell, streams, ramp)
+            level = await measure_level(target, metrics_url, audio, task, cell, streams, ramp, connection)
             progress(level)
         levels.append(level)
         if not sustained(level, ramp):

@@ -7,6 +7,7 @@ from importlib.metadata import version
 
 from rnnvoice.clients.commands import (bench, calibrate, check_models, compare, dashboard, data, evaluate, health, lm,
                                        load, mic, serve, stream, train)
+from rnnvoice.clients.errors import UsageError
 
 COMMANDS = {
     "serve": serve,
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command].run(args) or 0
     except KeyboardInterrupt:
         return 130
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

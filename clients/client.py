@@ -4,12 +4,15 @@ import io
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import numpy as np
 import soundfile
 from google.protobuf import json_format
 
+from rnnvoice.clients.connection import Connection
+from rnnvoice.clients.errors import UsageError
 from rnnvoice.models.types import Cell, Task
 from rnnvoice.protos import pb, pb_grpc
 
@@ -20,9 +23,6 @@ ENCODINGS = {"pcm_s16le": (pb.ENCODING_PCM_S16LE, "<i2"), "float32le": (pb.ENCOD
              "mulaw": (pb.ENCODING_MULAW, "u1"), "alaw": (pb.ENCODING_ALAW, "u1")}
 # G.711 telephone audio: our names and libsndfile's.
 G711 = {"mulaw": "ULAW", "alaw": "ALAW"}
-STREAM_ENDS = {pb.STREAM_END_CLIENT: "client", pb.STREAM_END_SERVER_SHUTDOWN: "server_shutdown",
-               pb.STREAM_END_VOICE_ACTIVITY_TIMEOUT: "voice_activity_timeout"}
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,18 @@ class Audio:
             yield self.data[start : start + step]
 
 
+class AudioFileError(UsageError):
+    """A recording that is missing or that soundfile cannot read."""
+
+
 def read_audio(path) -> Audio:
     """A recording in any format soundfile reads: 16-bit PCM stays PCM, mu-law and A-law stay so, everything else
     goes as float."""
-    info = soundfile.info(str(path))
+    try:
+        info = soundfile.info(str(path))
+    except (OSError, soundfile.LibsndfileError) as e:
+        reason = "no such file" if not Path(path).exists() else str(e).split(": ", 1)[-1]
+        raise AudioFileError(f"cannot read the recording {path}: {reason}") from None
     telephone = {subtype: name for name, subtype in G711.items()}
     if info.subtype in telephone:
         samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
@@ -123,15 +131,13 @@ class VoiceClient:
     """A connection to an rnnvoice server. Use as a context manager, or call close()."""
 
     def __init__(self, target: str = "localhost:50051", timeout_s: float | None = None,
-                 options: Iterable[tuple[str, int | str]] = ()):
-        """options: more gRPC channel arguments, e.g. ("grpc.max_reconnect_backoff_ms", 2000)."""
+                 options: Iterable[tuple[str, int | str]] = (), connection: Connection = Connection()):
+        """options: more gRPC channel arguments, e.g. ("grpc.max_reconnect_backoff_ms", 2000); connection: TLS and
+        the token."""
         self.target = target
         self.timeout_s = timeout_s
-        self.channel = grpc.insecure_channel(target, options=[
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            *options,
-        ])
+        self.metadata = connection.metadata
+        self.channel = connection.channel(target, options)
         self.stub = pb_grpc.VoiceStub(self.channel)
 
     def __enter__(self) -> "VoiceClient":
@@ -147,11 +153,12 @@ class VoiceClient:
         grpc.channel_ready_future(self.channel).result(timeout=timeout_s)
 
     def list_models(self) -> list[pb.ModelInfo]:
-        return list(self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout_s).models)
+        return list(self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout_s, metadata=self.metadata).models)
 
     def stream(self, config: pb.StreamConfig, chunks: Iterable[bytes], pace_s: float = 0.0) -> Iterator[pb.StreamAudioResponse]:
         """Results as they arrive; the last one is the stream's summary. pace_s > 0 sends a chunk every pace_s seconds."""
-        return self.stub.StreamAudio(requests(config, paced(chunks, pace_s) if pace_s else chunks), timeout=self.timeout_s)
+        return self.stub.StreamAudio(requests(config, paced(chunks, pace_s) if pace_s else chunks), timeout=self.timeout_s,
+                                     metadata=self.metadata)
 
     def stream_audio(self, audio: Audio, cell: str = Cell.GRU, chunk_s: float = 0.1, realtime: bool = False,
                      **options) -> Iterator[pb.StreamAudioResponse]:
@@ -160,7 +167,7 @@ class VoiceClient:
 
     def recognize(self, audio: Audio, cell: str = Cell.GRU, **options) -> pb.RecognizeResponse:
         request = pb.RecognizeRequest(config=stream_config(audio, cell, **options), audio=audio.data)
-        return self.stub.Recognize(request, timeout=self.timeout_s)
+        return self.stub.Recognize(request, timeout=self.timeout_s, metadata=self.metadata)
 
 
 def detection_dict(d: pb.KeywordDetection) -> dict:
@@ -205,7 +212,7 @@ def result_dict(response: pb.StreamAudioResponse) -> dict:
     s = response.summary
     return {"type": "summary", "audio_s": round(s.audio_s, 3), "chunks": s.chunks, "frames": s.frames,
             "compute_s": round(s.compute_s, 4), "detections": s.detections, "finals": s.finals,
-            "ended_by": STREAM_ENDS.get(s.ended_by, "unspecified")}
+            "end_reason": pb.StreamEnd.Name(s.end_reason).removeprefix("STREAM_END_").lower()}
 
 
 def describe(result: dict) -> str:
@@ -222,7 +229,7 @@ def describe(result: dict) -> str:
     if result["type"] == "scores":
         best = max(result["scores"].items(), key=lambda kv: kv[1], default=("-", 0.0))
         return f"{result['time_s']:8.2f} s   top {best[0]} {best[1]:.2f}"
-    ended = "" if result["ended_by"] == "client" else f", ended by {result['ended_by'].replace('_', ' ')}"
+    ended = "" if result["end_reason"] == "completed" else f", ended: {result['end_reason'].replace('_', ' ')}"
     return (f"{result['audio_s']:.2f} s of audio in {result['chunks']} chunks, {result['frames']} frames, "
             f"{result['compute_s'] * 1000:.0f} ms compute, {result['detections']} detections, {result['finals']} finals"
             f"{ended}")

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import grpc
 import numpy as np
 
-from rnnvoice.clients.client import CELLS, MAX_MESSAGE_BYTES, Audio, stream_config
+from rnnvoice.clients.client import CELLS, Audio, stream_config
+from rnnvoice.clients.connection import Connection
 from rnnvoice.models.types import Task
 from rnnvoice.protos import pb, pb_grpc
 
@@ -44,11 +45,11 @@ def _config(audio: Audio, cell: str, task: str) -> pb.StreamConfig:
 
 
 async def timed_stream(stub: pb_grpc.VoiceStub, load: CellLoad, config: pb.StreamConfig, chunks: list[bytes],
-                       chunk_s: float, realtime: bool, delay_s: float) -> None:
+                       chunk_s: float, realtime: bool, delay_s: float, metadata=()) -> None:
     """One stream of `chunks` (paced as live audio if realtime); adds its chunk latencies and summary to `load`."""
     await asyncio.sleep(delay_s)
     sent: dict[int, float] = {}
-    call = stub.StreamAudio()
+    call = stub.StreamAudio(metadata=metadata)
 
     async def write() -> None:
         await call.write(pb.StreamAudioRequest(config=config))
@@ -83,20 +84,19 @@ async def timed_stream(stub: pb_grpc.VoiceStub, load: CellLoad, config: pb.Strea
 
 async def load_streams(target: str, audio: Audio, cell: str, streams: int, chunk_s: float = 0.1,
                        realtime: bool = True, seconds: float | None = None, task: str = Task.KEYWORDS,
-                       during=None) -> CellLoad:
+                       during=None, connection: Connection = Connection()) -> CellLoad:
     """`streams` concurrent streams of the recording (looped to `seconds` of audio, default once), their starts
     spread over one chunk. `during`, if given, is awaited while the streams run (to sample the server)."""
     load = CellLoad(cell, streams)
     chunks = list(audio.chunks(chunk_s))
     if seconds is not None:
         chunks = [chunks[i % len(chunks)] for i in range(max(1, round(seconds / chunk_s)))]
-    options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES), ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
-    async with grpc.aio.insecure_channel(target, options=options) as channel:
+    async with connection.aio_channel(target) as channel:
         await asyncio.wait_for(channel.channel_ready(), 30)
         stub = pb_grpc.VoiceStub(channel)
         config = _config(audio, cell, task)
         started = time.perf_counter()
-        runs = [timed_stream(stub, load, config, chunks, chunk_s, realtime, i * chunk_s / streams)
+        runs = [timed_stream(stub, load, config, chunks, chunk_s, realtime, i * chunk_s / streams, connection.metadata)
                 for i in range(streams)]
         if during is not None:
             runs.append(during())
@@ -106,9 +106,10 @@ async def load_streams(target: str, audio: Audio, cell: str, streams: int, chunk
 
 
 def run_load(target: str, audio: Audio, cell: str, streams: int, chunk_s: float = 0.1, realtime: bool = True,
-             loops: int = 1) -> CellLoad:
+             loops: int = 1, connection: Connection = Connection()) -> CellLoad:
     """`streams` concurrent keyword streams through one cell, each playing the recording `loops` times."""
-    return asyncio.run(load_streams(target, audio, cell, streams, chunk_s, realtime, audio.seconds * loops))
+    return asyncio.run(load_streams(target, audio, cell, streams, chunk_s, realtime, audio.seconds * loops,
+                                    connection=connection))
 
 
 def cells_argument(text: str) -> list[str]:

@@ -143,7 +143,7 @@ class ServerLink:
                 result = result_dict(response)
                 if result["type"] == "summary":
                     self.streamed_s += result["audio_s"]
-                    if result["ended_by"] == "voice_activity_timeout":  # what the person asked for: stop
+                    if result["end_reason"] == "voice_activity_timeout":  # what the person asked for: stop
                         self.display.line("no speech for the voice activity timeout: the server ended the stream")
                         self.stopping.set()
                     continue

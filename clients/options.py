@@ -3,6 +3,7 @@ options they make."""
 
 import argparse
 
+from rnnvoice.clients.errors import UsageError
 from rnnvoice.models.types import Cell, Task
 from rnnvoice.models.vocabulary import WAKE_WORD
 
@@ -23,10 +24,13 @@ def phrase(text: str) -> tuple[str, float | None]:
 
 def add_stream_options(p: argparse.ArgumentParser, live: bool) -> None:
     """live: for a microphone, whose interim results are partial transcripts only (never keyword scores)."""
+    from rnnvoice.clients.connection import add_connection_arguments
+
     p.add_argument("--task", type=task_name, choices=[t.value for t in Task], default=Task.KEYWORDS.value,
                    help="what to ask for")
     p.add_argument("--cell", choices=[c.value for c in Cell], default=Cell.GRU.value, help="which model runs it")
     p.add_argument("--server", default="localhost:50051", help="host:port of the server")
+    add_connection_arguments(p)
     keywords = p.add_argument_group("keywords")
     keywords.add_argument("--keywords", default="", help="comma-separated trained keywords to report "
                           "(default: all of them, or none when --phrase is given)")
@@ -63,6 +67,8 @@ def stream_options(args, client, live: bool) -> dict:
 
     keywords = [k for k in args.keywords.split(",") if k]
     default = args.sensitivity
+    if default is not None and args.task == Task.TRANSCRIPTION:
+        raise UsageError("--sensitivity is for --task keywords and assistant (the wake word)")
     phrases = {text: given if given is not None else default for text, given in args.phrase}
     sensitivities = None
     if default is not None and args.task != Task.TRANSCRIPTION and (keywords or not phrases):

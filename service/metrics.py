@@ -117,10 +117,14 @@ class ServerMetrics:
         for a bad or unserviceable request), cancelled (the client went away) or failed (a server error)."""
         self.ended.labels(*(model or NO_MODEL), outcome, code.name).inc()
 
-    def serve(self, host: str, port: int) -> None:
-        """Serves /metrics over HTTP on host:port ("[::]" as gRPC writes it, or a plain address)."""
-        self.http, _ = start_http_server(port, addr=host.strip("[]"), registry=self.registry)
-        log.info("serving metrics on port %d", port)
+    def serve(self, host: str, port: int, cert=None, key=None, client_ca=None) -> None:
+        """Serves /metrics on host:port ("[::]" as gRPC writes it, or a plain address): over HTTPS with the
+        server's certificate where it has one (and client certificates where it asks for them), else HTTP."""
+        tls = dict(certfile=str(cert), keyfile=str(key)) if cert else {}
+        if cert and client_ca:
+            tls |= dict(client_cafile=str(client_ca), client_auth_required=True)
+        self.http, _ = start_http_server(port, addr=host.strip("[]"), registry=self.registry, **tls)
+        log.info("serving metrics on %s:%d over %s", host, port, "HTTPS" if cert else "HTTP")
 
     def close(self) -> None:
         if self.http is not None:

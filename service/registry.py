@@ -11,7 +11,7 @@ from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.types import Cell, Task
 from rnnvoice.protos import pb
-from rnnvoice.service.errors import StreamError
+from rnnvoice.service.errors import StartupError, StreamError
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +20,11 @@ CELLS = {Cell.GRU: pb.CELL_GRU, Cell.LSTM: pb.CELL_LSTM}
 
 
 def load_served_model(path: Path, task: str, cell: str, device: str = "cpu") -> RecurrentModel:
-    """A model file as the server serves it: checked to hold the (task, cell) it is served for, frozen, and run once."""
-    model = load_model(path).to(device)
+    """A model file as the server serves it: checked to hold the (task, cell) it is served for, frozen, and run once;
+    StartupError naming the file when it is missing, unreadable or holds another model."""
+    model = _load(task, cell, Path(path)).to(device)
     if (model.config.task, model.config.cell) != (task, cell):
-        raise ValueError(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {cell}")
+        raise StartupError(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {cell}")
     for p in model.parameters():
         p.requires_grad_(False)
     with torch.inference_mode():  # the first stream should not pay for lazy initialisation
@@ -34,7 +35,7 @@ def load_served_model(path: Path, task: str, cell: str, device: str = "cpu") -> 
 class ModelRegistry:
     def __init__(self, paths: dict[tuple[str, str], Path], device: str = "cpu"):
         if not paths:
-            raise ValueError("no models to serve: train one with `rnnvoice train` or reinstall the shipped weights")
+            raise StartupError("no models to serve: train one with `rnnvoice train` or reinstall the shipped weights")
         if device.startswith("cuda"):
             # cuDNN's recurrent kernels round through TF32 by default: batched results would then differ from a
             # stream stepped alone by up to 1e-2 in log-probabilities (measured on an H200), not 1e-5.
@@ -71,3 +72,14 @@ class ModelRegistry:
             ))
         return infos
 
+
+def _load(task: str, cell: str, path: Path) -> RecurrentModel:
+    """The model of a weights file; StartupError naming the file when it is missing or not a model file."""
+    if not path.is_file():
+        raise StartupError(f"the {task} {cell} model file {path} does not exist")
+    try:
+        return load_model(path)
+    except Exception as e:  # noqa: BLE001 -- torch raises many kinds for a damaged file; all mean the same here
+        raise StartupError(f"the {task} {cell} model file {path} is not a readable rnnvoice model "
+                           f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'no detail'}); "
+                           "retrain it or restore the file") from e

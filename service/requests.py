@@ -1,19 +1,20 @@
 """Checks a stream's configuration and turns it into plain values for a session."""
 
 import math
+import unicodedata
 from dataclasses import dataclass, field
 
 import grpc
 
 from rnnvoice.models.audio.pcm import ENCODINGS as SAMPLE_TYPES
 from rnnvoice.models.audio.pcm import SUPPORTED_RATES
-from rnnvoice.models.nets.speech_recognizer import normalise
+from rnnvoice.models.nets.speech_recognizer import INDEX, normalise
 from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY
 from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S, DEFAULT_INITIAL_SILENCE_S, Endpointing
 from rnnvoice.models.types import Cell, Task
 from rnnvoice.models.vocabulary import WAKE_WORD
 from rnnvoice.protos import pb
-from rnnvoice.service.errors import StreamError, invalid
+from rnnvoice.service.errors import StreamError, invalid, shown
 from rnnvoice.service.registry import CELLS, ModelRegistry
 
 STREAM_TASKS = {pb.TASK_KEYWORDS: Task.KEYWORDS, pb.TASK_TRANSCRIPTION: Task.TRANSCRIPTION,
@@ -26,6 +27,7 @@ ENCODINGS = {pb.ENCODING_PCM_S16LE: "pcm_s16le", pb.ENCODING_FLOAT32LE: "float32
 DECODERS = {pb.DECODER_UNSPECIFIED: "beam", pb.DECODER_BEAM: "beam", pb.DECODER_GREEDY: "greedy"}
 MAX_CHANNELS = 8
 MAX_HINTS, MAX_HINT_CHARS = 100, 100
+MAX_KEYWORD_CHARS = 32
 ENDPOINT_RANGE_S = (0.1, 3.0)
 MAX_UTTERANCE_RANGE_S = (1.0, 60.0)
 INITIAL_SILENCE_RANGE_S = (0.5, 30.0)
@@ -128,14 +130,12 @@ def _phrases(settings) -> dict[str, float]:
         raise invalid(f"{len(settings)} phrases; send at most {MAX_PHRASES}")
     phrases = {}
     for i, setting in enumerate(settings):
-        text = normalise(setting.phrase)
         if len(setting.phrase) > MAX_PHRASE_CHARS:
             raise invalid(f"phrase {i} has {len(setting.phrase)} characters; at most {MAX_PHRASE_CHARS}")
-        if not any(c.isalpha() for c in text):
-            raise invalid(f"phrase {i} ({setting.phrase!r}) has no letters; spell numbers and symbols as words")
+        text = _spoken_text(setting.phrase, f"phrase {i}")
         if text in phrases:
-            raise invalid(f"phrase {setting.phrase!r} is listed twice")
-        phrases[text] = _sensitivity(setting, f"phrase {setting.phrase!r}")
+            raise invalid(f"phrase {shown(setting.phrase)} is listed twice")
+        phrases[text] = _sensitivity(setting, f"phrase {shown(setting.phrase)}")
     return phrases
 
 
@@ -143,11 +143,15 @@ def _keywords(config: pb.KeywordConfig, keywords: list[str], cell: str, everythi
     """everything: no keyword listed means all of them (else none: the stream spots only its phrases)."""
     sensitivities = {}
     for setting in config.keywords:
+        if len(setting.keyword) > MAX_KEYWORD_CHARS:
+            raise invalid(f"a keyword name of {len(setting.keyword)} characters; names have at most "
+                          f"{MAX_KEYWORD_CHARS} (see ListModels)")
         if setting.keyword not in keywords:
-            raise invalid(f"unknown keyword {setting.keyword!r}; the {cell.upper()} model knows {', '.join(keywords)}")
+            raise invalid(f"unknown keyword {shown(setting.keyword)}; the {cell.upper()} model knows "
+                          f"{', '.join(keywords)}")
         if setting.keyword in sensitivities:
-            raise invalid(f"keyword {setting.keyword!r} is listed twice")
-        sensitivities[setting.keyword] = _sensitivity(setting, repr(setting.keyword))
+            raise invalid(f"keyword {shown(setting.keyword)} is listed twice")
+        sensitivities[setting.keyword] = _sensitivity(setting, shown(setting.keyword))
     if not sensitivities and everything:
         sensitivities = {k: DEFAULT_SENSITIVITY for k in keywords}
     return {"sensitivities": sensitivities, "interim_scores": config.interim_scores}
@@ -160,10 +164,7 @@ def _transcription(config: pb.TranscriptionConfig) -> dict:
     for i, phrase in enumerate(config.phrase_hints):
         if len(phrase) > MAX_HINT_CHARS:
             raise invalid(f"phrase hint {i} has {len(phrase)} characters; at most {MAX_HINT_CHARS}")
-        text = normalise(phrase)
-        if not any(c.isalpha() for c in text):
-            raise invalid(f"phrase hint {i} ({phrase!r}) has no letters; spell numbers and symbols as words")
-        hints.append(text)
+        hints.append(_spoken_text(phrase, f"phrase hint {i}"))
     endpointing = Endpointing(
         _optional_range(config, "endpoint_silence_s", DEFAULT_ENDPOINT_S, ENDPOINT_RANGE_S),
         _optional_range(config, "initial_silence_s", DEFAULT_INITIAL_SILENCE_S, INITIAL_SILENCE_RANGE_S),
@@ -174,3 +175,24 @@ def _transcription(config: pb.TranscriptionConfig) -> dict:
         raise invalid(f"max_alternatives {config.max_alternatives} is more than {MAX_ALTERNATIVES}")
     return {"interim_results": config.interim_results, "hints": tuple(hints), "endpointing": endpointing,
             "decoder": DECODERS[config.decoder], "max_alternatives": config.max_alternatives}
+
+
+def _spoken_text(text: str, what: str) -> str:
+    """Client text the recogniser is to listen for, as it writes it (accents folded); INVALID_ARGUMENT if it has
+    letters the recogniser cannot write, or none at all."""
+    folded = fold_accents(text)
+    foreign = sorted({c for c in folded if c.isalpha() and c not in INDEX})
+    if foreign:
+        raise invalid(f"{what} ({shown(text)}) has letters the recogniser cannot write "
+                      f"({''.join(foreign[:10])}); it writes a to z and apostrophes (accents are dropped)")
+    spoken = normalise(folded)
+    if not any(c.isalpha() for c in spoken):
+        raise invalid(f"{what} ({shown(text)}) has no letters; spell numbers and symbols as words")
+    return spoken
+
+
+def fold_accents(text: str) -> str:
+    """Lower case with accents and ligatures taken apart and the marks dropped: "Héllo" -> "hello",
+    "Straße" -> "strasse", "ﬁx" -> "fix". Letters of other scripts stay as they are."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))

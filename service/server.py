@@ -1,4 +1,4 @@
-"""The gRPC server: the Voice service, health checking, reflection and graceful shutdown."""
+"""The gRPC server: the Voice service, health checking, reflection, who gets in, and graceful shutdown."""
 
 import asyncio
 import logging
@@ -9,11 +9,15 @@ import torch
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from rnnvoice.protos import SERVICE_NAME, pb_grpc
+from rnnvoice.protos import SERVICE_NAME
+from rnnvoice.service.auth import Access, TokenCheck, is_loopback, server_credentials
+from rnnvoice.service.errors import StartupError
+from rnnvoice.service.limits import keepalive_options
 from rnnvoice.service.metrics import ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.servicer import VoiceServicer
 from rnnvoice.service.settings import ServerSettings
+from rnnvoice.service.wire import add_voice_service
 
 log = logging.getLogger(__name__)
 
@@ -23,30 +27,37 @@ class VoiceServer:
 
     def __init__(self, settings: ServerSettings, registry: ModelRegistry | None = None):
         self.settings = settings
+        credentials = server_credentials(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+        access = Access(settings.tokens)
         self.registry = registry or ModelRegistry(settings.models, settings.device)
-        limit = settings.max_message_bytes
-        self.server = grpc.aio.server(options=[
-            ("grpc.max_receive_message_length", limit),
-            ("grpc.max_send_message_length", limit),
-        ])
+        limit = settings.max_message_bytes + 65536  # the configuration and framing beside the audio
+        self.server = grpc.aio.server(
+            interceptors=[TokenCheck(access)] if access.required else [],
+            options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
+                     *keepalive_options(settings)])
         self.metrics = ServerMetrics(self.registry.models)
-        self.servicer = VoiceServicer(self.registry, settings, self.metrics)
-        pb_grpc.add_VoiceServicer_to_server(self.servicer, self.server)
+        self.servicer = VoiceServicer(self.registry, settings, self.metrics, access)
+        add_voice_service(self.servicer, self.server, {"StreamAudio": settings.max_stream_message_bytes,
+                                                      "Recognize": settings.max_recognize_bytes})
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
-        self.port = self.server.add_insecure_port(f"{settings.host}:{settings.port}")
+        address = f"{settings.host}:{settings.port}"
+        self.port = self.server.add_secure_port(address, credentials) if credentials \
+            else self.server.add_insecure_port(address)
         if self.port == 0:
-            raise OSError(f"cannot listen on {settings.host}:{settings.port}")
+            raise StartupError(f"cannot listen on {address}")
+        warn_if_open(settings, access)
 
     async def start(self) -> None:
         await self.server.start()
-        if self.settings.metrics_port:
-            self.metrics.serve(self.settings.host, self.settings.metrics_port)
+        s = self.settings
+        if s.metrics_port:
+            self.metrics.serve(s.metrics_host, s.metrics_port, s.tls_cert, s.tls_key, s.tls_client_ca)
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("serving %s on port %d", SERVICE_NAME, self.port)
+        log.info("serving %s on %s:%d (%s)", SERVICE_NAME, s.host, self.port, "TLS" if s.tls_cert else "plaintext")
 
     async def stop(self) -> None:
         """Stops taking new work, ends every stream with its final results, then closes."""
@@ -57,6 +68,19 @@ class VoiceServer:
         self.servicer.engine.close()
         self.metrics.close()
         log.info("stopped")
+
+
+def warn_if_open(settings: ServerSettings, access: Access) -> None:
+    """Says loudly when anyone who can reach the port may use the server, or read its tokens on the wire."""
+    if is_loopback(settings.host):
+        return
+    if not access.required:
+        log.warning("!!! listening on %s with NO AUTHENTICATION: anyone who can reach port %d can use every model "
+                    "and every stream slot; give --tokens (and --tls-cert/--tls-key), or bind to 127.0.0.1 !!!",
+                    settings.host, settings.port)
+    elif settings.tls_cert is None:
+        log.warning("!!! listening on %s without TLS: tokens and audio cross the network in clear text; give "
+                    "--tls-cert and --tls-key !!!", settings.host)
 
 
 async def serve(settings: ServerSettings) -> None:

@@ -9,63 +9,69 @@ from dataclasses import dataclass
 import grpc
 
 from rnnvoice.protos import pb, pb_grpc
+from rnnvoice.service.auth import Access, Grant
 from rnnvoice.service.batching import BatchScheduler, PerStreamRunner
 from rnnvoice.service.errors import StreamError, invalid
+from rnnvoice.service.limits import StreamClock
 from rnnvoice.service.metrics import ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import parse_config
 from rnnvoice.service.sessions import SessionTable, StreamSession
 from rnnvoice.service.settings import ServerSettings
+from rnnvoice.service.wire import accepted
 
 log = logging.getLogger(__name__)
 
 # A Recognize call's recording goes to the engine in pieces of this much audio.
 RECOGNIZE_PIECE_S = 1.0
+# What a read gives when the server is draining: the stream stops reading and ends with its final results.
+DRAINED = object()
 
 
 @dataclass
 class Handling:
-    """The session of one call, once its configuration opened one."""
+    """Whose call it is, once known, and its session, once its configuration opened one."""
 
+    grant: Grant | None = None
     session: StreamSession | None = None
 
 
 class VoiceServicer(pb_grpc.VoiceServicer):
-    def __init__(self, registry: ModelRegistry, settings: ServerSettings, metrics: ServerMetrics):
+    def __init__(self, registry: ModelRegistry, settings: ServerSettings, metrics: ServerMetrics, access: Access):
         self.registry = registry
         self.settings = settings
         self.metrics = metrics
-        self.sessions = SessionTable(settings.max_streams, metrics)
+        self.access = access
+        self.sessions = SessionTable(settings.max_streams, metrics, settings.retry_after_s)
         # Chunks run off the event loop: batched across streams by one scheduler, or each stream on its own.
         self.engine = BatchScheduler(settings.batch_wait_ms, settings.max_batch, metrics.batched) \
             if settings.batching else PerStreamRunner(settings.inference_threads)
         self.draining = asyncio.Event()
         self.reads: set[asyncio.Future] = set()  # every call's pending read, so that draining can end it
 
-    async def _accept(self, session: StreamSession, chunk: pb.AudioChunk, piece_s: float | None = None
+    async def _accept(self, session: StreamSession, sequence: int, data: bytes, piece_s: float | None = None
                       ) -> list[pb.StreamAudioResponse]:
         """A chunk's responses; piece_s: handed to the engine in pieces this long, so that a whole recording
         does not hold up the streams batched with it (chunk boundaries change no result)."""
-        samples = session.decode(chunk)
-        piece = len(samples) if piece_s is None else max(1, round(piece_s * session.params.sample_rate))
-        responses, compute_s = [], 0.0
-        for part in samples.split(piece):
-            if session.timed_out:  # the rest of a recording after its voice activity timeout is not heard
+        responses, compute_s, samples = [], 0.0, 0
+        for part in session.decode(sequence, data, piece_s):
+            if session.speech_timed_out:  # the rest of a recording after its voice activity timeout is not heard
                 break
             out, spent = await self.engine.run(session.stream, part)
             responses += session.respond(out)
             compute_s += spent
-        session.metrics.chunk(len(samples) / session.params.sample_rate, compute_s)
+            samples += len(part)
+        session.metrics.chunk(samples / session.params.sample_rate, compute_s)
         return responses
 
-    async def _finish(self, session: StreamSession) -> list[pb.StreamAudioResponse]:
+    async def _finish(self, session: StreamSession, end: int = pb.STREAM_END_COMPLETED) -> list[pb.StreamAudioResponse]:
         out, _ = await self.engine.run(session.stream, None)
-        return session.respond(out) + [session.summary(drained=self.draining.is_set())]
+        return session.respond(out) + [session.summary(end)]
 
-    async def _read(self, context) -> pb.StreamAudioRequest | None:
-        """The next request; None when the client half-closes or the server is draining."""
+    async def _read(self, context):
+        """The next request; None when the client half-closes, DRAINED when the server is draining."""
         if self.draining.is_set():
-            return None
+            return DRAINED
         read = asyncio.ensure_future(context.read())
         self.reads.add(read)
         try:
@@ -73,11 +79,11 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         except asyncio.CancelledError:
             # `drain` cancelled this read, not the call: the stream ends with its final results.
             if read.cancelled() and self.draining.is_set() and not asyncio.current_task().cancelling():
-                return None
+                return DRAINED
             raise
         finally:
             self.reads.discard(read)
-        return None if request is grpc.aio.EOF else request
+        return None if request is grpc.aio.EOF else accepted(request)
 
     def drain(self) -> None:
         """Stops every stream from reading more audio: each sends its final results and summary."""
@@ -85,26 +91,33 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         for read in list(self.reads):
             read.cancel()
 
-    def _open(self, config: pb.StreamConfig, max_chunk_s: float) -> StreamSession:
-        return self.sessions.open(parse_config(config, self.registry), self.registry, max_chunk_s)
+    def _open(self, config: pb.StreamConfig, max_chunk_s: float, grant: Grant) -> StreamSession:
+        params = parse_config(config, self.registry)
+        self.access.permit(grant, params.task)
+        return self.sessions.open(params, self.registry, max_chunk_s, grant)
 
     @contextlib.asynccontextmanager
     async def _handling(self, context):
-        """Runs a call: a StreamError becomes its status, every end is counted, the session is closed."""
+        """Runs a call: a StreamError becomes its status, any other error INTERNAL for this call alone; every end
+        is counted, the session is closed."""
         handling = Handling()
         outcome, code = "failed", grpc.StatusCode.UNKNOWN
         try:
             yield handling
-            outcome = "drained" if self.draining.is_set() else "completed"
-            code = grpc.StatusCode.OK
+            outcome, code = "completed", grpc.StatusCode.OK
         except StreamError as e:
-            outcome, code = "rejected", e.code
-            log.info("stream %s rejected: %s %s", handling.session.id if handling.session else "-",
-                     e.code.name, e.message)
-            await context.abort(e.code, e.message)
+            outcome, code = e.outcome, e.code
+            log.info("stream %s %s: %s %s", _name(handling), outcome, e.code.name, e.message)
+            retry = (("retry-after-ms", str(round(e.retry_after_s * 1000))),) if e.retry_after_s else ()
+            await context.abort(e.code, e.message, trailing_metadata=retry)
         except asyncio.CancelledError:
             outcome, code = "cancelled", grpc.StatusCode.CANCELLED
             raise
+        except Exception:
+            outcome, code = "failed", grpc.StatusCode.INTERNAL
+            log.exception("stream %s failed", _name(handling))
+            await context.abort(code, f"the server failed on this stream (its log names stream {_name(handling)}); "
+                                      "other streams go on; open a new one")
         finally:
             session = handling.session
             self.metrics.stream_ended((session.params.task, session.params.cell) if session else None, outcome, code)
@@ -113,34 +126,71 @@ class VoiceServicer(pb_grpc.VoiceServicer):
 
     async def StreamAudio(self, request_iterator, context):
         async with self._handling(context) as handling:
-            first = await self._read(context)
-            if first is None:
-                raise invalid("the stream ended before its configuration; send a StreamConfig first")
-            if not first.HasField("config"):
-                raise invalid("the first request must carry a StreamConfig, not audio; send the configuration first")
-            session = handling.session = self._open(first.config, self.settings.max_chunk_s)
-            while (request := await self._read(context)) is not None:
-                received = time.perf_counter()
-                if request.HasField("config"):
-                    raise invalid("a stream takes one StreamConfig, in its first request; open a new stream to change it")
-                if not request.HasField("audio"):
-                    raise invalid("a request after the first must carry an AudioChunk")
-                responses = await self._accept(session, request.audio)
-                for response in responses:
-                    await context.write(response)
-                if responses:
-                    session.metrics.results_sent(time.perf_counter() - received)
-                if session.timed_out:
-                    break
-            for response in await self._finish(session):
+            clock = StreamClock(self.settings)
+            try:
+                # No audio for the idle timeout ends the stream: reading, computing and writing alike.
+                async with asyncio.timeout(clock.idle_deadline()) as idle:
+                    await self._stream(context, handling, clock, idle)
+            except TimeoutError:
+                raise clock.idle_error() from None
+
+    async def _stream(self, context, handling: Handling, clock: StreamClock, idle: asyncio.Timeout) -> None:
+        grant = handling.grant = self.access.grant(context.invocation_metadata())
+        first = await self._read(context)
+        if first is DRAINED:
+            raise StreamError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down; open the stream again",
+                              outcome="drained")
+        if first is None:
+            raise invalid("the stream ended before its configuration; send a StreamConfig first")
+        if not first.HasField("config"):
+            raise invalid("the first request must carry a StreamConfig, not audio; send the configuration first")
+        session = handling.session = self._open(first.config, self.settings.max_chunk_s, grant)
+        end = await self._take_audio(context, session, clock, idle)
+        idle.reschedule(clock.idle_deadline())  # the final results get a whole idle period to be taken
+        for response in await self._finish(session, end):
+            await context.write(response)
+        if end == pb.STREAM_END_DRAINED:
+            raise StreamError(grpc.StatusCode.UNAVAILABLE,
+                              f"the server is shutting down: it stopped reading this stream after "
+                              f"{session.stream.audio_s:.2f} s of audio (its summary says so); send the rest on a "
+                              "new stream", outcome="drained")
+        if end == pb.STREAM_END_MAX_DURATION:
+            raise clock.expired_error()
+
+    async def _take_audio(self, context, session: StreamSession, clock: StreamClock, idle: asyncio.Timeout) -> int:
+        """Reads and answers chunks until the client half-closes, the server stops reading or the voice activity
+        timeout passes; the StreamEnd."""
+        while not clock.expired:
+            idle.reschedule(clock.idle_deadline())
+            request = await self._read(context)
+            if request is None:
+                return pb.STREAM_END_COMPLETED
+            if request is DRAINED:
+                return pb.STREAM_END_DRAINED
+            received = time.perf_counter()
+            if request.HasField("config"):
+                raise invalid("a stream takes one StreamConfig, in its first request; open a new stream to change it")
+            if not request.HasField("audio"):
+                raise invalid("a request after the first must carry an AudioChunk")
+            responses = await self._accept(session, request.audio.sequence, request.audio.data)
+            for response in responses:
                 await context.write(response)
+            if responses:
+                session.metrics.results_sent(time.perf_counter() - received)
+            if session.speech_timed_out:
+                return pb.STREAM_END_VOICE_ACTIVITY_TIMEOUT
+            await clock.pace(session.stream.audio_s)
+        return pb.STREAM_END_MAX_DURATION
 
     async def Recognize(self, request, context):
         async with self._handling(context) as handling:
+            request = accepted(request)
+            grant = handling.grant = self.access.grant(context.invocation_metadata())
             # The whole recording is one chunk, bounded by the longest recording instead.
-            session = handling.session = self._open(request.config, self.settings.max_recording_s)
-            responses = await self._accept(session, pb.AudioChunk(sequence=0, data=request.audio), RECOGNIZE_PIECE_S)
-            responses += await self._finish(session)
+            session = handling.session = self._open(request.config, self.settings.max_recording_s, grant)
+            responses = await self._accept(session, 0, request.audio, RECOGNIZE_PIECE_S)
+            end = pb.STREAM_END_VOICE_ACTIVITY_TIMEOUT if session.speech_timed_out else pb.STREAM_END_COMPLETED
+            responses += await self._finish(session, end)
             return pb.RecognizeResponse(
                 detections=[r.detection for r in responses if r.HasField("detection")],
                 transcripts=[r.transcript for r in responses if r.HasField("transcript") and r.transcript.is_final],
@@ -150,4 +200,15 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             )
 
     async def ListModels(self, request, context):
+        try:
+            accepted(request)
+            self.access.grant(context.invocation_metadata())
+        except StreamError as e:
+            await context.abort(e.code, e.message)
         return pb.ListModelsResponse(models=self.registry.describe())
+
+
+def _name(handling: Handling) -> str:
+    """A stream as its log lines name it: its number (- before it has one) and whose it is."""
+    number = handling.session.id if handling.session else "-"
+    return f"{number} ({handling.grant.name})" if handling.grant else str(number)

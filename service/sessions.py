@@ -1,7 +1,9 @@
 """Per-stream sessions: audio messages in, response messages out, and the table of open sessions."""
 
+import collections
 import itertools
 import threading
+from collections.abc import Iterator
 
 import grpc
 import torch
@@ -16,6 +18,7 @@ from rnnvoice.models.streaming.transcription_stream import Transcript, transcrip
 from rnnvoice.models.streaming.voice_activity import VoiceEvent, with_voice_activity
 from rnnvoice.models.types import Task
 from rnnvoice.protos import pb
+from rnnvoice.service.auth import Grant
 from rnnvoice.service.errors import StreamError, invalid
 from rnnvoice.service.metrics import ModelMetrics, ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
@@ -51,14 +54,14 @@ class StreamSession:
 
     `decode` checks and decodes a chunk; the engine (service.batching) runs it through `stream`;
     `respond` turns each output into response messages, `summary` ends the stream. A stream with a voice
-    activity timeout is `timed_out` once it has gone that long without speech: its handler ends it.
+    activity timeout is `speech_timed_out` once it has gone that long without speech: its handler ends it.
     """
 
-
     def __init__(self, session_id: int, params: StreamParams, registry: ModelRegistry, max_chunk_s: float,
-                 metrics: ModelMetrics):
+                 metrics: ModelMetrics, grant: Grant):
         self.id = session_id
         self.params = params
+        self.grant = grant
         self.metrics = metrics
         self.stream = open_stream(params, registry)
         self.max_chunk_bytes = int(max_chunk_s * params.bytes_per_second)
@@ -67,25 +70,29 @@ class StreamSession:
         self.chunks = 0
         self.detections = 0
         self.finals = 0
-        self.timed_out = False
+        self.speech_timed_out = False
 
-    def decode(self, chunk: pb.AudioChunk) -> torch.Tensor:
-        """The chunk's samples (T,), mono at the stream's rate; StreamError if it is out of order or malformed."""
-        if chunk.sequence != self.next_sequence:
-            raise invalid(f"audio chunk has sequence {chunk.sequence} where {self.next_sequence} was expected; "
+    def decode(self, sequence: int, data: bytes, piece_s: float | None = None) -> Iterator[torch.Tensor]:
+        """A chunk's samples, mono at the stream's rate: (T,), or pieces of piece_s each, decoded one at a time
+        (a whole recording is never held as floats nor copied); StreamError if it is out of order or malformed."""
+        if sequence != self.next_sequence:
+            raise invalid(f"audio chunk has sequence {sequence} where {self.next_sequence} was expected; "
                           "number chunks 0, 1, 2, ... in the order they are sent")
-        if not chunk.data:
-            raise invalid(f"audio chunk {chunk.sequence} is empty; send at least one sample per chunk")
-        if len(chunk.data) > self.max_chunk_bytes:
-            raise invalid(f"audio chunk {chunk.sequence} holds {len(chunk.data)} bytes, more than "
+        data = memoryview(data)
+        if not data:
+            raise invalid(f"audio chunk {sequence} is empty; send at least one sample per chunk")
+        if len(data) > self.max_chunk_bytes:
+            raise invalid(f"audio chunk {sequence} holds {len(data)} bytes, more than "
                           f"{self.max_chunk_s:g} s of audio ({self.max_chunk_bytes} bytes); send smaller chunks")
-        try:
-            samples = decode(chunk.data, self.params.encoding, self.params.channels)
-        except AudioFormatError as e:
-            raise invalid(f"audio chunk {chunk.sequence}: {e}") from e
         self.next_sequence += 1
         self.chunks += 1
-        return samples
+        frame_bytes = self.params.bytes_per_second // self.params.sample_rate
+        step = len(data) if piece_s is None else max(1, round(piece_s * self.params.sample_rate)) * frame_bytes
+        for start in range(0, len(data), step):
+            try:
+                yield decode(data[start : start + step], self.params.encoding, self.params.channels)
+            except AudioFormatError as e:
+                raise invalid(f"audio chunk {sequence}: {e}") from e
 
     def respond(self, out: StreamOutput) -> list[pb.StreamAudioResponse]:
         """The response messages of one chunk's output, counted."""
@@ -101,16 +108,14 @@ class StreamSession:
         self.finals += out.finals
         self.metrics.finals(out.finals)
         timeout = self.params.voice_timeout_s
-        self.timed_out |= timeout is not None and out.silence_s >= timeout
+        self.speech_timed_out |= timeout is not None and out.silence_s >= timeout
         return [pb.StreamAudioResponse(sequence=self.last_sequence, **{kind: message}) for kind, message in results]
 
-    def summary(self, drained: bool = False) -> pb.StreamAudioResponse:
-        """The stream's last response; drained: the server is shutting down."""
+    def summary(self, end: int = pb.STREAM_END_COMPLETED) -> pb.StreamAudioResponse:
+        """The stream's last response; end: a StreamEnd."""
         s = self.stream
-        ended_by = (pb.STREAM_END_VOICE_ACTIVITY_TIMEOUT if self.timed_out else
-                    pb.STREAM_END_SERVER_SHUTDOWN if drained else pb.STREAM_END_CLIENT)
         summary = pb.StreamSummary(audio_s=s.audio_s, chunks=self.chunks, frames=s.steps, compute_s=s.compute_s,
-                                   detections=self.detections, finals=self.finals, ended_by=ended_by)
+                                   detections=self.detections, finals=self.finals, end_reason=end)
         return pb.StreamAudioResponse(sequence=self.last_sequence, summary=summary)
 
     @property
@@ -146,29 +151,40 @@ def command_message(c: Command) -> pb.AssistantCommand:
 
 
 class SessionTable:
-    """The open sessions, bounded; every opened session is closed exactly once by its handler."""
+    """The open sessions, bounded overall and per grant; every opened session is closed exactly once by its
+    handler."""
 
-    def __init__(self, max_sessions: int, metrics: ServerMetrics):
+    def __init__(self, max_sessions: int, metrics: ServerMetrics, retry_after_s: float):
         self.max_sessions = max_sessions
         self.metrics = metrics
+        self.retry_after_s = retry_after_s
         self.sessions: dict[int, StreamSession] = {}
+        self.per_grant: collections.Counter[str] = collections.Counter()
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
 
-    def open(self, params: StreamParams, registry: ModelRegistry, max_chunk_s: float) -> StreamSession:
+    def _full(self, message: str) -> StreamError:
+        return StreamError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{message}; retry in {self.retry_after_s:g} s",
+                           retry_after_s=self.retry_after_s)
+
+    def open(self, params: StreamParams, registry: ModelRegistry, max_chunk_s: float, grant: Grant) -> StreamSession:
         with self.lock:
             if len(self.sessions) >= self.max_sessions:
-                raise StreamError(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                  f"the server is at its limit of {self.max_sessions} streams; retry later")
+                raise self._full(f"the server is at its limit of {self.max_sessions} streams")
+            if grant.max_streams is not None and self.per_grant[grant.name] >= grant.max_streams:
+                raise self._full(f"the token of {grant.name!r} has its limit of {grant.max_streams} streams open")
             session = StreamSession(next(self.ids), params, registry, max_chunk_s,
-                                    self.metrics.models[params.task, params.cell])
+                                    self.metrics.models[params.task, params.cell], grant)
             self.sessions[session.id] = session
+            self.per_grant[grant.name] += 1
         session.metrics.opened()
         return session
 
     def close(self, session: StreamSession) -> None:
         with self.lock:
             closed = self.sessions.pop(session.id, None)
+            if closed is not None:
+                self.per_grant[closed.grant.name] -= 1
         if closed is not None:
             closed.metrics.closed()
 

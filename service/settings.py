@@ -4,18 +4,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnvoice.models.weights import shipped_models
+from rnnvoice.service.auth import Grant
+
+MIB = 1 << 20
 
 
 @dataclass(frozen=True)
 class ServerSettings:
-    host: str = "[::]"
+    # Loopback unless told otherwise: a public address is a decision (the container makes it).
+    host: str = "127.0.0.1"
     port: int = 50051
     # (task, cell) -> weights file; the shipped GRU and LSTM keyword models by default.
     models: dict[tuple[str, str], Path] = field(default_factory=shipped_models)
+    # TLS: the server's certificate chain and key (PEM); with client_ca, clients must show a certificate it signed.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    # Bearer tokens and what each may do; none: every caller may do everything.
+    tokens: tuple[Grant, ...] = ()
     max_streams: int = 256
+    # The retry hint of a refusal for capacity (the stream limit, overall or a token's).
+    retry_after_s: float = 1.0
+    # A stream that sends no audio for this long ends with DEADLINE_EXCEEDED; none lasts longer than max_stream_s.
+    idle_timeout_s: float = 30.0
+    max_stream_s: float = 4 * 3600.0
+    # HTTP/2 pings after this long without traffic find a silent peer; it has keepalive_timeout_s to answer.
+    keepalive_s: float = 60.0
+    keepalive_timeout_s: float = 20.0
+    # Audio one stream may send ahead of real time: burst_s at once, then realtime_factor seconds per second;
+    # beyond that the server stops reading it and HTTP/2 flow control holds the client back.
+    realtime_factor: float = 10.0
+    burst_s: float = 10.0
     # Longest audio one chunk may carry, and one Recognize call.
     max_chunk_s: float = 10.0
     max_recording_s: float = 600.0
+    # Largest request message per method: a StreamAudio request, and a Recognize call's whole recording.
+    max_stream_message_bytes: int = 1 * MIB
+    max_recognize_bytes: int = 3 * MIB
     # Steps of all streams batched by one scheduler (False: each stream on its own, on inference_threads).
     batching: bool = True
     # How long the scheduler waits for more streams once one has a chunk, and the most streams in one step.
@@ -29,10 +54,12 @@ class ServerSettings:
     device: str = "cpu"
     # Seconds in-flight streams get to finish on shutdown.
     grace_s: float = 10.0
-    # Port of the Prometheus /metrics endpoint, on the same host; 0 serves none.
+    # The Prometheus /metrics endpoint (HTTPS with the server's TLS settings); port 0 serves none.
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = 0
 
     @property
     def max_message_bytes(self) -> int:
-        """Enough for a whole recording of max_recording_s at 48 kHz float stereo."""
-        return int(self.max_recording_s * 48000 * 4 * 2) + 65536
+        """What gRPC itself receives: the largest request of any method (it refuses more from the length prefix,
+        before the message arrives); each method's own limit is checked before its message is parsed."""
+        return max(self.max_stream_message_bytes, self.max_recognize_bytes)

@@ -14,6 +14,7 @@ from rnnvoice.clients.client import VoiceClient
 from rnnvoice.clients.local_server import free_port
 from rnnvoice.models.data.corpus import load_clip
 from rnnvoice.models.weights import shipped_models
+from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.server import VoiceServer
 from rnnvoice.service.settings import ServerSettings
 
@@ -26,16 +27,16 @@ SHIPPED_MODELS_TRAINED = True
 class ServerThread:
     """A VoiceServer on its own event loop in a background thread, listening on loopback."""
 
-    def __init__(self, settings: ServerSettings):
+    def __init__(self, settings: ServerSettings, registry: ModelRegistry | None = None):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = self.call(self._start(settings))
+        self.server = self.call(self._start(settings, registry))
         self.target = f"127.0.0.1:{self.server.port}"
 
     @staticmethod
-    async def _start(settings: ServerSettings) -> VoiceServer:
-        server = VoiceServer(settings)
+    async def _start(settings: ServerSettings, registry: ModelRegistry | None) -> VoiceServer:
+        server = VoiceServer(settings, registry)
         await server.start()
         return server
 

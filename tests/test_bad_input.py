@@ -1,14 +1,20 @@
 """Bad input gets the right status and a message that says what to fix; the session is freed, others go on."""
 
 import dataclasses
+import logging
 import threading
 
 import grpc
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from rnnvoice.clients.client import Audio, VoiceClient, stream_config
+from rnnvoice.models.audio.pcm import MAX_FLOAT_SAMPLE
 from rnnvoice.protos import pb
+from rnnvoice.service.requests import fold_accents
 from tests.conftest import ServerThread, rpc_error, wait_until
 
 ONE_SECOND = Audio.from_array(np.zeros(16000, np.float32), 16000)
@@ -50,6 +56,7 @@ CASES = {
     "odd byte count": ([first(config()), audio(0, b"\x00\x01\x02")], grpc.StatusCode.INVALID_ARGUMENT, "not a whole number"),
     "NaN floats": ([first(config(format__encoding=pb.ENCODING_FLOAT32LE)), audio(0, np.array([0, np.nan], "<f4").tobytes())], grpc.StatusCode.INVALID_ARGUMENT, "NaN or infinite"),
     "infinite floats": ([first(config(format__encoding=pb.ENCODING_FLOAT32LE)), audio(0, np.array([np.inf], "<f4").tobytes())], grpc.StatusCode.INVALID_ARGUMENT, "NaN or infinite"),
+    "absurd finite floats": ([first(config(format__encoding=pb.ENCODING_FLOAT32LE)), audio(0, np.array([0.1, -1e19], "<f4").tobytes())], grpc.StatusCode.INVALID_ARGUMENT, "a sample of magnitude 1e+19; full scale is 1.0"),
     "empty chunk": ([first(config()), audio(0, b"")], grpc.StatusCode.INVALID_ARGUMENT, "chunk 0 is empty"),
     "oversized chunk": ([first(config()), audio(0, np.zeros(16000 * 11, "<i2").tobytes())], grpc.StatusCode.INVALID_ARGUMENT, "more than 10 s of audio"),
     "second configuration": ([first(config()), audio(0, PCM), first(config())], grpc.StatusCode.INVALID_ARGUMENT, "one StreamConfig"),
@@ -62,6 +69,12 @@ CASES = {
 def unknown_keyword():
     c = config()
     c.keywords.keywords.add(keyword="banana")
+    return [first(c)]
+
+
+def keyword_named(name: str):
+    c = config()
+    c.keywords.keywords.add(keyword=name)
     return [first(c)]
 
 
@@ -90,6 +103,11 @@ CASES["endpoint out of range"] = (transcription(endpoint_silence_s=5.0), grpc.St
                                   "endpoint_silence_s 5 is outside 0.1 to 3 seconds")
 CASES["unknown decoder"] = (transcription(decoder=9), grpc.StatusCode.INVALID_ARGUMENT, "unknown decoder 9")
 CASES["sensitivity out of range"] = (bad_sensitivity(), grpc.StatusCode.INVALID_ARGUMENT, "sensitivity 1.5")
+CASES["keyword name of 100 KB"] = (keyword_named("x" * 100_000), grpc.StatusCode.INVALID_ARGUMENT,
+                                   "a keyword name of 100000 characters; names have at most 32")
+CASES["phrase hint in another script"] = (transcription(phrase_hints=["call mom", "给妈妈打电话"]),
+                                          grpc.StatusCode.INVALID_ARGUMENT,
+                                          "phrase hint 1 ('给妈妈打电话') has letters the recogniser cannot write")
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -102,6 +120,51 @@ def test_bad_stream_gets_a_clear_error_and_frees_its_session(case, client, serve
     # The server goes on serving.
     results = list(client.stream_audio(ONE_SECOND, "gru"))
     assert results[-1].HasField("summary")
+
+
+def test_client_text_is_cut_short_in_messages_and_logs(client, caplog):
+    with caplog.at_level(logging.INFO):
+        error = rpc_error(lambda: client.stub.StreamAudio(iter(keyword_named("é" * 30 + "z")), timeout=30))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        long_hint = transcription(phrase_hints=["x" * 20 + "给" * 80])
+        error = rpc_error(lambda: client.stub.StreamAudio(iter(long_hint), timeout=30))
+        assert "... (100 characters)" in error.details() and len(error.details()) < 300
+    assert "给" * 41 not in caplog.text
+
+
+def test_phrase_hints_with_accents_are_folded_to_the_letters_the_recogniser_writes(client):
+    assert fold_accents("Héllo Straße ﬁx NAÏVE") == "hello strasse fix naive"
+    c = config(task=pb.TASK_TRANSCRIPTION)
+    c.transcription.phrase_hints.extend(["héllo", "Straße", "Ça va"])
+    responses = list(client.stub.StreamAudio(iter([first(c), audio(0, PCM)]), timeout=60))
+    assert responses[-1].summary.chunks == 1
+
+
+RAW_METHODS = {"StreamAudio": "stream_stream", "Recognize": "unary_unary", "ListModels": "unary_unary"}
+
+
+@pytest.mark.parametrize("method", RAW_METHODS)
+def test_undecodable_request_bytes_are_invalid_argument_without_a_traceback(method, client, caplog):
+    call = getattr(client.channel, RAW_METHODS[method])(f"/rnnvoice.v1.Voice/{method}")
+    garbage = b"\xff\xff\xff\xff not a protobuf message"
+    with caplog.at_level(logging.INFO):
+        error = rpc_error(lambda: call(iter([garbage]) if method == "StreamAudio" else garbage, timeout=30))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "is not a valid" in error.details() and "send one made by the rnnvoice.v1 stubs" in error.details()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.floats(-MAX_FLOAT_SAMPLE, MAX_FLOAT_SAMPLE, width=32), min_size=1, max_size=4000))
+def test_any_float_audio_within_the_limit_keeps_every_score_finite(server, samples):
+    c = config(format__encoding=pb.ENCODING_FLOAT32LE, keywords__interim_scores=True)
+    loud = np.array(samples * (16000 // len(samples) + 1), "<f4")[:16000].tobytes()  # a second of it
+    with VoiceClient(server.target, timeout_s=60) as client:
+        responses = list(client.stub.StreamAudio(iter([first(c), audio(0, loud), audio(1, loud[:3200])]),
+                                                 timeout=60))
+    scores = [v for r in responses if r.HasField("scores") for v in r.scores.scores.values()]
+    assert scores and np.isfinite(scores).all()
+    assert responses[-1].summary.end_reason == pb.STREAM_END_COMPLETED
 
 
 def held_open(gate: threading.Event):

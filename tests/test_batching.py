@@ -4,6 +4,7 @@ together by `step_streams`, give what each gives stepped alone, for both cells a
 import dataclasses
 import gc
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -172,3 +173,26 @@ def test_state_slots_start_at_zero_survive_growth_and_are_reused(models):
     gc.collect()
     reused = ModelLane(model)
     assert reused.slot == slot and not any(part.any() for part in reused.state)
+
+
+def test_lanes_freed_by_the_garbage_collector_inside_take_give_their_slots_back(models):
+    """A lane in a reference cycle (as a rejected stream's traceback makes) is finalized whenever the cyclic
+    collector runs, which may be inside `take` with the pool's lock held: it must neither deadlock nor leak."""
+    model = models["keywords", "gru"]
+    thresholds = gc.get_threshold()
+    gc.set_threshold(5, 1, 1)  # the collector runs every few allocations, inside take as anywhere else
+    def churn():
+        for _ in range(3000):
+            cycle = [ModelLane(model)]
+            cycle.append(cycle)
+
+    worker = threading.Thread(target=churn, daemon=True)  # a daemon: a deadlocked one cannot hold up the tests
+    try:
+        worker.start()
+        worker.join(120)
+    finally:
+        gc.set_threshold(*thresholds)
+    assert not worker.is_alive(), "taking a slot deadlocked with a lane giving one back"
+    gc.collect()
+    slots = ModelLane(model).pool.parts[0].shape[1]
+    assert slots < 3000  # dropped lanes' slots were taken again: the pool did not grow with every lane

@@ -1,5 +1,7 @@
 """The deployment's files as their own tools read them (docker-compose, promtool), and the commands of its health checks."""
 
+import dataclasses
+import os
 import re
 import shutil
 import subprocess
@@ -8,9 +10,12 @@ from pathlib import Path
 
 import yaml
 
+from rnnvoice.clients.client import VoiceClient
+from rnnvoice.clients.connection import Connection
 from rnnvoice.models.decoding.ctc import DECODER_FILE, LEXICON_FILE, LM_FILE
 from rnnvoice.models.weights import WEIGHTS, model_files
 from rnnvoice.protos import SERVICE_NAME
+from tests.conftest import ServerThread
 from tests.daemons import DEPLOY, REPO, binary
 
 RNNVOICE = [sys.executable, "-m", "rnnvoice.clients.cli"]
@@ -40,10 +45,14 @@ def test_compose_starts_each_service_once_the_one_it_needs_is_healthy():
         assert services[name]["healthcheck"]["test"]
     # The server's health check is the image's own (Dockerfile HEALTHCHECK).
     assert "healthcheck" not in services["rnnvoice"] and services["rnnvoice"]["build"]
-    assert services["rnnvoice"]["environment"]["RNNVOICE_METRICS_PORT"] == "9100"
+    environment = services["rnnvoice"]["environment"]
+    assert environment["RNNVOICE_METRICS_PORT"] == "9100"
+    # Clients and Prometheus reach the server over TLS, with the files `make certs` makes in deploy/tls/.
+    assert environment["RNNVOICE_TLS_CERT"] == "/tls/server.pem" and environment["RNNVOICE_TLS_KEY"] == "/tls/server.key"
     mounted = [v.split(":")[0] for service in services.values() for v in service.get("volumes", [])]
     files = [Path(m) for m in mounted if m.startswith("/")]  # the others are named volumes
-    assert len(files) == 3 and all(f.exists() and f.is_relative_to(REPO) for f in files), files
+    assert len(files) == 5 and all(f.exists() and f.is_relative_to(REPO) for f in files), files
+    assert str(DEPLOY / "tls") in mounted
 
 
 def test_compose_scale_profile_adds_replicas_behind_nginx():
@@ -53,6 +62,7 @@ def test_compose_scale_profile_adds_replicas_behind_nginx():
     assert services["replica"]["image"] == services["rnnvoice"]["image"]
     assert services["lb"]["depends_on"] == {"replica": {"condition": "service_healthy"}}
     assert any("deploy/nginx/nginx.conf:/etc/nginx/nginx.conf" in str(v) for v in services["lb"]["volumes"])
+    assert any("deploy/tls:/etc/nginx/tls" in str(v) for v in services["lb"]["volumes"])
     # Prometheus scrapes every replica: its DNS discovery names the replica service.
     scrape = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text())["scrape_configs"]
     names = [n for job in scrape for sd in job.get("dns_sd_configs", []) for n in sd["names"]]
@@ -123,3 +133,18 @@ def test_health_command_is_zero_only_for_a_serving_server(server):
     closed = subprocess.run([*RNNVOICE, "health", "--server", "127.0.0.1:1", "--timeout", "1"],
                             capture_output=True, text=True, timeout=60)
     assert closed.returncode == 1 and "UNAVAILABLE" in closed.stderr
+
+
+def test_make_certs_gives_a_certificate_the_server_serves_and_clients_trust(settings, tmp_path):
+    out = subprocess.run(["make", "-s", "certs", f"TLS_DIR={tmp_path}"], capture_output=True, text=True, timeout=120,
+                         cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    server = ServerThread(dataclasses.replace(settings, tls_cert=tmp_path / "server.pem", tls_key=tmp_path / "server.key"))
+    try:
+        with VoiceClient(f"localhost:{server.server.port}", timeout_s=30, connection=Connection(ca=tmp_path / "ca.pem")) as c:
+            assert len(c.list_models()) == 4
+        health = subprocess.run([*RNNVOICE, "health", "--server", f"localhost:{server.server.port}"], capture_output=True,
+                                text=True, timeout=60, env={**os.environ, "RNNVOICE_TLS_CA": str(tmp_path / "ca.pem")})
+        assert health.returncode == 0 and "SERVING" in health.stdout  # the image's health check, as it runs there
+    finally:
+        server.stop()

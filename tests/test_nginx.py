@@ -1,5 +1,6 @@
-"""The repository's nginx load balancer in front of two real server replicas: every stream succeeds through it,
-stays on one replica from its first chunk to its summary, and the streams spread over both replicas."""
+"""The repository's nginx load balancer in front of two real server replicas: every stream succeeds through it
+(over TLS, which nginx holds for the replicas), stays on one replica from its first chunk to its summary, and the
+streams spread over both replicas."""
 
 import dataclasses
 import re
@@ -7,8 +8,10 @@ import re
 import pytest
 
 from rnnvoice.clients.client import CELLS, read_audio
+from rnnvoice.clients.connection import Connection
 from rnnvoice.clients.load import run_load
 from rnnvoice.clients.scrape import scrape, value
+from tests.certificates import make_certificates
 from tests.conftest import FIXTURES, ServerThread, free_port
 from tests.daemons import DEPLOY, Daemon, binary
 
@@ -24,13 +27,22 @@ def replicas(settings):
 
 
 @pytest.fixture()
-def balancer(replicas, tmp_path) -> str:
-    """nginx on deploy/nginx/nginx.conf, its upstream the two replicas, on a free port; its host:port."""
+def certificates(tmp_path):
+    return make_certificates(tmp_path)
+
+
+@pytest.fixture()
+def balancer(replicas, certificates, tmp_path) -> str:
+    """nginx on deploy/nginx/nginx.conf with the test's TLS certificate, its upstream the two replicas, on a free
+    port; its host:port."""
     port = free_port()
     config = (DEPLOY / "nginx/nginx.conf").read_text()
+    for name, path in (("server.pem", certificates.server_cert), ("server.key", certificates.server_key)):
+        config, n = re.subn(rf"/etc/nginx/tls/{name};", f"{path};", config)
+        assert n == 1
     config, n = re.subn(r"server replica:50051;", " ".join(f"server {r.target};" for r in replicas), config)
     assert n == 1
-    config, n = re.subn(r"listen 50051 http2;", f"listen 127.0.0.1:{port} http2;", config)
+    config, n = re.subn(r"listen 50051 ssl http2;", f"listen 127.0.0.1:{port} ssl http2;", config)
     assert n == 1
     (tmp_path / "nginx.conf").write_text(config)
     daemon = Daemon([binary("nginx"), "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", "stderr",
@@ -42,11 +54,11 @@ def balancer(replicas, tmp_path) -> str:
         daemon.stop()
 
 
-def test_streams_through_nginx_stay_on_one_replica_and_spread_over_both(replicas, balancer):
+def test_streams_through_nginx_stay_on_one_replica_and_spread_over_both(replicas, balancer, certificates):
     audio = read_audio(FIXTURES / "spoken_seven_yes.wav")
     chunks = len(list(audio.chunks(0.1)))
     for cell in CELLS:
-        load = run_load(balancer, audio, cell, STREAMS, realtime=False)
+        load = run_load(balancer, audio, cell, STREAMS, realtime=False, connection=Connection(ca=certificates.ca))
         assert load.errors == []
         # Each stream's summary accounts for all its audio: one replica saw every chunk, in order.
         assert load.audio_s == pytest.approx(STREAMS * audio.seconds)

@@ -6,13 +6,16 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 import soundfile
 
 from rnnvoice.clients.client import Audio, VoiceClient, stream_config
-from tests.conftest import free_port, wait_until
+from rnnvoice.protos import pb
+from tests.conftest import FIXTURES, free_port, wait_until
 
 RNNVOICE = [sys.executable, "-m", "rnnvoice.clients.cli"]
 
@@ -34,7 +37,7 @@ def serve_process():
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_shutdown_lets_open_streams_finish_with_their_summary(serve_process, sig):
+def test_shutdown_drains_open_streams_with_their_summary_and_says_so(serve_process, sig):
     process, client, _ = serve_process
     gate = threading.Event()
     chunk = np.zeros(1600, "<i2").tobytes()
@@ -42,19 +45,28 @@ def test_shutdown_lets_open_streams_finish_with_their_summary(serve_process, sig
     def chunks():
         for _ in range(5):
             yield chunk
-        gate.wait(30)  # the client keeps the stream open; the server ends it
+        gate.wait(30)  # the client keeps the stream open, with more to send; the server ends it
 
     # Interim scores answer every chunk, so the test knows when all five were processed.
     responses = client.stream(stream_config(Audio(chunk, 16000), interim_scores=True), chunks())
-    results = []
-    reader = threading.Thread(target=lambda: results.extend(responses))
+    results, errors = [], []
+
+    def read():
+        try:
+            results.extend(responses)
+        except grpc.RpcError as e:
+            errors.append(e)
+
+    reader = threading.Thread(target=read)
     reader.start()
     assert wait_until(lambda: len(results) == 5, timeout_s=30)
     os.kill(process.pid, sig)
     reader.join(30)
     gate.set()
-    assert results[-1].HasField("summary")
-    assert results[-1].summary.audio_s == pytest.approx(0.5)
+    summary = results[-1].summary
+    assert summary.audio_s == pytest.approx(0.5) and summary.end_reason == pb.STREAM_END_DRAINED
+    # The status says so too: audio the client still had was not processed, and another server may take it.
+    assert errors[0].code() == grpc.StatusCode.UNAVAILABLE and "shutting down" in errors[0].details()
     assert process.wait(30) == 0
     log = process.stdout.read()
     assert "shutting down" in log and "stopped" in log
@@ -81,3 +93,20 @@ def test_stream_command_reports_server_errors(serve_process, tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert "INVALID_ARGUMENT: unsupported sample rate 12345 Hz" in out.stderr
+
+
+def test_stream_command_says_what_is_wrong_with_a_recording_without_a_traceback(tmp_path):
+    for path, reason in ((tmp_path / "missing.wav", "no such file"), (Path(__file__), "")):
+        out = subprocess.run([*RNNVOICE, "stream", str(path), "--server", "127.0.0.1:1"], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert f"error: cannot read the recording {path}: {reason}" in out.stderr
+
+
+def test_stream_command_sets_the_wake_words_sensitivity_in_assistant_mode(serve_process):
+    _, _, port = serve_process
+    out = subprocess.run([*RNNVOICE, "stream", str(FIXTURES / "computer_awb.wav"), "--server", f"127.0.0.1:{port}",
+                          "--task", "assistant", "--sensitivity", "0.7", "--json"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1])["end_reason"] == "completed"

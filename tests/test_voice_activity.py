@@ -42,7 +42,7 @@ def test_no_events_unless_asked(client):
 def test_a_silent_stream_ends_after_its_voice_activity_timeout(client, task):
     lines = results(client, SILENCE, task=task, voice_activity_timeout_s=1.0)
     summary = lines[-1]
-    assert summary["type"] == "summary" and summary["ended_by"] == "voice_activity_timeout"
+    assert summary["type"] == "summary" and summary["end_reason"] == "voice_activity_timeout"
     assert 1.0 <= summary["audio_s"] <= 1.2  # the chunk that passed the timeout is the last one heard
 
 
@@ -50,18 +50,18 @@ def test_speech_keeps_a_stream_open_and_the_timeout_counts_from_its_end(client):
     speech = fixture_clip("spoken_seven_yes.wav")  # speech ends at about 2.8 s
     lines = results(client, np.concatenate([speech, SILENCE]), voice_activity_timeout_s=2.0)
     assert [r["keyword"] for r in lines if r["type"] == "keyword"] == ["seven", "yes"]
-    assert lines[-1]["ended_by"] == "voice_activity_timeout"
+    assert lines[-1]["end_reason"] == "voice_activity_timeout"
     assert 4.6 <= lines[-1]["audio_s"] <= 5.2
 
 
-def test_a_stream_that_ends_first_says_the_client_ended_it(client):
+def test_a_stream_that_ends_first_says_it_completed(client):
     lines = results(client, fixture_clip("spoken_seven_yes.wav"), voice_activity_timeout_s=3.0)
-    assert lines[-1]["ended_by"] == "client"
+    assert lines[-1]["end_reason"] == "completed"
 
 
 def test_recognize_stops_at_the_timeout_too(client):
     response = client.recognize(Audio.from_array(np.concatenate([SILENCE, fixture_clip("yes_sc.wav")]), 16000),
                                 "gru", voice_activity_timeout_s=1.5, voice_activity_events=True)
-    assert response.summary.ended_by == pb.STREAM_END_VOICE_ACTIVITY_TIMEOUT
+    assert response.summary.end_reason == pb.STREAM_END_VOICE_ACTIVITY_TIMEOUT
     assert response.summary.audio_s == pytest.approx(2.0)  # handed to the engine a second at a time
     assert not response.detections and not response.voice_activity  # the word after the timeout is not heard

@@ -13,6 +13,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("recording", help="a real recording (any format soundfile reads), looped by every stream")
     p.add_argument("--server", help="host:port of a running server (default: start one on the shipped models)")
     p.add_argument("--metrics", help="that server's metrics URL, e.g. http://host:9100/metrics (needed with --server; default: none)")
+    from rnnvoice.clients.connection import add_connection_arguments
+
+    add_connection_arguments(p)  # for --server
     p.add_argument("--cells", default="gru,lstm", help="comma-separated cells")
     p.add_argument("--tasks", default="keywords,transcription", help="comma-separated tasks")
     p.add_argument("--start-streams", type=int, default=10, help="streams at the first level of the ramp")
@@ -35,6 +38,7 @@ def run(args) -> int:
 
     from rnnvoice.clients.bench import Ramp, cell_step_matmul_fraction, ramp_up, table
     from rnnvoice.clients.client import read_audio
+    from rnnvoice.clients.connection import Connection, connection_from_args
     from rnnvoice.clients.load import cells_argument
     from rnnvoice.clients.local_server import local_server
     from rnnvoice.models.nets.checkpoint import load_model
@@ -51,8 +55,9 @@ def run(args) -> int:
     for mode in modes:
         with contextlib.ExitStack() as stack:
             if args.server:
-                target, metrics_url = args.server, args.metrics
+                target, metrics_url, connection = args.server, args.metrics, connection_from_args(args)
             else:
+                connection = Connection()
                 flags = ["--max-streams", str(args.max_streams + 16)] + (["--no-batching"] if mode == "per_stream" else [])
                 server = stack.enter_context(local_server(*flags))
                 target, metrics_url = server.target, server.metrics_url
@@ -63,7 +68,7 @@ def run(args) -> int:
                         progress.set_postfix(run=f"{task} {cell} {mode}", streams=level["streams"],
                                              p99_ms=f"{level['p99_chunk_latency_ms']:.1f}")
                     results[mode][task][cell] = asyncio.run(
-                        ramp_up(target, metrics_url, audio, task, cell, ramp, shown))
+                        ramp_up(target, metrics_url, audio, task, cell, ramp, shown, connection))
     progress.close()
     report = results["batched"]
     torch.set_num_threads(1)  # as the server runs: one thread per operation

@@ -31,7 +31,7 @@ def checks(folder: Path) -> list[tuple[Path, Callable[[Path], str]]]:
             (folder / DECODER_FILE, lambda path: f"beam search settings: beam {DecoderConfig.load(path).beam_size}"),
             (folder / LEXICON_FILE, lambda path: f"lexicon: {len(read_lexicon(path))} words"),
             # Last: KenLM reads it with the lexicon's words, and the beam search with the settings.
-            (folder / LM_FILE, lambda path: f"language model: {BeamSearch(folder).ngrams.order}-grams")]
+            (folder / LM_FILE, lambda path: f"language model: read by KenLM over {len(BeamSearch(folder).words)} words")]
 
 
 def run(args) -> int:

@@ -12,6 +12,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--server", default="localhost:50051", help="host:port of the server")
     p.add_argument("--service", default=SERVICE_NAME, help="service to ask about; '' for the whole server")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer")
+    from rnnvoice.clients.connection import add_connection_arguments
+
+    add_connection_arguments(p, token=False)  # the health service is open to all, but may sit behind TLS
 
 
 def run(args) -> int:
@@ -19,7 +22,9 @@ def run(args) -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(args.server) as channel:
+    from rnnvoice.clients.connection import connection_from_args
+
+    with connection_from_args(args).channel(args.server) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)

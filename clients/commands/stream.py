@@ -22,10 +22,11 @@ def run(args) -> int:
     import grpc
 
     from rnnvoice.clients.client import VoiceClient, describe, read_audio, result_dict
+    from rnnvoice.clients.connection import connection_from_args
     from rnnvoice.clients.options import stream_options
 
     audio = read_audio(args.file)
-    with VoiceClient(args.server) as client:
+    with VoiceClient(args.server, connection=connection_from_args(args)) as client:
         try:
             options = stream_options(args, client, live=False)
             for response in client.stream_audio(audio, args.cell, args.chunk_ms / 1000, args.realtime, **options):

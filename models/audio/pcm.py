@@ -11,6 +11,9 @@ import torchaudio
 
 SUPPORTED_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 ENCODINGS = {"pcm_s16le": np.dtype("<i2"), "float32le": np.dtype("<f4"), "mulaw": np.dtype("u1"), "alaw": np.dtype("u1")}
+# Full scale is +-1.0; float samples beyond this (24 dB over full scale) are not audio but a mistake, and squared
+# in the features they would overflow to infinity and turn every later score into NaN.
+MAX_FLOAT_SAMPLE = 16.0
 # libsndfile's names of the G.711 encodings.
 G711 = {"mulaw": "ULAW", "alaw": "ALAW"}
 
@@ -27,7 +30,7 @@ class AudioFormatError(ValueError):
     """Audio that does not match its declared format."""
 
 
-def decode(data: bytes, encoding: str, channels: int) -> torch.Tensor:
+def decode(data: bytes | memoryview, encoding: str, channels: int) -> torch.Tensor:
     """Turns interleaved little-endian samples into a mono float tensor in [-1, 1] (T,)."""
     dtype = ENCODINGS[encoding]
     frame_bytes = dtype.itemsize * channels
@@ -39,8 +42,13 @@ def decode(data: bytes, encoding: str, channels: int) -> torch.Tensor:
     samples = np.frombuffer(data, dtype=dtype).reshape(-1, channels)
     if encoding in G711:
         samples = g711_table(encoding)[samples]
-    if dtype.kind == "f" and not np.isfinite(samples).all():
-        raise AudioFormatError("float32 audio contains NaN or infinite samples")
+    if dtype.kind == "f" and len(samples):
+        peak = np.abs(samples).max()
+        if not np.isfinite(peak):
+            raise AudioFormatError("float32 audio contains NaN or infinite samples")
+        if peak > MAX_FLOAT_SAMPLE:
+            raise AudioFormatError(f"float32 audio has a sample of magnitude {peak:.3g}; full scale is 1.0 and "
+                                   f"samples beyond {MAX_FLOAT_SAMPLE:g} are refused: scale samples to [-1, 1]")
     # Mono needs no mixing: a mean over one channel costs more than the rest of decoding.
     mono = samples[:, 0].astype(np.float32) if channels == 1 else samples.astype(np.float32).mean(axis=1)
     if dtype.kind == "i":

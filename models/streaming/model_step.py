@@ -8,6 +8,7 @@ the states back into their slots. A batch of one is the plain per-stream path: t
 Shapes: B lanes, S steps, D feature dim, L layers, H hidden size, N slots.
 """
 
+import queue
 import threading
 import weakref
 
@@ -33,11 +34,16 @@ class StatePool:
         self.parts = list(state) if isinstance(state, tuple) else [state]
         self.free = list(range(slots - 1, -1, -1))
         self.lock = threading.Lock()  # slots are taken and written from the engine's threads
+        # Slots of dropped lanes. A lane gives its slot back from a finalizer, which the garbage collector may run
+        # anywhere, even inside `take` with the lock held: a SimpleQueue takes it without a lock of ours.
+        self.returned: queue.SimpleQueue[int] = queue.SimpleQueue()
 
     @torch.inference_mode(False)
     def take(self) -> int:
         """A free slot, holding zeros: a new stream's state."""
         with self.lock:
+            while not self.returned.empty():
+                self.free.append(self.returned.get())
             if not self.free:
                 slots = self.parts[0].shape[1]
                 self.parts = [torch.cat([p, torch.zeros_like(p)], dim=1) for p in self.parts]
@@ -48,8 +54,7 @@ class StatePool:
             return slot
 
     def give_back(self, slot: int) -> None:
-        with self.lock:
-            self.free.append(slot)
+        self.returned.put(slot)
 
     def gather(self, slots: torch.Tensor) -> State:
         """The states of these slots side by side: (L, B, H), or (h, c)."""
@@ -116,10 +121,11 @@ def step_lanes(lanes: list[ModelLane], features: list[torch.Tensor]) -> list[Pos
         slots = torch.tensor([lanes[b].slot for b in active], device=device)
         x = pad_sequence([features[b] for b in active], batch_first=True).to(device)
         outputs, state = model.encode_padded(x, lengths, pool.gather(slots))
-        pool.scatter(slots, state)
     else:
         outputs = torch.zeros(1, 0, model.head.out_features)
     # In double precision, as decisions accumulate them: a threshold must not flip on float32 rounding.
     posteriors = _numpy(model.posteriors(outputs.double()))
+    if active:  # only once the whole step succeeded: a failed step leaves every state as it was
+        pool.scatter(slots, state)
     rows = {b: i for i, b in enumerate(active)}
     return [_rows(posteriors, rows.get(b, 0), len(f)) for b, f in enumerate(features)]

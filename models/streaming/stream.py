@@ -148,6 +148,9 @@ def step_streams(chunks: list[Chunk], max_batch: int = 1 << 30,
     features = _front_ends(chunks, results)
     posteriors = _model_steps(chunks, features, max_batch, batched)
     for i, (stream, samples) in enumerate(chunks):
+        failed = [p for p in posteriors[i] if isinstance(p, Exception)]
+        if results[i] is None and failed:
+            results[i] = failed[0]
         if results[i] is None:
             try:
                 results[i] = stream.decide(posteriors[i], final=samples is None)
@@ -181,8 +184,9 @@ def _front_ends(chunks: list[Chunk], results: list) -> dict[int, list[torch.Tens
 
 
 def _model_steps(chunks: list[Chunk], features: dict[int, list[torch.Tensor]], max_batch: int,
-                 batched: Callable[[object, int], None] | None) -> list[list[Posteriors | None]]:
-    """Each chunk's posteriors per lane: every model stepped once over the lanes of all chunks (per max_batch)."""
+                 batched: Callable[[object, int], None] | None) -> list[list[Posteriors | Exception | None]]:
+    """Each chunk's posteriors per lane (or the exception its step raised): every model stepped once over the
+    lanes of all chunks (per max_batch)."""
     groups = defaultdict(list)  # model -> [(chunk, lane)]
     for i in features:
         for j, (_, lane) in enumerate(chunks[i][0].lanes):
@@ -192,13 +196,25 @@ def _model_steps(chunks: list[Chunk], features: dict[int, list[torch.Tensor]], m
         for first in range(0, len(members), max_batch):
             part = members[first : first + max_batch]
             started = time.perf_counter()
-            stepped = step_lanes([chunks[i][0].lanes[j][1] for i, j in part], [features[i][j] for i, j in part])
+            stepped = _step_apart_on_failure([chunks[i][0].lanes[j][1] for i, j in part],
+                                             [features[i][j] for i, j in part])
             for (i, j), p in zip(part, stepped):
                 posteriors[i][j] = p
             _charge([chunks[i][0] for i, _ in part], time.perf_counter() - started)
             if batched is not None:
                 batched(model, sum(len(features[i][j]) > 0 for i, j in part))
     return posteriors
+
+
+def _step_apart_on_failure(lanes: list[ModelLane], features: list[torch.Tensor]) -> list[Posteriors | Exception]:
+    """`step_lanes`; if the batched step fails, each lane alone, so that the failure is the stream's whose input
+    caused it and every other stream goes on. A failed step leaves the states as they were."""
+    try:
+        return step_lanes(lanes, features)
+    except Exception as e:  # noqa: BLE001 -- handed back to the stream's caller
+        if len(lanes) == 1:
+            return [e]
+        return [out for lane, f in zip(lanes, features) for out in _step_apart_on_failure([lane], [f])]
 
 
 def _charge(streams: list[Stream], seconds: float) -> None:

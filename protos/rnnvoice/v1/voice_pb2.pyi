@@ -38,8 +38,9 @@ class Decoder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 class StreamEnd(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     STREAM_END_UNSPECIFIED: _ClassVar[StreamEnd]
-    STREAM_END_CLIENT: _ClassVar[StreamEnd]
-    STREAM_END_SERVER_SHUTDOWN: _ClassVar[StreamEnd]
+    STREAM_END_COMPLETED: _ClassVar[StreamEnd]
+    STREAM_END_DRAINED: _ClassVar[StreamEnd]
+    STREAM_END_MAX_DURATION: _ClassVar[StreamEnd]
     STREAM_END_VOICE_ACTIVITY_TIMEOUT: _ClassVar[StreamEnd]
 TASK_UNSPECIFIED: Task
 TASK_KEYWORDS: Task
@@ -57,8 +58,9 @@ DECODER_UNSPECIFIED: Decoder
 DECODER_GREEDY: Decoder
 DECODER_BEAM: Decoder
 STREAM_END_UNSPECIFIED: StreamEnd
-STREAM_END_CLIENT: StreamEnd
-STREAM_END_SERVER_SHUTDOWN: StreamEnd
+STREAM_END_COMPLETED: StreamEnd
+STREAM_END_DRAINED: StreamEnd
+STREAM_END_MAX_DURATION: StreamEnd
 STREAM_END_VOICE_ACTIVITY_TIMEOUT: StreamEnd
 
 class AudioFormat(_message.Message):
@@ -255,22 +257,22 @@ class VoiceActivityEvent(_message.Message):
     def __init__(self, kind: _Optional[_Union[VoiceActivityEvent.Kind, str]] = ..., time_s: _Optional[float] = ...) -> None: ...
 
 class StreamSummary(_message.Message):
-    __slots__ = ("audio_s", "chunks", "frames", "compute_s", "detections", "finals", "ended_by")
+    __slots__ = ("audio_s", "chunks", "frames", "compute_s", "detections", "finals", "end_reason")
     AUDIO_S_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_S_FIELD_NUMBER: _ClassVar[int]
     DETECTIONS_FIELD_NUMBER: _ClassVar[int]
     FINALS_FIELD_NUMBER: _ClassVar[int]
-    ENDED_BY_FIELD_NUMBER: _ClassVar[int]
+    END_REASON_FIELD_NUMBER: _ClassVar[int]
     audio_s: float
     chunks: int
     frames: int
     compute_s: float
     detections: int
     finals: int
-    ended_by: StreamEnd
-    def __init__(self, audio_s: _Optional[float] = ..., chunks: _Optional[int] = ..., frames: _Optional[int] = ..., compute_s: _Optional[float] = ..., detections: _Optional[int] = ..., finals: _Optional[int] = ..., ended_by: _Optional[_Union[StreamEnd, str]] = ...) -> None: ...
+    end_reason: StreamEnd
+    def __init__(self, audio_s: _Optional[float] = ..., chunks: _Optional[int] = ..., frames: _Optional[int] = ..., compute_s: _Optional[float] = ..., detections: _Optional[int] = ..., finals: _Optional[int] = ..., end_reason: _Optional[_Union[StreamEnd, str]] = ...) -> None: ...
 
 class StreamAudioResponse(_message.Message):
     __slots__ = ("sequence", "detection", "scores", "summary", "transcript", "command", "voice_activity")

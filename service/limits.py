@@ -1,0 +1,67 @@
+"""What one stream may take of the server's time: its pace against real time, its idle time and its length."""
+
+import asyncio
+
+import grpc
+
+from rnnvoice.service.errors import StreamError
+from rnnvoice.service.settings import ServerSettings
+
+
+class StreamClock:
+    """One stream's time limits on the event loop's clock.
+
+    Pace is a token bucket of audio seconds: it holds at most `burst_s`, and fills at `realtime_factor` seconds of
+    audio per second. A chunk that overdraws it is answered, then the stream waits until the debt is paid; while
+    it waits nothing is read from it, so HTTP/2 flow control holds the client back instead of a buffer growing.
+    """
+
+    def __init__(self, settings: ServerSettings):
+        self.loop = asyncio.get_running_loop()
+        self.settings = settings
+        self.opened = self.last = self.loop.time()
+        self.credit_s = settings.burst_s
+        self.charged_s = 0.0
+
+    async def pace(self, audio_s: float) -> None:
+        """Charges the stream's audio up to audio_s (its total so far); sleeps while the stream is further ahead
+        of real time than allowed."""
+        s = self.settings
+        now = self.loop.time()
+        self.credit_s = min(s.burst_s, self.credit_s + (now - self.last) * s.realtime_factor) - (audio_s - self.charged_s)
+        self.last, self.charged_s = now, audio_s
+        if self.credit_s < 0:
+            await asyncio.sleep(-self.credit_s / s.realtime_factor)
+
+    @property
+    def expired(self) -> bool:
+        """The stream has lasted max_stream_s."""
+        return self.loop.time() - self.opened >= self.settings.max_stream_s
+
+    def idle_deadline(self) -> float:
+        """When the stream ends if nothing more arrives (for asyncio.Timeout.reschedule)."""
+        return self.loop.time() + self.settings.idle_timeout_s
+
+    def idle_error(self) -> StreamError:
+        return StreamError(grpc.StatusCode.DEADLINE_EXCEEDED,
+                           f"no audio for {self.settings.idle_timeout_s:g} s (the server's idle timeout): the stream "
+                           "is closed; send chunks at least that often, or open a new stream when audio resumes",
+                           outcome="timed_out")
+
+    def expired_error(self) -> StreamError:
+        return StreamError(grpc.StatusCode.DEADLINE_EXCEEDED,
+                           f"the stream reached the server's longest stream, {self.settings.max_stream_s:g} s; its "
+                           "results so far were sent; open a new stream to go on", outcome="timed_out")
+
+
+def keepalive_options(settings: ServerSettings) -> list[tuple[str, int]]:
+    """HTTP/2 keepalive: the server pings a quiet connection and drops it when the ping goes unanswered, so a
+    peer whose network went silent is found; clients may ping too, no more often than every 10 s."""
+    return [
+        ("grpc.keepalive_time_ms", int(settings.keepalive_s * 1000)),
+        ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_s * 1000)),
+        ("grpc.http2.ping_timeout_ms", int(settings.keepalive_timeout_s * 1000)),  # what this gRPC waits by
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", 10000),
+    ]
