@@ -10,6 +10,7 @@ import soundfile
 from google.protobuf import json_format
 
 from rnnvoice.models.types import Cell, Task
+from rnnvoice.clients.resumable import ResumableStream
 from rnnvoice.protos import pb, pb_grpc
 
 TASKS = {Task.KEYWORDS: pb.TASK_KEYWORDS, Task.TRANSCRIPTION: pb.TASK_TRANSCRIPTION, Task.ASSISTANT: pb.TASK_ASSISTANT}
@@ -17,6 +18,10 @@ DECODERS = {"beam": pb.DECODER_BEAM, "greedy": pb.DECODER_GREEDY}
 CELLS = {Cell.GRU: pb.CELL_GRU, Cell.LSTM: pb.CELL_LSTM}
 ENCODINGS = {"pcm_s16le": (pb.ENCODING_PCM_S16LE, "<i2"), "float32le": (pb.ENCODING_FLOAT32LE, "<f4")}
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# A lost connection is made again within a fraction of a second (a resume needs it), a restarted server found
+# within about two seconds, not after gRPC's default back-off of up to two minutes.
+RECONNECT = (("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+             ("grpc.max_reconnect_backoff_ms", 2000))
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,7 @@ class VoiceClient:
         self.channel = grpc.insecure_channel(target, options=[
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            *RECONNECT,
             *options,
         ])
         self.stub = pb_grpc.VoiceStub(self.channel)
@@ -127,14 +133,20 @@ class VoiceClient:
     def list_models(self) -> list[pb.ModelInfo]:
         return list(self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout_s).models)
 
-    def stream(self, config: pb.StreamConfig, chunks: Iterable[bytes], pace_s: float = 0.0) -> Iterator[pb.StreamAudioResponse]:
-        """Results as they arrive; the last one is the stream's summary. pace_s > 0 sends a chunk every pace_s seconds."""
-        return self.stub.StreamAudio(requests(config, paced(chunks, pace_s) if pace_s else chunks), timeout=self.timeout_s)
+    def stream(self, config: pb.StreamConfig, chunks: Iterable[bytes], pace_s: float = 0.0,
+               resumable: bool = True) -> Iterator[pb.StreamAudioResponse]:
+        """Results as they arrive; the last one is the stream's summary. pace_s > 0 sends a chunk every pace_s seconds.
+        resumable: a lost connection is retried and the stream resumed, its results as if nothing happened (the
+        returned iterator's cancel() leaves the stream to the server's resume window); else one plain call."""
+        chunks = paced(chunks, pace_s) if pace_s else chunks
+        if resumable:
+            return ResumableStream(self.stub, config, chunks, self.timeout_s)
+        return self.stub.StreamAudio(requests(config, chunks), timeout=self.timeout_s)
 
     def stream_audio(self, audio: Audio, cell: str = Cell.GRU, chunk_s: float = 0.1, realtime: bool = False,
-                     **options) -> Iterator[pb.StreamAudioResponse]:
+                     resumable: bool = True, **options) -> Iterator[pb.StreamAudioResponse]:
         config = stream_config(audio, cell, **options)
-        return self.stream(config, audio.chunks(chunk_s), pace_s=chunk_s if realtime else 0.0)
+        return self.stream(config, audio.chunks(chunk_s), pace_s=chunk_s if realtime else 0.0, resumable=resumable)
 
     def recognize(self, audio: Audio, cell: str = Cell.GRU, **options) -> pb.RecognizeResponse:
         request = pb.RecognizeRequest(config=stream_config(audio, cell, **options), audio=audio.data)

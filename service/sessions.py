@@ -1,5 +1,6 @@
 """Per-stream sessions: audio messages in, response messages out, and the table of open sessions."""
 
+import asyncio
 import itertools
 import threading
 
@@ -19,6 +20,7 @@ from rnnvoice.service.errors import StreamError, invalid
 from rnnvoice.service.metrics import ModelMetrics, ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import StreamParams
+from rnnvoice.service.resumption import Resumption
 
 
 def open_stream(params: StreamParams, registry: ModelRegistry) -> Stream:
@@ -44,10 +46,11 @@ class StreamSession:
     """
 
     def __init__(self, session_id: int, params: StreamParams, registry: ModelRegistry, max_chunk_s: float,
-                 metrics: ModelMetrics):
+                 metrics: ModelMetrics, resumption: Resumption | None = None):
         self.id = session_id
         self.params = params
         self.metrics = metrics
+        self.resumption = resumption
         self.stream = open_stream(params, registry)
         self.max_chunk_bytes = int(max_chunk_s * params.bytes_per_second)
         self.max_chunk_s = max_chunk_s
@@ -120,29 +123,61 @@ def command_message(c: Command) -> pb.AssistantCommand:
 
 
 class SessionTable:
-    """The open sessions, bounded; every opened session is closed exactly once by its handler."""
+    """The open sessions, bounded, parked ones included; every opened session is closed exactly once: by its
+    handler, or when its resume window ends."""
 
-    def __init__(self, max_sessions: int, metrics: ServerMetrics):
+    def __init__(self, max_sessions: int, metrics: ServerMetrics, resume_window_s: float):
         self.max_sessions = max_sessions
         self.metrics = metrics
+        self.resume_window_s = resume_window_s
         self.sessions: dict[int, StreamSession] = {}
+        self.resumable: dict[str, StreamSession] = {}  # by token
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
 
-    def open(self, params: StreamParams, registry: ModelRegistry, max_chunk_s: float) -> StreamSession:
+    def open(self, params: StreamParams, registry: ModelRegistry, max_chunk_s: float,
+             resumable: bool = False) -> StreamSession:
         with self.lock:
             if len(self.sessions) >= self.max_sessions:
                 raise StreamError(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                   f"the server is at its limit of {self.max_sessions} streams; retry later")
+            resumption = Resumption(self.resume_window_s) if resumable else None
             session = StreamSession(next(self.ids), params, registry, max_chunk_s,
-                                    self.metrics.models[params.task, params.cell])
+                                    self.metrics.models[params.task, params.cell], resumption)
             self.sessions[session.id] = session
+            if resumption is not None:
+                resumption.attach(asyncio.current_task())
+                self.resumable[resumption.token] = session
         session.metrics.opened()
         return session
+
+    def find(self, token: str) -> StreamSession:
+        session = self.resumable.get(token)
+        if session is None:
+            raise StreamError(grpc.StatusCode.NOT_FOUND, "no resumable stream has this token: it ended, or its resume "
+                              f"window ({self.resume_window_s:g} s) passed; start a new stream")
+        return session
+
+    def park(self, session: StreamSession) -> None:
+        """Keeps a resumable session whose call was lost, until it is resumed or its window ends."""
+        session.resumption.park(lambda: self.expire(session))
+        session.metrics.parked(1)
+
+    def resumed(self, session: StreamSession) -> None:
+        session.metrics.parked(-1)
+        session.metrics.resumed()
+
+    def expire(self, session: StreamSession) -> None:
+        self.metrics.stream_ended((session.params.task, session.params.cell), "expired", grpc.StatusCode.CANCELLED)
+        session.metrics.parked(-1)
+        self.close(session)
 
     def close(self, session: StreamSession) -> None:
         with self.lock:
             closed = self.sessions.pop(session.id, None)
+            if session.resumption is not None:
+                self.resumable.pop(session.resumption.token, None)
+                session.resumption.close()
         if closed is not None:
             closed.metrics.closed()
 

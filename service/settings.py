@@ -16,6 +16,8 @@ class ServerSettings:
     # Longest audio one chunk may carry, and one Recognize call.
     max_chunk_s: float = 10.0
     max_recording_s: float = 600.0
+    # How long a resumable stream whose call was lost is kept (and counted against max_streams) for a resume.
+    resume_window_s: float = 30.0
     # Steps of all streams batched by one scheduler (False: each stream on its own, on inference_threads).
     batching: bool = True
     # How long the scheduler waits for more streams once one has a chunk, and the most streams in one step.

@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     # sounddevice is imported by these only when a microphone is used.
     from rnnvoice.clients.client import Audio, VoiceClient, stream_config
-    from rnnvoice.clients.mic_client import RECONNECT, Display, ServerLink, capture, summary
+    from rnnvoice.clients.mic_client import Display, ServerLink, capture, summary
     from rnnvoice.clients.microphone import MicError, find_microphone, list_devices, open_microphone
 
     try:
@@ -32,7 +32,7 @@ def run(args) -> int:
         return 2
     display = Display()
     config = stream_config(Audio(b"", rate), args.cell, args.task, interim_results=True)
-    with VoiceClient(args.server, options=RECONNECT) as client:
+    with VoiceClient(args.server) as client:
         link = ServerLink(client, config, display)
         link.thread.start()
         mic = None

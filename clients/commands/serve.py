@@ -16,6 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="serve these weights instead of the shipped ones, e.g. keywords:gru=runs/kws_gru.pt")
     p.add_argument("--max-streams", type=int, default=int(env("RNNVOICE_MAX_STREAMS", "256")),
                    help="streams open at once; more are refused (RNNVOICE_MAX_STREAMS)")
+    p.add_argument("--resume-window-s", type=float, default=float(env("RNNVOICE_RESUME_WINDOW_S", "30")),
+                   help="how long a resumable stream whose call was lost is kept for a resume (RNNVOICE_RESUME_WINDOW_S)")
     p.add_argument("--inference-threads", type=int, default=int(env("RNNVOICE_INFERENCE_THREADS", "2")),
                    help="threads running model steps; streams queue for them (RNNVOICE_INFERENCE_THREADS)")
     p.add_argument("--no-batching", action="store_true", default=env("RNNVOICE_BATCHING", "1") == "0",
@@ -51,7 +53,7 @@ def run(args) -> int:
 
     settings = ServerSettings(host=args.host, port=args.port, max_streams=args.max_streams,
                               inference_threads=args.inference_threads, grace_s=args.grace,
-                              metrics_port=args.metrics_port, batching=not args.no_batching,
+                              metrics_port=args.metrics_port, resume_window_s=args.resume_window_s, batching=not args.no_batching,
                               batch_wait_ms=args.batch_wait_ms, max_batch=args.max_batch,
                               intra_op_threads=args.intra_op_threads, device=args.device)
     if args.model:
