@@ -4,8 +4,8 @@ import argparse
 import logging
 import sys
 
-from rnnvoice.clients.commands import (bench, calibrate, compare, dashboard, data, evaluate, health, lm, load, mic,
-                                       serve, stream, train)
+from rnnvoice.clients.commands import (bench, calibrate, compare, dashboard, data, evaluate, fuzz, health, lm, load,
+                                       mic, serve, soak, stream, train)
 
 COMMANDS = {
     "serve": serve,
@@ -21,6 +21,8 @@ COMMANDS = {
     "bench": bench,
     "health": health,
     "dashboard": dashboard,
+    "fuzz": fuzz,
+    "soak": soak,
 }
 
 

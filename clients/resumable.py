@@ -92,7 +92,7 @@ class ResumableStream:
                         return  # every result arrived; the server frees the stream at its window's end
                     raise lost[0]  # the stream is gone: what the caller sees is the lost connection
                 delays = delays or self.backoff.delays()
-                log.info("stream lost (%s: %s); resuming", e.code().name, e.details())
+                log.debug("stream lost (%s: %s); resuming", e.code().name, e.details())
                 time.sleep(next(delays))
                 self.resumes += 1
                 self._call()
