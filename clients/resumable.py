@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 # How a lost connection shows; anything else is the server's answer and is not retried.
 LOST = {grpc.StatusCode.UNAVAILABLE}
+# Chunks sent ahead of the server's acknowledgements (10 s of 100 ms chunks).
+MAX_IN_FLIGHT = 100
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class ResumableStream:
         self.source = iter(chunks)
         self.timeout_s = timeout_s
         self.backoff = backoff
-        self.kept: collections.deque[bytes] = collections.deque()  # chunks first_kept, first_kept + 1, ...: sent, not yet acknowledged
+        # Chunks first_kept, first_kept + 1, ...: sent, not yet acknowledged.
+        self.kept: collections.deque[bytes] = collections.deque()
         self.first_kept = 0
         self.pulled = 0  # chunks taken from the source
         self.results = 0  # results received
@@ -58,6 +61,7 @@ class ResumableStream:
         self.resume_at = 0
         self.resumes = 0
         self.lock = threading.Lock()
+        self.acknowledged = threading.Condition(self.lock)
         self.pulling = threading.Lock()  # one call's requests at a time take chunks from the source
         self.summarised = threading.Event()
         self.cancelled = False
@@ -94,6 +98,8 @@ class ResumableStream:
                 delays = delays or self.backoff.delays()
                 log.debug("stream lost (%s: %s); resuming", e.code().name, e.details())
                 time.sleep(next(delays))
+                if self.cancelled:
+                    raise
                 self.resumes += 1
                 self._call()
             finally:
@@ -128,6 +134,15 @@ class ResumableStream:
             while self.first_kept <= sequence and self.kept:
                 self.kept.popleft()
                 self.first_kept += 1
+            self.acknowledged.notify_all()
+
+    def _room(self, sequence: int, stop: threading.Event) -> bool:
+        """Waits while MAX_IN_FLIGHT chunks are unacknowledged, so that the results the server keeps for a slow
+        reader stay bounded too; False once the call is over."""
+        with self.acknowledged:
+            while sequence - self.first_kept >= MAX_IN_FLIGHT and not stop.is_set():
+                self.acknowledged.wait(0.1)
+        return not stop.is_set()
 
     def _chunk(self, sequence: int) -> bytes | None:
         """Chunk `sequence`: kept, or the next from the source; None after the last."""
@@ -151,7 +166,7 @@ class ResumableStream:
             if stop.is_set():
                 return
         sequence = self.resume_at
-        while not stop.is_set() and (data := self._chunk(sequence)) is not None:
+        while self._room(sequence, stop) and (data := self._chunk(sequence)) is not None:
             yield pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=sequence, data=data,
                                                             results_received=self.results))
             sequence += 1

@@ -14,7 +14,7 @@ from rnnvoice.service.errors import StreamError, invalid
 from rnnvoice.service.metrics import ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import parse_config
-from rnnvoice.service.resumption import CallLost
+from rnnvoice.service.resumption import CallLost, Resumption
 from rnnvoice.service.sessions import SessionTable, StreamSession
 from rnnvoice.service.settings import ServerSettings
 
@@ -105,7 +105,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
     def _open(self, config: pb.StreamConfig, max_chunk_s: float, resumable: bool = False) -> StreamSession:
         return self.sessions.open(parse_config(config, self.registry), self.registry, max_chunk_s, resumable)
 
-    async def _resume(self, request: pb.ResumeStream, handling: "Handling") -> list[pb.StreamAudioResponse]:
+    async def _resume(self, request: pb.ResumeStream, handling: Handling) -> list[pb.StreamAudioResponse]:
         """Attaches the stream of request.token to this call; the responses that open the call."""
         session = handling.session = self.sessions.find(request.token)
         resumption = session.resumption
@@ -194,16 +194,17 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             await self._write(context, responses)
             if responses:
                 session.metrics.results_sent(time.perf_counter() - received)
-        if resumption is None and request is not None:
+        if request is None:
+            if resumption is not None:
+                self._lost(resumption)
+        elif resumption is None:
             raise invalid("EndOfAudio ends resumable streams only; half-close this stream instead")
-        if resumption is not None and request is None:
-            self._lost(resumption)
-        if resumption is not None and request is not None:
+        else:
             resumption.acknowledge(request.end.results_received)
         await self._write(context, await self._step(session, self._finish(session)))
         return request
 
-    def _lost(self, resumption) -> None:
+    def _lost(self, resumption: Resumption) -> None:
         """A resumable stream's half-close: a lost connection can read as one, so the stream waits for a resume."""
         if not self.draining.is_set():
             raise CallLost("a resumable stream ends with EndOfAudio, twice (see voice.proto); a half-close before "

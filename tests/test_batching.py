@@ -4,6 +4,7 @@ together by `step_streams`, give what each gives stepped alone, for both cells a
 import dataclasses
 import gc
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -17,7 +18,7 @@ from rnnvoice.clients.scrape import buckets, scrape
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.streaming.assistant_stream import assistant_stream
 from rnnvoice.models.streaming.keyword_stream import keyword_stream
-from rnnvoice.models.streaming.model_step import ModelLane, step_lanes
+from rnnvoice.models.streaming.model_step import ModelLane, StatePool, step_lanes
 from rnnvoice.models.streaming.stream import StreamOutput, step_streams
 from rnnvoice.models.streaming.transcription_stream import transcription_stream
 from rnnvoice.models.weights import shipped_models
@@ -162,3 +163,15 @@ def test_state_slots_start_at_zero_survive_growth_and_are_reused(models):
     gc.collect()
     reused = ModelLane(model)
     assert reused.slot == slot and not any(part.any() for part in reused.state)
+
+
+def test_a_slot_given_back_by_the_garbage_collector_inside_take_does_not_deadlock(models):
+    """Found by `rnnvoice fuzz`: a lane's finalizer ran while its pool's take() held the lock, and the server hung."""
+    pool = StatePool(models["keywords", "gru"], slots=1)
+    slot = pool.take()
+    giver = threading.Thread(target=lambda: (pool.lock.acquire(), pool.give_back(slot), pool.lock.release()),
+                             daemon=True)
+    giver.start()  # as the collector would, in the thread that holds the lock
+    giver.join(10)
+    assert not giver.is_alive()
+    assert pool.take() == slot

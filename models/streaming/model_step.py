@@ -8,6 +8,7 @@ the states back into their slots. A batch of one is the plain per-stream path: t
 Shapes: B lanes, S steps, D feature dim, L layers, H hidden size, N slots.
 """
 
+import collections
 import threading
 import weakref
 
@@ -32,12 +33,17 @@ class StatePool:
         state = model.initial_state(slots)
         self.parts = list(state) if isinstance(state, tuple) else [state]
         self.free = list(range(slots - 1, -1, -1))
+        # Slots of dropped lanes. Finalizers give them back, and the garbage collector may run those inside take()
+        # (at any allocation, in the thread holding the lock): so without the lock (deque.append is atomic).
+        self.given_back: collections.deque[int] = collections.deque()
         self.lock = threading.Lock()  # slots are taken and written from the engine's threads
 
     @torch.inference_mode(False)
     def take(self) -> int:
         """A free slot, holding zeros: a new stream's state."""
         with self.lock:
+            while self.given_back:
+                self.free.append(self.given_back.popleft())
             if not self.free:
                 slots = self.parts[0].shape[1]
                 self.parts = [torch.cat([p, torch.zeros_like(p)], dim=1) for p in self.parts]
@@ -48,8 +54,7 @@ class StatePool:
             return slot
 
     def give_back(self, slot: int) -> None:
-        with self.lock:
-            self.free.append(slot)
+        self.given_back.append(slot)
 
     def gather(self, slots: torch.Tensor) -> State:
         """The states of these slots side by side: (L, B, H), or (h, c)."""
