@@ -59,6 +59,7 @@ class FuzzReport:
     rss_growth_bytes: int | None = None
     rss_baseline_bytes: int | None = None
     rss_peak_bytes: int | None = None
+    rss_samples: list[tuple[int, int]] = field(default_factory=list)  # (calls so far, server RSS), to tell a leak
     seconds: float = 0.0
     statuses: Counter = field(default_factory=Counter)  # "method verdict CODE" -> calls
     wrong: list[dict] = field(default_factory=list)  # the first example of each kind of wrong status, hang, crash
@@ -289,7 +290,7 @@ def fuzz(sut, inputs: int = 100_000, max_seconds: float = 3600.0, deadline_s: fl
         client.wait_ready(30)
         keywords = [k for m in client.list_models() if m.task == pb.TASK_KEYWORDS for k in m.keywords
                     if not k.startswith("_")]
-        warm_up = max(1, inputs // 50)
+        warm_up, sample_every = max(1, inputs // 50), max(BATCH * 25, inputs // 20)
 
         @hypothesis.seed(seed)
         @settings(max_examples=-(-inputs // BATCH), database=None, deadline=None, phases=[Phase.generate],
@@ -318,6 +319,8 @@ def fuzz(sut, inputs: int = 100_000, max_seconds: float = 3600.0, deadline_s: fl
             if report.inputs >= warm_up and report.inputs % (BATCH * 25) < BATCH and (rss := sut.rss_bytes()):
                 report.rss_baseline_bytes = report.rss_baseline_bytes or rss
                 report.rss_peak_bytes = max(report.rss_peak_bytes or 0, rss)
+                if report.inputs % sample_every < BATCH:
+                    report.rss_samples.append((report.inputs, rss))
             if progress is not None:
                 progress(report)
 

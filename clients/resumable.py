@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 LOST = {grpc.StatusCode.UNAVAILABLE}
 # Chunks sent ahead of the server's acknowledgements (10 s of 100 ms chunks).
 MAX_IN_FLIGHT = 100
+# Tries to start a stream whose first call was lost before the server's token came (a server that is not there).
+FRESH_STARTS = 3
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,11 @@ class ResumableStream:
         self.first_kept = 0
         self.pulled = 0  # chunks taken from the source
         self.results = 0  # results received
-        self.token: str | None = None  # a stream lost before the server sent its token is not resumed
+        self.token: str | None = None
         self.window_s = 0.0
         self.resume_at = 0
         self.resumes = 0
+        self.fresh_starts = 0
         self.lock = threading.Lock()
         self.acknowledged = threading.Condition(self.lock)
         self.pulling = threading.Lock()  # one call's requests at a time take chunks from the source
@@ -88,10 +91,15 @@ class ResumableStream:
                     yield response
                 return
             except grpc.RpcError as e:
-                if self.cancelled or self.token is None or (lost is None and e.code() not in LOST):
-                    raise  # a stream that never started, or the server's answer
+                if self.cancelled or (e.code() not in LOST and (lost is None or self.token is None)):
+                    raise  # the server's answer
                 lost = lost or (e, time.monotonic())
-                if e.code() not in LOST or time.monotonic() - lost[1] > self.window_s:
+                # A call lost before the server's token came is started again, a few times: nothing was sent on it.
+                if self.token is None:
+                    give_up = self.fresh_starts >= FRESH_STARTS
+                else:
+                    give_up = e.code() not in LOST or time.monotonic() - lost[1] > self.window_s
+                if give_up:
                     if self.summarised.is_set():
                         return  # every result arrived; the server frees the stream at its window's end
                     raise lost[0]  # the stream is gone: what the caller sees is the lost connection
@@ -100,7 +108,10 @@ class ResumableStream:
                 time.sleep(next(delays))
                 if self.cancelled:
                     raise
-                self.resumes += 1
+                if self.token is None:
+                    self.fresh_starts += 1
+                else:
+                    self.resumes += 1
                 self._call()
             finally:
                 stop.set()
