@@ -9,8 +9,8 @@ import numpy as np
 import soundfile
 from google.protobuf import json_format
 
-from rnnvoice.models.types import Cell, Task
 from rnnvoice.clients.resumable import ResumableStream
+from rnnvoice.models.types import Cell, Task
 from rnnvoice.protos import pb, pb_grpc
 
 TASKS = {Task.KEYWORDS: pb.TASK_KEYWORDS, Task.TRANSCRIPTION: pb.TASK_TRANSCRIPTION, Task.ASSISTANT: pb.TASK_ASSISTANT}

@@ -11,7 +11,7 @@ from rnnvoice.clients.server_under_test import ServerUnderTest, loopback
 from rnnvoice.clients.soak import Soak, SoakPlan
 from tests.conftest import FIXTURES, ServerThread
 
-# What today's server still answers wrongly; the limits' work fixes both (then this list and the xfail go).
+# What today's server still answers wrongly; validating requests and samples fixes both (then this and the xfail go).
 OPEN_PROBLEMS = {("raw stream", "bytes", "UNKNOWN"), ("raw recognize", "bytes", "UNKNOWN"),
                  ("stream", "absurd", "OK"), ("recognize", "absurd", "OK")}
 
@@ -31,8 +31,8 @@ def test_fuzz_finds_no_crash_or_hang(fuzzed):
     assert fuzzed.rss_growth_bytes is not None
 
 
-@pytest.mark.xfail(strict=True, reason="undecodable requests get UNKNOWN and absurd float samples are accepted: "
-                                       "issue 10's items 3 and 5, fixed by the limits' work")
+@pytest.mark.xfail(strict=True, reason="undecodable requests get UNKNOWN and absurd float samples are accepted, "
+                                       "until requests and samples are validated as the hardening work plans")
 def test_fuzz_finds_no_wrong_status(fuzzed):
     assert fuzzed.wrong_status == 0, fuzzed.wrong
 
