@@ -32,7 +32,6 @@ class ModelMetrics:
         self.latency = metrics.latency.labels(task, cell)
         self.audio = metrics.audio.labels(task, cell)
         self.active = metrics.active.labels(task, cell)
-        self.parked_streams = metrics.parked.labels(task, cell)
         self.resumes = metrics.resumes.labels(task, cell)
         self.final_results = metrics.finals.labels(task, cell)
         # Every keyword's series exists from the start, at zero, so rates over it are defined.
@@ -43,10 +42,6 @@ class ModelMetrics:
 
     def closed(self) -> None:
         self.active.dec()
-
-    def parked(self, change: int) -> None:
-        """A resumable stream lost its call (+1), or was resumed or freed (-1)."""
-        self.parked_streams.inc(change)
 
     def resumed(self) -> None:
         self.resumes.inc()
@@ -87,6 +82,7 @@ class ServerMetrics:
         # Real-time factor: rate(rnnvoice_chunk_compute_seconds_sum) / rate(rnnvoice_audio_seconds_total).
         self.audio = Counter("rnnvoice_audio_seconds", "Audio processed, in seconds", LABELS, registry=r)
         self.active = Gauge("rnnvoice_active_streams", "Open streams, parked ones included", LABELS, registry=r)
+        # Counted when scraped (SessionTable.count_parked): no step of a resume's can leave it wrong.
         self.parked = Gauge("rnnvoice_parked_streams", "Resumable streams whose call was lost, kept for a resume",
                             LABELS, registry=r)
         self.resumes = Counter("rnnvoice_stream_resumes", "Calls that resumed a stream", LABELS, registry=r)

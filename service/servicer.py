@@ -112,7 +112,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         attached = resumption.owner is not None
         await resumption.take_over(asyncio.current_task())
         self.sessions.find(request.token)  # not freed meanwhile: its window may have ended while a call let go of it
-        self.sessions.resumed(session)
+        session.metrics.resumed()
         log.info("stream %d resumed at chunk %d%s", session.id, session.next_sequence,
                  ", its previous call cancelled" if attached else "")
         return [resumption.message(session.next_sequence), *resumption.unacknowledged(request.results_received)]

@@ -1,6 +1,7 @@
 """Per-stream sessions: audio messages in, response messages out, and the table of open sessions."""
 
 import asyncio
+import functools
 import itertools
 import threading
 
@@ -134,6 +135,8 @@ class SessionTable:
         self.resumable: dict[str, StreamSession] = {}  # by token
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
+        for task, cell in metrics.models:
+            metrics.parked.labels(task, cell).set_function(functools.partial(self.count_parked, task, cell))
 
     def open(self, params: StreamParams, registry: ModelRegistry, max_chunk_s: float,
              resumable: bool = False) -> StreamSession:
@@ -161,16 +164,15 @@ class SessionTable:
     def park(self, session: StreamSession) -> None:
         """Keeps a resumable session whose call was lost, until it is resumed or its window ends."""
         session.resumption.park(lambda: self.expire(session))
-        session.metrics.parked(1)
-
-    def resumed(self, session: StreamSession) -> None:
-        session.metrics.parked(-1)
-        session.metrics.resumed()
 
     def expire(self, session: StreamSession) -> None:
         self.metrics.stream_ended((session.params.task, session.params.cell), "expired", grpc.StatusCode.CANCELLED)
-        session.metrics.parked(-1)
         self.close(session)
+
+    def count_parked(self, task: str, cell: str) -> int:
+        with self.lock:
+            return sum(s.resumption is not None and s.resumption.owner is None and s.params.task == task
+                       and s.params.cell == cell for s in self.sessions.values())
 
     def close(self, session: StreamSession) -> None:
         with self.lock:

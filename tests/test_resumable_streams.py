@@ -15,7 +15,7 @@ from rnnvoice.clients.scrape import scrape, value
 from rnnvoice.protos import pb
 from tests.conftest import FIXTURES, ServerThread, fixture_clip, rpc_error, wait_until
 
-WINDOW_S = 2.0
+WINDOW_S = 3.0
 PCM = np.zeros(1600, "<i2").tobytes()
 
 
@@ -81,6 +81,11 @@ def first_responses(call, count: int) -> list[pb.StreamAudioResponse]:
 
 def test_lost_stream_is_kept_for_its_window_then_freed(resumable_server):
     url, sessions = resumable_server.metrics_url, resumable_server.server.servicer.sessions
+    assert wait_until(lambda: len(sessions) == 0, timeout_s=3 * WINDOW_S)  # nothing left by the tests before
+
+    def parked() -> bool:
+        return len(sessions) == 1 and value(scrape(url), "rnnvoice_parked_streams") == 1
+
     before = scrape(url)
     config = stream_config(Audio(PCM, 16000), "gru", interim_scores=True)
     config.resumable = True
@@ -99,8 +104,7 @@ def test_lost_stream_is_kept_for_its_window_then_freed(resumable_server):
         assert opened.resumption.window_s == WINDOW_S and opened.resumption.next_sequence == 0
         assert scores.HasField("scores") and scores.sequence == 0
         call.cancel()
-        assert wait_until(lambda: value(scrape(url), "rnnvoice_parked_streams") == 1)
-        assert len(sessions) == 1
+        assert wait_until(parked)
 
         # Resumed with one of its two results received: the other comes again, and audio goes on from chunk 2.
         resume = pb.StreamAudioRequest(resume=pb.ResumeStream(token=token, results_received=1))
@@ -111,12 +115,12 @@ def test_lost_stream_is_kept_for_its_window_then_freed(resumable_server):
         assert again.sequence == 1 and again.HasField("scores")
         assert third.sequence == 2
         call.cancel()
-        assert wait_until(lambda: value(scrape(url), "rnnvoice_parked_streams") == 1)
+        assert wait_until(parked)
         # Nobody resumes it: freed at the window's end.
         assert wait_until(lambda: len(sessions) == 0, timeout_s=3 * WINDOW_S)
         gate.set()
         error = rpc_error(lambda: client.stub.StreamAudio(iter([resume]), timeout=30))
-    assert error.code() == grpc.StatusCode.NOT_FOUND and "resume window (2 s) passed" in error.details()
+    assert error.code() == grpc.StatusCode.NOT_FOUND and "resume window (3 s) passed" in error.details()
     after = scrape(url)
     assert value(after, "rnnvoice_active_streams") == 0 and value(after, "rnnvoice_parked_streams") == 0
     assert value(after, "rnnvoice_stream_resumes_total") - value(before, "rnnvoice_stream_resumes_total") == 1
