@@ -37,7 +37,7 @@ class Resumption:
         self.expiry: asyncio.TimerHandle | None = None
         # The chunk (or end of audio) in progress: it completes, and its results are kept, even if the call is lost.
         self.busy: asyncio.Future | None = None
-        self.ended = False  # the summary was sent; the client's half-close will say that it arrived
+        self.ended = False  # the summary was sent; the client's second EndOfAudio will say that all arrived
 
     @property
     def sent(self) -> int:
