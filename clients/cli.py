@@ -5,8 +5,8 @@ import logging
 import sys
 from importlib.metadata import version
 
-from rnnvoice.clients.commands import (bench, calibrate, check_models, compare, dashboard, data, evaluate, health, lm,
-                                       load, mic, serve, stream, train)
+from rnnvoice.clients.commands import (bench, calibrate, check_models, compare, dashboard, data, evaluate, fuzz, health,
+                                       lm, load, mic, serve, soak, stream, train)
 from rnnvoice.clients.errors import UsageError
 
 COMMANDS = {
@@ -24,6 +24,8 @@ COMMANDS = {
     "health": health,
     "check-models": check_models,
     "dashboard": dashboard,
+    "fuzz": fuzz,
+    "soak": soak,
 }
 
 

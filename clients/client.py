@@ -13,6 +13,7 @@ from google.protobuf import json_format
 
 from rnnvoice.clients.connection import Connection
 from rnnvoice.clients.errors import UsageError
+from rnnvoice.clients.resumable import ResumableStream
 from rnnvoice.models.types import Cell, Task
 from rnnvoice.protos import pb, pb_grpc
 
@@ -155,15 +156,20 @@ class VoiceClient:
     def list_models(self) -> list[pb.ModelInfo]:
         return list(self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout_s, metadata=self.metadata).models)
 
-    def stream(self, config: pb.StreamConfig, chunks: Iterable[bytes], pace_s: float = 0.0) -> Iterator[pb.StreamAudioResponse]:
-        """Results as they arrive; the last one is the stream's summary. pace_s > 0 sends a chunk every pace_s seconds."""
-        return self.stub.StreamAudio(requests(config, paced(chunks, pace_s) if pace_s else chunks), timeout=self.timeout_s,
-                                     metadata=self.metadata)
+    def stream(self, config: pb.StreamConfig, chunks: Iterable[bytes], pace_s: float = 0.0,
+               resumable: bool = True) -> Iterator[pb.StreamAudioResponse]:
+        """Results as they arrive; the last one is the stream's summary. pace_s > 0 sends a chunk every pace_s seconds.
+        resumable: a lost connection is retried and the stream resumed, its results as if nothing happened (the
+        returned iterator's cancel() leaves the stream to the server's resume window); else one plain call."""
+        chunks = paced(chunks, pace_s) if pace_s else chunks
+        if resumable:
+            return ResumableStream(self.stub, config, chunks, self.timeout_s, self.metadata)
+        return self.stub.StreamAudio(requests(config, chunks), timeout=self.timeout_s, metadata=self.metadata)
 
     def stream_audio(self, audio: Audio, cell: str = Cell.GRU, chunk_s: float = 0.1, realtime: bool = False,
-                     **options) -> Iterator[pb.StreamAudioResponse]:
+                     resumable: bool = True, **options) -> Iterator[pb.StreamAudioResponse]:
         config = stream_config(audio, cell, **options)
-        return self.stream(config, audio.chunks(chunk_s), pace_s=chunk_s if realtime else 0.0)
+        return self.stream(config, audio.chunks(chunk_s), pace_s=chunk_s if realtime else 0.0, resumable=resumable)
 
     def recognize(self, audio: Audio, cell: str = Cell.GRU, **options) -> pb.RecognizeResponse:
         request = pb.RecognizeRequest(config=stream_config(audio, cell, **options), audio=audio.data)

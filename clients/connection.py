@@ -13,6 +13,10 @@ from rnnvoice.clients.errors import UsageError
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MESSAGE_OPTIONS = (("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES))
+# A lost connection is made again within a fraction of a second (a resume needs it), a restarted server found
+# within about two seconds, not after gRPC's default back-off of up to two minutes.
+RECONNECT = (("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+             ("grpc.max_reconnect_backoff_ms", 2000))
 
 
 @dataclass(frozen=True)
@@ -41,13 +45,13 @@ class Connection:
         return (("authorization", f"Bearer {self.token}"),) if self.token else ()
 
     def channel(self, target: str, options=()) -> grpc.Channel:
-        options = [*MESSAGE_OPTIONS, *options]
+        options = [*MESSAGE_OPTIONS, *RECONNECT, *options]
         if self.secure:
             return grpc.secure_channel(target, self.credentials(), options=options)
         return grpc.insecure_channel(target, options=options)
 
     def aio_channel(self, target: str, options=()) -> grpc.aio.Channel:
-        options = [*MESSAGE_OPTIONS, *options]
+        options = [*MESSAGE_OPTIONS, *RECONNECT, *options]
         if self.secure:
             return grpc.aio.secure_channel(target, self.credentials(), options=options)
         return grpc.aio.insecure_channel(target, options=options)

@@ -20,9 +20,6 @@ from rnnvoice.clients.client import VoiceClient, describe, result_dict
 # Errors a new stream would only repeat; anything else (server gone, full, restarting) is retried.
 FATAL = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED,
          grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION}
-# A restarted server is found within about two seconds, not after gRPC's default back-off of up to two minutes.
-RECONNECT = (("grpc.initial_reconnect_backoff_ms", 250), ("grpc.min_reconnect_backoff_ms", 250),
-             ("grpc.max_reconnect_backoff_ms", 2000))
 METER_WIDTH, METER_FLOOR_DB = 30, -60.0
 
 

@@ -36,6 +36,7 @@ class ModelMetrics:
         self.latency = metrics.latency.labels(task, cell)
         self.audio = metrics.audio.labels(task, cell)
         self.active = metrics.active.labels(task, cell)
+        self.resumes = metrics.resumes.labels(task, cell)
         self.final_results = metrics.finals.labels(task, cell)
         # Every keyword's series exists from the start, at zero, so rates over it are defined.
         self.detections = {k: metrics.detections.labels(task, cell, k) for k in keywords}
@@ -45,6 +46,9 @@ class ModelMetrics:
 
     def closed(self) -> None:
         self.active.dec()
+
+    def resumed(self) -> None:
+        self.resumes.inc()
 
     def chunk(self, audio_s: float, compute_s: float) -> None:
         """One audio chunk went through features and the model."""
@@ -81,7 +85,11 @@ class ServerMetrics:
                                  LABELS, buckets=LATENCY_BUCKETS, registry=r)
         # Real-time factor: rate(rnnvoice_chunk_compute_seconds_sum) / rate(rnnvoice_audio_seconds_total).
         self.audio = Counter("rnnvoice_audio_seconds", "Audio processed, in seconds", LABELS, registry=r)
-        self.active = Gauge("rnnvoice_active_streams", "Open streams", LABELS, registry=r)
+        self.active = Gauge("rnnvoice_active_streams", "Open streams, parked ones included", LABELS, registry=r)
+        # Counted when scraped (SessionTable.count_parked): no step of a resume's can leave it wrong.
+        self.parked = Gauge("rnnvoice_parked_streams", "Resumable streams whose call was lost, kept for a resume",
+                            LABELS, registry=r)
+        self.resumes = Counter("rnnvoice_stream_resumes", "Calls that resumed a stream", LABELS, registry=r)
         self.ended = Counter("rnnvoice_streams_ended", "Streams ended, by outcome and gRPC status code",
                              (*LABELS, "outcome", "code"), registry=r)
         self.detections = Counter("rnnvoice_detections", "Keywords detected", (*LABELS, "keyword"), registry=r)
@@ -114,7 +122,9 @@ class ServerMetrics:
 
     def stream_ended(self, model: tuple[str, str] | None, outcome: str, code: grpc.StatusCode) -> None:
         """outcome: completed (the client half-closed), drained (the server shut down), rejected (a status
-        for a bad or unserviceable request), cancelled (the client went away) or failed (a server error)."""
+        for a bad or unserviceable request), timed_out (idle, or the longest stream), cancelled (the client went
+        away), failed (a server error); for resumable streams also parked (the call was lost, the stream kept)
+        and expired (no resume in time)."""
         self.ended.labels(*(model or NO_MODEL), outcome, code.name).inc()
 
     def serve(self, host: str, port: int, cert=None, key=None, client_ca=None) -> None:

@@ -16,6 +16,7 @@ from rnnvoice.service.limits import StreamClock
 from rnnvoice.service.metrics import ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import parse_config
+from rnnvoice.service.resumption import CallLost, Resumption
 from rnnvoice.service.sessions import SessionTable, StreamSession
 from rnnvoice.service.settings import ServerSettings
 from rnnvoice.service.wire import accepted
@@ -42,7 +43,9 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         self.settings = settings
         self.metrics = metrics
         self.access = access
-        self.sessions = SessionTable(settings.max_streams, metrics, settings.retry_after_s)
+        # A parked stream sends no audio: it keeps its slot no longer than the idle timeout lets a silent one.
+        self.sessions = SessionTable(settings.max_streams, metrics, settings.retry_after_s,
+                                     min(settings.resume_window_s, settings.idle_timeout_s))
         # Chunks run off the event loop: batched across streams by one scheduler, or each stream on its own.
         self.engine = BatchScheduler(settings.batch_wait_ms, settings.max_batch, metrics.batched) \
             if settings.batching else PerStreamRunner(settings.inference_threads)
@@ -66,7 +69,25 @@ class VoiceServicer(pb_grpc.VoiceServicer):
 
     async def _finish(self, session: StreamSession, end: int = pb.STREAM_END_COMPLETED) -> list[pb.StreamAudioResponse]:
         out, _ = await self.engine.run(session.stream, None)
+        if session.resumption is not None:
+            session.resumption.ended = True
         return session.respond(out) + [session.summary(end)]
+
+    async def _step(self, session: StreamSession, work) -> list[pb.StreamAudioResponse]:
+        """The responses of work (a chunk, or the end of audio). A resumable stream keeps them until the client
+        acknowledges them, acknowledges a chunk without results, and finishes the work even if the call is lost."""
+        resumption = session.resumption
+        if resumption is None:
+            return await work
+
+        async def kept() -> list[pb.StreamAudioResponse]:
+            results = await work
+            resumption.keep(results)
+            return results or [pb.StreamAudioResponse(sequence=session.last_sequence, ack=pb.AudioAck())]
+
+        resumption.busy = asyncio.ensure_future(kept())
+        resumption.busy.add_done_callback(_retrieve)  # a lost call's failed chunk fails its resume instead
+        return await asyncio.shield(resumption.busy)
 
     async def _read(self, context):
         """The next request; None when the client half-closes, DRAINED when the server is draining."""
@@ -91,10 +112,23 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         for read in list(self.reads):
             read.cancel()
 
-    def _open(self, config: pb.StreamConfig, max_chunk_s: float, grant: Grant) -> StreamSession:
+    def _open(self, config: pb.StreamConfig, max_chunk_s: float, grant: Grant, resumable: bool = False
+              ) -> StreamSession:
         params = parse_config(config, self.registry)
         self.access.permit(grant, params.task)
-        return self.sessions.open(params, self.registry, max_chunk_s, grant)
+        return self.sessions.open(params, self.registry, max_chunk_s, grant, resumable)
+
+    async def _resume(self, request: pb.ResumeStream, handling: Handling) -> list[pb.StreamAudioResponse]:
+        """Attaches the stream of request.token to this call; the responses that open the call."""
+        session = handling.session = self.sessions.find(request.token, handling.grant)
+        resumption = session.resumption
+        attached = resumption.owner is not None
+        await resumption.take_over(asyncio.current_task())
+        self.sessions.find(request.token, handling.grant)  # not freed meanwhile: its window may have ended
+        session.metrics.resumed()
+        log.info("stream %s resumed at chunk %d%s", _name(handling), session.next_sequence,
+                 ", its previous call cancelled" if attached else "")
+        return [resumption.message(session.next_sequence), *resumption.unacknowledged(request.results_received)]
 
     @contextlib.asynccontextmanager
     async def _handling(self, context):
@@ -119,10 +153,20 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             await context.abort(code, f"the server failed on this stream (its log names stream {_name(handling)}); "
                                       "other streams go on; open a new one")
         finally:
-            session = handling.session
-            self.metrics.stream_ended((session.params.task, session.params.cell) if session else None, outcome, code)
-            if session is not None:
-                self.sessions.close(session)
+            self._end(handling.session, outcome, code)
+
+    def _end(self, session: StreamSession | None, outcome: str, code: grpc.StatusCode) -> None:
+        """Counts a call's end and closes its session; a resumable stream's lost call parks it instead."""
+        resumption = session.resumption if session else None
+        if resumption is not None and resumption.owner is not asyncio.current_task():
+            return  # a resume that lost the stream to a newer resume before it was attached
+        if resumption is not None and outcome == "cancelled":
+            outcome = "parked"
+        self.metrics.stream_ended((session.params.task, session.params.cell) if session else None, outcome, code)
+        if outcome == "parked":
+            self.sessions.park(session)
+        elif session is not None:
+            self.sessions.close(session)
 
     async def StreamAudio(self, request_iterator, context):
         async with self._handling(context) as handling:
@@ -142,45 +186,86 @@ class VoiceServicer(pb_grpc.VoiceServicer):
                               outcome="drained")
         if first is None:
             raise invalid("the stream ended before its configuration; send a StreamConfig first")
-        if not first.HasField("config"):
-            raise invalid("the first request must carry a StreamConfig, not audio; send the configuration first")
-        session = handling.session = self._open(first.config, self.settings.max_chunk_s, grant)
-        end = await self._take_audio(context, session, clock, idle)
-        idle.reschedule(clock.idle_deadline())  # the final results get a whole idle period to be taken
-        for response in await self._finish(session, end):
-            await context.write(response)
-        if end == pb.STREAM_END_DRAINED:
-            raise StreamError(grpc.StatusCode.UNAVAILABLE,
-                              f"the server is shutting down: it stopped reading this stream after "
-                              f"{session.stream.audio_s:.2f} s of audio (its summary says so); send the rest on a "
-                              "new stream", outcome="drained")
-        if end == pb.STREAM_END_MAX_DURATION:
-            raise clock.expired_error()
+        if first.HasField("resume"):
+            await self._write(context, await self._resume(first.resume, handling))
+            clock = handling.session.resumption.clock  # its pace and longest duration go on across calls
+        elif first.HasField("config"):
+            config = first.config
+            session = handling.session = self._open(config, self.settings.max_chunk_s, grant, config.resumable)
+            if session.resumption is not None:
+                session.resumption.clock = clock
+                await self._write(context, [session.resumption.message(0)])
+        else:
+            raise invalid("the first request must carry a StreamConfig (or a ResumeStream), not audio; send the "
+                          "configuration first")
+        session, resumption = handling.session, handling.session.resumption
+        if resumption is None or not resumption.ended:
+            end = await self._take_audio(context, session, clock, idle)
+            idle.reschedule(clock.idle_deadline())  # the final results get a whole idle period to be taken
+            await self._write(context, await self._step(session, self._finish(session, end)))
+            if end == pb.STREAM_END_DRAINED:
+                raise StreamError(grpc.StatusCode.UNAVAILABLE,
+                                  f"the server is shutting down: it stopped reading this stream after "
+                                  f"{session.stream.audio_s:.2f} s of audio (its summary says so); send the rest on a "
+                                  "new stream", outcome="drained")
+            if end == pb.STREAM_END_MAX_DURATION:
+                raise clock.expired_error()
+            if resumption is None or end == pb.STREAM_END_VOICE_ACTIVITY_TIMEOUT:
+                return  # (a resumable stream its voice activity timeout ended: the client's audio may still come)
+        # After a resumable stream's summary, its EndOfAudio again, counting every result, ends the call.
+        while (request := await self._read(context)) is not None and request is not DRAINED:
+            if not request.HasField("end"):
+                raise invalid("after EndOfAudio and the summary a stream takes no more audio; send EndOfAudio "
+                              "again with every result counted")
+            resumption.acknowledge(request.end.results_received)
+            if not resumption.kept:
+                return
+        self._lost(resumption)
 
     async def _take_audio(self, context, session: StreamSession, clock: StreamClock, idle: asyncio.Timeout) -> int:
-        """Reads and answers chunks until the client half-closes, the server stops reading or the voice activity
-        timeout passes; the StreamEnd."""
+        """Reads and answers chunks until the audio ends (a half-close, or a resumable stream's EndOfAudio), the
+        server stops reading or the voice activity timeout passes; the StreamEnd."""
+        resumption = session.resumption
         while not clock.expired:
             idle.reschedule(clock.idle_deadline())
             request = await self._read(context)
-            if request is None:
-                return pb.STREAM_END_COMPLETED
             if request is DRAINED:
                 return pb.STREAM_END_DRAINED
+            if request is None:
+                if resumption is not None:
+                    self._lost(resumption)
+                return pb.STREAM_END_COMPLETED
             received = time.perf_counter()
+            if request.HasField("end"):
+                if resumption is None:
+                    raise invalid("EndOfAudio ends resumable streams only; half-close this stream instead")
+                resumption.acknowledge(request.end.results_received)
+                return pb.STREAM_END_COMPLETED
             if request.HasField("config"):
                 raise invalid("a stream takes one StreamConfig, in its first request; open a new stream to change it")
             if not request.HasField("audio"):
                 raise invalid("a request after the first must carry an AudioChunk")
-            responses = await self._accept(session, request.audio.sequence, request.audio.data)
-            for response in responses:
-                await context.write(response)
+            if resumption is not None:
+                resumption.acknowledge(request.audio.results_received)
+            responses = await self._step(session, self._accept(session, request.audio.sequence, request.audio.data))
+            await self._write(context, responses)
             if responses:
                 session.metrics.results_sent(time.perf_counter() - received)
             if session.speech_timed_out:
                 return pb.STREAM_END_VOICE_ACTIVITY_TIMEOUT
             await clock.pace(session.stream.audio_s)
         return pb.STREAM_END_MAX_DURATION
+
+    def _lost(self, resumption: Resumption) -> None:
+        """A resumable stream's half-close: a lost connection can read as one, so the stream waits for a resume."""
+        if not self.draining.is_set():
+            raise CallLost("a resumable stream ends with EndOfAudio, twice (see voice.proto); a half-close before "
+                           f"is taken for a lost call, and the stream is kept {resumption.window_s:g} s for a resume")
+
+    @staticmethod
+    async def _write(context, responses: list[pb.StreamAudioResponse]) -> None:
+        for response in responses:
+            await context.write(response)
 
     async def Recognize(self, request, context):
         async with self._handling(context) as handling:
@@ -212,3 +297,9 @@ def _name(handling: Handling) -> str:
     """A stream as its log lines name it: its number (- before it has one) and whose it is."""
     number = handling.session.id if handling.session else "-"
     return f"{number} ({handling.grant.name})" if handling.grant else str(number)
+
+
+def _retrieve(work: asyncio.Future) -> None:
+    """Marks the exception of a resumable stream's work as seen: a resume reports it, or nobody needs it."""
+    if not work.cancelled():
+        work.exception()

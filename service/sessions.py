@@ -1,6 +1,8 @@
 """Per-stream sessions: audio messages in, response messages out, and the table of open sessions."""
 
+import asyncio
 import collections
+import functools
 import itertools
 import threading
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from rnnvoice.service.errors import StreamError, invalid
 from rnnvoice.service.metrics import ModelMetrics, ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import StreamParams
+from rnnvoice.service.resumption import Resumption
 
 
 def open_stream(params: StreamParams, registry: ModelRegistry) -> Stream:
@@ -58,11 +61,12 @@ class StreamSession:
     """
 
     def __init__(self, session_id: int, params: StreamParams, registry: ModelRegistry, max_chunk_s: float,
-                 metrics: ModelMetrics, grant: Grant):
+                 metrics: ModelMetrics, grant: Grant, resumption: Resumption | None = None):
         self.id = session_id
         self.params = params
         self.grant = grant
         self.metrics = metrics
+        self.resumption = resumption
         self.stream = open_stream(params, registry)
         self.max_chunk_bytes = int(max_chunk_s * params.bytes_per_second)
         self.max_chunk_s = max_chunk_s
@@ -151,40 +155,76 @@ def command_message(c: Command) -> pb.AssistantCommand:
 
 
 class SessionTable:
-    """The open sessions, bounded overall and per grant; every opened session is closed exactly once by its
-    handler."""
+    """The open sessions, bounded overall and per grant, parked ones included; every opened session is closed
+    exactly once: by its handler, or when its resume window ends."""
 
-    def __init__(self, max_sessions: int, metrics: ServerMetrics, retry_after_s: float):
+    def __init__(self, max_sessions: int, metrics: ServerMetrics, retry_after_s: float, resume_window_s: float):
         self.max_sessions = max_sessions
         self.metrics = metrics
         self.retry_after_s = retry_after_s
+        self.resume_window_s = resume_window_s
         self.sessions: dict[int, StreamSession] = {}
         self.per_grant: collections.Counter[str] = collections.Counter()
+        self.resumable: dict[str, StreamSession] = {}  # by token
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
+        for task, cell in metrics.models:
+            metrics.parked.labels(task, cell).set_function(functools.partial(self.count_parked, task, cell))
 
     def _full(self, message: str) -> StreamError:
         return StreamError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{message}; retry in {self.retry_after_s:g} s",
                            retry_after_s=self.retry_after_s)
 
-    def open(self, params: StreamParams, registry: ModelRegistry, max_chunk_s: float, grant: Grant) -> StreamSession:
+    def open(self, params: StreamParams, registry: ModelRegistry, max_chunk_s: float, grant: Grant,
+             resumable: bool = False) -> StreamSession:
         with self.lock:
             if len(self.sessions) >= self.max_sessions:
                 raise self._full(f"the server is at its limit of {self.max_sessions} streams")
             if grant.max_streams is not None and self.per_grant[grant.name] >= grant.max_streams:
                 raise self._full(f"the token of {grant.name!r} has its limit of {grant.max_streams} streams open")
+            resumption = Resumption(self.resume_window_s) if resumable else None
             session = StreamSession(next(self.ids), params, registry, max_chunk_s,
-                                    self.metrics.models[params.task, params.cell], grant)
+                                    self.metrics.models[params.task, params.cell], grant, resumption)
             self.sessions[session.id] = session
             self.per_grant[grant.name] += 1
+            if resumption is not None:
+                resumption.attach(asyncio.current_task())
+                self.resumable[resumption.token] = session
         session.metrics.opened()
         return session
+
+    def find(self, token: str, grant: Grant) -> StreamSession:
+        """The resumable session of a token, for the holder of the grant that opened it."""
+        session = self.resumable.get(token)
+        if session is None:
+            raise StreamError(grpc.StatusCode.NOT_FOUND, "no resumable stream has this token: it ended, or its resume "
+                              f"window ({self.resume_window_s:g} s) passed; start a new stream")
+        if session.grant.name != grant.name:
+            raise StreamError(grpc.StatusCode.PERMISSION_DENIED, "this stream was opened with another bearer token; "
+                              "resume it with that one")
+        return session
+
+    def park(self, session: StreamSession) -> None:
+        """Keeps a resumable session whose call was lost, until it is resumed or its window ends."""
+        session.resumption.park(lambda: self.expire(session))
+
+    def expire(self, session: StreamSession) -> None:
+        self.metrics.stream_ended((session.params.task, session.params.cell), "expired", grpc.StatusCode.CANCELLED)
+        self.close(session)
+
+    def count_parked(self, task: str, cell: str) -> int:
+        with self.lock:
+            return sum(s.resumption is not None and s.resumption.owner is None and s.params.task == task
+                       and s.params.cell == cell for s in self.sessions.values())
 
     def close(self, session: StreamSession) -> None:
         with self.lock:
             closed = self.sessions.pop(session.id, None)
             if closed is not None:
                 self.per_grant[closed.grant.name] -= 1
+            if session.resumption is not None:
+                self.resumable.pop(session.resumption.token, None)
+                session.resumption.close()
         if closed is not None:
             closed.metrics.closed()
 

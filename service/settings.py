@@ -41,6 +41,9 @@ class ServerSettings:
     # Largest request message per method: a StreamAudio request, and a Recognize call's whole recording.
     max_stream_message_bytes: int = 1 * MIB
     max_recognize_bytes: int = 3 * MIB
+    # How long a resumable stream whose call was lost is kept (and counted against max_streams and its token's
+    # limit) for a resume; never longer than idle_timeout_s, the longest a stream may hold its slot without audio.
+    resume_window_s: float = 30.0
     # Steps of all streams batched by one scheduler (False: each stream on its own, on inference_threads).
     batching: bool = True
     # How long the scheduler waits for more streams once one has a chunk, and the most streams in one step.

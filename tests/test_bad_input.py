@@ -110,6 +110,23 @@ CASES["phrase hint in another script"] = (transcription(phrase_hints=["call mom"
                                           "phrase hint 1 ('给妈妈打电话') has letters the recogniser cannot write")
 
 
+def resumable(*later):
+    c = config()
+    c.resumable = True
+    return [first(c), *later]
+
+
+CASES["resume of an unknown stream"] = ([pb.StreamAudioRequest(resume=pb.ResumeStream(token="no-such-stream"))],
+                                        grpc.StatusCode.NOT_FOUND, "no resumable stream has this token")
+CASES["end of audio of a plain stream"] = ([first(config()), pb.StreamAudioRequest(end=pb.EndOfAudio())],
+                                           grpc.StatusCode.INVALID_ARGUMENT, "EndOfAudio ends resumable streams only")
+CASES["more results received than sent"] = (
+    resumable(pb.StreamAudioRequest(audio=pb.AudioChunk(data=PCM, results_received=3))),
+    grpc.StatusCode.INVALID_ARGUMENT, "results_received 3 is more than the 0 results sent")
+CASES["audio after the summary"] = (resumable(pb.StreamAudioRequest(end=pb.EndOfAudio()), audio(0, PCM)),
+                                    grpc.StatusCode.INVALID_ARGUMENT, "after EndOfAudio and the summary")
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_bad_stream_gets_a_clear_error_and_frees_its_session(case, client, server):
     requests, code, message = CASES[case]
@@ -227,7 +244,7 @@ def test_recognize_rejects_empty_and_overlong_recordings(limited_server):
 def test_client_that_disappears_frees_its_session(client, server):
     sessions = server.server.servicer.sessions
     gate = threading.Event()
-    call = client.stream(stream_config(ONE_SECOND), held_open(gate))
+    call = client.stream(stream_config(ONE_SECOND), held_open(gate), resumable=False)
     assert wait_until(lambda: len(sessions) == 1)
     call.cancel()
     gate.set()

@@ -18,7 +18,7 @@ from rnnvoice.clients.scrape import buckets, scrape
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.streaming.assistant_stream import assistant_stream
 from rnnvoice.models.streaming.keyword_stream import keyword_stream
-from rnnvoice.models.streaming.model_step import ModelLane, step_lanes
+from rnnvoice.models.streaming.model_step import ModelLane, StatePool, step_lanes
 from rnnvoice.models.streaming.stream import StreamOutput, step_streams
 from rnnvoice.models.streaming.transcription_stream import transcription_stream
 from rnnvoice.models.streaming.voice_activity import with_voice_activity
@@ -196,3 +196,15 @@ def test_lanes_freed_by_the_garbage_collector_inside_take_give_their_slots_back(
     gc.collect()
     slots = ModelLane(model).pool.parts[0].shape[1]
     assert slots < 3000  # dropped lanes' slots were taken again: the pool did not grow with every lane
+
+
+def test_a_slot_given_back_by_the_garbage_collector_inside_take_does_not_deadlock(models):
+    """Found by `rnnvoice fuzz`: a lane's finalizer ran while its pool's take() held the lock, and the server hung."""
+    pool = StatePool(models["keywords", "gru"], slots=1)
+    slot = pool.take()
+    giver = threading.Thread(target=lambda: (pool.lock.acquire(), pool.give_back(slot), pool.lock.release()),
+                             daemon=True)
+    giver.start()  # as the collector would, in the thread that holds the lock
+    giver.join(10)
+    assert not giver.is_alive()
+    assert pool.take() == slot

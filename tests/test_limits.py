@@ -109,7 +109,7 @@ def test_a_peer_whose_network_goes_silent_is_found_by_keepalive_and_its_session_
 
     try:
         with VoiceClient(proxy.address, timeout_s=60) as c:
-            call = c.stream(stream_config(ONE_SECOND), chunks())
+            call = c.stream(stream_config(ONE_SECOND), chunks(), resumable=False)  # a resumable one is parked
             assert wait_until(lambda: len(sessions) == 1)
             proxy.silent.set()
             # Long before the idle timeout: the server's unanswered pings close the connection.
@@ -136,11 +136,12 @@ def test_each_method_has_its_own_message_limit(limited):
     big = lambda n: np.zeros(n // 2, "<i2").tobytes()  # noqa: E731
     with VoiceClient(limited.target, timeout_s=60) as c:
         # Over StreamAudio's limit: refused before it is parsed.
-        error = rpc_error(lambda: c.stream(stream_config(ONE_SECOND), [big(100_000)]))
+        error = rpc_error(lambda: c.stream(stream_config(ONE_SECOND), [big(100_000)], resumable=False))
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "StreamAudioRequest of 100" in error.details() and "more than this server takes (65536 bytes)" in error.details()
         # Over every method's limit: gRPC refuses it from its length prefix, before it arrives.
-        assert rpc_error(lambda: c.stream(stream_config(ONE_SECOND), [big(8 << 20)])).code() == \
+        # (A resumable stream's call that gRPC ends so is parked for its window, as a lost call is.)
+        assert rpc_error(lambda: c.stream(stream_config(ONE_SECOND), [big(8 << 20)], resumable=False)).code() == \
             grpc.StatusCode.RESOURCE_EXHAUSTED
         # Recognize takes more than a chunk, up to its own limit.
         assert c.recognize(Audio(big(600_000), 16000)).summary.audio_s == pytest.approx(18.75)

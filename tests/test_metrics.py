@@ -76,7 +76,7 @@ def test_open_streams_and_how_streams_end(metered_server, metered_client):
     url = metered_server.metrics_url
     before = scrape(url)
     gate = threading.Event()
-    call = metered_client.stream(stream_config(NOISE, "lstm"), held_open(gate))
+    call = metered_client.stream(stream_config(NOISE, "lstm"), held_open(gate), resumable=False)
     assert wait_until(lambda: value(scrape(url), "rnnvoice_active_streams", cell="lstm") == 1)
     call.cancel()
     gate.set()

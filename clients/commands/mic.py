@@ -20,7 +20,7 @@ def run(args) -> int:
     # sounddevice is imported by these only when a microphone is used.
     from rnnvoice.clients.client import Audio, VoiceClient, stream_config
     from rnnvoice.clients.connection import connection_from_args
-    from rnnvoice.clients.mic_client import RECONNECT, Display, ServerLink, capture, summary
+    from rnnvoice.clients.mic_client import Display, ServerLink, capture, summary
     from rnnvoice.clients.microphone import MicError, find_microphone, list_devices, open_microphone
     from rnnvoice.clients.options import stream_options
 
@@ -33,7 +33,7 @@ def run(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     display = Display()
-    with VoiceClient(args.server, options=RECONNECT, connection=connection_from_args(args)) as client:
+    with VoiceClient(args.server, connection=connection_from_args(args)) as client:
         try:
             config = stream_config(Audio(b"", rate), args.cell, **stream_options(args, client, live=True))
         except grpc.RpcError as e:  # asking for the keywords a sensitivity applies to

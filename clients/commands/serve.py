@@ -23,6 +23,8 @@ LIMITS = (
     ("max_recording_s", float, "longest Recognize recording, in seconds"),
     ("max_stream_message_bytes", int, "largest StreamAudio request"),
     ("max_recognize_bytes", int, "largest Recognize request"),
+    ("resume_window_s", float, "seconds a resumable stream whose call was lost is kept for a resume (at most "
+                               "--idle-timeout-s)"),
 )
 
 

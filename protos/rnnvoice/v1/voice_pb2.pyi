@@ -118,12 +118,13 @@ class TranscriptionConfig(_message.Message):
     def __init__(self, interim_results: _Optional[bool] = ..., phrase_hints: _Optional[_Iterable[str]] = ..., endpoint_silence_s: _Optional[float] = ..., decoder: _Optional[_Union[Decoder, str]] = ..., max_alternatives: _Optional[int] = ..., max_utterance_s: _Optional[float] = ..., initial_silence_s: _Optional[float] = ...) -> None: ...
 
 class StreamConfig(_message.Message):
-    __slots__ = ("task", "cell", "format", "keywords", "transcription", "enable_voice_activity_events", "voice_activity_timeout_s")
+    __slots__ = ("task", "cell", "format", "keywords", "transcription", "resumable", "enable_voice_activity_events", "voice_activity_timeout_s")
     TASK_FIELD_NUMBER: _ClassVar[int]
     CELL_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     KEYWORDS_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    RESUMABLE_FIELD_NUMBER: _ClassVar[int]
     ENABLE_VOICE_ACTIVITY_EVENTS_FIELD_NUMBER: _ClassVar[int]
     VOICE_ACTIVITY_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     task: Task
@@ -131,25 +132,46 @@ class StreamConfig(_message.Message):
     format: AudioFormat
     keywords: KeywordConfig
     transcription: TranscriptionConfig
+    resumable: bool
     enable_voice_activity_events: bool
     voice_activity_timeout_s: float
-    def __init__(self, task: _Optional[_Union[Task, str]] = ..., cell: _Optional[_Union[Cell, str]] = ..., format: _Optional[_Union[AudioFormat, _Mapping]] = ..., keywords: _Optional[_Union[KeywordConfig, _Mapping]] = ..., transcription: _Optional[_Union[TranscriptionConfig, _Mapping]] = ..., enable_voice_activity_events: _Optional[bool] = ..., voice_activity_timeout_s: _Optional[float] = ...) -> None: ...
+    def __init__(self, task: _Optional[_Union[Task, str]] = ..., cell: _Optional[_Union[Cell, str]] = ..., format: _Optional[_Union[AudioFormat, _Mapping]] = ..., keywords: _Optional[_Union[KeywordConfig, _Mapping]] = ..., transcription: _Optional[_Union[TranscriptionConfig, _Mapping]] = ..., resumable: _Optional[bool] = ..., enable_voice_activity_events: _Optional[bool] = ..., voice_activity_timeout_s: _Optional[float] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
-    __slots__ = ("sequence", "data")
+    __slots__ = ("sequence", "data", "results_received")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_RECEIVED_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     data: bytes
-    def __init__(self, sequence: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+    results_received: int
+    def __init__(self, sequence: _Optional[int] = ..., data: _Optional[bytes] = ..., results_received: _Optional[int] = ...) -> None: ...
+
+class ResumeStream(_message.Message):
+    __slots__ = ("token", "results_received")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    results_received: int
+    def __init__(self, token: _Optional[str] = ..., results_received: _Optional[int] = ...) -> None: ...
+
+class EndOfAudio(_message.Message):
+    __slots__ = ("results_received",)
+    RESULTS_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    results_received: int
+    def __init__(self, results_received: _Optional[int] = ...) -> None: ...
 
 class StreamAudioRequest(_message.Message):
-    __slots__ = ("config", "audio")
+    __slots__ = ("config", "audio", "resume", "end")
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
     config: StreamConfig
     audio: AudioChunk
-    def __init__(self, config: _Optional[_Union[StreamConfig, _Mapping]] = ..., audio: _Optional[_Union[AudioChunk, _Mapping]] = ...) -> None: ...
+    resume: ResumeStream
+    end: EndOfAudio
+    def __init__(self, config: _Optional[_Union[StreamConfig, _Mapping]] = ..., audio: _Optional[_Union[AudioChunk, _Mapping]] = ..., resume: _Optional[_Union[ResumeStream, _Mapping]] = ..., end: _Optional[_Union[EndOfAudio, _Mapping]] = ...) -> None: ...
 
 class KeywordDetection(_message.Message):
     __slots__ = ("keyword", "score", "start_s", "end_s", "detected_s")
@@ -274,14 +296,30 @@ class StreamSummary(_message.Message):
     end_reason: StreamEnd
     def __init__(self, audio_s: _Optional[float] = ..., chunks: _Optional[int] = ..., frames: _Optional[int] = ..., compute_s: _Optional[float] = ..., detections: _Optional[int] = ..., finals: _Optional[int] = ..., end_reason: _Optional[_Union[StreamEnd, str]] = ...) -> None: ...
 
+class StreamResumption(_message.Message):
+    __slots__ = ("token", "window_s", "next_sequence")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_S_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    window_s: float
+    next_sequence: int
+    def __init__(self, token: _Optional[str] = ..., window_s: _Optional[float] = ..., next_sequence: _Optional[int] = ...) -> None: ...
+
+class AudioAck(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class StreamAudioResponse(_message.Message):
-    __slots__ = ("sequence", "detection", "scores", "summary", "transcript", "command", "voice_activity")
+    __slots__ = ("sequence", "detection", "scores", "summary", "transcript", "command", "resumption", "ack", "voice_activity")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     DETECTION_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIPT_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
+    RESUMPTION_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
     VOICE_ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     detection: KeywordDetection
@@ -289,8 +327,10 @@ class StreamAudioResponse(_message.Message):
     summary: StreamSummary
     transcript: TranscriptResult
     command: AssistantCommand
+    resumption: StreamResumption
+    ack: AudioAck
     voice_activity: VoiceActivityEvent
-    def __init__(self, sequence: _Optional[int] = ..., detection: _Optional[_Union[KeywordDetection, _Mapping]] = ..., scores: _Optional[_Union[KeywordScores, _Mapping]] = ..., summary: _Optional[_Union[StreamSummary, _Mapping]] = ..., transcript: _Optional[_Union[TranscriptResult, _Mapping]] = ..., command: _Optional[_Union[AssistantCommand, _Mapping]] = ..., voice_activity: _Optional[_Union[VoiceActivityEvent, _Mapping]] = ...) -> None: ...
+    def __init__(self, sequence: _Optional[int] = ..., detection: _Optional[_Union[KeywordDetection, _Mapping]] = ..., scores: _Optional[_Union[KeywordScores, _Mapping]] = ..., summary: _Optional[_Union[StreamSummary, _Mapping]] = ..., transcript: _Optional[_Union[TranscriptResult, _Mapping]] = ..., command: _Optional[_Union[AssistantCommand, _Mapping]] = ..., resumption: _Optional[_Union[StreamResumption, _Mapping]] = ..., ack: _Optional[_Union[AudioAck, _Mapping]] = ..., voice_activity: _Optional[_Union[VoiceActivityEvent, _Mapping]] = ...) -> None: ...
 
 class RecognizeRequest(_message.Message):
     __slots__ = ("config", "audio")

@@ -1,0 +1,74 @@
+"""Short passes of `rnnvoice fuzz` and `rnnvoice soak` against real servers on loopback."""
+
+import dataclasses
+
+import pytest
+
+from rnnvoice.clients.client import read_audio
+from rnnvoice.clients.connection import Connection
+from rnnvoice.clients.fuzz import fuzz
+from rnnvoice.clients.local_server import free_port
+from rnnvoice.clients.server_under_test import ServerUnderTest, loopback
+from rnnvoice.clients.soak import Soak, SoakPlan
+from rnnvoice.service.auth import parse_tokens
+from tests.conftest import FIXTURES, ServerThread
+
+
+@pytest.fixture(scope="module")
+def fuzzed(metered_server):
+    return fuzz(ServerUnderTest(metered_server.target, metered_server.metrics_url), inputs=400, seed=10)
+
+
+def test_fuzz_finds_no_crash_or_hang(fuzzed):
+    assert fuzzed.inputs == 400
+    assert fuzzed.crashes == 0 and fuzzed.hangs == 0
+    methods = {key.split(" ")[0] for key in fuzzed.statuses}
+    assert methods == {"stream", "recognize", "raw", "resumable"}
+    assert fuzzed.statuses["stream accept OK"] > 0 and fuzzed.statuses["stream reject INVALID_ARGUMENT"] > 0
+    assert fuzzed.rss_growth_bytes is not None
+
+
+def test_fuzz_finds_no_wrong_status(fuzzed):
+    assert fuzzed.wrong_status == 0, fuzzed.wrong
+    # Undecodable bytes and absurd float samples are refused as bad requests, not failed as server errors.
+    assert fuzzed.statuses["raw stream either INVALID_ARGUMENT"] > 0
+
+
+@pytest.fixture(scope="module")
+def soak_server(settings):
+    running = ServerThread(dataclasses.replace(settings, resume_window_s=1.0, metrics_port=free_port()))
+    yield running
+    running.stop()
+
+
+def test_soak_leaves_nothing_behind(soak_server):
+    plan = SoakPlan(streams=40, concurrency=8, cut_every_s=0.5, silent_s=1.0, seed=3)
+    report = Soak(ServerUnderTest(soak_server.target, soak_server.metrics_url),
+                  read_audio(FIXTURES / "spoken_seven_yes.wav"), plan).run()
+    assert report.failed == 0, report.failures
+    assert report.streams == 40 and set(report.kinds) == {"complete", "slow reader", "cancel", "disconnect",
+                                                          "silent peer", "oversized chunk"}
+    assert report.completed > 10 and report.resumes > 0
+    assert report.lost_chunks == 0 and report.duplicated_chunks == 0 and report.mismatched_results == 0
+    assert report.oversized_refused == report.kinds["oversized chunk"]
+    assert report.leaked_sessions == 0 and report.parked_sessions == 0
+    assert len(soak_server.server.servicer.sessions) == 0
+
+
+def test_fuzz_and_soak_attack_only_loopback():
+    assert loopback("127.0.0.1:50051") == "127.0.0.1:50051" and loopback("[::1]:1") == "[::1]:1"
+    with pytest.raises(SystemExit, match="only a server on loopback"):
+        loopback("10.0.0.1:50051")
+
+
+def test_fuzz_reaches_a_server_that_asks_for_a_token(settings):
+    token = "f" * 24
+    guarded = ServerThread(dataclasses.replace(settings, tokens=parse_tokens(f"fuzzer {token}", "test tokens")))
+    try:
+        report = fuzz(ServerUnderTest(guarded.target, None, connection=Connection(token=token)), inputs=40, seed=1)
+    finally:
+        guarded.stop()
+    assert report.inputs == 40 and report.crashes == 0 and report.hangs == 0
+    assert report.wrong_status == 0, report.wrong  # no UNAUTHENTICATED: every call carried the token
+    assert sum(n for key, n in report.statuses.items() if key.endswith(" OK")) > 0
+
