@@ -57,10 +57,21 @@ def test_only_reported_keywords_fire():
     assert only_yes.accept(p, speech)[1] == []
 
 
-def test_chunking_does_not_change_decisions():
+def as_logits(p: np.ndarray) -> np.ndarray:
+    """What a model with pooled scores feeds the detector: logits, low for every class but where it hears one, and
+    only weakly silence between words (its pooled silence score must not drown the keyword in the same window)."""
+    logits = np.where(p > 0, 4 * p, -3.0)
+    logits[:, 0] = np.where(p[:, 0] == 1.0, 0.5, -3.0)
+    return logits
+
+
+@pytest.mark.parametrize("config", [{}, {"pool_s": 0.6}], ids=["mean", "pooled"])
+def test_chunking_does_not_change_decisions(config):
     p, speech = posteriors(300, [(50, 60, "yes", 0.9), (150, 160, "no", 0.7)])
-    whole_scores, whole = detector().accept(p, speech)
-    chunked, scores, found = detector(), [], []
+    p = as_logits(p) if config else p
+    whole_scores, whole = detector(**config).accept(p, speech)
+    assert [d.keyword for d in whole] == ["yes", "no"]
+    chunked, scores, found = detector(**config), [], []
     for start in range(0, 300, 7):
         s, d = chunked.accept(p[start : start + 7], speech[start : start + 7])
         scores.append(s)
@@ -77,3 +88,19 @@ def test_sensitivity_maps_to_thresholds():
     for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError):
             threshold_for(bad, 0.6)
+
+
+def test_pooled_scores_hold_a_short_peak_for_the_window():
+    """A keyword the model is sure of for two steps, among steps where its logits are all low: a 4-step mean of
+    per-step posteriors stays under the threshold, pooled scores pass it and hold it while the peak is in the window."""
+    logits = np.full((200, len(LABELS)), -4.0)
+    logits[:, 0] = -1.0  # silence, weakly, between words
+    logits[50:52, 2] = 3.0  # "yes"
+    speech = np.zeros(200)
+    speech[40:52] = 1.0
+    per_step = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    assert detector().accept(per_step, speech)[1] == []
+    scores, found = detector(pool_s=0.6).accept(logits, speech)
+    assert [d.keyword for d in found] == ["yes"]
+    window = round(0.6 / STEP_S)
+    assert (scores[50 : 51 + window, 2] > 0.6).all() and (scores[51 + window :, 2] < 0.6).all()

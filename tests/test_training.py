@@ -12,6 +12,7 @@ import torch
 from rnnvoice.clients.cli import main
 from rnnvoice.models.data.corpus import read_manifest, scan_folder
 from rnnvoice.models.data.transcription_corpus import read_transcripts
+from rnnvoice.models.data.augment import NoiseBank
 from rnnvoice.models.data.mixing import KeywordMixer
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.training.train import TrainConfig, train
@@ -145,17 +146,55 @@ def test_transcription_corpus_holds_out_the_keyword_corpus_speakers(tmp_path):
     assert all(Path(r.path).is_file() for part in parts.values() for r in part)
 
 
-def test_word_pooling_scores_each_keyword_once_where_the_model_is_surest():
-    from rnnvoice.models.training.train import word_pooled_loss
+def test_pooled_targets_say_what_the_window_holds():
+    """With pooled scores, a step's target is what the last pool_s seconds held: a keyword while the window holds
+    all of it, other speech once a word has ended, nothing while a word is half heard or two keywords share it."""
+    from rnnvoice.models.audio.features import FeatureConfig
+    from rnnvoice.models.data.mixing import IGNORE, MixConfig
+    from rnnvoice.models.vocabulary import LABELS
+
+    features = FeatureConfig()
+    mixer = KeywordMixer([], NoiseBank([FIXTURES / "noise_dishes.wav"]), features, MixConfig(pool_s=0.8))
+    second = 16000
+    yes, no, other = (int(0.5 * second), int(1.0 * second), "yes"), (int(2.9 * second), int(3.3 * second), "no"), \
+        (int(1.6 * second), int(2.0 * second), "_unknown_")
+    steps = round(4.5 * features.step_rate)
+    classes, speech = mixer.targets([yes, other, no], steps)
+    t = (torch.arange(steps) * features.step_samples + 400) / second  # step centres, seconds
+
+    def at(time_s):
+        """The target of the step nearest this time: a label, or None for no target."""
+        target = int(classes[int(torch.argmin((t - time_s).abs()))])
+        return None if target == IGNORE else LABELS[target]
+
+    assert at(0.2) == "_silence_" and at(0.7) is None  # before the word; half heard
+    assert at(1.0) == at(1.25) == "yes"  # heard, and still whole in the window (onset 0.5 s, window 0.8 s)
+    assert at(1.5) is None  # the window has lost the word's start: its tail alone says nothing
+    assert at(2.1) == "_unknown_" and at(2.7) == "_unknown_" and at(1.8) is None
+    assert at(3.3) == "no" and at(3.95) is None and at(4.3) == "_silence_"
+    assert speech[int(torch.argmin((t - 0.75).abs()))] == 1.0 and speech[int(torch.argmin((t - 1.3).abs()))] == 0.0
+    # Two keywords in one window: no target.
+    classes, _ = mixer.targets([yes, (int(1.1 * second), int(1.4 * second), "no")], steps)
+    assert classes[int(torch.argmin((t - 1.37).abs()))] == IGNORE
+
+
+def test_pooled_logits_are_each_classes_best_in_the_window():
+    from rnnvoice.models.nets.keyword_spotter import pooled_logits
 
     torch.manual_seed(0)
-    logits = torch.randn(2, 6, 5, requires_grad=True)
-    classes = torch.tensor([[0, 3, 3, 3, 0, 0], [4, 4, 0, 2, 2, 0]])
-    words = torch.tensor([[-1, 0, 0, 0, -1, -1], [1, 1, -1, 3, 3, -1]])
-    loss = word_pooled_loss(logits, classes, words)
-    log_p = logits.detach().log_softmax(-1)
-    best = [log_p[0, 1:4, 3].max(), log_p[1, 0:2, 4].max(), log_p[1, 3:5, 2].max()]
-    assert loss.item() == pytest.approx(-float(sum(best)) / 3, rel=1e-6)
-    loss.backward()
-    # Only one step of each window, the surest, gets a gradient.
-    assert logits.grad.abs().sum(-1).ne(0).sum().item() == 3
+    logits = torch.randn(2, 9, 4)
+    pooled = pooled_logits(torch.cat([torch.full((2, 2, 4), -torch.inf), logits], dim=1), 3)
+    assert pooled.shape == logits.shape
+    for s in range(9):
+        torch.testing.assert_close(pooled[:, s], logits[:, max(0, s - 2) : s + 1].amax(1))
+
+
+def test_keyword_training_on_pooled_scores(keyword_corpus, tmp_path):
+    out = tmp_path / "kws_pooled.pt"
+    assert main(["train", "--corpus", str(keyword_corpus), "--out", str(out), "--steps", "2", "--batch-size", "2",
+                 "--seconds", "3", "--eval-every", "2", "--pool-s", "0.8", "--cell", "gru"]) == 0
+    model = load_model(out)
+    assert model.config.pool_s == 0.8
+    from rnnvoice.models.streaming.keyword_stream import KeywordTask
+
+    assert KeywordTask(model).detector.pool_steps == round(0.8 * model.config.features.step_rate)

@@ -51,10 +51,11 @@ class MixConfig:
     short_seconds: float = 2.0
     label_before_end_s: float = 0.06
     label_after_end_s: float = 0.25
-    # Pooling over the word: a keyword is scored once, at the step of its window where the model is surest
-    # (the window opens this long before the word's end), instead of at every step of the window.
-    word_pooling: bool = False
-    pool_before_end_s: float = 0.15
+    # Pooling over the word: when above 0, each step's target is what the last `pool_s` seconds held, for scores
+    # max-pooled over that window (KeywordDetector's pooled scores): a keyword once the window holds all of it, other
+    # speech once the window holds a word's end, silence if it holds no speech, and no target while a word is half
+    # heard. Zero: a target at every step, a keyword's just after its end.
+    pool_s: float = 0.0
 
 
 @dataclass
@@ -192,27 +193,53 @@ class KeywordMixer(StreamMixer):
         return None
 
     def targets(self, events: list[tuple[int, int, str]], steps: int) -> tuple[torch.Tensor, ...]:
-        """Per-step class targets, speech targets and, with word pooling, the keyword whose window each step is in
-        (-1 for none): its class target is then the keyword's, scored once per window."""
+        """Per-step class targets (B, S) and speech targets (B, S)."""
         c, f = self.config, self.features
         centers = np.arange(steps) * f.step_samples + (f.step_samples + f.win_length - f.hop_length) / 2
-        classes = np.full(steps, LABELS.index(SILENCE))
         speech = np.zeros(steps, dtype=np.float32)
-        words = np.full(steps, -1)
-        before = (c.pool_before_end_s if c.word_pooling else c.label_before_end_s) * SAMPLE_RATE
-        after = c.label_after_end_s * SAMPLE_RATE
+        for onset, offset, _ in events:
+            speech[(centers >= onset) & (centers < offset)] = 1.0
+        classes = (self._pooled_targets if c.pool_s > 0 else self._step_targets)(events, centers)
+        return torch.from_numpy(classes), torch.from_numpy(speech)
+
+    def _step_targets(self, events: list[tuple[int, int, str]], centers: np.ndarray) -> np.ndarray:
+        """A keyword's label from just before its end until the next word; other words' over their extent."""
+        c = self.config
+        classes = np.full(len(centers), LABELS.index(SILENCE))
+        before, after = c.label_before_end_s * SAMPLE_RATE, c.label_after_end_s * SAMPLE_RATE
         for i, (onset, offset, label) in enumerate(events):
             following = events[i + 1][0] if i + 1 < len(events) else math.inf
-            speech[(centers >= onset) & (centers < offset)] = 1.0
-            keyword = label in KEYWORDS
-            labelled_from = offset - before if keyword else onset
-            window = (centers >= labelled_from) & (centers < min(offset + after, following))
+            labelled_from = offset - before if label in KEYWORDS else onset
             classes[(centers >= onset) & (centers < labelled_from)] = IGNORE
-            classes[window] = LABELS.index(label)
-            if keyword and c.word_pooling:
-                words[window] = i
-        return torch.from_numpy(classes), torch.from_numpy(speech), torch.from_numpy(words)
+            classes[(centers >= labelled_from) & (centers < min(offset + after, following))] = LABELS.index(label)
+        return classes
 
+    def _pooled_targets(self, events: list[tuple[int, int, str]], centers: np.ndarray) -> np.ndarray:
+        """What the window of the last `pool_s` seconds before each step holds (MixConfig.pool_s)."""
+        c = self.config
+        window_start = centers - c.pool_s * SAMPLE_RATE
+        # A keyword counts as heard from just before its end, for as long as the window still holds its onset
+        # (give or take a little: speech extents are estimates).
+        heard_from, slack = c.label_before_end_s * SAMPLE_RATE, 0.1 * SAMPLE_RATE
+        classes = np.full(len(centers), LABELS.index(SILENCE))
+        other_speech = np.zeros(len(centers), dtype=bool)
+        unsure = np.zeros(len(centers), dtype=bool)  # a word half heard
+        keywords = np.zeros(len(centers), dtype=int)  # keywords the window holds whole
+        for onset, offset, label in events:
+            overlaps = (window_start < offset) & (centers > onset)
+            if label in KEYWORDS:
+                whole = (centers >= offset - heard_from) & (window_start <= onset + slack)
+                classes[whole] = LABELS.index(label)
+                keywords += whole
+                unsure |= overlaps & ~whole
+            else:
+                ended = overlaps & (centers >= offset)
+                other_speech |= ended
+                unsure |= overlaps & ~ended
+        classes[(keywords == 0) & other_speech] = LABELS.index(UNKNOWN)
+        # Two keywords in one window: pooled scores cannot say which is meant.
+        classes[((keywords == 0) & unsure) | (keywords > 1)] = IGNORE
+        return classes
 
 
 class UtteranceMixer(StreamMixer):

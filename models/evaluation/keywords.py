@@ -17,8 +17,8 @@ from rnnvoice.models.data.augment import NoiseBank, rms
 from rnnvoice.models.data.corpus import SAMPLE_RATE, Clip, load_clip
 from rnnvoice.models.data.mixing import speech_extent
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
-from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY, Detection, DetectorConfig
-from rnnvoice.models.streaming.keyword_stream import KeywordTask, keyword_stream
+from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY, Detection
+from rnnvoice.models.streaming.keyword_stream import KeywordTask, detector_for, keyword_stream
 from rnnvoice.models.streaming.stream import Stream, recording_posteriors
 from rnnvoice.models.vocabulary import SILENCE, UNKNOWN
 
@@ -200,7 +200,7 @@ def calibrate_thresholds(model: KeywordSpotter, clips: list[Clip], noise: NoiseB
     keywords = tuple(k for k in model.config.labels if not k.startswith("_"))
     trials = []
     for threshold in np.round(np.arange(0.3, 0.991, 0.05), 2):
-        replay = KeywordTask(model, detector=DetectorConfig(threshold=float(threshold)))
+        replay = KeywordTask(model, detector=detector_for(model, threshold=float(threshold)))
         detections = replay.accept((posteriors,), 0, False, len(wave) / SAMPLE_RATE).detections
         report = score_stream(detections, events, keywords, len(wave) / SAMPLE_RATE)
         hours = report.non_keyword_s / 3600

@@ -9,11 +9,12 @@ import torch
 
 from rnnvoice.models.nets.recurrent import RecurrentModel, State
 
-__all__ = ["KeywordPosteriors", "KeywordSpotter"]
+__all__ = ["KeywordPosteriors", "KeywordSpotter", "pooled_logits"]
 
 
 class KeywordPosteriors(NamedTuple):
-    """What the head says at each step: class probabilities (..., S, C) and speech probability (..., S)."""
+    """What the head says at each step: class probabilities (..., S, C), or for a model with pooled scores
+    (ModelConfig.pool_s) its class logits, which only mean something pooled; and speech probability (..., S)."""
 
     classes: torch.Tensor
     speech: torch.Tensor
@@ -39,4 +40,24 @@ class KeywordSpotter(RecurrentModel):
     def posteriors(self, outputs: torch.Tensor) -> KeywordPosteriors:
         """The head's outputs (..., S, C + 1) as probabilities: what training's losses are taken against."""
         logits, speech = self.split(outputs)
-        return KeywordPosteriors(torch.softmax(logits, dim=-1), torch.sigmoid(speech))
+        return KeywordPosteriors(logits if self.pool_steps else torch.softmax(logits, dim=-1), torch.sigmoid(speech))
+
+    @property
+    def pool_steps(self) -> int:
+        return round(self.config.pool_s * self.config.features.step_rate)
+
+    def pooled(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits (B, S, C) of whole streams -> the pooled logits (B, S, C) of each step's window, shorter at the
+        start of a stream, as the detector sees them."""
+        history = logits.new_full((*logits.shape[:-2], self.pool_steps - 1, logits.shape[-1]), -torch.inf)
+        return pooled_logits(torch.cat([history, logits], dim=-2), self.pool_steps)
+
+
+def pooled_logits(logits: torch.Tensor, window: int) -> torch.Tensor:
+    """Class logits max-pooled over a sliding window of steps: what a model with pooled scores is scored on.
+
+    logits (..., N, C), the window - 1 steps before the first scored one included (-inf rows where a stream
+    has no history) -> (..., N - window + 1, C): each class's largest logit in the last `window` steps.
+    Training's loss and the detector (which thresholds their softmax) both take them from here.
+    """
+    return logits.unfold(-2, window, 1).amax(-1)

@@ -30,6 +30,9 @@ class ModelConfig:
     # Output classes: keyword labels, or the recogniser's tokens (CTC blank first).
     labels: tuple[str, ...] = LABELS
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    # Keyword models: above 0, the class logits are max-pooled over this many seconds before the softmax
+    # (`pooled_logits`), and what the detector thresholds is those pooled probabilities.
+    pool_s: float = 0.0
 
     def __post_init__(self):
         if self.cell not in tuple(Cell):

@@ -3,6 +3,9 @@
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
+
+from rnnvoice.models.nets.keyword_spotter import pooled_logits
 
 DEFAULT_SENSITIVITY = 0.5
 
@@ -11,6 +14,9 @@ DEFAULT_SENSITIVITY = 0.5
 class DetectorConfig:
     # Moving average over this many steps before thresholds apply.
     smooth_steps: int = 4
+    # Instead, when above 0: the detector is fed class logits and scores the softmax of each class's largest
+    # logit over the last this many seconds (`pooled_logits`), for models trained so (ModelConfig.pool_s).
+    pool_s: float = 0.0
     # Smoothed posterior a keyword must reach at sensitivity 0.5: more likely than every other class together.
     threshold: float = 0.5
     # After a detection no keyword fires for this long, and the same keyword only once
@@ -61,7 +67,8 @@ class KeywordDetector:
         self.keywords = list(thresholds)
         self.columns = np.array([labels.index(k) for k in self.keywords], dtype=int)
         self.thresholds = np.array([thresholds[k] for k in self.keywords])
-        self.history = np.zeros((0, len(labels)))
+        self.pool_steps = round(config.pool_s / step_s)
+        self.history = np.full((self.pool_steps - 1, len(labels)), -np.inf) if self.pool_steps else np.zeros((0, len(labels)))
         self.steps = 0
         self.armed = np.ones(len(self.keywords), dtype=bool)
         self.quiet_until = 0
@@ -71,7 +78,11 @@ class KeywordDetector:
         self.last_speech = -(10**9)
 
     def smooth(self, posteriors: np.ndarray) -> np.ndarray:
-        """(S, C) -> (S, C): moving average of each class posterior."""
+        """(S, C) -> (S, C): moving average of each class posterior, or pooled scores of logits (pool_s)."""
+        if self.pool_steps:
+            logits = np.concatenate([self.history, posteriors])
+            self.history = logits[len(logits) - self.pool_steps + 1 :]
+            return pooled_logits(torch.from_numpy(logits), self.pool_steps).softmax(-1).numpy()
         w = self.config.smooth_steps
         scores = np.concatenate([self.history, posteriors])
         self.history = scores[-(w - 1) :] if w > 1 else scores[:0]

@@ -11,6 +11,11 @@ from rnnvoice.models.streaming.stream import SideBySide, Stream, StreamOutput, o
 from rnnvoice.models.vocabulary import KEYWORDS
 
 
+def detector_for(model: KeywordSpotter, **overrides) -> DetectorConfig:
+    """The detector a model is served with: one trained on pooled scores is served them."""
+    return DetectorConfig(**{"pool_s": model.config.pool_s, **overrides})
+
+
 class KeywordTask:
     """Detections from per-step posteriors (classes (S, C), speech (S,)) in any chunking."""
 
@@ -20,7 +25,7 @@ class KeywordTask:
         sensitivities = sensitivities or {k: DEFAULT_SENSITIVITY for k in labels if k in KEYWORDS}
         # Each keyword's threshold as tuned for this model (`rnnvoice calibrate`), unless a detector is given.
         tuned = model.metadata.get("detector_thresholds", {}) if detector is None else {}
-        detector = detector or DetectorConfig()
+        detector = detector or detector_for(model)
         thresholds = {k: threshold_for(s, tuned.get(k, detector.threshold)) for k, s in sensitivities.items()}
         self.step_s = 1.0 / model.config.features.step_rate
         self.detector = KeywordDetector(labels, thresholds, self.step_s, detector)

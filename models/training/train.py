@@ -56,8 +56,9 @@ class TrainConfig:
     level_db_max: float = -14.0
     # Share of batches of short streams (a word heard from a fresh stream, as a clip on its own).
     short_prob: float = 0.0
-    # Score each keyword once, where the model is surest within its window, not at every step (MixConfig).
-    word_pooling: bool = False
+    # Keyword scores max-pooled over this many seconds, in training's targets and loss (MixConfig.pool_s) and in
+    # the detector (ModelConfig.pool_s); 0: per-step scores.
+    pool_s: float = 0.0
     # Share of the training speakers (by a hash of their name) kept out as the development set: training-time
     # evaluation and calibration use them, never the held-out speakers the reports are about.
     dev_fraction: float = 0.1
@@ -90,24 +91,22 @@ class KeywordJob:
         noise += [Path(c.path) for c in train_clips if c.label == SILENCE]
         self.noise = NoiseBank(noise)
         model_config = ModelConfig("keywords", config.cell, config.hidden_size, config.num_layers, labels=LABELS,
-                                   features=config.features())
+                                   features=config.features(), pool_s=config.pool_s)
         self.model = KeywordSpotter(model_config)
         mix = MixConfig(seconds=config.seconds, real_share=config.real_share, short_prob=config.short_prob,
-                        level_db=(config.level_db_min, config.level_db_max), word_pooling=config.word_pooling)
+                        level_db=(config.level_db_min, config.level_db_max), pool_s=config.pool_s)
         self.mixer = KeywordMixer(train_clips, self.noise, model_config.features, mix, seed=config.seed)
         weights = torch.tensor([1.0 if k.startswith("_") else config.keyword_weight for k in LABELS])
         self.classes = nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE, label_smoothing=config.label_smoothing)
         self.speech = nn.BCEWithLogitsLoss()
         self.speech_weight = config.speech_weight
-        self.keyword_weight = config.keyword_weight
 
     def loss(self, batch) -> torch.Tensor:
-        x, classes, speech, words = batch
+        x, classes, speech = batch
         logits, speech_logits, _ = self.model(x)
-        pooled = words >= 0
-        loss = self.classes(logits.flatten(0, 1), classes.masked_fill(pooled, IGNORE).flatten())
-        if pooled.any():
-            loss = loss + self.keyword_weight * word_pooled_loss(logits, classes, words)
+        if self.model.pool_steps:
+            logits = self.model.pooled(logits)
+        loss = self.classes(logits.flatten(0, 1), classes.flatten())
         return loss + self.speech_weight * self.speech(speech_logits, speech)
 
     def evaluate(self) -> dict:
@@ -118,19 +117,6 @@ class KeywordJob:
 
     def finish(self) -> dict:
         return {}
-
-
-def word_pooled_loss(logits: torch.Tensor, classes: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of each keyword at the one step of its window where the model gives it the most probability.
-
-    logits (B, S, C); classes (B, S) targets; words (B, S) the keyword window of each step, -1 for none.
-    """
-    pooled = words >= 0
-    target = logits.log_softmax(-1).gather(-1, classes.clamp_min(0).unsqueeze(-1)).squeeze(-1)  # (B, S)
-    key = torch.arange(len(words)).unsqueeze(1) * (int(words.max()) + 1) + words  # one key per keyword in the batch
-    keys, index = torch.unique(key[pooled], return_inverse=True)
-    best = target.new_full((len(keys),), -torch.inf).scatter_reduce(0, index, target[pooled], "amax")
-    return -best.mean()
 
 
 class TranscriptionJob:
