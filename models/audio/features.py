@@ -7,6 +7,7 @@ import functools
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torchaudio
 
@@ -158,36 +159,66 @@ def features(waveform: torch.Tensor, config: FeatureConfig, mel=None) -> torch.T
 class StreamingFeatures:
     """Features for a stream fed in arbitrary chunks; equal to `features` of the whole signal.
 
-    In two halves, so that the log-mels of many streams can be taken at once: `cut` the new frames out of
-    the audio, take their `log_mel_frames` (of this stream or many), then `add` them.
+    In three steps, so that the log-mels of many streams can be taken at once: `buffer` the new audio, cut the
+    frames of any number of buffers with `frames_of`, take their `log_mel_frames`, then `add` them. What carries
+    between chunks (samples not yet framed, frames not yet a whole step) is kept in small NumPy arrays: per stream
+    and per chunk, NumPy's few operations cost a fraction of torch's.
     """
 
     def __init__(self, config: FeatureConfig):
         self.config = config
-        self.samples = torch.zeros(0)
-        self.frames = torch.zeros(0, config.n_mels)
+        self.samples = np.zeros(0, np.float32)
+        self.frames = np.zeros((0, config.n_mels), np.float32)
         self.norm_state: NormState | None = None
+
+    def buffer(self, samples: torch.Tensor) -> tuple[np.ndarray, int]:
+        """(T,) at the model rate -> the samples not framed before, zero-padded to whole hops, and how many
+        frames (N) complete in them start there: a `Block` for `frames_of`."""
+        c = self.config
+        held = len(self.samples) + len(samples)
+        block = np.concatenate([self.samples, samples.numpy(), _ZEROS[: -held % c.hop_length]])
+        n = (held - c.win_length) // c.hop_length + 1 if held >= c.win_length else 0
+        # A copy of what is left over, so that a stream holds no view of a whole chunk between chunks.
+        self.samples = block[n * c.hop_length : held].copy()
+        return block, n
 
     def cut(self, samples: torch.Tensor) -> torch.Tensor:
         """(T,) at the model rate -> (N, win_length): every frame completed so far, not cut before."""
-        c = self.config
-        buffered = torch.cat([self.samples, samples]) if len(self.samples) else samples
-        n = (len(buffered) - c.win_length) // c.hop_length + 1 if len(buffered) >= c.win_length else 0
-        # Copies of what is left over, so that a stream holds no view of a whole chunk (or batch) between chunks.
-        self.samples = buffered[n * c.hop_length :].clone()
-        return buffered.unfold(0, c.win_length, c.hop_length)[:n] if n else buffered.new_zeros(0, c.win_length)
+        return frames_of([self.buffer(samples)], self.config)
 
     def add(self, log_mels: torch.Tensor) -> torch.Tensor:
-        """(N, n_mels) log-mels of the frames `cut` gave -> (S, D) for every step completed so far."""
+        """(N, n_mels) log-mels of the frames cut from this stream -> (S, D) for every step completed so far."""
         c = self.config
+        frames = self.frames
         if len(log_mels):
-            frames, self.norm_state = normalize(log_mels, c, self.norm_state)
-            self.frames = torch.cat([self.frames, frames]) if len(self.frames) else frames
-        steps = len(self.frames) // c.stack
-        out = stack_frames(self.frames[: steps * c.stack], c.stack)
-        self.frames = self.frames[steps * c.stack :].clone()
-        return out
+            normalized, self.norm_state = normalize(log_mels, c, self.norm_state)
+            frames = np.concatenate([frames, normalized.numpy()])
+        steps = len(frames) // c.stack
+        self.frames = frames[steps * c.stack :].copy()
+        return torch.from_numpy(frames[: steps * c.stack].reshape(steps, c.dim))
 
     def accept(self, samples: torch.Tensor) -> torch.Tensor:
         """(T,) at the model rate -> (S, D) for every step completed so far."""
         return self.add(log_mel_frames(self.cut(samples), self.config))
+
+
+# Zeros that pad a stream's buffered samples to whole hops (`StreamingFeatures.buffer`).
+_ZEROS = np.zeros(1 << 12, np.float32)
+# A stream's samples to be framed, padded to whole hops, and the number of frames that start in them.
+Block = tuple[np.ndarray, int]
+
+
+def frames_of(blocks: list[Block], config: FeatureConfig) -> torch.Tensor:
+    """The frames of many streams' blocks, stream after stream: (sum of N, win_length).
+
+    The blocks are laid end to end; as each is whole hops long, every frame of every stream starts on the hop
+    grid of the whole, so one strided view of it holds them all, and one gather takes them.
+    """
+    hops = np.array([len(b) // config.hop_length for b, _ in blocks])
+    counts = np.array([n for _, n in blocks])
+    if not counts.sum():
+        return torch.zeros(0, config.win_length)
+    audio = torch.from_numpy(np.concatenate([b for b, _ in blocks]))
+    # Frame j of block b starts at hop (first hop of b) + j.
+    firsts = np.repeat(np.cumsum(hops) - hops - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
+    return audio.unfold(0, config.win_length, config.hop_length)[torch.from_numpy(firsts)]

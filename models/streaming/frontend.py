@@ -5,7 +5,7 @@ Shapes: T samples, S model steps, D feature dim.
 
 import torch
 
-from rnnvoice.models.audio.features import FeatureConfig, StreamingFeatures, log_mel_frames
+from rnnvoice.models.audio.features import Block, FeatureConfig, StreamingFeatures, frames_of, log_mel_frames
 from rnnvoice.models.audio.pcm import StreamingResampler
 
 # Silence run through the model at the end of a stream, so the last word is still heard out.
@@ -31,19 +31,19 @@ class FrontEnd:
     def step_s(self) -> float:
         return 1.0 / self.config.step_rate
 
-    def cut(self, samples: torch.Tensor | None) -> torch.Tensor:
+    def buffer(self, samples: torch.Tensor | None) -> Block:
         """(T,) mono float at the input rate, or None at the end of the stream (flushing the resampler and a
-        short silent tail) -> the new frames (N, win_length), whose log-mels `add` takes."""
+        short silent tail) -> a block of the new frames (`frames_of` cuts them), whose log-mels `add` takes."""
         if samples is None:
             tail = torch.zeros(round(TAIL_S * self.config.sample_rate))
-            return self.features.cut(torch.cat([self.resampler.finish(), tail]))
+            return self.features.buffer(torch.cat([self.resampler.finish(), tail]))
         self.samples_in += len(samples)
-        return self.features.cut(self.resampler.accept(samples))
+        return self.features.buffer(self.resampler.accept(samples))
 
     def add(self, log_mels: torch.Tensor) -> torch.Tensor:
-        """(N, n_mels) log-mels of the frames `cut` gave -> (S, D) for every step completed so far."""
+        """(N, n_mels) log-mels of the block's frames -> (S, D) for every step completed so far."""
         return self.features.add(log_mels)
 
     def accept(self, samples: torch.Tensor | None) -> torch.Tensor:
         """(T,) mono float at the input rate, or None at the end -> (S, D) for every step completed so far."""
-        return self.add(log_mel_frames(self.cut(samples), self.config))
+        return self.add(log_mel_frames(frames_of([self.buffer(samples)], self.config), self.config))

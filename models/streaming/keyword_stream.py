@@ -3,6 +3,7 @@ recogniser's for keywords chosen at run time, and the stream that feeds them."""
 
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
+from rnnvoice.models.streaming.keyword_batch import accept_together
 from rnnvoice.models.streaming.keyword_detector import (DEFAULT_SENSITIVITY, DetectorConfig, KeywordDetector,
                                                         threshold_for, within_audio)
 from rnnvoice.models.streaming.model_step import Posteriors
@@ -34,10 +35,26 @@ class KeywordTask:
     def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
                ) -> StreamOutput:
         classes, speech = posteriors[0]
-        end_s = (first_step + len(classes)) * self.step_s
-        if len(classes) == 0:
+        decided = self.detector.accept(classes, speech) if len(classes) else None
+        return self._output(decided, first_step + len(classes), final, audio_s)
+
+    @staticmethod
+    def accept_together(tasks: list["KeywordTask"], posteriors: list[tuple[Posteriors, ...]], first_steps: list[int],
+                        finals: list[bool], audio_s: list[float]) -> list[StreamOutput]:
+        """`accept` of many streams' tasks, their detectors stepped together: the same outputs."""
+        stepped = [b for b, p in enumerate(posteriors) if len(p[0][0])]
+        decided = dict(zip(stepped, accept_together([tasks[b].detector for b in stepped],
+                                                    [posteriors[b][0][0] for b in stepped],
+                                                    [posteriors[b][0][1] for b in stepped])))
+        return [task._output(decided.get(b), first + len(p[0][0]), final, a)
+                for b, (task, p, first, final, a) in enumerate(zip(tasks, posteriors, first_steps, finals, audio_s))]
+
+    def _output(self, decided: tuple | None, steps: int, final: bool, audio_s: float) -> StreamOutput:
+        """What the detector decided on a chunk's steps (None: it had none), the stream now `steps` long."""
+        end_s = steps * self.step_s
+        if decided is None:
             return StreamOutput(time_s=end_s)
-        smoothed, detections = self.detector.accept(classes, speech)
+        smoothed, detections = decided
         if final:  # the silent tail is not audio the client sent
             detections = within_audio(detections, audio_s)
         scores = self.keyword_scores(smoothed[-1]) if self.interim_scores and not final else None
@@ -45,7 +62,7 @@ class KeywordTask:
 
     def keyword_scores(self, smoothed) -> dict[str, float]:
         """The reported keywords' scores at one step, from a row of smoothed posteriors."""
-        return {k: float(smoothed[c]) for k, c in zip(self.detector.keywords, self.detector.columns)}
+        return dict(zip(self.detector.keywords, smoothed[self.detector.columns].tolist()))
 
 
 class PhraseTask:

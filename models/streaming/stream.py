@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import torch
 
-from rnnvoice.models.audio.features import log_mel_frames
+from rnnvoice.models.audio.features import Block, frames_of, log_mel_frames
 from rnnvoice.models.streaming.frontend import FrontEnd
 from rnnvoice.models.streaming.model_step import ModelLane, Posteriors, step_lanes
 
@@ -57,7 +57,11 @@ class StreamOutput:
 
 
 class Task(Protocol):
-    """Decisions from the posteriors (one per lane) of steps first_step, first_step + 1, ..."""
+    """Decisions from the posteriors (one per lane) of steps first_step, first_step + 1, ...
+
+    A kind of task may also define `accept_together(tasks, posteriors, first_steps, finals, audio_s)`: `accept`
+    of many streams' tasks at once, which `step_streams` then calls with every such stream of a batch.
+    """
 
     def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
                ) -> StreamOutput: ...
@@ -98,10 +102,10 @@ class Stream:
     def input_rate(self) -> int:
         return self.fronts[0].input_rate
 
-    def cut(self, samples: torch.Tensor | None) -> list[torch.Tensor]:
-        """Front end, first half: (T,) samples, or None for the end of the stream -> each front end's new
-        frames (N, win_length)."""
-        return [front.cut(samples) for front in self.fronts]
+    def buffer(self, samples: torch.Tensor | None) -> list[Block]:
+        """Front end, first half: (T,) samples, or None for the end of the stream -> each front end's block of
+        new frames (see `frames_of`)."""
+        return [front.buffer(samples) for front in self.fronts]
 
     def add(self, log_mels: list[torch.Tensor]) -> list[torch.Tensor]:
         """Front end, second half: each front end's log-mels of those frames -> each lane's new steps (S, D)."""
@@ -147,15 +151,11 @@ def step_streams(chunks: list[Chunk], max_batch: int = 1 << 30,
     results: list[StreamOutput | Exception | None] = [None] * len(chunks)
     features = _front_ends(chunks, results)
     posteriors = _model_steps(chunks, features, max_batch, batched)
-    for i, (stream, samples) in enumerate(chunks):
+    for i in range(len(chunks)):
         failed = [p for p in posteriors[i] if isinstance(p, Exception)]
         if results[i] is None and failed:
             results[i] = failed[0]
-        if results[i] is None:
-            try:
-                results[i] = stream.decide(posteriors[i], final=samples is None)
-            except Exception as e:  # noqa: BLE001 -- handed back to the stream's caller
-                results[i] = e
+    _decisions(chunks, posteriors, results)
     return results
 
 
@@ -163,23 +163,23 @@ def _front_ends(chunks: list[Chunk], results: list) -> dict[int, list[torch.Tens
     """Each chunk's new steps per lane; one log-mel transform over the new frames of all streams per feature
     config. A chunk that fails here gets its exception in `results`."""
     started = time.perf_counter()
-    cuts = {}  # chunk -> each of its front ends' new frames
+    blocks = {}  # chunk -> each of its front ends' block of new frames
     for i, (stream, samples) in enumerate(chunks):
         try:
-            cuts[i] = stream.cut(samples)
+            blocks[i] = stream.buffer(samples)
         except Exception as e:  # noqa: BLE001 -- handed back to the stream's caller
             results[i] = e
     by_config = defaultdict(list)  # config -> [(chunk, front end)]
-    for i in cuts:
+    for i in blocks:
         for f, front in enumerate(chunks[i][0].fronts):
             by_config[front.config].append((i, f))
-    log_mels = {i: [None] * len(frames) for i, frames in cuts.items()}
+    log_mels = {i: [None] * len(b) for i, b in blocks.items()}
     for config, members in by_config.items():
-        frames = [cuts[i][f] for i, f in members]
-        for (i, f), m in zip(members, log_mel_frames(torch.cat(frames), config).split([len(x) for x in frames])):
+        mine = [blocks[i][f] for i, f in members]
+        for (i, f), m in zip(members, log_mel_frames(frames_of(mine, config), config).split([n for _, n in mine])):
             log_mels[i][f] = m
-    features = {i: chunks[i][0].add(log_mels[i]) for i in cuts}
-    _charge([chunks[i][0] for i in cuts], time.perf_counter() - started)
+    features = {i: chunks[i][0].add(log_mels[i]) for i in blocks}
+    _charge([chunks[i][0] for i in blocks], time.perf_counter() - started)
     return features
 
 
@@ -215,6 +215,35 @@ def _step_apart_on_failure(lanes: list[ModelLane], features: list[torch.Tensor])
         if len(lanes) == 1:
             return [e]
         return [out for lane, f in zip(lanes, features) for out in _step_apart_on_failure([lane], [f])]
+
+
+def _decisions(chunks: list[Chunk], posteriors: list[list[Posteriors]], results: list) -> None:
+    """Task decisions of every chunk not failed yet, into `results`: tasks of a kind that decides for many streams
+    at once (`accept_together`, equal to each stream's `accept`) do so."""
+    kinds = defaultdict(list)  # accept_together of the task's kind, or None -> [chunk]
+    for i, (stream, _) in enumerate(chunks):
+        if results[i] is None:
+            kinds[getattr(type(stream.task), "accept_together", None)].append(i)
+    for together, members in kinds.items():
+        if together is None or len(members) == 1:
+            for i in members:
+                try:
+                    results[i] = chunks[i][0].decide(posteriors[i], final=chunks[i][1] is None)
+                except Exception as e:  # noqa: BLE001 -- handed back to the stream's caller
+                    results[i] = e
+            continue
+        started = time.perf_counter()
+        streams = [chunks[i][0] for i in members]
+        try:
+            outputs = together([s.task for s in streams], [tuple(posteriors[i]) for i in members],
+                               [s.steps for s in streams], [chunks[i][1] is None for i in members],
+                               [s.audio_s for s in streams])
+        except Exception as e:  # noqa: BLE001 -- handed back to the callers of the streams decided together
+            outputs = [e] * len(members)
+        for i, stream, out in zip(members, streams, outputs):
+            results[i] = out
+            stream.steps += step_count(posteriors[i])
+        _charge(streams, time.perf_counter() - started)
 
 
 def _charge(streams: list[Stream], seconds: float) -> None:
