@@ -1,6 +1,7 @@
 """The gRPC server: the Voice service, health checking, reflection, who gets in, and graceful shutdown."""
 
 import asyncio
+import gc
 import logging
 import signal
 
@@ -88,6 +89,9 @@ async def serve(settings: ServerSettings) -> None:
     torch.set_num_threads(settings.intra_op_threads)
     server = VoiceServer(settings)
     await server.start()
+    # What start-up made (models, gRPC, torch's modules) lives as long as the server: the collector need not
+    # walk it again on every full collection, each of which would stall the event loop and the batch for a while.
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -97,21 +97,24 @@ def log_mel(waveform: torch.Tensor, config: FeatureConfig, mel=None) -> torch.Te
     return torch.log(power + floor).transpose(-1, -2)
 
 
-def normalize(frames: torch.Tensor, config: FeatureConfig, state: NormState | None = None
-              ) -> tuple[torch.Tensor, NormState | None]:
+def normalize(frames: torch.Tensor, config: FeatureConfig, state: NormState | None = None,
+              lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, NormState | None]:
     """(..., F, n_mels) log-mels normalised as `config.normalization` says; the state carries over between calls.
 
     "running": each channel minus its causal running mean. "peak": every channel minus the recent peak of the
     frames' loudest channel. Frames of digital silence (every channel at the log floor) leave either state alone:
-    zero padding is not a level. "frame": each frame minus its loudest channel.
+    zero padding is not a level. "frame": each frame minus its loudest channel. lengths (...,): where rows of
+    different lengths are padded to F, each row's real frames; the state is that after them.
     """
     if config.normalization == "none":
         return frames, state
     if config.normalization == "frame":
         return frames - frames.amax(dim=-1, keepdim=True), state
     live = frames.mean(dim=-1) > math.log(config.log_floor) + 2.0  # (..., F)
+    if lengths is not None:
+        live &= torch.arange(frames.shape[-2]) < lengths.unsqueeze(-1)
     if config.normalization == "peak":
-        return _peak_normalize(frames, live, config, state)
+        return _peak_normalize(frames, live, config, state, lengths)
     if state is None:
         state = frames.new_zeros(*frames.shape[:-2], frames.shape[-1]), frames.new_zeros(frames.shape[:-2])
     mean, count = state
@@ -124,8 +127,8 @@ def normalize(frames: torch.Tensor, config: FeatureConfig, state: NormState | No
     return out, (mean, count)
 
 
-def _peak_normalize(frames: torch.Tensor, live: torch.Tensor, config: FeatureConfig, state: NormState | None
-                    ) -> tuple[torch.Tensor, NormState]:
+def _peak_normalize(frames: torch.Tensor, live: torch.Tensor, config: FeatureConfig, state: NormState | None,
+                    lengths: torch.Tensor | None) -> tuple[torch.Tensor, NormState]:
     """The peak follower of `normalize` in closed form: with a release of r per frame, the peak after frame t is
     max over frames s <= t of level_s - r (t - s), a running maximum of level_s + r s, less r t."""
     release = config.peak_release_db_s / 10 * math.log(10) * config.hop_length / config.sample_rate  # nats a frame
@@ -135,7 +138,11 @@ def _peak_normalize(frames: torch.Tensor, live: torch.Tensor, config: FeatureCon
     peak = torch.maximum(torch.cummax(level + ramp, dim=-1).values, before.unsqueeze(-1)) - ramp
     # Before a stream's first live frame there is no level yet: its frames (digital silence) pass as they are.
     shift = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))
-    last = peak[..., -1] if frames.shape[-2] else before
+    if lengths is not None:  # past a row's last frame its peak only falls: the state is the peak at that frame
+        at_last = peak.gather(-1, (lengths - 1).clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        last = torch.where(lengths > 0, at_last, before)
+    else:
+        last = peak[..., -1] if frames.shape[-2] else before
     return frames - shift.unsqueeze(-1), (last, last)
 
 
@@ -188,11 +195,12 @@ class StreamingFeatures:
 
     def add(self, log_mels: torch.Tensor) -> torch.Tensor:
         """(N, n_mels) log-mels of the frames cut from this stream -> (S, D) for every step completed so far."""
+        return add_many([self], log_mels, [len(log_mels)])[0]
+
+    def stack(self, frames: np.ndarray) -> torch.Tensor:
+        """(N, n_mels) new normalised frames -> (S, D): every step completed with them; keeps the rest."""
         c = self.config
-        frames = self.frames
-        if len(log_mels):
-            normalized, self.norm_state = normalize(log_mels, c, self.norm_state)
-            frames = np.concatenate([frames, normalized.numpy()])
+        frames = np.concatenate([self.frames, frames]) if len(self.frames) else frames
         steps = len(frames) // c.stack
         self.frames = frames[steps * c.stack :].copy()
         return torch.from_numpy(frames[: steps * c.stack].reshape(steps, c.dim))
@@ -200,6 +208,35 @@ class StreamingFeatures:
     def accept(self, samples: torch.Tensor) -> torch.Tensor:
         """(T,) at the model rate -> (S, D) for every step completed so far."""
         return self.add(log_mel_frames(self.cut(samples), self.config))
+
+
+def add_many(streams: list[StreamingFeatures], log_mels: torch.Tensor, counts: list[int]) -> list[torch.Tensor]:
+    """`add` of many streams of one config at once: log_mels (sum of N, n_mels), stream after stream, counts[b]
+    of stream b -> each stream's (S_b, D). Normalisation with a state runs over all streams padded side by side."""
+    config = streams[0].config
+    if config.normalization in ("none", "frame") or not len(log_mels):
+        normalized = normalize(log_mels, config)[0]
+    else:
+        lengths = torch.tensor(counts)
+        real = torch.arange(max(counts)) < lengths.unsqueeze(-1)  # (B, F)
+        padded = log_mels.new_zeros(len(streams), max(counts), config.n_mels)
+        padded[real] = log_mels
+        states = [s.norm_state for s in streams]
+        state = None if all(s is None for s in states) else _stacked(states, config)
+        out, state = normalize(padded, config, state, lengths)
+        for b, s in enumerate(streams):
+            s.norm_state = tuple(part[b].clone() for part in state)  # its own: no stream holds a whole batch's
+        normalized = out[real]
+    parts = np.split(normalized.numpy(), np.cumsum(counts)[:-1])
+    return [s.stack(p) for s, p in zip(streams, parts)]
+
+
+def _stacked(states: list[NormState | None], config: FeatureConfig) -> NormState:
+    """Streams' normalisation states side by side; a new stream's as `normalize` starts it."""
+    mean, count = next(s for s in states if s is not None)
+    fill = -math.inf if config.normalization == "peak" else 0.0
+    start = mean.new_full(mean.shape, fill), count.new_full(count.shape, fill)
+    return tuple(torch.stack([(s or start)[i] for s in states]) for i in range(2))
 
 
 # Zeros that pad a stream's buffered samples to whole hops (`StreamingFeatures.buffer`).

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import torch
 
-from rnnvoice.models.audio.features import Block, frames_of, log_mel_frames
+from rnnvoice.models.audio.features import Block, add_many, frames_of, log_mel_frames
 from rnnvoice.models.streaming.frontend import FrontEnd
 from rnnvoice.models.streaming.model_step import ModelLane, Posteriors, step_lanes
 
@@ -107,10 +107,9 @@ class Stream:
         new frames (see `frames_of`)."""
         return [front.buffer(samples) for front in self.fronts]
 
-    def add(self, log_mels: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Front end, second half: each front end's log-mels of those frames -> each lane's new steps (S, D)."""
-        features = [front.add(m) for front, m in zip(self.fronts, log_mels)]
-        return [features[f] for f, _ in self.lanes]
+    def lane_steps(self, steps: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Each front end's new steps (S, D) -> each lane's."""
+        return [steps[f] for f, _ in self.lanes]
 
     def decide(self, posteriors: list[Posteriors], final: bool) -> StreamOutput:
         """Task decisions on each lane's posteriors of the new steps."""
@@ -160,8 +159,8 @@ def step_streams(chunks: list[Chunk], max_batch: int = 1 << 30,
 
 
 def _front_ends(chunks: list[Chunk], results: list) -> dict[int, list[torch.Tensor]]:
-    """Each chunk's new steps per lane; one log-mel transform over the new frames of all streams per feature
-    config. A chunk that fails here gets its exception in `results`."""
+    """Each chunk's new steps per lane; per feature config, one log-mel transform over the new frames of all
+    streams and one normalisation. A chunk that fails here gets its exception in `results`."""
     started = time.perf_counter()
     blocks = {}  # chunk -> each of its front ends' block of new frames
     for i, (stream, samples) in enumerate(chunks):
@@ -173,12 +172,14 @@ def _front_ends(chunks: list[Chunk], results: list) -> dict[int, list[torch.Tens
     for i in blocks:
         for f, front in enumerate(chunks[i][0].fronts):
             by_config[front.config].append((i, f))
-    log_mels = {i: [None] * len(b) for i, b in blocks.items()}
+    steps = {i: [None] * len(b) for i, b in blocks.items()}  # chunk -> each of its front ends' new steps
     for config, members in by_config.items():
         mine = [blocks[i][f] for i, f in members]
-        for (i, f), m in zip(members, log_mel_frames(frames_of(mine, config), config).split([n for _, n in mine])):
-            log_mels[i][f] = m
-    features = {i: chunks[i][0].add(log_mels[i]) for i in blocks}
+        log_mels = log_mel_frames(frames_of(mine, config), config)
+        added = add_many([chunks[i][0].fronts[f].features for i, f in members], log_mels, [n for _, n in mine])
+        for (i, f), new in zip(members, added):
+            steps[i][f] = new
+    features = {i: chunks[i][0].lane_steps(steps[i]) for i in blocks}
     _charge([chunks[i][0] for i in blocks], time.perf_counter() - started)
     return features
 
