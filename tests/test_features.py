@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rnnvoice.models.audio.features import NORMALIZATIONS, FeatureConfig, StreamingFeatures, features
+from rnnvoice.models.audio.features import (NORMALIZATIONS, FeatureConfig, StreamingFeatures, add_many, features,
+                                            frames_of, log_mel_frames)
 
 
 @pytest.mark.parametrize("normalization", NORMALIZATIONS)
@@ -25,6 +28,37 @@ def test_streaming_features_equal_whole_signal_features(normalization):
     streamed = torch.cat(pieces)
     assert streamed.shape == whole.shape == (99, config.dim)
     assert torch.allclose(streamed, whole, atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(normalization=st.sampled_from(NORMALIZATIONS), seed=st.integers(0, 2**16),
+       plans=st.lists(st.lists(st.sampled_from([0, 1, 160, 479, 1600, 4000]), min_size=1, max_size=12),
+                      min_size=1, max_size=4))
+def test_streams_framed_and_normalised_together_equal_each_alone(normalization, seed, plans):
+    """`frames_of` and `add_many` over several streams (each chunk size 0: the stream sends nothing that tick) give
+    each stream what its own `accept` gives, and leave it in the same state."""
+    config = FeatureConfig(normalization=normalization)
+    rng = np.random.default_rng(seed)
+    signals = [torch.from_numpy(rng.standard_normal(sum(p)).astype(np.float32) * float(10.0 ** -rng.integers(0, 4)))
+               for p in plans]
+    for x in signals:
+        x[: len(x) // 4] = 0.0  # digital silence first: no level yet
+    alone = [StreamingFeatures(config) for _ in plans]
+    together = [StreamingFeatures(config) for _ in plans]
+    sent = [0] * len(plans)
+    for tick in range(max(len(p) for p in plans)):
+        chunks = [(b, signals[b][sent[b] : sent[b] + p[tick]]) for b, p in enumerate(plans) if tick < len(p) and p[tick]]
+        for b, x in chunks:
+            sent[b] += len(x)
+        if not chunks:
+            continue
+        blocks = [together[b].buffer(x) for b, x in chunks]
+        log_mels = log_mel_frames(frames_of(blocks, config), config)
+        steps = add_many([together[b] for b, _ in chunks], log_mels, [n for _, n in blocks])
+        for (b, x), got in zip(chunks, steps):
+            assert torch.allclose(got, alone[b].accept(x), atol=1e-5)
+            assert np.array_equal(together[b].samples, alone[b].samples)
+            assert together[b].frames.shape == alone[b].frames.shape
 
 
 def test_step_timing():
