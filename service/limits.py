@@ -38,10 +38,6 @@ class StreamClock:
         """The stream has lasted max_stream_s."""
         return self.loop.time() - self.opened >= self.settings.max_stream_s
 
-    def idle_deadline(self) -> float:
-        """When the stream ends if nothing more arrives (for asyncio.Timeout.reschedule)."""
-        return self.loop.time() + self.settings.idle_timeout_s
-
     def idle_error(self) -> StreamError:
         return StreamError(grpc.StatusCode.DEADLINE_EXCEEDED,
                            f"no audio for {self.settings.idle_timeout_s:g} s (the server's idle timeout): the stream "
@@ -52,6 +48,35 @@ class StreamClock:
         return StreamError(grpc.StatusCode.DEADLINE_EXCEEDED,
                            f"the stream reached the server's longest stream, {self.settings.max_stream_s:g} s; its "
                            "results so far were sent; open a new stream to go on", outcome="timed_out")
+
+
+class IdleWatch:
+    """Ends a call through its `asyncio.Timeout` once idle_s have passed since it was last `heard`.
+
+    Hearing only notes the time. Rescheduling the timeout on every chunk would push a timer into the event loop's
+    heap each time (thousands a second under load); the watch's one timer wakes when the call would be idle at
+    the earliest, and sleeps again until then if it was heard meanwhile.
+    """
+
+    def __init__(self, timeout: asyncio.Timeout, idle_s: float):
+        self.loop = asyncio.get_running_loop()
+        self.timeout = timeout
+        self.idle_s = idle_s
+        self.heard_at = self.loop.time()
+        self.timer = self.loop.call_at(self.heard_at + idle_s, self._check)
+
+    def heard(self) -> None:
+        self.heard_at = self.loop.time()
+
+    def _check(self) -> None:
+        due = self.heard_at + self.idle_s
+        if self.loop.time() >= due:
+            self.timeout.reschedule(self.loop.time())  # expires now: the call ends as the timeout ends it
+        else:
+            self.timer = self.loop.call_at(due, self._check)
+
+    def close(self) -> None:
+        self.timer.cancel()
 
 
 def keepalive_options(settings: ServerSettings) -> list[tuple[str, int]]:

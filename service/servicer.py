@@ -12,7 +12,7 @@ from rnnvoice.protos import pb, pb_grpc
 from rnnvoice.service.auth import Access, Grant
 from rnnvoice.service.batching import BatchScheduler, PerStreamRunner
 from rnnvoice.service.errors import StreamError, invalid
-from rnnvoice.service.limits import StreamClock
+from rnnvoice.service.limits import IdleWatch, StreamClock
 from rnnvoice.service.metrics import ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import parse_config
@@ -173,12 +173,16 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             clock = StreamClock(self.settings)
             try:
                 # No audio for the idle timeout ends the stream: reading, computing and writing alike.
-                async with asyncio.timeout(clock.idle_deadline()) as idle:
-                    await self._stream(context, handling, clock, idle)
+                async with asyncio.timeout(None) as timeout:
+                    idle = IdleWatch(timeout, self.settings.idle_timeout_s)
+                    try:
+                        await self._stream(context, handling, clock, idle)
+                    finally:
+                        idle.close()
             except TimeoutError:
                 raise clock.idle_error() from None
 
-    async def _stream(self, context, handling: Handling, clock: StreamClock, idle: asyncio.Timeout) -> None:
+    async def _stream(self, context, handling: Handling, clock: StreamClock, idle: IdleWatch) -> None:
         grant = handling.grant = self.access.grant(context.invocation_metadata())
         first = await self._read(context)
         if first is DRAINED:
@@ -201,7 +205,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         session, resumption = handling.session, handling.session.resumption
         if resumption is None or not resumption.ended:
             end = await self._take_audio(context, session, clock, idle)
-            idle.reschedule(clock.idle_deadline())  # the final results get a whole idle period to be taken
+            idle.heard()  # the final results get a whole idle period to be taken
             await self._write(context, await self._step(session, self._finish(session, end)))
             if end == pb.STREAM_END_DRAINED:
                 raise StreamError(grpc.StatusCode.UNAVAILABLE,
@@ -222,12 +226,12 @@ class VoiceServicer(pb_grpc.VoiceServicer):
                 return
         self._lost(resumption)
 
-    async def _take_audio(self, context, session: StreamSession, clock: StreamClock, idle: asyncio.Timeout) -> int:
+    async def _take_audio(self, context, session: StreamSession, clock: StreamClock, idle: IdleWatch) -> int:
         """Reads and answers chunks until the audio ends (a half-close, or a resumable stream's EndOfAudio), the
         server stops reading or the voice activity timeout passes; the StreamEnd."""
         resumption = session.resumption
         while not clock.expired:
-            idle.reschedule(clock.idle_deadline())
+            idle.heard()
             request = await self._read(context)
             if request is DRAINED:
                 return pb.STREAM_END_DRAINED

@@ -182,7 +182,7 @@ class StreamingFeatures:
         """(T,) at the model rate -> the samples not framed before, zero-padded to whole hops, and how many
         frames (N) complete in them start there: a `Block` for `frames_of`."""
         c = self.config
-        held = len(self.samples) + len(samples)
+        held = len(self.samples) + samples.shape[0]
         block = np.concatenate([self.samples, samples.numpy(), _ZEROS[: -held % c.hop_length]])
         n = (held - c.win_length) // c.hop_length + 1 if held >= c.win_length else 0
         # A copy of what is left over, so that a stream holds no view of a whole chunk between chunks.

@@ -37,7 +37,7 @@ class FrontEnd:
         if samples is None:
             tail = torch.zeros(round(TAIL_S * self.config.sample_rate))
             return self.features.buffer(torch.cat([self.resampler.finish(), tail]))
-        self.samples_in += len(samples)
+        self.samples_in += samples.shape[0]
         return self.features.buffer(self.resampler.accept(samples))
 
     def add(self, log_mels: torch.Tensor) -> torch.Tensor:

@@ -100,10 +100,11 @@ def _numpy(posteriors) -> Posteriors:
     return posteriors.cpu().numpy()
 
 
-def _rows(posteriors: Posteriors, b: int, steps: int) -> Posteriors:
+def _rows(posteriors: Posteriors, lanes: list[tuple[int, int]]) -> list[Posteriors]:
+    """Each lane's own rows of the batch's posteriors: lanes (row, steps)."""
     if isinstance(posteriors, tuple):
-        return tuple(_rows(p, b, steps) for p in posteriors)
-    return posteriors[b, :steps]
+        return list(zip(*(_rows(p, lanes) for p in posteriors)))
+    return [posteriors[b, :steps] for b, steps in lanes]
 
 
 @torch.inference_mode()
@@ -113,14 +114,14 @@ def step_lanes(lanes: list[ModelLane], features: list[torch.Tensor]) -> list[Pos
     Equal, to float rounding, to stepping each lane alone: padding never reaches a state or an output kept.
     """
     model = lanes[0].model
-    active = [b for b, f in enumerate(features) if len(f)]
+    lengths = [f.shape[0] for f in features]
+    active = [b for b, n in enumerate(lengths) if n]
     if active:
-        lengths = [len(features[b]) for b in active]
         pool = lanes[0].pool
         device = model.head.weight.device
         slots = torch.tensor([lanes[b].slot for b in active], device=device)
         x = pad_sequence([features[b] for b in active], batch_first=True).to(device)
-        outputs, state = model.encode_padded(x, lengths, pool.gather(slots))
+        outputs, state = model.encode_padded(x, [lengths[b] for b in active], pool.gather(slots))
     else:
         outputs = torch.zeros(1, 0, model.head.out_features)
     # In double precision, as decisions accumulate them: a threshold must not flip on float32 rounding.
@@ -128,4 +129,4 @@ def step_lanes(lanes: list[ModelLane], features: list[torch.Tensor]) -> list[Pos
     if active:  # only once the whole step succeeded: a failed step leaves every state as it was
         pool.scatter(slots, state)
     rows = {b: i for i, b in enumerate(active)}
-    return [_rows(posteriors, rows.get(b, 0), len(f)) for b, f in enumerate(features)]
+    return _rows(posteriors, [(rows.get(b, 0), n) for b, n in enumerate(lengths)])

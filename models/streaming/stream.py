@@ -203,7 +203,7 @@ def _model_steps(chunks: list[Chunk], features: dict[int, list[torch.Tensor]], m
                 posteriors[i][j] = p
             _charge([chunks[i][0] for i, _ in part], time.perf_counter() - started)
             if batched is not None:
-                batched(model, sum(len(features[i][j]) > 0 for i, j in part))
+                batched(model, sum(features[i][j].shape[0] > 0 for i, j in part))
     return posteriors
 
 
@@ -249,8 +249,9 @@ def _decisions(chunks: list[Chunk], posteriors: list[list[Posteriors]], results:
 
 def _charge(streams: list[Stream], seconds: float) -> None:
     """Shares the compute of a batched stage equally among the streams in it."""
+    share = seconds / len(streams)
     for stream in streams:
-        stream.compute_s += seconds / len(streams)
+        stream.compute_s += share
 
 
 def open_fronts(models, input_rate: int) -> tuple[list[FrontEnd], list[tuple[int, ModelLane]]]:
