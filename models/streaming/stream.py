@@ -249,7 +249,7 @@ def _decisions(chunks: list[Chunk], posteriors: list[list[Posteriors]], results:
 
 def _charge(streams: list[Stream], seconds: float) -> None:
     """Shares the compute of a batched stage equally among the streams in it."""
-    share = seconds / len(streams)
+    share = seconds / max(1, len(streams))
     for stream in streams:
         stream.compute_s += share
 
