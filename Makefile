@@ -80,6 +80,7 @@ reports: dev
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --decoder greedy --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices_greedy.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_fsdd_digit_strings.json && \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/speech_commands --json reports/transcription/$${cell}_speech_commands_words.json && \
 	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(PHRASES) --json reports/phrases/$${cell}_heldout_speakers.json && \
 	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(PHRASES) --speakers all --json reports/phrases/$${cell}_all_speakers.json && \
 	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(DEV_PHRASES) --speakers all --json reports/phrases/dev_$${cell}.json && \
