@@ -79,15 +79,17 @@ def heldout_clips(config: StudyConfig) -> dict[str, list[Clip]]:
     return sets
 
 
-def _accuracies(run: Run, int8: bool, clips: dict[str, list[Clip]], config: StudyConfig) -> dict[str, float]:
-    """The run's accuracy on each held-out set, from the cache while its checkpoint and the sets are unchanged."""
+def _accuracies(run: Run, int8: bool, clips: dict[str, list[Clip]], config: StudyConfig) -> dict[str, float | None]:
+    """The run's accuracy on each held-out set (None for a set the corpus has no clips of), from the cache while
+    its checkpoint and the sets are unchanged."""
     key = {"checkpoint_sha256": hashlib.sha256(run.path.read_bytes()).hexdigest(), "corpus": str(config.corpus),
            "clips": {name: len(c) for name, c in clips.items()}, "limit": config.limit, "int8": int8}
     cached = config.cache / f"{run.name}{'.int8' if int8 else ''}.json"
     if cached.exists() and (saved := json.loads(cached.read_text()))["key"] == key:
         return saved["accuracy"]
     model = quantized(run.model) if int8 else run.model
-    accuracy = {name: clip_report(model, clips[name], labels).accuracy for name, (_, labels) in HELDOUT_SETS.items()}
+    accuracy = {name: clip_report(model, clips[name], labels).accuracy if clips[name] else None
+                for name, (_, labels) in HELDOUT_SETS.items()}
     config.cache.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps({"key": key, "accuracy": accuracy}, indent=1))
     return accuracy
@@ -203,4 +205,4 @@ def markdown_tables(document: dict) -> str:
             f"{row['train_wall_s_mean'] / 60:.1f} ± {row['train_wall_s_std'] / 60:.1f} | "
             f"{'never' if steps is None else f'{steps:.0f} ({reached}/{seeds})'} | "
             f"{row['cpu_ms_per_audio_s']:.3f} | {row['batched_cpu_ms_per_audio_s']:.3f} |")
-    return "\n".join(grid) + "\n\nLearning curve:\n\n" + "\n".join(curve) + "\n"
+    return "\n".join(grid) + "\n" + ("\nLearning curve:\n\n" + "\n".join(curve) + "\n" if curves else "")
