@@ -6,18 +6,19 @@ import json
 import logging
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from rnnvoice.models.data.corpus import Clip, load_clip, read_manifest
+from rnnvoice.models.data.corpus import SAMPLE_RATE, Clip, load_clip, read_manifest
 from rnnvoice.models.evaluation.costs import (cell_throughput, engine_cpu_ms, multiply_adds_per_audio_s, quantized,
                                               weight_bytes)
 from rnnvoice.models.evaluation.keywords import clip_report
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
+from rnnvoice.models.types import Task
 from rnnvoice.models.vocabulary import COMMANDS, DIGITS
 
 __all__ = ["HELDOUT_SETS", "StudyConfig", "find_runs", "markdown_tables", "study"]
@@ -39,7 +40,7 @@ class StudyConfig:
     streams: int = 256  # stepped together for the batched CPU figure
     unbatched_streams: int = 16  # stepped one by one (the cost per stream does not depend on how many)
     repeats: int = 3  # of each CPU measurement, for its spread
-    batch_sizes: tuple[int, ...] = field(default=(1, 4, 16, 64, 256, 1024, 4096))
+    batch_sizes: tuple[int, ...] = (1, 4, 16, 64, 256, 1024, 4096)
 
 
 @dataclass
@@ -65,8 +66,13 @@ def find_runs(folder: Path) -> list[Run]:
     runs = []
     for history in sorted(Path(folder).glob("*.history.json")):
         name = history.name.removesuffix(".history.json")
-        if (path := history.with_name(name + ".pt")).exists():
-            runs.append(Run(name, path, load_model(path), json.loads(history.read_text())))
+        if not (path := history.with_name(name + ".pt")).exists():
+            continue
+        model = load_model(path)
+        if model.config.task != Task.KEYWORDS:
+            log.warning("leaving out %s: a %s model, not a keyword model", path, model.config.task)
+            continue
+        runs.append(Run(name, path, model, json.loads(history.read_text())))
     return runs
 
 
@@ -115,8 +121,8 @@ def model_costs(model: KeywordSpotter, int8: bool, config: StudyConfig) -> dict:
     params = model.parameter_count
     model = quantized(model) if int8 else model
     audio = load_clip(config.recording)
-    unbatched = engine_cpu_ms(model, audio, 16000, config.unbatched_streams, batched=False, repeats=config.repeats)
-    batched = engine_cpu_ms(model, audio, 16000, config.streams, batched=True, repeats=config.repeats)
+    unbatched = engine_cpu_ms(model, audio, SAMPLE_RATE, config.unbatched_streams, batched=False, repeats=config.repeats)
+    batched = engine_cpu_ms(model, audio, SAMPLE_RATE, config.streams, batched=True, repeats=config.repeats)
     return {"params": params, "weight_bytes": weight_bytes(model), "state_bytes": model.state_bytes,
             "multiply_adds_per_audio_s": round(multiply_adds_per_audio_s(model)),
             "cpu_ms_per_audio_s": round(unbatched[0], 4), "cpu_ms_per_audio_s_std": round(unbatched[1], 4),
