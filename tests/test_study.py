@@ -116,7 +116,10 @@ def test_study_usage_errors_say_what_to_fix(study_runs, keyword_corpus, tmp_path
     assert "no corpus manifest" in capsys.readouterr().err
     assert main(["compare", "--study", str(study_runs), "--json", str(tmp_path / "s.json"),
                  "--corpus", str(keyword_corpus), "--batch-sizes", "1,many"]) == 2
-    assert "--batch-sizes" in capsys.readouterr().err
+    assert "--batch-sizes: give whole numbers" in capsys.readouterr().err
+    assert main(["compare", "--study", str(study_runs), "--json", str(tmp_path / "s.json"),
+                 "--corpus", str(keyword_corpus), "--repeats", "0"]) == 2
+    assert "--repeats: give whole numbers" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -126,7 +129,8 @@ def test_int8_model_streams_close_to_float(cell):
     model = KeywordSpotter(ModelConfig(cell=cell, hidden_size=64)).eval()
     int8 = quantized(model)
     dynamic = torch.ao.nn.quantized.dynamic
-    assert isinstance(int8.rnn, dynamic.GRU if cell == "gru" else dynamic.LSTM) and isinstance(int8.head, dynamic.Linear)
+    assert isinstance(int8.rnn, dynamic.GRU if cell == "gru" else dynamic.LSTM)
+    assert isinstance(int8.head, dynamic.Linear)
     assert type(int8.project[0]) is torch.nn.Linear  # the projection stays float
     wave = load_clip(FIXTURES / "spoken_seven_yes.wav")
     _, floats = run_stream(keyword_stream(model, 16000), wave)

@@ -25,10 +25,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     study.add_argument("--json", type=Path, help="with --study: where to write the rows; the Markdown tables go "
                        "beside it (.md)")
     study.add_argument("--plots", type=Path, help="with --study: a folder for the figures' PNGs (default: no plots)")
-    study.add_argument("--corpus", type=Path, default=Path("data/kws"), help="the corpus whose held-out speakers score the runs")
+    study.add_argument("--corpus", type=Path, default=Path("data/kws"),
+                       help="the corpus whose held-out speakers score the runs")
     study.add_argument("--cache", type=Path, help="the runs' accuracies, reused while checkpoint and settings are "
                        "the same (default: RUNS_DIR/evaluations)")
-    study.add_argument("--limit", type=int, help="clips per held-out set, spread over it, for a quick look (default: all)")
+    study.add_argument("--limit", type=int,
+                       help="clips per held-out set, spread over it, for a quick look (default: all)")
     study.add_argument("--accuracy", type=float, default=0.6, help="the development accuracy steps are counted to")
     study.add_argument("--recording", type=Path, default=Path("tests/fixtures/spoken_seven_yes.wav"),
                        help="looped by the engine's streams for the CPU figures")
@@ -87,7 +89,12 @@ def _study(args) -> int:
     try:
         batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
     except ValueError:
-        raise UsageError(f"--batch-sizes: {args.batch_sizes!r} is not a comma-separated list of whole numbers") from None
+        batch_sizes = (0,)
+    counts = {"--batch-sizes": min(batch_sizes), "--streams": args.streams, "--unbatched-streams": args.unbatched_streams,
+              "--repeats": args.repeats, "--limit": args.limit or 1}
+    for flag, count in counts.items():
+        if count < 1:
+            raise UsageError(f"{flag}: give whole numbers of 1 or more (batch sizes comma-separated)")
     config = StudyConfig(corpus=args.corpus, cache=args.cache or args.study / "evaluations", recording=args.recording,
                          accuracy_threshold=args.accuracy, limit=args.limit, streams=args.streams,
                          unbatched_streams=args.unbatched_streams, repeats=args.repeats, batch_sizes=batch_sizes)

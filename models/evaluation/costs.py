@@ -18,7 +18,8 @@ from rnnvoice.models.types import Cell
 
 __all__ = ["cell_throughput", "engine_cpu_ms", "multiply_adds_per_audio_s", "quantized", "weight_bytes"]
 
-# Weight matrices a layer multiplies its input and its state by: GRU reset, update, new; LSTM input, forget, cell, output.
+# Weight matrices a layer multiplies its input and its state by: GRU reset, update, new; LSTM input, forget, cell,
+# output.
 GATES = {Cell.GRU: 3, Cell.LSTM: 4}
 CHUNK_S = 0.1  # what a client sends per request
 

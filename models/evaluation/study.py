@@ -121,8 +121,8 @@ def model_costs(model: KeywordSpotter, int8: bool, config: StudyConfig) -> dict:
     params = model.parameter_count
     model = quantized(model) if int8 else model
     audio = load_clip(config.recording)
-    unbatched = engine_cpu_ms(model, audio, SAMPLE_RATE, config.unbatched_streams, batched=False, repeats=config.repeats)
-    batched = engine_cpu_ms(model, audio, SAMPLE_RATE, config.streams, batched=True, repeats=config.repeats)
+    unbatched, batched = (engine_cpu_ms(model, audio, SAMPLE_RATE, streams, batched=together, repeats=config.repeats)
+                          for streams, together in ((config.unbatched_streams, False), (config.streams, True)))
     return {"params": params, "weight_bytes": weight_bytes(model), "state_bytes": model.state_bytes,
             "multiply_adds_per_audio_s": round(multiply_adds_per_audio_s(model)),
             "cpu_ms_per_audio_s": round(unbatched[0], 4), "cpu_ms_per_audio_s_std": round(unbatched[1], 4),
@@ -206,7 +206,8 @@ def markdown_tables(document: dict) -> str:
         steps, reached = row["steps_to_accuracy_mean"], row["reached_accuracy"]
         grid.append(
             f"| {row['cell'].upper()} | {row['width']} | {'yes' if row['int8'] else 'no'} | {row['params']:,} | "
-            f"{row['weight_bytes'] / 1024:.0f} | {row['state_bytes']:,} | {row['multiply_adds_per_audio_s'] / 1e6:.1f} | "
+            f"{row['weight_bytes'] / 1024:.0f} | {row['state_bytes']:,} | "
+            f"{row['multiply_adds_per_audio_s'] / 1e6:.1f} | "
             f"{seeds} | {_percent(row, 'sc_accuracy')} | {_percent(row, 'fsdd_accuracy')} | "
             f"{row['train_wall_s_mean'] / 60:.1f} ± {row['train_wall_s_std'] / 60:.1f} | "
             f"{'never' if steps is None else f'{steps:.0f} ({reached}/{seeds})'} | "
