@@ -22,8 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     study.add_argument("--study", type=Path, help="a folder of finished keyword runs (CHECKPOINT.pt beside "
                        "CHECKPOINT.history.json): every run measured, rows per cell, width, data share and int8 "
                        "(default: no study)")
-    study.add_argument("--json", type=Path, help="with --study: where to write the rows; the Markdown tables go "
-                       "beside it (.md)")
+    study.add_argument("--json", type=Path, help="with --study: where to write the rows (needed); the Markdown "
+                       "tables go beside it (.md)")
     study.add_argument("--plots", type=Path, help="with --study: a folder for the figures' PNGs (default: no plots)")
     study.add_argument("--corpus", type=Path, default=Path("data/kws"),
                        help="the corpus whose held-out speakers score the runs")
