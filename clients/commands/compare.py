@@ -90,8 +90,8 @@ def _study(args) -> int:
         batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
     except ValueError:
         batch_sizes = (0,)
-    counts = {"--batch-sizes": min(batch_sizes), "--streams": args.streams, "--unbatched-streams": args.unbatched_streams,
-              "--repeats": args.repeats, "--limit": args.limit or 1}
+    counts = {"--batch-sizes": min(batch_sizes), "--streams": args.streams,
+              "--unbatched-streams": args.unbatched_streams, "--repeats": args.repeats, "--limit": args.limit or 1}
     for flag, count in counts.items():
         if count < 1:
             raise UsageError(f"{flag}: give whole numbers of 1 or more (batch sizes comma-separated)")
