@@ -117,7 +117,7 @@ def step_lanes(lanes: list[ModelLane], features: list[torch.Tensor]) -> list[Pos
     if active:
         lengths = [len(features[b]) for b in active]
         pool = lanes[0].pool
-        device = model.head.weight.device
+        device = model.device
         slots = torch.tensor([lanes[b].slot for b in active], device=device)
         x = pad_sequence([features[b] for b in active], batch_first=True).to(device)
         outputs, state = model.encode_padded(x, lengths, pool.gather(slots))
