@@ -183,7 +183,8 @@ def train(config: TrainConfig) -> Path:
     resume = out.with_suffix(".resume.pt")
     if resume.exists():  # a run that was stopped goes on where its last checkpoint left it
         saved = torch.load(resume, weights_only=False)
-        if saved["config"] != dataclasses.asdict(config):
+        # A field added since the run began counts as its default.
+        if TrainConfig(**saved["config"]) != config:
             raise SystemExit(f"{resume} belongs to a run with other settings; delete it to start afresh")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
