@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 SYSTEM_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts libportaudio2 sox \
 	prometheus nginx docker-compose docker.io debootstrap openssl
 
-.PHONY: serve test system venv dev stubs reports certs
+.PHONY: serve test system venv dev stubs reports certs study
 
 serve: venv
 	$(BIN)/rnnvoice serve
@@ -80,6 +80,7 @@ reports: dev
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --decoder greedy --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices_greedy.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_fsdd_digit_strings.json && \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/speech_commands --json reports/transcription/$${cell}_speech_commands_words.json && \
 	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(PHRASES) --json reports/phrases/$${cell}_heldout_speakers.json && \
 	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(PHRASES) --speakers all --json reports/phrases/$${cell}_all_speakers.json && \
 	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(DEV_PHRASES) --speakers all --json reports/phrases/dev_$${cell}.json && \
@@ -88,3 +89,30 @@ reports: dev
 	done
 	$(BIN)/rnnvoice bench tests/fixtures/spoken_seven_yes.wav --json reports/bench/bench.json --plot reports/bench/bench.png
 	$(BIN)/rnnvoice compare reports
+
+# The GRU-against-LSTM study (docs/study.md): keyword models of both cells at each width over seeds, a GRU as wide
+# as matches the 128-wide LSTM's parameters (147: 282,411 against 282,776), and learning-curve runs on a share of
+# the real clips at one width; then `rnnvoice compare --study` measures them all. A run is done when its
+# .history.json exists (training writes it last): an interrupted run is started again and resumes from its
+# checkpoint; a finished one is skipped. One recipe for every run, documented in docs/study.md.
+STUDY_RECIPE ?= --steps 600 --batch-size 32 --seconds 4 --eval-every 100 --normalization peak --log-floor 1e-12 \
+	--relative-floor 1e-6 --level-db-min -55 --level-db-max -10 --short-prob 0.25 --real-share 1.0 --threads 1
+STUDY_DIR ?= runs/study
+STUDY_SEEDS ?= 0 1 2
+STUDY_GRU_WIDTHS ?= 64 128 147 256
+STUDY_LSTM_WIDTHS ?= 64 128 256
+STUDY_CURVE_WIDTH ?= 128
+STUDY_CURVE_PERCENTS ?= 25 50
+STUDY_RUNS := $(foreach s,$(STUDY_SEEDS),\
+	$(foreach w,$(STUDY_GRU_WIDTHS),gru_w$(w)_s$(s)) $(foreach w,$(STUDY_LSTM_WIDTHS),lstm_w$(w)_s$(s)) \
+	$(foreach c,gru lstm,$(foreach f,$(STUDY_CURVE_PERCENTS),$(c)_w$(STUDY_CURVE_WIDTH)_s$(s)_f$(f))))
+study: dev $(STUDY_RUNS:%=$(STUDY_DIR)/%.history.json)
+	$(BIN)/rnnvoice compare --study $(STUDY_DIR) --json reports/study/study.json --plots docs/study --corpus data/kws
+
+# CELL_wWIDTH_sSEED[_fPERCENT]: the run's settings are its name.
+$(STUDY_DIR)/%.history.json:
+	@mkdir -p $(STUDY_DIR); set -- $$(echo $* | tr _ ' '); \
+	fraction=$${4:+--real-fraction $$(awk "BEGIN { print $${4#f} / 100 }")}; \
+	echo "training $*"; \
+	$(BIN)/rnnvoice train --corpus data/kws --cell $$1 --hidden-size $${2#w} --seed $${3#s} $$fraction \
+		$(STUDY_RECIPE) --out $(STUDY_DIR)/$*.pt > $(STUDY_DIR)/$*.log 2>&1 || { tail -5 $(STUDY_DIR)/$*.log; exit 1; }

@@ -2,6 +2,7 @@
 
 import asyncio
 import dataclasses
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -112,3 +113,31 @@ def wait_until(predicate, timeout_s: float = 10.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+@pytest.fixture(scope="module")
+def real_folders(tmp_path_factory):
+    """The fixture clips laid out as Speech Commands and FSDD folders."""
+    root = tmp_path_factory.mktemp("real")
+    for word in ("yes", "stop", "left", "go"):
+        (root / "sc" / word).mkdir(parents=True)
+        shutil.copy(FIXTURES / f"{word}_sc.wav", root / "sc" / word / "b83c1acf_nohash_0.wav")
+    (root / "fsdd").mkdir()
+    for digit, word in ((7, "seven"), (3, "three"), (5, "five"), (9, "nine"), (1, "one")):
+        for speaker in ("lucas", "george"):
+            shutil.copy(FIXTURES / f"{word}_lucas.wav", root / "fsdd" / f"{digit}_{speaker}_0.wav")
+    (root / "noise").mkdir()
+    shutil.copy(FIXTURES / "noise_dishes.wav", root / "noise")
+    return root
+
+
+@pytest.fixture(scope="module")
+def keyword_corpus(real_folders, tmp_path_factory):
+    """A keyword corpus of `rnnvoice data` from those folders: a few synthetic voices, half the speakers held out."""
+    from rnnvoice.clients.cli import main
+
+    corpus = tmp_path_factory.mktemp("corpus") / "kws"
+    assert main(["data", "--out", str(corpus), "--speech-commands", str(real_folders / "sc"),
+                 "--fsdd", str(real_folders / "fsdd"), "--noise", str(real_folders / "noise"),
+                 "--keyword-takes", "2", "--unknown-takes", "0", "--phrase-takes", "0", "--heldout-fraction", "0.5"]) == 0
+    return corpus

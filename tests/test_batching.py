@@ -30,11 +30,11 @@ from tests.test_chunking import spoken
 SCRIPTS = {
     "keywords": [["seven_lucas.wav", "yes_sc.wav"], ["stop_sc.wav"], ["go_sc.wav", "left_sc.wav"], ["up_sc.wav"]],
     "transcription": [["lights_awb.wav"], ["five_lucas.wav", "three_lucas.wav"], ["time_awb.wav"], ["one_lucas.wav"]],
-    "assistant": [["computer_awb.wav", "call_mom_awb.wav"], ["computer_david.wav", "timer_david.wav"],
+    "assistant": [["computer_awb.wav", "call_mom_norbert.wav"], ["computer_david.wav", "timer_david.wav"],
                   ["yes_sc.wav"], ["computer_awb.wav", "time_awb.wav"]],
 }
 # Trained keywords and phrases chosen at run time side by side, with voice activity on top.
-SCRIPTS["phrases"] = [["call_mom_awb.wav", "yes_sc.wav"], *SCRIPTS["keywords"][1:]]
+SCRIPTS["phrases"] = [["call_mom_norbert.wav", "yes_sc.wav"], *SCRIPTS["keywords"][1:]]
 RATES = (16000, 8000, 44100, 16000)
 
 # A stream: when it starts (in scheduler ticks), its chunk sizes (ms), and the ticks at which it sends nothing.
@@ -137,8 +137,8 @@ def test_a_batching_server_answers_concurrent_streams_as_each_stream_alone(setti
     steps), against the same streams one at a time on a per-stream server."""
     batching = ServerThread(dataclasses.replace(settings, batch_wait_ms=100, max_batch=8, metrics_port=free_port()))
     alone = ServerThread(dataclasses.replace(settings, batching=False))
-    recording = Audio.from_array(spoken(["computer_awb.wav", "call_mom_awb.wav", "seven_lucas.wav"], 16000).numpy(),
-                                 16000)
+    spoken_audio = spoken(["computer_awb.wav", "call_mom_norbert.wav", "seven_lucas.wav"], 16000)
+    recording = Audio.from_array(spoken_audio.numpy(), 16000)
     requests = [(task, cell) for task in ("keywords", "transcription", "assistant") for cell in ("gru", "lstm")]
 
     def run(target: str, task: str, cell: str) -> list[dict]:

@@ -104,7 +104,7 @@ def test_each_server_counts_only_its_own_streams(metered_server, client):
 
 def test_phrases_chosen_at_run_time_are_counted_under_one_label(metered_server, metered_client):
     before = scrape(metered_server.metrics_url)
-    call = Audio.from_array(fixture_clip("call_mom_awb.wav"), 16000)
+    call = Audio.from_array(fixture_clip("call_mom_norbert.wav"), 16000)
     responses = list(metered_client.stream_audio(call, "gru", phrases={"call mom": None, "jarvis": None}))
     after = scrape(metered_server.metrics_url)
     assert responses[-1].summary.detections == 1

@@ -76,11 +76,11 @@ def stream_cli(capsys, server, *args) -> list[dict]:
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_stream_command_detects_phrases_chosen_at_run_time(capsys, server, cell):
-    lines = stream_cli(capsys, server, FIXTURES / "call_mom_awb.wav", "--cell", cell,
+    lines = stream_cli(capsys, server, FIXTURES / "call_mom_norbert.wav", "--cell", cell,
                        "--phrase", "call mom", "--phrase", "jarvis", "--phrase", "lights on=0.9")
     detections = [line for line in lines if line["type"] == "keyword"]
     assert [d["keyword"] for d in detections] == ["call mom"]
-    assert 0.3 < detections[0]["start_s"] < detections[0]["end_s"] < 0.92
+    assert 0.05 < detections[0]["start_s"] < detections[0]["end_s"] < 0.8  # spoken from 0.05 to 0.77 s
     assert 0.5 < detections[0]["score"] <= 1.0
     assert lines[-1]["type"] == "summary" and lines[-1]["detections"] == 1
 
@@ -117,7 +117,7 @@ def test_bad_phrases_get_a_clear_error(client, server, config, message):
 
 
 def test_interim_scores_carry_the_phrases_scores(client):
-    audio = Audio.from_array(fixture_clip("call_mom_awb.wav"), 16000)
+    audio = Audio.from_array(fixture_clip("call_mom_norbert.wav"), 16000)
     scores = [r.scores.scores for r in client.stream_audio(audio, "gru", phrases={"call mom": None, "jarvis": None},
                                                            interim_scores=True) if r.HasField("scores")]
     assert scores and all(set(s) == {"call mom", "jarvis"} for s in scores)

@@ -36,7 +36,7 @@ def results(responses) -> list[dict]:
 
 
 def speech_with_pauses() -> Audio:
-    names = ["call_mom_awb.wav", "five_lucas.wav", "lights_awb.wav", "three_lucas.wav"]
+    names = ["call_mom_norbert.wav", "five_lucas.wav", "lights_awb.wav", "three_lucas.wav"]
     silence = np.zeros(8000, np.float32)
     return Audio.from_array(np.concatenate([part for name in names for part in (fixture_clip(name), silence)]), 16000)
 

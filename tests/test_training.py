@@ -19,22 +19,6 @@ from rnnvoice.models.training.train import TrainConfig, train
 from tests.conftest import FIXTURES
 
 
-@pytest.fixture(scope="module")
-def real_folders(tmp_path_factory):
-    """The fixture clips laid out as Speech Commands and FSDD folders."""
-    root = tmp_path_factory.mktemp("real")
-    for word in ("yes", "stop", "left", "go"):
-        (root / "sc" / word).mkdir(parents=True)
-        shutil.copy(FIXTURES / f"{word}_sc.wav", root / "sc" / word / "b83c1acf_nohash_0.wav")
-    (root / "fsdd").mkdir()
-    for digit, word in ((7, "seven"), (3, "three"), (5, "five"), (9, "nine"), (1, "one")):
-        for speaker in ("lucas", "george"):
-            shutil.copy(FIXTURES / f"{word}_lucas.wav", root / "fsdd" / f"{digit}_{speaker}_0.wav")
-    (root / "noise").mkdir()
-    shutil.copy(FIXTURES / "noise_dishes.wav", root / "noise")
-    return root
-
-
 def test_folders_are_read_in_both_layouts(real_folders):
     sc = scan_folder(real_folders / "sc")
     assert Counter(c.label for c in sc) == {"yes": 1, "stop": 1, "left": 1, "go": 1}
@@ -42,15 +26,6 @@ def test_folders_are_read_in_both_layouts(real_folders):
     fsdd = scan_folder(real_folders / "fsdd")
     assert {c.label for c in fsdd} == {"seven", "three", "five", "nine", "one"}
     assert {c.speaker for c in fsdd} == {"lucas", "george"}
-
-
-@pytest.fixture(scope="module")
-def keyword_corpus(real_folders, tmp_path_factory):
-    corpus = tmp_path_factory.mktemp("corpus") / "kws"
-    assert main(["data", "--out", str(corpus), "--speech-commands", str(real_folders / "sc"),
-                 "--fsdd", str(real_folders / "fsdd"), "--noise", str(real_folders / "noise"),
-                 "--keyword-takes", "2", "--unknown-takes", "0", "--phrase-takes", "0", "--heldout-fraction", "0.5"]) == 0
-    return corpus
 
 
 def test_keyword_corpus_and_training(keyword_corpus, tmp_path):

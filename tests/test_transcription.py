@@ -74,7 +74,7 @@ def test_two_utterances_are_transcribed_word_for_word(client, cell):
 
 
 @pytest.mark.parametrize("wake, command, intent, slots, cell", [
-    *both_cells("computer_awb.wav", "call_mom_awb.wav", "call", {"contact": "mom"}),
+    *both_cells("computer_awb.wav", "call_mom_norbert.wav", "call", {"contact": "mom"}),
     *both_cells("computer_david.wav", "timer_david.wav", "set_timer", {"duration_s": 300}),
 ])
 def test_assistant_hears_the_wake_word_then_the_command(client, wake, command, intent, slots, cell):

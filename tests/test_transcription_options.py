@@ -22,7 +22,7 @@ def finals(results: list[dict]) -> list[dict]:
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_final_results_carry_alternatives_best_first_with_scores(client, cell):
-    [final] = finals(stream(client, with_pauses(["call_mom_awb.wav"], 0.5, lead_s=0.0), cell, max_alternatives=4))
+    [final] = finals(stream(client, with_pauses(["call_mom_norbert.wav"], 0.5, lead_s=0.0), cell, max_alternatives=4))
     alternatives = final["alternatives"]
     assert 2 <= len(alternatives) <= 4
     assert alternatives[0]["text"] == final["text"] == "call mom"
@@ -42,11 +42,12 @@ def test_every_word_has_a_confidence(client, decoder):
 
 
 def test_a_word_is_as_sure_as_the_alternatives_that_have_it(client):
-    [final] = finals(stream(client, with_pauses(["call_mom_awb.wav"], 0.5, lead_s=0.0), "lstm", max_alternatives=10))
+    call = with_pauses(["call_mom_norbert.wav"], 0.5, lead_s=0.0)
+    [final] = finals(stream(client, call, "lstm", max_alternatives=10))
     share = {w["word"]: sum(a["confidence"] for a in final["alternatives"] if w["word"] in a["text"].split())
              for w in final["words"]}
     assert {w["word"]: w["confidence"] for w in final["words"]} == pytest.approx(share, abs=2e-3)
-    assert min(share.values()) < 0.99  # the rivals ("phone mom") take their share from one word
+    assert min(share.values()) < 0.99  # the rivals ("call one") take their share from one word
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -60,7 +61,7 @@ def test_a_longest_utterance_ends_an_utterance_with_a_final(client, cell):
 
 
 def test_a_long_silence_before_speech_restarts_the_decoder_and_loses_nothing(client):
-    audio = np.concatenate([np.zeros(16000 * 4, np.float32), with_pauses(["call_mom_awb.wav"], 0.5, lead_s=0.0)])
+    audio = np.concatenate([np.zeros(16000 * 4, np.float32), with_pauses(["call_mom_norbert.wav"], 0.5, lead_s=0.0)])
     default = finals(stream(client, audio, "gru"))
     short = finals(stream(client, audio, "gru", initial_silence_s=0.5))
     assert [f["text"] for f in short] == [f["text"] for f in default] == ["call mom"]
@@ -87,7 +88,7 @@ def test_bad_transcription_options_get_a_clear_error(client, options, message):
 
 
 def test_recognize_returns_alternatives_too(client):
-    response = client.recognize(Audio.from_array(fixture_clip("call_mom_awb.wav"), 16000), "gru",
+    response = client.recognize(Audio.from_array(fixture_clip("call_mom_norbert.wav"), 16000), "gru",
                                 task="transcription", max_alternatives=3)
     [final] = response.transcripts
     assert isinstance(final, pb.TranscriptResult) and final.alternatives[0].text == final.text

@@ -1,11 +1,13 @@
-"""`rnnvoice compare`: every pair of GRU and LSTM reports of `rnnvoice eval` as one Markdown table, and training
-runs side by side as learning curves."""
+"""`rnnvoice compare`: every pair of GRU and LSTM reports of `rnnvoice eval` as one Markdown table, training
+runs side by side as learning curves, and the GRU-against-LSTM study of a folder of runs."""
 
 import argparse
 import json
 from pathlib import Path
 
-HELP = "GRU beside LSTM: every pair of eval reports as one table; learning curves of training runs"
+from rnnvoice.clients.errors import UsageError
+
+HELP = "GRU beside LSTM: every pair of eval reports as one table; learning curves of training runs; the study"
 # What a run's history measured along the way, newest name first.
 CURVE_METRICS = ("dev_accuracy", "heldout_accuracy", "heldout_wer")
 
@@ -16,6 +18,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--training", type=Path, nargs="+", default=[],
                    help="training runs to plot instead: checkpoints (.pt) or their .history.json files (default: none)")
     p.add_argument("--plot", type=Path, help="with --training: the PNG of their loss and dev metric by step (default: no plot)")
+    study = p.add_argument_group("the study (--study RUNS_DIR)")
+    study.add_argument("--study", type=Path, help="a folder of finished keyword runs (CHECKPOINT.pt beside "
+                       "CHECKPOINT.history.json): every run measured, rows per cell, width, data share and int8 "
+                       "(default: no study)")
+    study.add_argument("--json", type=Path, help="with --study: where to write the rows (needed); the Markdown "
+                       "tables go beside it (.md)")
+    study.add_argument("--plots", type=Path, help="with --study: a folder for the figures' PNGs (default: no plots)")
+    study.add_argument("--corpus", type=Path, default=Path("data/kws"),
+                       help="the corpus whose held-out speakers score the runs")
+    study.add_argument("--cache", type=Path, help="the runs' accuracies, reused while checkpoint and settings are "
+                       "the same (default: RUNS_DIR/evaluations)")
+    study.add_argument("--limit", type=int,
+                       help="clips per held-out set, spread over it, for a quick look (default: all)")
+    study.add_argument("--accuracy", type=float, default=0.6, help="the development accuracy steps are counted to")
+    study.add_argument("--recording", type=Path, default=Path("tests/fixtures/spoken_seven_yes.wav"),
+                       help="looped by the engine's streams for the CPU figures")
+    study.add_argument("--streams", type=int, default=256, help="streams stepped together for the batched CPU figure")
+    study.add_argument("--unbatched-streams", type=int, default=16, help="streams stepped one by one")
+    study.add_argument("--repeats", type=int, default=3, help="repeats of each CPU measurement, for its spread")
+    study.add_argument("--batch-sizes", default="1,4,16,64,256,1024,4096",
+                       help="comma-separated batch sizes of the bare cells' throughput")
 
 
 def _history(path: Path) -> list[dict]:
@@ -27,6 +50,8 @@ def _history(path: Path) -> list[dict]:
 
 
 def run(args) -> int:
+    if args.study:
+        return _study(args)
     if args.training:
         from rnnvoice.models.evaluation.plots import plot_training
 
@@ -44,4 +69,44 @@ def run(args) -> int:
     from rnnvoice.models.evaluation.compare import compare
 
     print("\n".join(compare(args.reports)))
+    return 0
+
+
+def _study(args) -> int:
+    from rnnvoice.models.data.corpus import MANIFEST
+    from rnnvoice.models.evaluation.plots import plot_study
+    from rnnvoice.models.evaluation.study import StudyConfig, find_runs, markdown_tables, study
+
+    if args.json is None:
+        raise UsageError("--study needs --json, the file to write its rows to")
+    for path, what in ((args.study, "--study: no folder"), (args.corpus / MANIFEST, "--corpus: no corpus manifest"),
+                       (args.recording, "--recording: no file")):
+        if not path.exists():
+            raise UsageError(f"{what} at {path}")
+    runs = find_runs(args.study)
+    if not runs:
+        raise UsageError(f"--study: no finished runs (RUN.pt beside RUN.history.json) in {args.study}")
+    try:
+        batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
+    except ValueError:
+        batch_sizes = (0,)
+    counts = {"--batch-sizes": min(batch_sizes), "--streams": args.streams,
+              "--unbatched-streams": args.unbatched_streams, "--repeats": args.repeats, "--limit": args.limit or 1}
+    for flag, count in counts.items():
+        if count < 1:
+            raise UsageError(f"{flag}: give whole numbers of 1 or more (batch sizes comma-separated)")
+    config = StudyConfig(corpus=args.corpus, cache=args.cache or args.study / "evaluations", recording=args.recording,
+                         accuracy_threshold=args.accuracy, limit=args.limit, streams=args.streams,
+                         unbatched_streams=args.unbatched_streams, repeats=args.repeats, batch_sizes=batch_sizes)
+    print(f"{len(runs)} runs in {args.study}")
+    document = study(runs, config)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(document, indent=1))
+    tables = markdown_tables(document)
+    args.json.with_suffix(".md").write_text(tables)
+    print(tables)
+    print(f"wrote {args.json} and {args.json.with_suffix('.md')}")
+    if args.plots:
+        for path in plot_study(document, args.plots):
+            print(f"wrote {path}")
     return 0

@@ -1,4 +1,4 @@
-"""PNG plots for reports: confusion matrices, training curves, benchmark bars."""
+"""PNG plots for reports: confusion matrices, training curves, benchmark bars, the GRU-against-LSTM study."""
 
 from pathlib import Path
 
@@ -120,3 +120,114 @@ def plot_dashboard(panels: list, title: str, path: Path) -> None:
     fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+# The study's figures: one colour per cell, int8 dashed with open markers.
+ACCURACIES = (("sc_accuracy", "Speech Commands 12-class"), ("fsdd_accuracy", "FSDD digits"))
+
+
+def _cell_style(cell: str, int8: bool) -> dict:
+    colour = f"C{['gru', 'lstm'].index(cell)}"
+    # int8's open markers larger, so that they ring a float point they would hide.
+    return {"color": colour, "marker": "o", "capsize": 3, "linestyle": "--" if int8 else "-",
+            "markersize": 9 if int8 else 6, "markerfacecolor": "none" if int8 else colour,
+            "label": cell.upper() + (" int8" if int8 else "")}
+
+
+def _series(rows: list[dict], x: str, y: str, **match) -> dict:
+    """Per (cell, int8): the rows that match, by x, as x, y and y's spread (the rows' `{y}_std`, or y_std)."""
+    series = {}
+    for cell in ("gru", "lstm"):
+        for int8 in (False, True):
+            chosen = sorted((r for r in rows if r["cell"] == cell and r["int8"] == int8
+                             and all(r[k] == v for k, v in match.items()) and r[y] is not None), key=lambda r: r[x])
+            if chosen:
+                spread = y.removesuffix("_mean") + "_std"
+                series[cell, int8] = ([r[x] for r in chosen], [r[y] for r in chosen], [r[spread] for r in chosen])
+    return series
+
+
+def _accuracy_vs_params(plt, document: dict):
+    from matplotlib import ticker
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    rows = [r for r in document["rows"] if r["data_fraction"] == 1.0]
+    for ax, (name, title) in zip(axes, ACCURACIES):
+        for (cell, int8), (x, y, err) in _series(rows, "params", f"{name}_mean").items():
+            ax.errorbar(x, [100 * v for v in y], [100 * e for e in err], **_cell_style(cell, int8))
+        for row in rows:  # each point's width
+            if not row["int8"] and row[f"{name}_mean"] is not None:
+                ax.annotate(str(row["width"]), (row["params"], 100 * row[f"{name}_mean"]), fontsize=7,
+                            xytext=(4, 4), textcoords="offset points")
+        ax.set(xscale="log", xlabel="parameters", ylabel="accuracy on held-out speakers (%)", title=title)
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
+        ax.xaxis.set_major_formatter(ticker.StrMethodFormatter("{x:,.0f}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    return fig
+
+
+def _cpu_vs_width(plt, document: dict):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, (name, title) in zip(axes, (("cpu_ms_per_audio_s", "streams stepped one at a time"),
+                                        ("batched_cpu_ms_per_audio_s",
+                                         f"{document['settings']['streams']} streams stepped together"))):
+        for (cell, int8), (x, y, err) in _series(document["rows"], "width", name, data_fraction=1.0).items():
+            ax.errorbar(x, y, err, **_cell_style(cell, int8))
+        ax.set(xlabel="hidden width", ylabel="engine CPU ms per second of audio per stream", title=title)
+    return fig
+
+
+def _throughput(plt, document: dict):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    widths = sorted({r["width"] for r in document["throughput"]})
+    for ax, int8 in zip(axes, (False, True)):
+        for i, width in enumerate(widths):
+            for (cell, _), (x, y, err) in _series(document["throughput"], "batch", "steps_per_cpu_s", width=width,
+                                                  int8=int8).items():
+                style = _cell_style(cell, False) | {"marker": "osD^v"[i % 5], "label": f"{cell.upper()} {width}",
+                                                    "alpha": 0.4 + 0.6 * (i + 1) / len(widths)}
+                ax.errorbar(x, y, err, **style)
+        ax.set(xscale="log", yscale="log", xlabel="streams per step (batch)", title="int8" if int8 else "float32",
+               ylabel="stream-steps per CPU second (bare cell)")
+    return fig
+
+
+def _learning_curve(plt, document: dict):
+    rows = [r for r in document["rows"] if not r["int8"]]
+    curves = sorted({(r["cell"], r["width"]) for r in rows if r["data_fraction"] < 1.0})
+    if not curves:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, (name, title) in zip(axes, ACCURACIES):
+        for cell, width in curves:
+            for _, (x, y, err) in _series(rows, "data_fraction", f"{name}_mean", cell=cell, width=width).items():
+                ax.errorbar([100 * v for v in x], [100 * v for v in y], [100 * e for e in err],
+                            **_cell_style(cell, False) | {"label": f"{cell.upper()} {width}"})
+        ax.set(xlabel="real training clips used (%)", ylabel="accuracy on held-out speakers (%)", title=title)
+    return fig
+
+
+def plot_study(document: dict, folder: Path) -> list[Path]:
+    """The study's figures from its rows alone (`rnnvoice compare --study`): accuracy against parameters, CPU
+    against width, throughput against batch size, the learning curve. Error bars: the spread over seeds
+    (accuracy) or over repeated measurements (CPU; a seed does not change the cost)."""
+    plt = _pyplot()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    over_seeds, over_repeats = "error bars: one standard deviation over seeds", "error bars: over repeated measurements"
+    for name, draw, caption in (("accuracy_vs_params", _accuracy_vs_params, over_seeds),
+                                ("cpu_vs_width", _cpu_vs_width, over_repeats),
+                                ("throughput_vs_batch", _throughput, over_repeats),
+                                ("learning_curve", _learning_curve, over_seeds)):
+        fig = draw(plt, document)
+        if fig is None:
+            continue
+        fig.suptitle(caption, fontsize=8, x=0.99, ha="right")
+        for ax in fig.axes:
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(folder / f"{name}.png", dpi=110)
+        plt.close(fig)
+        written.append(folder / f"{name}.png")
+    return written

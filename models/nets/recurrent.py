@@ -111,8 +111,13 @@ class RecurrentModel(nn.Module):
         """What the head's outputs (..., S, O) mean, defined once by each network for training and serving."""
         raise NotImplementedError
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model runs; read off a buffer, as an int8 (dynamically quantised) layer has no weight tensor."""
+        return self.feature_mean.device
+
     def initial_state(self, batch: int = 1) -> State:
-        h = torch.zeros(self.config.num_layers, batch, self.config.hidden_size, device=self.head.weight.device)
+        h = torch.zeros(self.config.num_layers, batch, self.config.hidden_size, device=self.device)
         return h if self.config.cell == Cell.GRU else (h, torch.zeros_like(h))
 
     @property

@@ -118,7 +118,7 @@ def step_lanes(lanes: list[ModelLane], features: list[torch.Tensor]) -> list[Pos
     active = [b for b, n in enumerate(lengths) if n]
     if active:
         pool = lanes[0].pool
-        device = model.head.weight.device
+        device = model.device
         slots = torch.tensor([lanes[b].slot for b in active], device=device)
         x = pad_sequence([features[b] for b in active], batch_first=True).to(device)
         outputs, state = model.encode_padded(x, [lengths[b] for b in active], pool.gather(slots))

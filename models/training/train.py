@@ -59,6 +59,8 @@ class TrainConfig:
     # Keyword scores max-pooled over this many seconds, in training's targets and loss (MixConfig.pool_s) and in
     # the detector (ModelConfig.pool_s); 0: per-step scores.
     pool_s: float = 0.0
+    # Share of the real training clips used, drawn with the run's seed: for learning curves against data size.
+    real_fraction: float = 1.0
     # Share of the training speakers (by a hash of their name) kept out as the development set: training-time
     # evaluation and calibration use them, never the held-out speakers the reports are about.
     dev_fraction: float = 0.1
@@ -90,6 +92,10 @@ class KeywordJob:
         noise = sorted((Path(config.corpus) / "noise").glob("*.wav"))
         noise += [Path(c.path) for c in train_clips if c.label == SILENCE]
         self.noise = NoiseBank(noise)
+        if config.real_fraction < 1.0:  # of the speech: background noise stays whole
+            real = [c for c in train_clips if c.source != "tts" and c.label != SILENCE]
+            kept = set(random.Random(config.seed).sample(real, round(config.real_fraction * len(real))))
+            train_clips = [c for c in train_clips if c.source == "tts" or c.label == SILENCE or c in kept]
         model_config = ModelConfig("keywords", config.cell, config.hidden_size, config.num_layers, labels=LABELS,
                                    features=config.features(), pool_s=config.pool_s)
         self.model = KeywordSpotter(model_config)
@@ -177,7 +183,8 @@ def train(config: TrainConfig) -> Path:
     resume = out.with_suffix(".resume.pt")
     if resume.exists():  # a run that was stopped goes on where its last checkpoint left it
         saved = torch.load(resume, weights_only=False)
-        if saved["config"] != dataclasses.asdict(config):
+        # A field added since the run began counts as its default.
+        if TrainConfig(**saved["config"]) != config:
             raise SystemExit(f"{resume} belongs to a run with other settings; delete it to start afresh")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])

@@ -1,0 +1,151 @@
+"""`rnnvoice compare --study` on tiny keyword runs trained here: its rows, its cache, int8 and the multiply-adds."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from rnnvoice.clients.cli import main
+from rnnvoice.models.data.corpus import load_clip
+from rnnvoice.models.evaluation.costs import multiply_adds_per_audio_s, quantized
+from rnnvoice.models.evaluation.keywords import run_stream
+from rnnvoice.models.nets.checkpoint import load_model
+from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
+from rnnvoice.models.nets.recurrent import ModelConfig
+from rnnvoice.models.streaming.keyword_stream import keyword_stream
+from rnnvoice.models.training.train import TrainConfig, train
+from tests.conftest import FIXTURES
+
+# The issue's fields of every row, and the ones added beside them.
+ROW_FIELDS = {"cell", "width", "params", "state_bytes", "seeds", "sc_accuracy_mean", "sc_accuracy_std",
+              "fsdd_accuracy_mean", "fsdd_accuracy_std", "cpu_ms_per_audio_s", "batched_cpu_ms_per_audio_s", "int8",
+              "data_fraction", "weight_bytes", "multiply_adds_per_audio_s", "train_wall_s_mean",
+              "steps_to_accuracy_mean", "reached_accuracy", "runs"}
+# Small and quick: four streams batched, two alone, two batch sizes.
+QUICK = ["--streams", "4", "--unbatched-streams", "2", "--repeats", "2", "--batch-sizes", "1,8", "--accuracy", "0"]
+
+
+@pytest.fixture(scope="module")
+def study_runs(keyword_corpus, tmp_path_factory):
+    """The study's file naming on 8-wide one-layer models of a few steps: GRU over two seeds, LSTM over one, and
+    a GRU on half the real clips."""
+    folder = tmp_path_factory.mktemp("study")
+    for name, cell, seed, fraction in (("gru_w8_s0", "gru", 0, 1.0), ("gru_w8_s1", "gru", 1, 1.0),
+                                       ("lstm_w8_s0", "lstm", 0, 1.0), ("gru_w8_s0_f50", "gru", 0, 0.5)):
+        train(TrainConfig(corpus=str(keyword_corpus), out=str(folder / f"{name}.pt"), cell=cell, seed=seed,
+                          real_fraction=fraction, hidden_size=8, num_layers=1, steps=2, batch_size=2, seconds=2.0,
+                          eval_every=2))
+    return folder
+
+
+def _study(folder, corpus, out, *extra) -> dict:
+    assert main(["compare", "--study", str(folder), "--json", str(out), "--corpus", str(corpus), *QUICK, *extra]) == 0
+    return json.loads(out.read_text())
+
+
+def test_study_writes_a_row_per_cell_width_data_share_and_precision(study_runs, keyword_corpus, tmp_path):
+    document = _study(study_runs, keyword_corpus, tmp_path / "study.json", "--plots", str(tmp_path / "plots"))
+    rows = {(r["cell"], r["width"], r["data_fraction"], r["int8"]): r for r in document["rows"]}
+    # int8 is measured on the full-data runs; the run on half the clips is a learning-curve row.
+    assert set(rows) == {("gru", 8, 1.0, False), ("gru", 8, 1.0, True), ("lstm", 8, 1.0, False),
+                         ("lstm", 8, 1.0, True), ("gru", 8, 0.5, False)}
+    for row in rows.values():
+        assert ROW_FIELDS <= set(row)
+        assert row["cpu_ms_per_audio_s"] > 0 and row["batched_cpu_ms_per_audio_s"] > 0
+        assert 0 <= row["fsdd_accuracy_mean"] <= 1
+    gru, lstm = rows["gru", 8, 1.0, False], rows["lstm", 8, 1.0, False]
+    assert gru["seeds"] == [0, 1] and [r["run"] for r in gru["runs"]] == ["gru_w8_s0", "gru_w8_s1"]
+    assert gru["params"] == load_model(study_runs / "gru_w8_s0.pt").parameter_count
+    assert (gru["state_bytes"], lstm["state_bytes"]) == (8 * 4, 2 * 8 * 4)  # h; h and c, float32
+    # The first evaluation (step 2) reached the threshold of 0, on every seed.
+    assert gru["steps_to_accuracy_mean"] == 2 and gru["reached_accuracy"] == 2
+    # The run's own numbers redraw the row: its mean is theirs.
+    assert gru["fsdd_accuracy_mean"] == pytest.approx(np.mean([r["fsdd_accuracy"] for r in gru["runs"]]), abs=1e-4)
+    int8 = rows["gru", 8, 1.0, True]
+    assert int8["params"] == gru["params"] and int8["weight_bytes"] != gru["weight_bytes"]
+    assert {(t["cell"], t["int8"], t["batch"]) for t in document["throughput"]} == \
+        {(c, q, b) for c in ("gru", "lstm") for q in (False, True) for b in (1, 8)}
+    assert all(t["steps_per_cpu_s"] > 0 for t in document["throughput"])
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == \
+        ["accuracy_vs_params.png", "cpu_vs_width.png", "learning_curve.png", "throughput_vs_batch.png"]
+    tables = (tmp_path / "study.md").read_text()
+    assert "| GRU | 8 | yes |" in tables and "| GRU | 8 | 50% | 1 |" in tables
+
+
+def test_evaluations_are_cached_until_checkpoint_or_settings_change(study_runs, keyword_corpus, tmp_path):
+    folder = tmp_path / "runs"
+    shutil.copytree(study_runs, folder, ignore=shutil.ignore_patterns("evaluations"))
+    _study(folder, keyword_corpus, tmp_path / "first.json")
+    cached = folder / "evaluations" / "lstm_w8_s0.json"
+    saved = json.loads(cached.read_text())
+    saved["accuracy"]["fsdd"] = 0.123  # no model scores this on the tiny held-out set: only the cache can
+    cached.write_text(json.dumps(saved))
+
+    def lstm_fsdd(document: dict) -> float:
+        return next(r for r in document["rows"] if r["cell"] == "lstm" and not r["int8"])["fsdd_accuracy_mean"]
+
+    assert lstm_fsdd(_study(folder, keyword_corpus, tmp_path / "again.json")) == 0.123
+    assert lstm_fsdd(_study(folder, keyword_corpus, tmp_path / "fewer.json", "--limit", "1")) != 0.123
+    _study(folder, keyword_corpus, tmp_path / "cached.json")  # back to every clip, cached afresh
+    shutil.copy(folder / "gru_w8_s1.pt", folder / "lstm_w8_s0.pt")  # a new checkpoint under the same name
+    shutil.copy(folder / "gru_w8_s1.history.json", folder / "lstm_w8_s0.history.json")
+    again = _study(folder, keyword_corpus, tmp_path / "new.json")
+    assert not any(r["cell"] == "lstm" for r in again["rows"])  # the file is a GRU now, and measured as one
+    assert json.loads(cached.read_text())["key"]["checkpoint_sha256"] != saved["key"]["checkpoint_sha256"]
+
+
+def test_a_run_in_progress_is_left_out(study_runs, keyword_corpus, tmp_path):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    for name in ("gru_w8_s0.pt", "gru_w8_s0.history.json", "lstm_w8_s0.pt"):  # the LSTM has no history yet
+        shutil.copy(study_runs / name, folder / name)
+    document = _study(folder, keyword_corpus, tmp_path / "study.json")
+    assert {r["cell"] for r in document["rows"]} == {"gru"}
+
+
+def test_study_usage_errors_say_what_to_fix(study_runs, keyword_corpus, tmp_path, capsys):
+    assert main(["compare", "--study", str(study_runs)]) == 2
+    assert "--study needs --json" in capsys.readouterr().err
+    assert main(["compare", "--study", str(tmp_path), "--json", str(tmp_path / "s.json"),
+                 "--corpus", str(keyword_corpus)]) == 2
+    assert "no finished runs" in capsys.readouterr().err
+    assert main(["compare", "--study", str(study_runs), "--json", str(tmp_path / "s.json"),
+                 "--corpus", str(tmp_path)]) == 2
+    assert "no corpus manifest" in capsys.readouterr().err
+    assert main(["compare", "--study", str(study_runs), "--json", str(tmp_path / "s.json"),
+                 "--corpus", str(keyword_corpus), "--batch-sizes", "1,many"]) == 2
+    assert "--batch-sizes: give whole numbers" in capsys.readouterr().err
+    assert main(["compare", "--study", str(study_runs), "--json", str(tmp_path / "s.json"),
+                 "--corpus", str(keyword_corpus), "--repeats", "0"]) == 2
+    assert "--repeats: give whole numbers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_int8_model_streams_close_to_float(cell):
+    """Dynamic int8 on the cell and the head, through the engine's streaming path, against the float model."""
+    torch.manual_seed(0)
+    model = KeywordSpotter(ModelConfig(cell=cell, hidden_size=64)).eval()
+    int8 = quantized(model)
+    dynamic = torch.ao.nn.quantized.dynamic
+    assert isinstance(int8.rnn, dynamic.GRU if cell == "gru" else dynamic.LSTM)
+    assert isinstance(int8.head, dynamic.Linear)
+    assert type(int8.project[0]) is torch.nn.Linear  # the projection stays float
+    wave = load_clip(FIXTURES / "spoken_seven_yes.wav")
+    _, floats = run_stream(keyword_stream(model, 16000), wave)
+    _, ints = run_stream(keyword_stream(int8, 16000), wave)
+    assert floats.shape == ints.shape and np.abs(floats - ints).max() < 0.02
+
+
+def test_multiply_adds_match_a_hand_count():
+    """Per 30 ms step (33.3 a second) of 120 stacked log-mels: projection 120 x 8, two layers of 3 (GRU) or 4
+    (LSTM) gates of 8 x 8 on the input and 8 x 8 on the state, head 8 x 24 (23 labels and speech)."""
+    gru = KeywordSpotter(ModelConfig(cell="gru", hidden_size=8, num_layers=2))
+    lstm = KeywordSpotter(ModelConfig(cell="lstm", hidden_size=8, num_layers=2))
+    assert multiply_adds_per_audio_s(gru) == pytest.approx((120 * 8 + 2 * 3 * (64 + 64) + 8 * 24) * 100 / 3)
+    assert multiply_adds_per_audio_s(lstm) == pytest.approx((120 * 8 + 2 * 4 * (64 + 64) + 8 * 24) * 100 / 3)
+    # The same as one multiply-add per weight (not bias) per step.
+    for model in (gru, lstm):
+        weights = sum(p.numel() for name, p in model.named_parameters() if "weight" in name)
+        assert multiply_adds_per_audio_s(model) == pytest.approx(weights * model.config.features.step_rate)
