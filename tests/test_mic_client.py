@@ -55,12 +55,15 @@ class MicProcess:
 
     def __init__(self, target: str, env: dict[str, str], *args: str):
         # -X faulthandler: SIGABRT makes a stuck client print every thread's stack (see explain).
-        command = [sys.executable, "-X", "faulthandler", "-m", "rnnvoice.clients.cli", "mic", "--device", "speech",
-                   "--server", target, *args]
-        # Ctrl-C as in a terminal, even where the tests run with SIGINT ignored (a background job, say),
-        # which a child would inherit.
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        # Ctrl-C as in a terminal, even where the tests run with SIGINT ignored (a background job, say), which a
+        # child inherits: the child restores it itself. Not with a preexec_fn: that makes Popen fork, and gRPC's
+        # fork handlers then restart its poller in the child, which can abort on the fd closed for exec
+        # (grpc/grpc#43055).
+        start = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                 "from rnnvoice.clients.cli import main; sys.exit(main(sys.argv[1:]))")
+        command = [sys.executable, "-X", "faulthandler", "-c", start, "mic", "--device", "speech", "--server", target,
+                   *args]
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
         self.reader.start()
