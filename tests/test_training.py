@@ -173,3 +173,22 @@ def test_keyword_training_on_pooled_scores(keyword_corpus, tmp_path):
     from rnnvoice.models.streaming.keyword_stream import KeywordTask
 
     assert KeywordTask(model).detector.pool_steps == round(0.8 * model.config.features.step_rate)
+
+
+def test_a_words_real_share_follows_its_real_speakers(keyword_corpus):
+    """With real_speakers_full, a word said by few real speakers is drawn mostly from the synthetic voices."""
+    from rnnvoice.models.audio.features import FeatureConfig
+    from rnnvoice.models.data.mixing import MixConfig
+
+    clips = [c for c in read_manifest(keyword_corpus) if c.split == "train"]
+    noise = NoiseBank([FIXTURES / "noise_dishes.wav"])
+    scaled = KeywordMixer(clips, noise, FeatureConfig(), MixConfig(real_share=0.8, real_speakers_full=4))
+    plain = KeywordMixer(clips, noise, FeatureConfig(), MixConfig(real_share=0.8))
+    speakers = {}
+    for c in clips:
+        if c.source != "tts":
+            speakers.setdefault(c.label, set()).add(c.speaker)
+    assert speakers and scaled.real_share.keys() == plain.real_share.keys() == speakers.keys()
+    for word, names in speakers.items():
+        assert plain.real_share[word] == 0.8
+        assert scaled.real_share[word] == pytest.approx(0.8 * min(1.0, len(names) / 4))

@@ -32,6 +32,10 @@ class MixConfig:
     unknown_share: float = 0.3
     phrase_share: float = 0.05  # the rest of the draws are pauses
     real_share: float = 0.5  # of keyword and word draws, where real recordings exist
+    # Above 0: a word's real share is real_share scaled by how many real speakers say it, full from this many: a
+    # word with few real speakers (FSDD's digits) is drawn mostly from the synthetic voices, whose many speakers
+    # generalise better than a few real ones.
+    real_speakers_full: int = 0
     mean_gap_s: float = 0.5
     run_on_prob: float = 0.15  # words spoken back to back, no pause
     # A stream's speech level (RMS in dBFS): from a far, quiet microphone to a close, loud one.
@@ -176,10 +180,17 @@ class KeywordMixer(StreamMixer):
             kind = "phrase" if " " in clip.word else clip.label
             self.pools.setdefault((kind, clip.source != "tts"), []).append(prepare(clip.path, clip.label))
         self.keywords = [k for k in KEYWORDS if (k, False) in self.pools or (k, True) in self.pools]
+        speakers: dict[str, set[str]] = {}
+        for clip in speech:
+            if clip.source != "tts":
+                speakers.setdefault("phrase" if " " in clip.word else clip.label, set()).add(clip.speaker)
+        full = config.real_speakers_full
+        self.real_share = {kind: config.real_share * (min(1.0, len(names) / full) if full else 1.0)
+                           for kind, names in speakers.items()}
 
     def _draw(self, kind: str) -> PreparedClip | None:
         real, synthetic = self.pools.get((kind, True)), self.pools.get((kind, False))
-        pool = real if real and (not synthetic or self.rng.random() < self.config.real_share) else synthetic
+        pool = real if real and (not synthetic or self.rng.random() < self.real_share[kind]) else synthetic
         return self.rng.choice(pool) if pool else None
 
     def next_clip(self) -> PreparedClip | None:

@@ -45,6 +45,8 @@ class TrainConfig:
     speech_weight: float = 0.3
     # Of the keyword and other-word draws, the share taken from real recordings rather than synthetic voices.
     real_share: float = 0.5
+    # Scale each word's real share by its real speakers, full from this many (MixConfig.real_speakers_full); 0: off.
+    real_speakers_full: int = 0
     # Front end: "running" or "frame" (level-invariant) or "none" (raw log-mels with the model's fixed
     # normalisation), and its floors, see FeatureConfig. The defaults are the shipped models' recipe, which
     # measured best (README, "Hearing quiet and distant speakers"); the level-invariant front ends are flags.
@@ -99,7 +101,8 @@ class KeywordJob:
         model_config = ModelConfig("keywords", config.cell, config.hidden_size, config.num_layers, labels=LABELS,
                                    features=config.features(), pool_s=config.pool_s)
         self.model = KeywordSpotter(model_config)
-        mix = MixConfig(seconds=config.seconds, real_share=config.real_share, short_prob=config.short_prob,
+        mix = MixConfig(seconds=config.seconds, real_share=config.real_share, real_speakers_full=config.real_speakers_full,
+                        short_prob=config.short_prob,
                         level_db=(config.level_db_min, config.level_db_max), pool_s=config.pool_s)
         self.mixer = KeywordMixer(train_clips, self.noise, model_config.features, mix, seed=config.seed)
         weights = torch.tensor([1.0 if k.startswith("_") else config.keyword_weight for k in LABELS])
