@@ -68,7 +68,8 @@ class KeywordDetector:
         self.columns = np.array([labels.index(k) for k in self.keywords], dtype=int)
         self.thresholds = np.array([thresholds[k] for k in self.keywords])
         self.pool_steps = round(config.pool_s / step_s)
-        self.history = np.full((self.pool_steps - 1, len(labels)), -np.inf) if self.pool_steps else np.zeros((0, len(labels)))
+        # Earlier steps a window reaches back to: pooled, -inf before the stream had any; averaged, none at first.
+        self.history = np.full((max(0, self.pool_steps - 1), len(labels)), -np.inf)
         self.steps = 0
         self.armed = np.ones(len(self.keywords), dtype=bool)
         self.quiet_until = 0

@@ -101,8 +101,8 @@ class KeywordJob:
         model_config = ModelConfig("keywords", config.cell, config.hidden_size, config.num_layers, labels=LABELS,
                                    features=config.features(), pool_s=config.pool_s)
         self.model = KeywordSpotter(model_config)
-        mix = MixConfig(seconds=config.seconds, real_share=config.real_share, real_speakers_full=config.real_speakers_full,
-                        short_prob=config.short_prob,
+        mix = MixConfig(seconds=config.seconds, real_share=config.real_share,
+                        real_speakers_full=config.real_speakers_full, short_prob=config.short_prob,
                         level_db=(config.level_db_min, config.level_db_max), pool_s=config.pool_s)
         self.mixer = KeywordMixer(train_clips, self.noise, model_config.features, mix, seed=config.seed)
         weights = torch.tensor([1.0 if k.startswith("_") else config.keyword_weight for k in LABELS])
