@@ -95,7 +95,7 @@ reports: dev
 # the real clips at one width; then `rnnvoice compare --study` measures them all. A run is done when its
 # .history.json exists (training writes it last): an interrupted run is started again and resumes from its
 # checkpoint; a finished one is skipped. One recipe for every run, documented in docs/study.md.
-STUDY_RECIPE ?= --steps 600 --batch-size 32 --seconds 4 --eval-every 100 --normalization peak --log-floor 1e-12 \
+STUDY_RECIPE ?= --steps 1000 --batch-size 32 --seconds 10 --eval-every 100 --normalization peak --log-floor 1e-12 \
 	--relative-floor 1e-6 --level-db-min -55 --level-db-max -10 --short-prob 0.25 --real-share 1.0 --threads 1
 STUDY_DIR ?= runs/study
 STUDY_SEEDS ?= 0 1 2
