@@ -75,6 +75,19 @@ def test_training_resumes_where_it_stopped(keyword_corpus, tmp_path, monkeypatch
         assert torch.equal(value, resumed.state_dict()[name]), name
 
 
+def test_a_checkpoint_resumes_only_a_run_of_its_settings():
+    from rnnvoice.models.training.train import _same_run
+
+    config = TrainConfig(corpus="c", out="o.pt")
+    saved = dataclasses.asdict(config)
+    assert _same_run(saved, config)
+    assert _same_run({k: v for k, v in saved.items() if k != "real_fraction"}, config)  # added since: its default
+    assert not _same_run({k: v for k, v in saved.items() if k != "real_fraction"},
+                         dataclasses.replace(config, real_fraction=0.5))
+    assert not _same_run({**saved, "word_pooling": False}, config)  # a setting that no longer exists
+    assert not _same_run({**saved, "steps": 10}, config)
+
+
 def test_transcription_corpus_and_training(real_folders, tmp_path):
     corpus = tmp_path / "asr"
     assert main(["data", "--task", "transcription", "--out", str(corpus), "--fsdd", str(real_folders / "fsdd"),

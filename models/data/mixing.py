@@ -32,9 +32,8 @@ class MixConfig:
     unknown_share: float = 0.3
     phrase_share: float = 0.05  # the rest of the draws are pauses
     real_share: float = 0.5  # of keyword and word draws, where real recordings exist
-    # Above 0: a word's real share is real_share scaled by how many real speakers say it, full from this many: a
-    # word with few real speakers (FSDD's digits) is drawn mostly from the synthetic voices, whose many speakers
-    # generalise better than a few real ones.
+    # Above 0: a word's real share is real_share scaled by how many real speakers say it, full from this many, so
+    # that a word few real speakers say (FSDD's digits) is drawn mostly from the synthetic voices.
     real_speakers_full: int = 0
     mean_gap_s: float = 0.5
     run_on_prob: float = 0.15  # words spoken back to back, no pause
@@ -176,14 +175,13 @@ class KeywordMixer(StreamMixer):
         speech = [c for c in clips if c.label != SILENCE]
         # pools[(kind, real)]: keyword clips by label, non-keyword words, and phrases.
         self.pools: dict[tuple[str, bool], list[PreparedClip]] = {}
+        speakers: dict[str, set[str]] = {}  # the real speakers of each kind
         for clip in tqdm(speech, desc="loading clips", unit="clip"):
-            kind = "phrase" if " " in clip.word else clip.label
-            self.pools.setdefault((kind, clip.source != "tts"), []).append(prepare(clip.path, clip.label))
+            kind, real = "phrase" if " " in clip.word else clip.label, clip.source != "tts"
+            self.pools.setdefault((kind, real), []).append(prepare(clip.path, clip.label))
+            if real:
+                speakers.setdefault(kind, set()).add(clip.speaker)
         self.keywords = [k for k in KEYWORDS if (k, False) in self.pools or (k, True) in self.pools]
-        speakers: dict[str, set[str]] = {}
-        for clip in speech:
-            if clip.source != "tts":
-                speakers.setdefault("phrase" if " " in clip.word else clip.label, set()).add(clip.speaker)
         full = config.real_speakers_full
         self.real_share = {kind: config.real_share * (min(1.0, len(names) / full) if full else 1.0)
                            for kind, names in speakers.items()}

@@ -168,6 +168,15 @@ def fit_normalisation(model: RecurrentModel, mixer: StreamMixer, batches: int = 
     model.feature_std.copy_(x.std(dim=0).clamp_min(1e-3))
 
 
+def _same_run(saved: dict, config: TrainConfig) -> bool:
+    """Whether a checkpoint's settings are these: a field added since it began counts as its default, one since
+    removed makes it another run."""
+    try:
+        return TrainConfig(**saved) == config
+    except TypeError:
+        return False
+
+
 def train(config: TrainConfig) -> Path:
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -186,8 +195,7 @@ def train(config: TrainConfig) -> Path:
     resume = out.with_suffix(".resume.pt")
     if resume.exists():  # a run that was stopped goes on where its last checkpoint left it
         saved = torch.load(resume, weights_only=False)
-        # A field added since the run began counts as its default.
-        if TrainConfig(**saved["config"]) != config:
+        if not _same_run(saved["config"], config):
             raise SystemExit(f"{resume} belongs to a run with other settings; delete it to start afresh")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
