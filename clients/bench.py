@@ -3,7 +3,7 @@
 For each task and cell it ramps the number of concurrent real-time streams (one client process, one event
 loop) until the 99th percentile of chunk latency passes the limit, and reports the largest level that stayed
 within it: chunk latency as the client sees it, the server process's CPU per second of audio per stream (its
-own process_cpu_seconds_total), its memory per extra stream (the slope of its RSS over the levels), batching's
+own process_cpu_seconds_total) and the load generator's beside it, its memory per extra stream (the slope of its RSS over the levels), batching's
 gain in sustained streams over the per-stream path, and how close the batched cell step comes to the
 multiply-add rate of plain matrix products of the same shapes on this machine.
 """
@@ -29,6 +29,7 @@ TASKS = (Task.KEYWORDS, Task.TRANSCRIPTION)
 # (key, row label) of the printed table, per task and cell.
 ROWS = (("max_realtime_streams", "sustained real-time streams"), ("p50_chunk_latency_ms", "chunk latency p50 (ms)"),
         ("p99_chunk_latency_ms", "chunk latency p99 (ms)"), ("cpu_ms_per_audio_s", "server CPU ms per audio s"),
+        ("client_cpu_ms_per_audio_s", "load generator CPU ms per audio s"),
         ("marginal_bytes_per_stream", "server bytes per extra stream"),
         ("per_stream_max_streams", "sustained, --no-batching"), ("batched_speedup", "batching's gain (x)"),
         ("cell_step_matmul_fraction", "cell step / matmul rate"))
@@ -64,8 +65,10 @@ async def measure_level(target: str, metrics_url: str, audio: Audio, task: str, 
         rss.append(value(await asyncio.to_thread(scrape, metrics_url), "process_resident_memory_bytes"))
 
     before = await asyncio.to_thread(scrape, metrics_url)
+    client_cpu_s = time.process_time()  # this process: the load generator, on the same cores as the server
     load = await load_streams(target, audio, cell, streams, ramp.chunk_s, True, ramp.level_s, task, sample_memory,
                               connection)
+    client_cpu_s = time.process_time() - client_cpu_s
     after = await asyncio.to_thread(scrape, metrics_url)
     labels = {"task": task, "cell": cell}
     audio_s = _delta(before, after, "rnnvoice_audio_seconds_total", **labels)
@@ -74,6 +77,7 @@ async def measure_level(target: str, metrics_url: str, audio: Audio, task: str, 
             "chunks": len(load.latencies_s),
             "server_chunks": _delta(before, after, "rnnvoice_result_latency_seconds_count", **labels),
             "cpu_ms_per_audio_s": cpu_s * 1000 / audio_s if audio_s else math.nan,
+            "client_cpu_ms_per_audio_s": client_cpu_s * 1000 / audio_s if audio_s else math.nan,
             "rss_bytes": rss[0] if rss else math.nan, "client_late_ms": load.late_s * 1000,
             "failed_streams": len(load.errors)}
 
@@ -100,7 +104,7 @@ async def ramp_up(target: str, metrics_url: str, audio: Audio, task: str, cell: 
     kept = [lv for lv in levels if sustained(lv, ramp)]
     best = kept[-1] if kept else None
     report = {"max_realtime_streams": best["streams"] if best else 0, "levels": levels}
-    for key in ("p50_chunk_latency_ms", "p99_chunk_latency_ms", "cpu_ms_per_audio_s"):
+    for key in ("p50_chunk_latency_ms", "p99_chunk_latency_ms", "cpu_ms_per_audio_s", "client_cpu_ms_per_audio_s"):
         report[key] = best[key] if best else math.nan
     memory = [(lv["streams"], lv["rss_bytes"]) for lv in levels if not math.isnan(lv["rss_bytes"])]
     report["marginal_bytes_per_stream"] = float(np.polyfit(*zip(*memory), 1)[0]) if len(memory) >= 2 else math.nan
