@@ -1,14 +1,18 @@
-"""Evaluation reports: word errors from jiwer's alignment, and `rnnvoice eval --phrases` on real clips."""
+"""Evaluation reports: word errors from jiwer's alignment, closed-set keyword accuracy, and `rnnvoice eval` on real
+clips."""
 
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torchaudio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnvoice.clients.cli import main
+from rnnvoice.models.data.corpus import Clip
+from rnnvoice.models.evaluation.keywords import closed_set_accuracy
 from rnnvoice.models.evaluation.transcription import error_rates, word_error_rate, word_errors
 from tests.conftest import FIXTURES
 
@@ -33,12 +37,41 @@ def test_the_kinds_add_up_to_the_edit_distance(reference, hypothesis):
                                                                                            abs=1e-4)
 
 
-def test_eval_phrases_sweeps_thresholds_on_a_stream_of_real_clips(tmp_path, capsys):
+def test_closed_set_accuracy_counts_the_likeliest_of_the_scored_keywords():
+    labels = ("yes", "no", "up", "_silence_", "_unknown_")
+    clips = [Clip("a.wav", "yes", "yes", "s1", "speech_commands"), Clip("b.wav", "no", "no", "s1", "speech_commands"),
+             Clip("c.wav", "_unknown_", "tree", "s2", "speech_commands"), Clip("d.wav", "up", "up", "s2", "fsdd")]
+    peaks = [np.array([0.3, 0.1, 0.0, 0.0, 0.9]),  # yes likeliest of yes and no: unknown speech is set aside
+             np.array([0.5, 0.4, 0.0, 0.1, 0.2]),  # no taken for yes
+             np.array([0.9, 0.0, 0.0, 0.0, 0.9]),  # not a scored keyword's clip: not counted
+             np.array([0.0, 0.0, 0.9, 0.0, 0.0])]  # up is not scored here: not counted
+    assert closed_set_accuracy(labels, ("yes", "no"), clips, peaks) == 0.5
+    assert closed_set_accuracy(labels, ("yes", "no", "up"), clips, peaks) == pytest.approx(2 / 3, abs=1e-4)
+    assert closed_set_accuracy(labels, ("yes", "no"), clips[2:], peaks[2:]) is None
+
+
+def _real_word_folder(tmp_path, words=("yes", "stop", "left", "go", "up", "right")):
     folder = tmp_path / "sc"
-    for word in ("yes", "stop", "left", "go", "up", "right"):
+    for word in words:
         (folder / word).mkdir(parents=True)
         for speaker in ("aaaa1111", "bbbb2222"):
             shutil.copy(FIXTURES / f"{word}_sc.wav", folder / word / f"{speaker}_nohash_0.wav")
+    return folder
+
+
+def test_eval_reports_the_closed_set_accuracy_beside_the_detectors(tmp_path, capsys):
+    report_path = tmp_path / "clips.json"
+    assert main(["eval", "--cell", "gru", "--data", str(_real_word_folder(tmp_path)), "--speakers", "all",
+                 "--json", str(report_path)]) == 0
+    clips = json.loads(report_path.read_text())["clips"]
+    assert clips["clips"] == 12 and 0.0 <= clips["closed_set_accuracy"] <= 1.0
+    # These six real words are ones the shipped model hears: the likeliest keyword is the spoken one for most.
+    assert clips["closed_set_accuracy"] >= 0.5
+    assert "closed set" in capsys.readouterr().out
+
+
+def test_eval_phrases_sweeps_thresholds_on_a_stream_of_real_clips(tmp_path, capsys):
+    folder = _real_word_folder(tmp_path)
     report_path = tmp_path / "phrases.json"
     assert main(["eval", "--cell", "gru", "--data", str(folder), "--speakers", "all", "--phrases", "stop,go",
                  "--json", str(report_path)]) == 0

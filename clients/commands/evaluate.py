@@ -103,6 +103,9 @@ def run(args) -> int:
         speakers = result.per_speaker
         accuracies = sorted((v["accuracy"], k) for k, v in speakers.items())
         print(f"{args.cell}: accuracy {result.accuracy:.2%} on {result.clips} clips by {len(speakers)} speakers")
+        if result.closed_set_accuracy is not None:
+            print(f"  closed set (the likeliest of the scored keywords, thresholds and other speech aside): "
+                  f"{result.closed_set_accuracy:.2%}")
         for label, v in result.per_label.items():
             print(f"  {label:<10} {v['accuracy']:7.2%}  ({v['clips']} clips)")
         print(f"  per speaker: median {np.median([a for a, _ in accuracies]):.2%}, worst "

@@ -56,15 +56,34 @@ def at_level(wave: torch.Tensor, level_dbfs: float | None) -> torch.Tensor:
     return wave * (10 ** (level_dbfs / 20) / rms(wave[onset:offset]))
 
 
+def _streamed(model: KeywordSpotter, clip: Clip, level_dbfs: float | None) -> tuple[str, np.ndarray]:
+    """A clip streamed on its own from a fresh state: its `clip_label` and each class's highest smoothed
+    posterior (C,)."""
+    labels, rate = model.config.labels, model.config.features.sample_rate
+    # Background-noise clips have no speech to set a level by: they stay as recorded.
+    wave = at_level(load_clip(clip.path, rate), None if clip.label == SILENCE else level_dbfs)
+    detections, smoothed = run_stream(keyword_stream(model, rate), wave, chunk_s=10.0)
+    return clip_label(detections, smoothed, labels), smoothed.max(axis=0)
+
+
+def _stream_all(model: KeywordSpotter, clips: list[Clip], progress: bool, level_dbfs: float | None) -> list:
+    return [_streamed(model, c, level_dbfs) for c in tqdm(clips, desc="classifying", unit="clip", disable=not progress)]
+
+
 def classify_clips(model: KeywordSpotter, clips: list[Clip], progress: bool = False,
                    level_dbfs: float | None = None) -> list[str]:
     """Each clip streamed on its own from a fresh state, classified by `clip_label`."""
-    labels, rate = model.config.labels, model.config.features.sample_rate
-    # Background-noise clips have no speech to set a level by: they stay as recorded.
-    return [clip_label(*run_stream(keyword_stream(model, rate), at_level(load_clip(c.path, rate),
-                                                                        None if c.label == SILENCE else level_dbfs),
-                                   chunk_s=10.0), labels)
-            for c in tqdm(clips, desc="classifying", unit="clip", disable=not progress)]
+    return [label for label, _ in _stream_all(model, clips, progress, level_dbfs)]
+
+
+def closed_set_accuracy(labels: tuple[str, ...], keywords: tuple[str, ...], clips: list[Clip],
+                        peaks: list[np.ndarray]) -> float | None:
+    """Of the clips of a keyword in `keywords`, the share whose keyword the model found likeliest among them
+    (highest smoothed posterior over the clip): what the model knows when the detection threshold and other
+    speech are set aside, as a closed-set classifier of those keywords would be judged. None without such clips."""
+    rows = [labels.index(k) for k in keywords if k in labels]
+    hits = [labels[rows[int(np.argmax(p[rows]))]] == c.label for c, p in zip(clips, peaks) if c.label in keywords]
+    return round(float(np.mean(hits)), 4) if hits else None
 
 
 def scored(label: str, scored_labels: tuple[str, ...]) -> str:
@@ -80,12 +99,14 @@ class ClipReport:
     per_label: dict[str, dict]
     per_speaker: dict[str, dict]
     confusion: list[list[int]]  # [true][predicted], in `labels` order
+    closed_set_accuracy: float | None = None  # see `closed_set_accuracy`
 
 
 def clip_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...],
                 level_dbfs: float | None = None) -> ClipReport:
     labels = tuple(dict.fromkeys([*scored_labels, SILENCE, UNKNOWN]))
-    predicted = classify_clips(model, clips, progress=True, level_dbfs=level_dbfs)
+    streamed = _stream_all(model, clips, True, level_dbfs)
+    predicted = [label for label, _ in streamed]
     # Silence clips have no speaker: they are reported together.
     pairs = [(scored(c.label, labels), scored(p, labels), "(silence clips)" if c.label == SILENCE else c.speaker)
              for c, p in zip(clips, predicted)]
@@ -98,7 +119,8 @@ def clip_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[s
     summary = lambda hits: {"accuracy": round(float(np.mean(hits)), 4), "clips": len(hits)}  # noqa: E731
     return ClipReport(labels, round(float(np.mean([t == g for t, g, _ in pairs])), 4), len(pairs),
                       {k: summary(v) for k, v in sorted(by_label.items())},
-                      {k: summary(v) for k, v in sorted(by_speaker.items())}, confusion.tolist())
+                      {k: summary(v) for k, v in sorted(by_speaker.items())}, confusion.tolist(),
+                      closed_set_accuracy(model.config.labels, tuple(scored_labels), clips, [p for _, p in streamed]))
 
 
 @dataclass
