@@ -3,6 +3,7 @@
 import collections
 import logging
 import random
+import secrets
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -20,6 +21,9 @@ LOST = {grpc.StatusCode.UNAVAILABLE}
 MAX_IN_FLIGHT = 100
 # Tries to start a stream whose first call was lost before the server's token came (a server that is not there).
 FRESH_STARTS = 3
+# Metadata every call of one stream carries with the same random value, so that a load balancer sends them all to
+# the replica holding the stream (deploy/nginx/nginx.conf hashes it).
+ROUTE_METADATA = "rnnvoice-route"
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class ResumableStream:
                  backoff: Backoff = Backoff()):
         """metadata: sent with every call (the token)."""
         self.stub = stub
-        self.metadata = metadata
+        self.metadata = (*metadata, (ROUTE_METADATA, secrets.token_hex(8)))
         self.config = pb.StreamConfig()
         self.config.CopyFrom(config)
         self.config.resumable = True

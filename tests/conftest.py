@@ -11,7 +11,7 @@ import grpc
 import numpy as np
 import pytest
 
-from rnnvoice.clients.client import VoiceClient
+from rnnvoice.clients.client import VoiceClient, result_dict
 from rnnvoice.clients.local_server import free_port
 from rnnvoice.models.data.corpus import load_clip
 from rnnvoice.models.weights import shipped_models
@@ -141,3 +141,10 @@ def keyword_corpus(real_folders, tmp_path_factory):
                  "--fsdd", str(real_folders / "fsdd"), "--noise", str(real_folders / "noise"),
                  "--keyword-takes", "2", "--unknown-takes", "0", "--phrase-takes", "0", "--heldout-fraction", "0.5"]) == 0
     return corpus
+
+
+def results(responses) -> list[dict]:
+    """The results as plain values, without the one thing that may differ between runs: compute time."""
+    out = [result_dict(r) for r in responses]
+    assert out[-1].pop("compute_s") >= 0
+    return out

@@ -8,14 +8,14 @@ import grpc
 import numpy as np
 import pytest
 
-from rnnvoice.clients.client import Audio, VoiceClient, read_audio, result_dict, stream_config
+from rnnvoice.clients.client import Audio, VoiceClient, read_audio, stream_config
 from rnnvoice.clients.connection import Connection
 from rnnvoice.clients.cutting_proxy import cutting_proxy
 from rnnvoice.clients.local_server import free_port
 from rnnvoice.clients.scrape import scrape, value
 from rnnvoice.protos import pb
 from rnnvoice.service.auth import parse_tokens
-from tests.conftest import FIXTURES, ServerThread, fixture_clip, rpc_error, wait_until
+from tests.conftest import FIXTURES, ServerThread, fixture_clip, results, rpc_error, wait_until
 
 WINDOW_S = 3.0
 PCM = np.zeros(1600, "<i2").tobytes()
@@ -26,13 +26,6 @@ def resumable_server(settings):
     running = ServerThread(dataclasses.replace(settings, resume_window_s=WINDOW_S, metrics_port=free_port()))
     yield running
     running.stop()
-
-
-def results(responses) -> list[dict]:
-    """The results as plain values, without the one thing that may differ between runs: compute time."""
-    out = [result_dict(r) for r in responses]
-    assert out[-1].pop("compute_s") >= 0
-    return out
 
 
 def speech_with_pauses() -> Audio:
