@@ -21,6 +21,7 @@ def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "sustained real-time streams" in out.stdout and "server CPU ms per audio s" in out.stdout
+    assert "load generator CPU ms per audio s" in out.stdout
     report = json.loads(report_path.read_text())
     for entry in (report["gru"], report["lstm"], report["transcription"]["gru"], report["transcription"]["lstm"]):
         assert set(KEYS) <= set(entry)
@@ -31,6 +32,8 @@ def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
         assert 0 < entry["p50_chunk_latency_ms"] <= entry["p99_chunk_latency_ms"] <= 100
         # The server process spent some CPU on every second of audio, and far less than the audio lasted.
         assert 0 < entry["cpu_ms_per_audio_s"] < 1000
+        # So did the load generator (this process beside the server), measured apart from it.
+        assert 0 < entry["client_cpu_ms_per_audio_s"] < 1000
         assert math.isfinite(entry["marginal_bytes_per_stream"])
         assert all(lv["rss_bytes"] > 10_000_000 and lv["failed_streams"] == 0 for lv in entry["levels"])
         assert entry["cell_step_matmul_fraction"] > 0
