@@ -11,7 +11,7 @@ multiply-add rate of plain matrix products of the same shapes on this machine.
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +43,8 @@ class Ramp:
     level_s: float = 5.0  # audio each stream of a level plays, in real time
     chunk_s: float = 0.1
     p99_limit_ms: float = 100.0
+    # Once a level misses, levels between it and the last kept halve the gap until it is this share of the kept.
+    resolution: float = 0.1
 
     def levels(self):
         n = self.start
@@ -86,23 +88,43 @@ def sustained(level: dict, ramp: Ramp) -> bool:
     return level["failed_streams"] == 0 and level["p99_chunk_latency_ms"] <= ramp.p99_limit_ms
 
 
-async def ramp_up(target: str, metrics_url: str, audio: Audio, task: str, cell: str, ramp: Ramp,
-                  progress: Callable[[dict], None], connection: Connection = Connection()) -> dict:
-    """Levels of more and more streams until one misses the latency limit twice running; the report of the last
-    that kept it."""
+async def search(ramp: Ramp, measure: Callable[[int], Awaitable[dict]]) -> list[dict]:
+    """The levels measured: more and more streams until one misses the latency limit twice running, then levels
+    between the last kept and that one, halving the gap down to the ramp's resolution; in order of streams."""
+
+    async def twice(streams: int) -> dict:
+        level = await measure(streams)
+        if not sustained(level, ramp):  # once more: one stall of a busy machine is not the server's limit
+            level = await measure(streams)
+        return level
+
     levels = []
     for streams in ramp.levels():
+        levels.append(await twice(streams))
+        if not sustained(levels[-1], ramp):
+            break
+    kept = [lv["streams"] for lv in levels if sustained(lv, ramp)]
+    if kept and not sustained(levels[-1], ramp):
+        low, high = kept[-1], levels[-1]["streams"]
+        while high - low > max(1, round(low * ramp.resolution)):
+            middle = (low + high) // 2
+            levels.append(await twice(middle))
+            low, high = (middle, high) if sustained(levels[-1], ramp) else (low, middle)
+    return sorted(levels, key=lambda lv: lv["streams"])
+
+
+async def ramp_up(target: str, metrics_url: str, audio: Audio, task: str, cell: str, ramp: Ramp,
+                  progress: Callable[[dict], None], connection: Connection = Connection()) -> dict:
+    """`search` on this server, task and cell; the report of the most streams kept within the limit."""
+
+    async def measure(streams: int) -> dict:
         level = await measure_level(target, metrics_url, audio, task, cell, streams, ramp, connection)
         progress(level)
-        if not sustained(level, ramp):
-            # Once more before the ramp ends: one stall of a busy machine is not the server's limit.
-            level = await measure_level(target, metrics_url, audio, task, cell, streams, ramp, connection)
-            progress(level)
-        levels.append(level)
-        if not sustained(level, ramp):
-            break
+        return level
+
+    levels = await search(ramp, measure)
     kept = [lv for lv in levels if sustained(lv, ramp)]
-    best = kept[-1] if kept else None
+    best = max(kept, key=lambda lv: lv["streams"]) if kept else None
     report = {"max_realtime_streams": best["streams"] if best else 0, "levels": levels}
     for key in ("p50_chunk_latency_ms", "p99_chunk_latency_ms", "cpu_ms_per_audio_s", "client_cpu_ms_per_audio_s"):
         report[key] = best[key] if best else math.nan

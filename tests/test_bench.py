@@ -1,11 +1,16 @@
 """`rnnvoice bench` end to end at a small scale: its own servers (batched and per-stream), a short ramp for both
-cells and both tasks, the client's chunks against the server's own count, the JSON and the plot."""
+cells and both tasks, the client's chunks against the server's own count, the JSON and the plot; and the ramp's
+search for the most streams kept."""
 
+import asyncio
 import json
 import math
 import subprocess
 import sys
 
+import pytest
+
+from rnnvoice.clients.bench import Ramp, search
 from tests.conftest import FIXTURES
 
 RECORDING = FIXTURES / "spoken_seven_yes.wav"
@@ -43,3 +48,27 @@ def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
             # client timed, every chunk each stream sent.
             assert level["chunks"] == level["server_chunks"] == level["streams"] * 15
     assert plot_path.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("limit", [9, 10, 100, 300, 2000])
+def test_the_search_narrows_to_the_most_streams_a_server_keeps(limit):
+    """A server that keeps up to `limit` streams: the ramp grows by half until it misses, then halves the gap."""
+    ramp = Ramp(start=10, growth=1.5, max_streams=1000, resolution=0.1)
+    measured = []
+
+    async def measure(streams):
+        measured.append(streams)
+        return {"streams": streams, "failed_streams": 0, "p99_chunk_latency_ms": 50.0 if streams <= limit else 500.0}
+
+    levels = asyncio.run(search(ramp, measure))
+    kept = [lv["streams"] for lv in levels if lv["p99_chunk_latency_ms"] <= ramp.p99_limit_ms]
+    assert [lv["streams"] for lv in levels] == sorted(lv["streams"] for lv in levels)
+    if limit < 10:
+        assert kept == [] and measured == [10, 10]  # the first level missed, twice
+    elif limit >= 1000:
+        assert kept[-1] == max(ramp.levels()) and len(measured) == len(list(ramp.levels()))
+    else:
+        missed = min(lv["streams"] for lv in levels if lv["streams"] not in kept)
+        # The best kept is within the resolution of the limit, and never above it.
+        assert kept[-1] <= limit < missed and missed - kept[-1] <= max(1, round(kept[-1] * ramp.resolution))
+        assert measured.count(missed) == 2  # a missed level is tried twice before it counts

@@ -21,6 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start-streams", type=int, default=10, help="streams at the first level of the ramp")
     p.add_argument("--growth", type=float, default=1.5, help="each level has this many times the streams before it")
     p.add_argument("--max-streams", type=int, default=2000, help="the ramp stops here at the latest")
+    p.add_argument("--resolution", type=float, default=0.1,
+                   help="after the first level that misses, levels between it and the last kept narrow the gap to "
+                        "this share of the streams kept")
     p.add_argument("--level-s", type=float, default=5.0, help="audio each stream plays per level, in real time")
     p.add_argument("--chunk-ms", type=float, default=100.0, help="audio per request")
     p.add_argument("--p99-ms", type=float, default=100.0, help="a level is sustained while p99 latency stays within this")
@@ -47,7 +50,8 @@ def run(args) -> int:
     if args.server and not args.metrics:
         raise SystemExit("--server needs --metrics: server CPU and memory come from the server's own metrics")
     cells, tasks = cells_argument(args.cells), [t for t in args.tasks.split(",") if t]
-    ramp = Ramp(args.start_streams, args.growth, args.max_streams, args.level_s, args.chunk_ms / 1000, args.p99_ms)
+    ramp = Ramp(args.start_streams, args.growth, args.max_streams, args.level_s, args.chunk_ms / 1000, args.p99_ms,
+                args.resolution)
     audio = read_audio(args.recording)
     modes = ["batched"] if args.server or args.no_compare else ["batched", "per_stream"]
     results = {mode: {task: {} for task in tasks} for mode in modes}
