@@ -3,7 +3,7 @@
 For each task and cell it ramps the number of concurrent real-time streams (one client process, one event
 loop) until the 99th percentile of chunk latency passes the limit, and reports the largest level that stayed
 within it: chunk latency as the client sees it, the server process's CPU per second of audio per stream (its
-own process_cpu_seconds_total) and the load generator's beside it, its memory per extra stream (the slope of its RSS over the levels), batching's
+own process_cpu_seconds_total) and the load generator's beside it, its memory per extra stream (the slope of its RSS over the levels kept), batching's
 gain in sustained streams over the per-stream path, and how close the batched cell step comes to the
 multiply-add rate of plain matrix products of the same shapes on this machine.
 """
@@ -128,7 +128,8 @@ async def ramp_up(target: str, metrics_url: str, audio: Audio, task: str, cell: 
     report = {"max_realtime_streams": best["streams"] if best else 0, "levels": levels}
     for key in ("p50_chunk_latency_ms", "p99_chunk_latency_ms", "cpu_ms_per_audio_s", "client_cpu_ms_per_audio_s"):
         report[key] = best[key] if best else math.nan
-    memory = [(lv["streams"], lv["rss_bytes"]) for lv in levels if not math.isnan(lv["rss_bytes"])]
+    # Levels kept only: one that falls behind holds a backlog of chunks and results, not more streams' state.
+    memory = [(lv["streams"], lv["rss_bytes"]) for lv in kept if not math.isnan(lv["rss_bytes"])]
     report["marginal_bytes_per_stream"] = float(np.polyfit(*zip(*memory), 1)[0]) if len(memory) >= 2 else math.nan
     return report
 
