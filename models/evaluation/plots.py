@@ -203,7 +203,11 @@ def _learning_curve(plt, document: dict):
             for _, (x, y, err) in _series(rows, "data_fraction", f"{name}_mean", cell=cell, width=width).items():
                 ax.errorbar([100 * v for v in x], [100 * v for v in y], [100 * e for e in err],
                             **_cell_style(cell, False) | {"label": f"{cell.upper()} {width}"})
-        ax.set(xlabel="real training clips used (%)", ylabel="accuracy on held-out speakers (%)", title=title)
+        # Data on a log scale: a learning curve is read in doublings.
+        ax.set(xscale="log", xlabel="real training clips used (%, log scale)",
+               ylabel="accuracy on held-out speakers (%)", title=title)
+        ax.set_xticks([25, 50, 100], ["25", "50", "100"])
+        ax.set_xticks([], minor=True)
     return fig
 
 
