@@ -1,6 +1,7 @@
 """Shared fixtures: a real rnnvoice server on loopback, clients, and the real recordings in fixtures/."""
 
 import asyncio
+import contextlib
 import dataclasses
 import shutil
 import threading
@@ -148,3 +149,22 @@ def results(responses) -> list[dict]:
     out = [result_dict(r) for r in responses]
     assert out[-1].pop("compute_s") >= 0
     return out
+
+
+@contextlib.contextmanager
+def cutting_every(proxy, cut, interval_s: float = 0.05):
+    """While the block runs, a cutting proxy's connections are cut every interval_s: alternately a reset both
+    sides see and one only the client sees."""
+    done = threading.Event()
+
+    def cutter():
+        while not done.wait(interval_s):
+            cut(silent=proxy.cuts % 2 == 1)
+
+    thread = threading.Thread(target=cutter)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

@@ -5,7 +5,6 @@ streams spread over both replicas; a resumable stream's resumes go back to the r
 import dataclasses
 import re
 import socket
-import threading
 
 import pytest
 
@@ -15,7 +14,7 @@ from rnnvoice.clients.cutting_proxy import cutting_proxy
 from rnnvoice.clients.load import run_load
 from rnnvoice.clients.scrape import scrape, value
 from tests.certificates import make_certificates
-from tests.conftest import FIXTURES, ServerThread, free_port, results, wait_until
+from tests.conftest import FIXTURES, ServerThread, cutting_every, free_port, results, wait_until
 from tests.daemons import DEPLOY, Daemon, binary
 
 STREAMS = 6
@@ -90,23 +89,12 @@ def test_resumes_through_nginx_reach_the_replica_that_holds_the_stream(replicas,
     resumes = 0
     with cutting_proxy(balancer) as (proxy, cut), \
             VoiceClient(proxy.target, timeout_s=60, connection=connection) as client:
-        # Four streams, each cut every 50 ms: a resume sent to the other replica would fail the stream (NOT_FOUND),
+        # Four streams, each cut every 50 ms (see cutting_every): a resume sent to the other replica would fail the stream (NOT_FOUND),
         # as each would have even odds of doing without the route.
         for _ in range(4):
-            done = threading.Event()
-
-            def cutter():
-                while not done.wait(0.05):
-                    cut()
-
-            thread = threading.Thread(target=cutter)
-            thread.start()
-            try:
+            with cutting_every(proxy, cut):
                 stream = client.stream(config, audio.chunks(0.1), pace_s=0.01)
                 got = results(stream)
-            finally:
-                done.set()
-                thread.join()
             assert got == expected
             resumes += stream.resumes
     # (The client counts every try; a try cut before it reached a replica is not a resume there.)

@@ -15,7 +15,7 @@ from rnnvoice.clients.local_server import free_port
 from rnnvoice.clients.scrape import scrape, value
 from rnnvoice.protos import pb
 from rnnvoice.service.auth import parse_tokens
-from tests.conftest import FIXTURES, ServerThread, fixture_clip, results, rpc_error, wait_until
+from tests.conftest import FIXTURES, ServerThread, cutting_every, fixture_clip, results, rpc_error, wait_until
 
 WINDOW_S = 3.0
 PCM = np.zeros(1600, "<i2").tobytes()
@@ -50,20 +50,9 @@ def test_results_through_many_cuts_equal_an_uncut_stream(resumable_server, case,
         expected = results(direct.stream(config, audio.chunks(0.1), resumable=False))
     assert any(r["type"] in ("keyword", "final") for r in expected)
     with cutting_proxy(resumable_server.target) as (proxy, cut), VoiceClient(proxy.target, timeout_s=60) as client:
-        done = threading.Event()
-
-        def cutter():  # every 50 ms, alternately a reset both sides see and one only the client sees
-            while not done.wait(0.05):
-                cut(silent=proxy.cuts % 2 == 1)
-
-        thread = threading.Thread(target=cutter)
-        thread.start()
-        try:
+        with cutting_every(proxy, cut):
             stream = client.stream(config, audio.chunks(0.1), pace_s=0.01)
             got = results(stream)
-        finally:
-            done.set()
-            thread.join()
     assert stream.resumes >= 3
     assert got == expected
     # Ended by the protocol's EndOfAudio, not abandoned: nothing is parked.
