@@ -50,9 +50,9 @@ def test_closed_set_accuracy_counts_the_likeliest_of_the_scored_keywords():
     assert closed_set_accuracy(labels, ("yes", "no"), clips[2:], peaks[2:]) is None
 
 
-def _real_word_folder(tmp_path, words=("yes", "stop", "left", "go", "up", "right")):
+def _real_word_folder(tmp_path):
     folder = tmp_path / "sc"
-    for word in words:
+    for word in ("yes", "stop", "left", "go", "up", "right"):
         (folder / word).mkdir(parents=True)
         for speaker in ("aaaa1111", "bbbb2222"):
             shutil.copy(FIXTURES / f"{word}_sc.wav", folder / word / f"{speaker}_nohash_0.wav")

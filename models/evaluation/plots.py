@@ -197,6 +197,8 @@ def _learning_curve(plt, document: dict):
     curves = sorted({(r["cell"], r["width"]) for r in rows if r["data_fraction"] < 1.0})
     if not curves:
         return None
+    # The fractions the curve's runs used (and the full data of the runs beside them), as ticks in percent.
+    percents = sorted({round(100 * r["data_fraction"]) for r in rows if (r["cell"], r["width"]) in curves})
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, (name, title) in zip(axes, ACCURACIES):
         for cell, width in curves:
@@ -206,7 +208,7 @@ def _learning_curve(plt, document: dict):
         # Data on a log scale: a learning curve is read in doublings.
         ax.set(xscale="log", xlabel="real training clips used (%, log scale)",
                ylabel="accuracy on held-out speakers (%)", title=title)
-        ax.set_xticks([25, 50, 100], ["25", "50", "100"])
+        ax.set_xticks(percents, [str(p) for p in percents])
         ax.set_xticks([], minor=True)
     return fig
 
