@@ -5,7 +5,8 @@ loop) until the 99th percentile of chunk latency passes the limit, and reports t
 within it: chunk latency as the client sees it, the server process's CPU per second of audio per stream (its
 own process_cpu_seconds_total) and the load generator's beside it, its memory per extra stream (the slope of its RSS over the levels kept), batching's
 gain in sustained streams over the per-stream path, and how close the batched cell step comes to the
-multiply-add rate of plain matrix products of the same shapes on this machine.
+multiply-add rate of plain matrix products of the same shapes on this machine. The transport floor (a server
+that only answers, clients/transport_floor.py) measured the same way shows what grpc.aio alone costs a stream.
 """
 
 import asyncio
@@ -178,6 +179,15 @@ def table(report: dict) -> str:
             row = [cells[c].get(key) for c in cells]
             lines.append(f"  {label:32}" + "".join(f"{_number(v):>12}" for v in row))
     return "\n".join(lines)
+
+
+def floor_table(levels: list[dict]) -> str:
+    """The transport floor's levels: what a server that only answers costs, beside the table of the real one."""
+    lines = ["transport floor (a server that only answers, keyword streams)"]
+    for key, label in (("p99_chunk_latency_ms", "chunk latency p99 (ms)"), ("cpu_ms_per_audio_s", "server CPU ms per audio s"),
+                       ("client_cpu_ms_per_audio_s", "load generator CPU ms per audio s")):
+        lines.append(f"  {label:32}" + "".join(f"{_number(lv[key]):>12}" for lv in levels))
+    return "\n".join([lines[0] + "".join(f"{lv['streams']:>9} st" for lv in levels), *lines[1:]])
 
 
 def _number(v) -> str:

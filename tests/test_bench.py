@@ -1,6 +1,6 @@
 """`rnnvoice bench` end to end at a small scale: its own servers (batched and per-stream), a short ramp for both
-cells and both tasks, the client's chunks against the server's own count, the JSON and the plot; and the ramp's
-search for the most streams kept."""
+cells and both tasks, the client's chunks against the server's own count, the transport floor, the JSON and the
+plot; and the ramp's search for the most streams kept."""
 
 import asyncio
 import json
@@ -21,7 +21,7 @@ KEYS = ("max_realtime_streams", "p50_chunk_latency_ms", "p99_chunk_latency_ms", 
 def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
     report_path, plot_path = tmp_path / "bench.json", tmp_path / "bench.png"
     out = subprocess.run([sys.executable, "-m", "rnnvoice.clients.cli", "bench", str(RECORDING), "--start-streams", "2",
-                          "--growth", "2", "--max-streams", "4", "--level-s", "1.5", "--step-batch", "16",
+                          "--growth", "2", "--max-streams", "4", "--level-s", "1.5", "--step-batch", "16", "--floor-streams", "3",
                           "--json", str(report_path), "--plot", str(plot_path)],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -48,6 +48,11 @@ def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
             # client timed, every chunk each stream sent.
             assert level["chunks"] == level["server_chunks"] == level["streams"] * 15
     assert plot_path.stat().st_size > 10_000
+    # The transport floor answered every chunk of its three streams, and counted their audio to charge its CPU to.
+    [floor] = report["transport_floor"]
+    assert floor["streams"] == 3 and floor["chunks"] == 3 * 15 and floor["failed_streams"] == 0
+    assert 0 < floor["cpu_ms_per_audio_s"] < 1000 and floor["rss_bytes"] > 10_000_000
+    assert "transport floor" in out.stdout
 
 
 @pytest.mark.parametrize("limit", [9, 10, 100, 300, 2000])

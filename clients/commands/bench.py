@@ -28,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-ms", type=float, default=100.0, help="audio per request")
     p.add_argument("--p99-ms", type=float, default=100.0, help="a level is sustained while p99 latency stays within this")
     p.add_argument("--no-compare", action="store_true", help="skip the per-stream (--no-batching) server's ramp")
+    p.add_argument("--floor-streams", default="250,500",
+                   help="comma-separated stream counts at which to measure the transport floor, a server that only "
+                        "answers (clients/transport_floor.py), on keyword streams; empty: skip it")
     p.add_argument("--step-batch", type=int, default=256, help="streams in the cell step timed against plain matmuls")
     p.add_argument("--json", type=Path, default=Path("reports/tmp/bench.json"), help="where to write the report")
     p.add_argument("--plot", type=Path, help="also draw latency and memory against streams as a PNG here (default: no plot)")
@@ -39,12 +42,13 @@ def run(args) -> int:
     import torch
     from tqdm import tqdm
 
-    from rnnvoice.clients.bench import Ramp, cell_step_matmul_fraction, ramp_up, table
+    from rnnvoice.clients.bench import Ramp, cell_step_matmul_fraction, floor_table, measure_level, ramp_up, table
     from rnnvoice.clients.client import read_audio
     from rnnvoice.clients.connection import Connection, connection_from_args
     from rnnvoice.clients.load import cells_argument
     from rnnvoice.clients.local_server import local_server
     from rnnvoice.models.nets.checkpoint import load_model
+    from rnnvoice.models.types import Cell, Task
     from rnnvoice.models.weights import shipped_models
 
     if args.server and not args.metrics:
@@ -73,6 +77,14 @@ def run(args) -> int:
                                              p99_ms=f"{level['p99_chunk_latency_ms']:.1f}")
                     results[mode][task][cell] = asyncio.run(
                         ramp_up(target, metrics_url, audio, task, cell, ramp, shown, connection))
+    floor = []
+    if args.floor_streams and Task.KEYWORDS in tasks and not args.server:
+        with local_server(program=("rnnvoice.clients.transport_floor",)) as server:
+            for streams in (int(n) for n in args.floor_streams.split(",")):
+                floor.append(asyncio.run(measure_level(server.target, server.metrics_url, audio, Task.KEYWORDS,
+                                                       Cell.GRU, streams, ramp)))
+                progress.update()
+                progress.set_postfix(run="transport floor", streams=streams)
     progress.close()
     report = results["batched"]
     torch.set_num_threads(1)  # as the server runs: one thread per operation
@@ -90,8 +102,10 @@ def run(args) -> int:
     print(f"real-time streams of {audio.seconds:.1f} s of audio looped, {args.chunk_ms:g} ms chunks, "
           f"{args.level_s:g} s a level, sustained while p99 chunk latency <= {args.p99_ms:g} ms")
     print(table(report))
+    if floor:
+        print(floor_table(floor))
     document = {"recording": str(args.recording), "ramp": vars(ramp), **report.get("keywords", {}),
-                **{task: report[task] for task in tasks if task != "keywords"}}
+                **{task: report[task] for task in tasks if task != "keywords"}, "transport_floor": floor}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=1, default=str))
     print(f"wrote {args.json}")
