@@ -62,17 +62,21 @@ async def measure_level(target: str, metrics_url: str, audio: Audio, task: str, 
                         ramp: Ramp, connection: Connection = Connection()) -> dict:
     """One level: `streams` real-time streams at once; latency, server CPU and memory while they ran."""
     rss = []
+    context = connection.ssl_context() if metrics_url.startswith("https:") else None
+
+    def metrics():
+        return scrape(metrics_url, context=context)
 
     async def sample_memory():  # halfway through, when every stream is open
         await asyncio.sleep(ramp.level_s / 2)
-        rss.append(value(await asyncio.to_thread(scrape, metrics_url), "process_resident_memory_bytes"))
+        rss.append(value(await asyncio.to_thread(metrics), "process_resident_memory_bytes"))
 
-    before = await asyncio.to_thread(scrape, metrics_url)
+    before = await asyncio.to_thread(metrics)
     client_cpu_s = time.process_time()  # this process: the load generator, on the same cores as the server
     load = await load_streams(target, audio, cell, streams, ramp.chunk_s, True, ramp.level_s, task, sample_memory,
                               connection)
     client_cpu_s = time.process_time() - client_cpu_s
-    after = await asyncio.to_thread(scrape, metrics_url)
+    after = await asyncio.to_thread(metrics)
     labels = {"task": task, "cell": cell}
     audio_s = _delta(before, after, "rnnvoice_audio_seconds_total", **labels)
     cpu_s = _delta(before, after, "process_cpu_seconds_total")

@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,13 @@ class Connection:
             raise UsageError("a client certificate needs its key: give both --tls-cert and --tls-key")
         ca, key, cert = (Path(p).read_bytes() if p else None for p in (self.ca, self.key, self.cert))
         return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The same trust (and client certificate) for HTTPS: a server with TLS serves its metrics over it."""
+        context = ssl.create_default_context(cafile=str(self.ca) if self.ca else None)
+        if self.cert is not None:
+            context.load_cert_chain(str(self.cert), str(self.key) if self.key else None)
+        return context
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:

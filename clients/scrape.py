@@ -1,15 +1,16 @@
 """Reads a server's Prometheus /metrics: sample values by name and labels, and quantiles of histograms."""
 
 import math
+import ssl
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 
-def scrape(url: str, timeout_s: float = 10.0) -> list[Sample]:
-    """Every sample at url (http://host:port/metrics)."""
-    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+def scrape(url: str, timeout_s: float = 10.0, context: ssl.SSLContext | None = None) -> list[Sample]:
+    """Every sample at url (http://host:port/metrics, or https:// trusting `context`'s authorities)."""
+    with urllib.request.urlopen(url, timeout=timeout_s, context=context) as response:
         text = response.read().decode()
     return [s for family in text_string_to_metric_families(text) for s in family.samples]
 

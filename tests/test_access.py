@@ -1,6 +1,7 @@
 """Who gets in: TLS, mutual TLS and bearer tokens against real servers on loopback; health stays open."""
 
 import dataclasses
+import json
 import logging
 import os
 import ssl
@@ -103,6 +104,21 @@ def test_metrics_are_served_over_https_with_the_servers_certificate(guarded, cer
         assert b"rnnvoice_active_streams" in response.read()
     with pytest.raises(OSError):  # the TLS endpoint drops a plain HTTP request
         urllib.request.urlopen(url.replace("https", "http"), timeout=30).read()
+
+
+def test_bench_measures_a_server_with_tls_and_tokens_through_its_https_metrics(guarded, certificates, tmp_path):
+    report = tmp_path / "bench.json"
+    metrics = f"https://127.0.0.1:{guarded.server.settings.metrics_port}/metrics"
+    out = subprocess.run([sys.executable, "-m", "rnnvoice.clients.cli", "bench", str(FIXTURES / "spoken_seven_yes.wav"),
+                          "--server", guarded.target, "--metrics", metrics, "--tls-ca", str(certificates.ca),
+                          "--tasks", "keywords", "--cells", "gru", "--start-streams", "1", "--max-streams", "1",
+                          "--level-s", "1", "--step-batch", "4", "--json", str(report)],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "RNNVOICE_TOKEN": KEYWORDS_TOKEN})
+    assert out.returncode == 0, out.stdout + out.stderr
+    [level] = json.loads(report.read_text())["gru"]["levels"]
+    # The server's own CPU and audio came through its HTTPS endpoint: the chunks it counted are the client's.
+    assert level["failed_streams"] == 0 and level["server_chunks"] == level["chunks"] == 10
+    assert 0 < level["cpu_ms_per_audio_s"] < 1000 and level["rss_bytes"] > 10_000_000
 
 
 def test_mutual_tls_needs_a_client_certificate_the_ca_signed(settings, certificates):

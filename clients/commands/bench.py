@@ -12,7 +12,8 @@ HELP = "how many real-time streams GRU and LSTM sustain: latency, server CPU and
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("recording", help="a real recording (any format soundfile reads), looped by every stream")
     p.add_argument("--server", help="host:port of a running server (default: start one on the shipped models)")
-    p.add_argument("--metrics", help="that server's metrics URL, e.g. http://host:9100/metrics (needed with --server; default: none)")
+    p.add_argument("--metrics", help="that server's metrics URL, e.g. http://host:9100/metrics, or https:// for a "
+                                     "server with TLS, trusted as --tls-ca says (needed with --server; default: none)")
     from rnnvoice.clients.connection import add_connection_arguments
 
     add_connection_arguments(p)  # for --server
