@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ import torch
 from rnnvoice.clients.client import Audio
 from rnnvoice.clients.connection import Connection
 from rnnvoice.clients.load import load_streams
+from rnnvoice.clients.local_server import local_server
 from rnnvoice.clients.scrape import scrape, value
 from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.streaming.model_step import ModelLane, step_lanes
@@ -137,6 +139,23 @@ async def ramp_up(target: str, metrics_url: str, audio: Audio, task: str, cell: 
     memory = [(lv["streams"], lv["rss_bytes"]) for lv in kept if not math.isnan(lv["rss_bytes"])]
     report["marginal_bytes_per_stream"] = float(np.polyfit(*zip(*memory), 1)[0]) if len(memory) >= 2 else math.nan
     return report
+
+
+def served_cpu(model: Path, cell: str, audio: Audio, streams: int, batched: bool, repeats: int = 3,
+               level_s: float = 5.0) -> dict:
+    """A keyword model served alone by a server of its own, batched or not (`--no-batching`): `repeats` levels of
+    `streams` real-time streams, each measured as the ramp measures one; their server CPU per second of audio per
+    stream (mean and spread), worst p99 chunk latency and failed streams."""
+    flags = ["--model", f"{Task.KEYWORDS}:{cell}={model}", "--max-streams", str(streams + 16)]
+    ramp = Ramp(level_s=level_s)
+    with local_server(*flags, *([] if batched else ["--no-batching"])) as server:
+        levels = [asyncio.run(measure_level(server.target, server.metrics_url, audio, Task.KEYWORDS, cell, streams,
+                                            ramp)) for _ in range(repeats)]
+    cpu = [lv["cpu_ms_per_audio_s"] for lv in levels]
+    return {"streams": streams, "cpu_ms_per_audio_s": float(np.mean(cpu)),
+            "cpu_ms_per_audio_s_std": float(np.std(cpu, ddof=1)) if len(cpu) > 1 else 0.0,
+            "p99_chunk_latency_ms": max(lv["p99_chunk_latency_ms"] for lv in levels),
+            "failed_streams": sum(lv["failed_streams"] for lv in levels)}
 
 
 def _timed(fn, repeats: int) -> float:

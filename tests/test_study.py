@@ -24,7 +24,8 @@ ROW_FIELDS = {"cell", "width", "params", "state_bytes", "seeds", "sc_accuracy_me
               "data_fraction", "weight_bytes", "multiply_adds_per_audio_s", "train_wall_s_mean",
               "steps_to_accuracy_mean", "reached_accuracy", "runs"}
 # Small and quick: four streams batched, two alone, two batch sizes.
-QUICK = ["--streams", "4", "--unbatched-streams", "2", "--repeats", "2", "--batch-sizes", "1,8", "--accuracy", "0"]
+QUICK = ["--streams", "4", "--unbatched-streams", "2", "--repeats", "2", "--batch-sizes", "1,8", "--accuracy", "0",
+         "--server-streams", "0", "--server-unbatched-streams", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,27 @@ def test_study_writes_a_row_per_cell_width_data_share_and_precision(study_runs, 
     assert "| GRU | 8 | yes |" in tables and "| GRU | 8 | 50% | 1 |" in tables
 
 
+def test_study_measures_each_cell_and_width_on_a_server_of_its_own(study_runs, keyword_corpus, tmp_path):
+    """Batched and --no-batching servers of each (cell, width), loaded as the bench loads one: their CPU goes to
+    the float rows of that shape (the learning-curve run's too), None to int8's (the server serves float)."""
+    document = _study(study_runs, keyword_corpus, tmp_path / "study.json", "--plots", str(tmp_path / "plots"),
+                      "--server-streams", "3", "--server-unbatched-streams", "2", "--server-level-s", "1")
+    assert document["settings"]["server_streams"] == 3
+    for row in document["rows"]:
+        for key in ("server_cpu", "server_batched_cpu"):
+            if row["int8"]:
+                assert row[f"{key}_ms_per_audio_s"] is None
+                continue
+            assert 0 < row[f"{key}_ms_per_audio_s"] < 1000 and row[f"{key}_ms_per_audio_s_std"] >= 0
+            assert row[f"{key}_failed_streams"] == 0 and 0 < row[f"{key}_p99_chunk_latency_ms"] < 1000
+    full, half = (next(r for r in document["rows"] if (r["cell"], r["data_fraction"], r["int8"]) == ("gru", f, False))
+                  for f in (1.0, 0.5))
+    assert half["server_batched_cpu_ms_per_audio_s"] == full["server_batched_cpu_ms_per_audio_s"]
+    grid = (tmp_path / "study.md").read_text().split("\n\n")[0].splitlines()
+    assert "| GRU | 8 | no |" in grid[2] and len({line.count("|") for line in grid}) == 1  # a cell for every column
+    assert (tmp_path / "plots" / "cpu_vs_width.png").stat().st_size > 10_000
+
+
 def test_evaluations_are_cached_until_checkpoint_or_settings_change(study_runs, keyword_corpus, tmp_path):
     folder = tmp_path / "runs"
     shutil.copytree(study_runs, folder, ignore=shutil.ignore_patterns("evaluations"))
@@ -120,6 +142,9 @@ def test_study_usage_errors_say_what_to_fix(study_runs, keyword_corpus, tmp_path
     assert main(["compare", "--study", str(study_runs), "--json", str(tmp_path / "s.json"),
                  "--corpus", str(keyword_corpus), "--repeats", "0"]) == 2
     assert "--repeats: give whole numbers" in capsys.readouterr().err
+    assert main(["compare", "--study", str(study_runs), "--json", str(tmp_path / "s.json"),
+                 "--corpus", str(keyword_corpus), "--server-streams", "-1"]) == 2
+    assert "--server-streams and --server-unbatched-streams: 0 or more" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])

@@ -39,6 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     study.add_argument("--repeats", type=int, default=3, help="repeats of each CPU measurement, for its spread")
     study.add_argument("--batch-sizes", default="1,4,16,64,256,1024,4096",
                        help="comma-separated batch sizes of the bare cells' throughput")
+    study.add_argument("--server-streams", type=int, default=128,
+                       help="real-time streams on a batching server of each cell and width's own, for the server's CPU "
+                            "per second of audio; 0: skip the servers")
+    study.add_argument("--server-unbatched-streams", type=int, default=32,
+                       help="the same on a --no-batching server; 0: skip it")
+    study.add_argument("--server-level-s", type=float, default=5.0, help="audio each server stream plays per repeat")
 
 
 def _history(path: Path) -> list[dict]:
@@ -92,6 +98,8 @@ def _study(args) -> int:
         batch_sizes = (0,)
     counts = {"--batch-sizes": min(batch_sizes), "--streams": args.streams,
               "--unbatched-streams": args.unbatched_streams, "--repeats": args.repeats, "--limit": args.limit or 1}
+    if min(args.server_streams, args.server_unbatched_streams) < 0 or args.server_level_s <= 0:
+        raise UsageError("--server-streams and --server-unbatched-streams: 0 or more; --server-level-s: more than 0")
     for flag, count in counts.items():
         if count < 1:
             raise UsageError(f"{flag}: give whole numbers of 1 or more (batch sizes comma-separated)")
@@ -100,6 +108,7 @@ def _study(args) -> int:
                          unbatched_streams=args.unbatched_streams, repeats=args.repeats, batch_sizes=batch_sizes)
     print(f"{len(runs)} runs in {args.study}")
     document = study(runs, config)
+    _served(document, runs, args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=1))
     tables = markdown_tables(document)
@@ -110,3 +119,36 @@ def _study(args) -> int:
         for path in plot_study(document, args.plots):
             print(f"wrote {path}")
     return 0
+
+
+def _served(document: dict, runs, args) -> None:
+    """Adds to the float rows of each cell and width the CPU of a server of its own (`rnnvoice serve --model`),
+    per stream and batched, loaded as the bench loads one: gRPC and all, not the engine alone. int8 rows get
+    None: the server serves float32 weights."""
+    from tqdm import tqdm
+
+    from rnnvoice.clients.bench import served_cpu
+    from rnnvoice.clients.client import read_audio
+
+    modes = [(key, streams, batched) for key, streams, batched in
+             (("server_cpu", args.server_unbatched_streams, False), ("server_batched_cpu", args.server_streams, True))
+             if streams > 0]
+    if not modes:
+        return
+    audio = read_audio(args.recording)
+    shapes = {}  # (cell, width) -> one of its checkpoints: the cost does not depend on the seed
+    for run in runs:
+        shapes.setdefault((str(run.model.config.cell), run.model.config.hidden_size), run.path)
+    measured = {(shape, key): served_cpu(path, shape[0], audio, streams, batched, args.repeats, args.server_level_s)
+                for shape, path in tqdm(shapes.items(), desc="server CPU", unit="shape")
+                for key, streams, batched in modes}
+    for row in document["rows"]:
+        for key, _, _ in modes:
+            found = {} if row["int8"] else measured[(row["cell"], row["width"]), key]
+            row[f"{key}_ms_per_audio_s"] = found.get("cpu_ms_per_audio_s")
+            row[f"{key}_ms_per_audio_s_std"] = found.get("cpu_ms_per_audio_s_std")
+            row[f"{key}_p99_chunk_latency_ms"] = found.get("p99_chunk_latency_ms")
+            row[f"{key}_failed_streams"] = found.get("failed_streams")
+    document["settings"] |= {"server_streams": args.server_streams,
+                             "server_unbatched_streams": args.server_unbatched_streams,
+                             "server_level_s": args.server_level_s}

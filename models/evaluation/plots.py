@@ -167,13 +167,23 @@ def _accuracy_vs_params(plt, document: dict):
 
 
 def _cpu_vs_width(plt, document: dict):
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, (name, title) in zip(axes, (("cpu_ms_per_audio_s", "streams stepped one at a time"),
-                                        ("batched_cpu_ms_per_audio_s",
-                                         f"{document['settings']['streams']} streams stepped together"))):
+    settings = document["settings"]
+    panels = [("cpu_ms_per_audio_s", "engine", "streams stepped one at a time"),
+              ("batched_cpu_ms_per_audio_s", "engine", f"{settings['streams']} streams stepped together")]
+    if "server_streams" in settings:  # a server of each model's own, gRPC included
+        panels += [("server_cpu_ms_per_audio_s", "server", f"{settings['server_unbatched_streams']} streams, "
+                                                           "--no-batching server"),
+                   ("server_batched_cpu_ms_per_audio_s", "server", f"{settings['server_streams']} streams, "
+                                                                   "batching server")]
+    panels = [p for p in panels if any(r.get(p[0]) is not None for r in document["rows"])]
+    rows = (len(panels) + 1) // 2
+    fig, axes = plt.subplots(rows, 2, figsize=(11, 4 * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.remove()
+    for ax, (name, what, title) in zip(axes.flat, panels):
         for (cell, int8), (x, y, err) in _series(document["rows"], "width", name, data_fraction=1.0).items():
             ax.errorbar(x, y, err, **_cell_style(cell, int8))
-        ax.set(xlabel="hidden width", ylabel="engine CPU ms per second of audio per stream", title=title)
+        ax.set(xlabel="hidden width", ylabel=f"{what} CPU ms per second of audio per stream", title=title)
     return fig
 
 

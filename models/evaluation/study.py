@@ -181,6 +181,10 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
     return {"settings": settings, "rows": rows, "throughput": cells}
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _percent(row: dict, name: str) -> str:
     mean, std = row[f"{name}_mean"], row[f"{name}_std"]
     return "-" if mean is None else f"{100 * mean:.1f} ± {100 * std:.1f} %"
@@ -191,8 +195,8 @@ def markdown_tables(document: dict) -> str:
     float rows of every cell and width that has runs on less data)."""
     threshold = document["settings"]["accuracy_threshold"]
     grid = ["| cell | width | int8 | params | weights (KiB) | state (bytes) | mult-adds per audio s (M) | seeds | "
-            f"SC 12-class | FSDD digits | training (min) | steps to {threshold:.0%} dev | CPU ms per audio s | "
-            "batched |", "|---" * 14 + "|"]
+            f"SC 12-class | FSDD digits | training (min) | steps to {threshold:.0%} dev | engine CPU ms per audio s | "
+            "batched | server CPU ms per audio s | batched |", "|---" * 16 + "|"]
     curve = ["| cell | width | real clips | seeds | SC 12-class | FSDD digits |", "|---" * 6 + "|"]
     rows = document["rows"]
     curves = {(r["cell"], r["width"]) for r in rows if r["data_fraction"] < 1.0}
@@ -211,5 +215,6 @@ def markdown_tables(document: dict) -> str:
             f"{seeds} | {_percent(row, 'sc_accuracy')} | {_percent(row, 'fsdd_accuracy')} | "
             f"{row['train_wall_s_mean'] / 60:.1f} ± {row['train_wall_s_std'] / 60:.1f} | "
             f"{'never' if steps is None else f'{steps:.0f} ({reached}/{seeds})'} | "
-            f"{row['cpu_ms_per_audio_s']:.3f} | {row['batched_cpu_ms_per_audio_s']:.3f} |")
+            f"{row['cpu_ms_per_audio_s']:.3f} | {row['batched_cpu_ms_per_audio_s']:.3f} | "
+            f"{_ms(row.get('server_cpu_ms_per_audio_s'))} | {_ms(row.get('server_batched_cpu_ms_per_audio_s'))} |")
     return "\n".join(grid) + "\n" + ("\nLearning curve:\n\n" + "\n".join(curve) + "\n" if curves else "")
