@@ -136,9 +136,14 @@ async def ramp_up(target: str, metrics_url: str, audio: Audio, task: str, cell: 
     for key in ("p50_chunk_latency_ms", "p99_chunk_latency_ms", "cpu_ms_per_audio_s", "client_cpu_ms_per_audio_s"):
         report[key] = best[key] if best else math.nan
     # Levels kept only: one that falls behind holds a backlog of chunks and results, not more streams' state.
-    memory = [(lv["streams"], lv["rss_bytes"]) for lv in kept if not math.isnan(lv["rss_bytes"])]
-    report["marginal_bytes_per_stream"] = float(np.polyfit(*zip(*memory), 1)[0]) if len(memory) >= 2 else math.nan
+    report["marginal_bytes_per_stream"] = memory_slope(kept)
     return report
+
+
+def memory_slope(levels: list[dict]) -> float:
+    """Server bytes per extra stream: the slope of RSS against streams over these levels (NaN for fewer than two)."""
+    memory = [(lv["streams"], lv["rss_bytes"]) for lv in levels if not math.isnan(lv["rss_bytes"])]
+    return float(np.polyfit(*zip(*memory), 1)[0]) if len({n for n, _ in memory}) >= 2 else math.nan
 
 
 def served_cpu(model: Path, cell: str, audio: Audio, streams: int, batched: bool, repeats: int = 3,
@@ -206,7 +211,8 @@ def table(report: dict) -> str:
 
 def floor_table(levels: list[dict]) -> str:
     """The transport floor's levels: what a server that only answers costs, beside the table of the real one."""
-    lines = ["transport floor (a server that only answers, keyword streams)"]
+    lines = [f"transport floor (a server that only answers, keyword streams; {_number(memory_slope(levels))} bytes "
+             "per extra stream)"]
     for key, label in (("p99_chunk_latency_ms", "chunk latency p99 (ms)"), ("cpu_ms_per_audio_s", "server CPU ms per audio s"),
                        ("client_cpu_ms_per_audio_s", "load generator CPU ms per audio s")):
         lines.append(f"  {label:32}" + "".join(f"{_number(lv[key]):>12}" for lv in levels))

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from rnnvoice.clients.bench import Ramp, search
+from rnnvoice.clients.bench import Ramp, memory_slope, search
 from tests.conftest import FIXTURES
 
 RECORDING = FIXTURES / "spoken_seven_yes.wav"
@@ -49,7 +49,7 @@ def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
             assert level["chunks"] == level["server_chunks"] == level["streams"] * 15
     assert plot_path.stat().st_size > 10_000
     # The transport floor answered every chunk of its three streams, and counted their audio to charge its CPU to.
-    [floor] = report["transport_floor"]
+    [floor] = report["transport_floor"]["levels"]
     assert floor["streams"] == 3 and floor["chunks"] == 3 * 15 and floor["failed_streams"] == 0
     assert 0 < floor["cpu_ms_per_audio_s"] < 1000 and floor["rss_bytes"] > 10_000_000
     assert "transport floor" in out.stdout
@@ -77,3 +77,10 @@ def test_the_search_narrows_to_the_most_streams_a_server_keeps(limit):
         # The best kept is within the resolution of the limit, and never above it.
         assert kept[-1] <= limit < missed and missed - kept[-1] <= max(1, round(kept[-1] * ramp.resolution))
         assert measured.count(missed) == 2  # a missed level is tried twice before it counts
+
+
+def test_memory_per_stream_is_the_slope_of_rss_over_the_levels():
+    levels = [{"streams": n, "rss_bytes": 100e6 + 40_000 * n} for n in (10, 15, 22)]
+    assert memory_slope(levels) == pytest.approx(40_000)
+    assert memory_slope(levels + [{"streams": 33, "rss_bytes": math.nan}]) == pytest.approx(40_000)  # not sampled
+    assert math.isnan(memory_slope(levels[:1])) and math.isnan(memory_slope(levels[:1] * 2))  # one level: no slope

@@ -43,7 +43,8 @@ def run(args) -> int:
     import torch
     from tqdm import tqdm
 
-    from rnnvoice.clients.bench import Ramp, cell_step_matmul_fraction, floor_table, measure_level, ramp_up, table
+    from rnnvoice.clients.bench import (Ramp, cell_step_matmul_fraction, floor_table, measure_level, memory_slope,
+                                        ramp_up, table)
     from rnnvoice.clients.client import read_audio
     from rnnvoice.clients.connection import Connection, connection_from_args
     from rnnvoice.clients.load import cells_argument
@@ -106,7 +107,8 @@ def run(args) -> int:
     if floor:
         print(floor_table(floor))
     document = {"recording": str(args.recording), "ramp": vars(ramp), **report.get("keywords", {}),
-                **{task: report[task] for task in tasks if task != "keywords"}, "transport_floor": floor}
+                **{task: report[task] for task in tasks if task != "keywords"},
+                "transport_floor": {"levels": floor, "marginal_bytes_per_stream": memory_slope(floor)}}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=1, default=str))
     print(f"wrote {args.json}")
