@@ -211,12 +211,13 @@ def table(report: dict) -> str:
 
 def floor_table(levels: list[dict]) -> str:
     """The transport floor's levels: what a server that only answers costs, beside the table of the real one."""
-    lines = [f"transport floor (a server that only answers, keyword streams; {_number(memory_slope(levels))} bytes "
-             "per extra stream)"]
-    for key, label in (("p99_chunk_latency_ms", "chunk latency p99 (ms)"), ("cpu_ms_per_audio_s", "server CPU ms per audio s"),
-                       ("client_cpu_ms_per_audio_s", "load generator CPU ms per audio s")):
-        lines.append(f"  {label:32}" + "".join(f"{_number(lv[key]):>12}" for lv in levels))
-    return "\n".join([lines[0] + "".join(f"{lv['streams']:>9} st" for lv in levels), *lines[1:]])
+    rows = [("streams", "streams"), ("p99_chunk_latency_ms", "chunk latency p99 (ms)"),
+            ("cpu_ms_per_audio_s", "server CPU ms per audio s"),
+            ("client_cpu_ms_per_audio_s", "load generator CPU ms per audio s")]
+    title = (f"transport floor (a server that only answers, keyword streams; "
+             f"{_number(memory_slope(levels))} bytes per extra stream)")
+    return "\n".join([title] + [f"  {label:36}" + "".join(f"{_number(lv[key]):>10}" for lv in levels)
+                                for key, label in rows])
 
 
 def _number(v) -> str:

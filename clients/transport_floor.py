@@ -13,14 +13,17 @@ import argparse
 import asyncio
 
 import grpc
+import numpy as np
 import prometheus_client
 
+from rnnvoice.clients.client import CELLS, ENCODINGS, TASKS
 from rnnvoice.models.vocabulary import KEYWORDS
 from rnnvoice.protos import pb, pb_grpc
 
-BYTES_PER_SAMPLE = {pb.ENCODING_PCM_S16LE: 2, pb.ENCODING_FLOAT32LE: 4, pb.ENCODING_MULAW: 1, pb.ENCODING_ALAW: 1}
-TASK_NAMES = {pb.TASK_KEYWORDS: "keywords", pb.TASK_TRANSCRIPTION: "transcription", pb.TASK_ASSISTANT: "assistant"}
-CELL_NAMES = {pb.CELL_GRU: "gru", pb.CELL_LSTM: "lstm"}
+# The client's tables, read the other way: from the wire's enums to sample widths and metric labels.
+BYTES_PER_SAMPLE = {enum: np.dtype(dtype).itemsize for enum, dtype in ENCODINGS.values()}
+TASK_NAMES = {enum: task.value for task, enum in TASKS.items()}
+CELL_NAMES = {enum: cell.value for cell, enum in CELLS.items()}
 
 
 class AnswerOnly(pb_grpc.VoiceServicer):
