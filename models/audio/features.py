@@ -81,10 +81,18 @@ def shared_mel(config: FeatureConfig) -> torchaudio.transforms.MelSpectrogram:
 
 
 def log_mel_frames(frames: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
-    """(N, win_length) single frames, each its own window (of any streams) -> (N, n_mels): `log_mel` row by row."""
+    """(N, win_length) single frames, each its own window (of any streams) -> (N, n_mels): `log_mel` row by row.
+
+    With torchaudio's window and filter bank, but as one real FFT of the rows and one matrix product: its
+    transform, given frames as N signals one frame long, works in the (N, freq, 1) layout, where taking the
+    magnitude and applying the filter bank cost five times the FFT (the same numbers, to float rounding).
+    """
     if not len(frames):
         return frames.new_zeros(0, config.n_mels)
-    return log_mel(frames, config, shared_mel(config))[:, 0, :]
+    mel = shared_mel(config)
+    spectrum = torch.fft.rfft(frames * mel.spectrogram.window)  # n_fft is win_length (`mel_transform`)
+    power = spectrum.real.square() + spectrum.imag.square()
+    return _log(power @ mel.mel_scale.fb, config, dim=-1)
 
 
 def log_mel(waveform: torch.Tensor, config: FeatureConfig, mel=None) -> torch.Tensor:
@@ -92,9 +100,13 @@ def log_mel(waveform: torch.Tensor, config: FeatureConfig, mel=None) -> torch.Te
     if waveform.shape[-1] < config.win_length:
         return waveform.new_zeros(*waveform.shape[:-1], 0, config.n_mels)
     mel = mel or mel_transform(config)
-    power = mel(waveform)  # (..., n_mels, F)
-    floor = config.log_floor + config.relative_floor * power.amax(dim=-2, keepdim=True)
-    return torch.log(power + floor).transpose(-1, -2)
+    return _log(mel(waveform), config, dim=-2).transpose(-1, -2)  # from (..., n_mels, F)
+
+
+def _log(power: torch.Tensor, config: FeatureConfig, dim: int) -> torch.Tensor:
+    """Log mel power above the floors; dim: the mel channels'."""
+    floor = config.log_floor + config.relative_floor * power.amax(dim=dim, keepdim=True)
+    return torch.log(power + floor)
 
 
 def normalize(frames: torch.Tensor, config: FeatureConfig, state: NormState | None = None,
