@@ -1,6 +1,8 @@
 """Keyword decisions on a stream: the detector over the keyword model's posteriors, the phrase spotter over the
 recogniser's for keywords chosen at run time, and the stream that feeds them."""
 
+import numpy as np
+
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
 from rnnvoice.models.streaming.keyword_batch import accept_together
@@ -36,7 +38,8 @@ class KeywordTask:
                ) -> StreamOutput:
         classes, speech = posteriors[0]
         decided = self.detector.accept(classes, speech) if len(classes) else None
-        return self._output(decided, first_step + len(classes), final, audio_s)
+        scores = self.keyword_scores(decided[0][-1]) if decided and self.interim_scores and not final else None
+        return self._output(decided, scores, first_step + len(classes), final, audio_s)
 
     @staticmethod
     def accept_together(tasks: list["KeywordTask"], posteriors: list[tuple[Posteriors, ...]], first_steps: list[int],
@@ -46,23 +49,38 @@ class KeywordTask:
         decided = dict(zip(stepped, accept_together([tasks[b].detector for b in stepped],
                                                     [posteriors[b][0][0] for b in stepped],
                                                     [posteriors[b][0][1] for b in stepped])))
-        return [task._output(decided.get(b), first + len(p[0][0]), final, a)
+        asking = [b for b in stepped if tasks[b].interim_scores and not finals[b]]
+        scores = dict(zip(asking, _last_scores([tasks[b] for b in asking], [decided[b][0] for b in asking])))
+        return [task._output(decided.get(b), scores.get(b), first + len(p[0][0]), final, a)
                 for b, (task, p, first, final, a) in enumerate(zip(tasks, posteriors, first_steps, finals, audio_s))]
 
-    def _output(self, decided: tuple | None, steps: int, final: bool, audio_s: float) -> StreamOutput:
-        """What the detector decided on a chunk's steps (None: it had none), the stream now `steps` long."""
+    def _output(self, decided: tuple | None, scores: dict[str, float] | None, steps: int, final: bool,
+                audio_s: float) -> StreamOutput:
+        """What the detector decided on a chunk's steps (None: it had none) and the interim scores, the stream now
+        `steps` long."""
         end_s = steps * self.step_s
         if decided is None:
             return StreamOutput(time_s=end_s)
         smoothed, detections = decided
         if final:  # the silent tail is not audio the client sent
             detections = within_audio(detections, audio_s)
-        scores = self.keyword_scores(smoothed[-1]) if self.interim_scores and not final else None
         return StreamOutput(detections=detections, smoothed=smoothed, scores=scores, time_s=end_s)
 
     def keyword_scores(self, smoothed) -> dict[str, float]:
         """The reported keywords' scores at one step, from a row of smoothed posteriors."""
         return dict(zip(self.detector.keywords, smoothed[self.detector.columns].tolist()))
+
+
+def _last_scores(tasks: list[KeywordTask], smoothed: list[np.ndarray]) -> list[dict[str, float]]:
+    """Each task's `keyword_scores` at the last of its smoothed steps (S_b, C), read for all in one gather where
+    they report as many keywords."""
+    if not tasks:
+        return []
+    columns = [t.detector.columns for t in tasks]
+    if len({len(c) for c in columns}) > 1:
+        return [t.keyword_scores(s[-1]) for t, s in zip(tasks, smoothed)]
+    rows = np.take_along_axis(np.stack([s[-1] for s in smoothed]), np.stack(columns), axis=1).tolist()
+    return [dict(zip(t.detector.keywords, row)) for t, row in zip(tasks, rows)]
 
 
 class PhraseTask:
