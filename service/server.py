@@ -22,6 +22,9 @@ from rnnvoice.service.wire import add_voice_service
 
 log = logging.getLogger(__name__)
 
+# Allocations before a young collection, then young collections per middle one and middle ones per full one.
+GC_THRESHOLDS = (50_000, 20, 100)
+
 
 class VoiceServer:
     """A started server; `stop()` lets in-flight streams send their final results first."""
@@ -92,6 +95,12 @@ async def serve(settings: ServerSettings) -> None:
     # What start-up made (models, gRPC, torch's modules) lives as long as the server: the collector need not
     # walk it again on every full collection, each of which would stall the event loop and the batch for a while.
     gc.freeze()
+    # Every chunk makes a few hundred short-lived objects (messages, futures, arrays' wrappers): with the default
+    # young generation of 700 the collector ran every few chunks, and its older generations, which hold every
+    # open stream, every few hundred. Fewer collections took about a tenth off the server's CPU per second of
+    # audio at 250 keyword streams (3.3-3.7 ms against 4.0-4.1, alternating runs); the garbage waiting for
+    # them is at most a few megabytes.
+    gc.set_threshold(*GC_THRESHOLDS)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
