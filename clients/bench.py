@@ -24,8 +24,12 @@ from rnnvoice.clients.connection import Connection
 from rnnvoice.clients.load import load_streams
 from rnnvoice.clients.local_server import local_server
 from rnnvoice.clients.scrape import scrape, value
+from rnnvoice.models.audio.pcm import decode
 from rnnvoice.models.nets.recurrent import RecurrentModel
+from rnnvoice.models.streaming.keyword_stream import keyword_stream
 from rnnvoice.models.streaming.model_step import ModelLane, step_lanes
+from rnnvoice.models.streaming.stream import step_streams
+from rnnvoice.service.settings import ServerSettings
 from rnnvoice.models.types import Cell, Task
 
 TASKS = (Task.KEYWORDS, Task.TRANSCRIPTION)
@@ -163,6 +167,22 @@ def served_cpu(model: Path, cell: str, audio: Audio, streams: int, batched: bool
             "failed_streams": sum(lv["failed_streams"] for lv in levels)}
 
 
+def engine_cpu(model: RecurrentModel, audio: Audio, streams: int, chunk_s: float, seconds: float) -> float:
+    """The keyword engine alone, in this process, as the server's scheduler runs it: `streams` streams with
+    interim scores (each at another place in the recording), one chunk of each stepped together per round, for
+    `seconds` of audio; its CPU ms per second of audio per stream. With the transport floor beside it, the least
+    a server could spend before any work of its sessions, servicer and scheduler."""
+    samples = decode(audio.data, audio.encoding, audio.channels)
+    size = round(chunk_s * audio.sample_rate)
+    chunks = [samples[i : i + size] for i in range(0, len(samples) - size + 1, size)]
+    engine = [keyword_stream(model, audio.sample_rate, interim_scores=True) for _ in range(streams)]
+    rounds = max(1, round(seconds / chunk_s))
+    started = time.process_time()
+    for r in range(rounds):
+        step_streams([(s, chunks[(r + b) % len(chunks)]) for b, s in enumerate(engine)], ServerSettings.max_batch)
+    return (time.process_time() - started) * 1000 / (rounds * size / audio.sample_rate * streams)
+
+
 def _timed(fn, repeats: int) -> float:
     fn()
     times = []
@@ -209,15 +229,19 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def floor_table(levels: list[dict]) -> str:
-    """The transport floor's levels: what a server that only answers costs, beside the table of the real one."""
+def floor_table(levels: list[dict], engine: dict[str, dict[int, float]]) -> str:
+    """The transport floor's levels, and the keyword engine alone per cell at those levels (`engine_cpu`): what
+    a server that only answers costs, and what the engine adds at the least, beside the table of the real one."""
     rows = [("streams", "streams"), ("p99_chunk_latency_ms", "chunk latency p99 (ms)"),
             ("cpu_ms_per_audio_s", "server CPU ms per audio s"),
             ("client_cpu_ms_per_audio_s", "load generator CPU ms per audio s")]
     title = (f"transport floor (a server that only answers, keyword streams; "
              f"{_number(memory_slope(levels))} bytes per extra stream)")
-    return "\n".join([title] + [f"  {label:36}" + "".join(f"{_number(lv[key]):>10}" for lv in levels)
-                                for key, label in rows])
+    lines = [title] + [f"  {label:36}" + "".join(f"{_number(lv[key]):>10}" for lv in levels) for key, label in rows]
+    lines += [f"  {f'{cell.upper()} keyword engine alone, CPU ms':36}" +
+              "".join(f"{_number(by_streams.get(lv['streams'])):>10}" for lv in levels)
+              for cell, by_streams in engine.items()]
+    return "\n".join(lines)
 
 
 def _number(v) -> str:

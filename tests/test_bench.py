@@ -21,8 +21,8 @@ KEYS = ("max_realtime_streams", "p50_chunk_latency_ms", "p99_chunk_latency_ms", 
 def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
     report_path, plot_path = tmp_path / "bench.json", tmp_path / "bench.png"
     out = subprocess.run([sys.executable, "-m", "rnnvoice.clients.cli", "bench", str(RECORDING), "--start-streams", "2",
-                          "--growth", "2", "--max-streams", "4", "--level-s", "1.5", "--step-batch", "16", "--floor-streams", "3",
-                          "--json", str(report_path), "--plot", str(plot_path)],
+                          "--growth", "2", "--max-streams", "4", "--level-s", "1.5", "--step-batch", "16",
+                          "--floor-streams", "3", "--json", str(report_path), "--plot", str(plot_path)],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "sustained real-time streams" in out.stdout and "server CPU ms per audio s" in out.stdout
@@ -53,6 +53,12 @@ def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
     assert floor["streams"] == 3 and floor["chunks"] == 3 * 15 and floor["failed_streams"] == 0
     assert 0 < floor["cpu_ms_per_audio_s"] < 1000 and floor["rss_bytes"] > 10_000_000
     assert "transport floor" in out.stdout
+    # The keyword engine alone, in-process at the floor's level, costs something, and less than a whole server
+    # (transport, sessions and the same engine) spent on as many streams.
+    for cell in ("gru", "lstm"):
+        [alone] = report["keyword_engine_alone"][cell]
+        assert alone["streams"] == 3 and 0 < alone["cpu_ms_per_audio_s"] < report[cell]["levels"][-1]["cpu_ms_per_audio_s"]
+    assert "GRU keyword engine alone" in out.stdout and "LSTM keyword engine alone" in out.stdout
 
 
 @pytest.mark.parametrize("limit", [9, 10, 100, 300, 2000])

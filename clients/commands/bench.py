@@ -43,8 +43,8 @@ def run(args) -> int:
     import torch
     from tqdm import tqdm
 
-    from rnnvoice.clients.bench import (Ramp, cell_step_matmul_fraction, floor_table, measure_level, memory_slope,
-                                        ramp_up, table)
+    from rnnvoice.clients.bench import (Ramp, cell_step_matmul_fraction, engine_cpu, floor_table, measure_level,
+                                        memory_slope, ramp_up, table)
     from rnnvoice.clients.client import read_audio
     from rnnvoice.clients.connection import Connection, connection_from_args
     from rnnvoice.clients.load import cells_argument
@@ -103,12 +103,20 @@ def run(args) -> int:
             entry["cell_step_matmul_fraction"] = cell_step_matmul_fraction(model, args.step_batch)
     print(f"real-time streams of {audio.seconds:.1f} s of audio looped, {args.chunk_ms:g} ms chunks, "
           f"{args.level_s:g} s a level, sustained while p99 chunk latency <= {args.p99_ms:g} ms")
+    # The keyword engine alone at the floor's levels: the two together are the least a server could spend.
+    engine = {}
+    for cell in cells if floor else ():
+        model = load_model(shipped_models()[Task.KEYWORDS, cell])
+        engine[cell] = {lv["streams"]: engine_cpu(model, audio, lv["streams"], ramp.chunk_s, args.level_s)
+                        for lv in floor}
     print(table(report))
     if floor:
-        print(floor_table(floor))
+        print(floor_table(floor, engine))
     document = {"recording": str(args.recording), "ramp": vars(ramp), **report.get("keywords", {}),
                 **{task: report[task] for task in tasks if task != "keywords"},
-                "transport_floor": {"levels": floor, "marginal_bytes_per_stream": memory_slope(floor)}}
+                "transport_floor": {"levels": floor, "marginal_bytes_per_stream": memory_slope(floor)},
+                "keyword_engine_alone": {cell: [{"streams": n, "cpu_ms_per_audio_s": v} for n, v in by_streams.items()]
+                                         for cell, by_streams in engine.items()}}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=1, default=str))
     print(f"wrote {args.json}")
