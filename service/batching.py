@@ -51,7 +51,7 @@ class BatchScheduler:
         self.max_batch = max_batch
         self.observe_batch = observe_batch  # (model, streams in its step) -> None
         self.pending: collections.deque = collections.deque()
-        self.ready = threading.Condition()
+        self.ready = threading.Condition(threading.Lock())  # not re-entered: a plain lock costs each chunk less
         self.closed = False
         self.worker = threading.Thread(target=self._work, name="batch-scheduler", daemon=True)
         self.worker.start()
