@@ -50,7 +50,8 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         self.engine = BatchScheduler(settings.batch_wait_ms, settings.max_batch, metrics.batched) \
             if settings.batching else PerStreamRunner(settings.inference_threads)
         self.draining = asyncio.Event()
-        self.reads: set[asyncio.Future] = set()  # every call's pending read, so that draining can end it
+        self.readers: set[asyncio.Task] = set()  # the calls waiting for a request, so that draining can end the wait
+        self.drain_cancelled: set[asyncio.Task] = set()
 
     async def _accept(self, session: StreamSession, sequence: int, data: bytes, piece_s: float | None = None
                       ) -> list[pb.StreamAudioResponse]:
@@ -93,24 +94,28 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         """The next request; None when the client half-closes, DRAINED when the server is draining."""
         if self.draining.is_set():
             return DRAINED
-        read = asyncio.ensure_future(context.read())
-        self.reads.add(read)
+        # The call's own task waits (a task per read would cost each chunk a few microseconds and a loop turn);
+        # `drain` cancels the wait through it, and the cancellation it made is taken back here.
+        call = asyncio.current_task()
+        self.readers.add(call)
         try:
-            request = await read
+            request = await context.read()
         except asyncio.CancelledError:
-            # `drain` cancelled this read, not the call: the stream ends with its final results.
-            if read.cancelled() and self.draining.is_set() and not asyncio.current_task().cancelling():
-                return DRAINED
+            if call in self.drain_cancelled:
+                self.drain_cancelled.discard(call)
+                if call.uncancel() == 0:  # drain alone cancelled it, not the client: the stream ends with its results
+                    return DRAINED
             raise
         finally:
-            self.reads.discard(read)
+            self.readers.discard(call)
         return None if request is grpc.aio.EOF else accepted(request)
 
     def drain(self) -> None:
         """Stops every stream from reading more audio: each sends its final results and summary."""
         self.draining.set()
-        for read in list(self.reads):
-            read.cancel()
+        for call in list(self.readers):
+            self.drain_cancelled.add(call)
+            call.cancel()
 
     def _open(self, config: pb.StreamConfig, max_chunk_s: float, grant: Grant, resumable: bool = False
               ) -> StreamSession:
