@@ -8,6 +8,7 @@ through a second proxy that only resets. Afterwards (once the resume window has 
 active-streams gauge must be back to zero.
 """
 
+import math
 import random
 import threading
 import time
@@ -56,6 +57,7 @@ class SoakReport:
     lost_chunks: int = 0
     duplicated_chunks: int = 0
     mismatched_results: int = 0
+    mismatches: list[str] = field(default_factory=list)  # where the first few differed, for whoever must find out why
     failed: int = 0
     failures: list[str] = field(default_factory=list)
     leaked_sessions: float | None = None
@@ -80,6 +82,37 @@ def comparable(responses) -> list[dict]:
     if out and out[-1]["type"] == "summary":
         out[-1].pop("compute_s")
     return out
+
+
+# Two runs of a stream are batched with other streams each time, and a batch's float rounding depends on its size:
+# their scores agree to 1e-5 (tests/test_batching.py), and rounded to 1e-4 (`result_dict`) may land one step apart.
+NUMBER_SLACK = 1.5e-4
+
+
+def same_results(expected, got) -> bool:
+    """Equal results: the same kinds, texts, keywords and counts, and numbers within NUMBER_SLACK."""
+    if isinstance(expected, dict) and isinstance(got, dict):
+        return expected.keys() == got.keys() and all(same_results(expected[k], got[k]) for k in expected)
+    if isinstance(expected, list) and isinstance(got, list):
+        return len(expected) == len(got) and all(same_results(a, b) for a, b in zip(expected, got))
+    if isinstance(expected, float) and isinstance(got, float):
+        return math.isclose(expected, got, rel_tol=0, abs_tol=NUMBER_SLACK)
+    return expected == got
+
+
+def first_difference(expected: list[dict], got: list[dict]) -> str:
+    """Where two runs' results part: the first result that differs, both ways, or which run has more."""
+    for i, (a, b) in enumerate(zip(expected, got)):
+        if a != b:
+            return f"result {i} ({a.get('type')}), expected against got: {_differing(a, b)}"
+    return f"{len(expected)} results expected, {len(got)} got"
+
+
+def _differing(a, b):
+    """Only what differs between two values, in dicts as deep as they go."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: _differing(a.get(k), b.get(k)) for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+    return (a, b)
 
 
 def _config(audio: Audio, task: str, cell: str) -> pb.StreamConfig:
@@ -169,8 +202,10 @@ class Soak:
             self.report.completed += 1
             self.report.lost_chunks += max(0, len(self.chunks) - summary["chunks"])
             self.report.duplicated_chunks += max(0, summary["chunks"] - len(self.chunks))
-            if results != self.expected[task, cell]:
+            if not same_results(self.expected[task, cell], results):
                 self.report.mismatched_results += 1
+                if len(self.report.mismatches) < 5:
+                    self.report.mismatches.append(f"{task} {cell}: {first_difference(self.expected[task, cell], results)}")
 
     def _complete(self, task: str, cell: str, draw: float, read_pause_s: float = 0.0) -> None:
         stream = self._resumable(task, cell)

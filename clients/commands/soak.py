@@ -56,7 +56,7 @@ def run(args) -> int:
           f"{report.leaked_sessions:g} leaked sessions, {report.lost_chunks} chunks lost, {report.duplicated_chunks} "
           f"doubled, {report.mismatched_results} streams with other results, {report.failed} failed; "
           f"server memory grew {growth}")
-    for failure in report.failures:
+    for failure in report.failures + report.mismatches:
         print(f"  {failure}", file=sys.stderr)
     bad = report.leaked_sessions or report.lost_chunks or report.duplicated_chunks or report.mismatched_results
     return 1 if bad or report.failed else 0
