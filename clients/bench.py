@@ -29,8 +29,8 @@ from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.streaming.keyword_stream import keyword_stream
 from rnnvoice.models.streaming.model_step import ModelLane, step_lanes
 from rnnvoice.models.streaming.stream import step_streams
-from rnnvoice.service.settings import ServerSettings
 from rnnvoice.models.types import Cell, Task
+from rnnvoice.service.settings import ServerSettings
 
 TASKS = (Task.KEYWORDS, Task.TRANSCRIPTION)
 # (key, row label) of the printed table, per task and cell.

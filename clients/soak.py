@@ -103,7 +103,7 @@ def same_results(expected, got) -> bool:
 def first_difference(expected: list[dict], got: list[dict]) -> str:
     """Where two runs' results part: the first result that differs, both ways, or which run has more."""
     for i, (a, b) in enumerate(zip(expected, got)):
-        if a != b:
+        if not same_results(a, b):
             return f"result {i} ({a.get('type')}), expected against got: {_differing(a, b)}"
     return f"{len(expected)} results expected, {len(got)} got"
 
