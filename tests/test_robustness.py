@@ -74,7 +74,6 @@ def test_fuzz_reaches_a_server_that_asks_for_a_token(settings):
     assert sum(n for key, n in report.statuses.items() if key.endswith(" OK")) > 0
 
 
-
 def test_soak_takes_batching_rounding_and_nothing_else_for_the_same_results():
     scores = {"type": "scores", "time_s": 1.26, "scores": {"go": 0.0136, "yes": 0.75}}
     summary = {"type": "summary", "chunks": 35, "end_reason": "completed"}
