@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rnnvoice.clients.client import VoiceClient, result_dict
-from rnnvoice.clients.local_server import free_port
+from rnnvoice.clients.qa.local_server import free_port
 from rnnvoice.models.data.corpus import load_clip
 from rnnvoice.models.weights import shipped_models
 from rnnvoice.service.registry import ModelRegistry

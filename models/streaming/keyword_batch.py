@@ -3,7 +3,7 @@
 A batched engine step hands every keyword stream's new posteriors over together; stepping each detector in
 NumPy on its own costs more than the model. Here the state of each detector is gathered into arrays, the steps
 are walked once for all streams (S steps, not B x S), and the state is written back: each detector ends as its
-own `accept` would have left it, with the same detections and smoothed posteriors (see tests/test_detector.py).
+own `accept` would have left it, with the same detections and smoothed posteriors (see tests/models/test_detector.py).
 
 Shapes: B detectors, S steps (the most any of them got), C classes, K reported keywords.
 """

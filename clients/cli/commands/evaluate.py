@@ -1,0 +1,172 @@
+"""`rnnvoice eval`: a keyword model or a recogniser measured on held-out speakers, as a report."""
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+from rnnvoice.clients.cli.options import task_name
+from rnnvoice.models.types import MODEL_TASKS, Cell, Task
+
+HELP = "measure a model on held-out speakers"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", type=task_name, choices=[t.value for t in MODEL_TASKS], default=Task.KEYWORDS.value,
+                   help="the model of which task")
+    p.add_argument("--cell", choices=[c.value for c in Cell], required=True,
+                   help="the shipped model of this cell, unless --model")
+    p.add_argument("--decoder", choices=("beam", "greedy"), default="beam", help="transcription: the CTC decoder")
+    p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` (default: the shipped model)")
+    p.add_argument("--data", type=Path, required=True,
+                   help="Speech Commands layout, FSDD naming, or a corpus from `rnnvoice data` (its held-out speakers)")
+    p.add_argument("--labels", default="", help="scored labels, e.g. yes,no,up,down,left,right,on,off,stop,go; "
+                   "other words count as _unknown_ (default: every keyword)")
+    p.add_argument("--source", default="", help="with a corpus: only clips of this source (speech_commands, fsdd, tts)")
+    p.add_argument("--stream", action="store_true", help="join the clips into one long stream and count hits, "
+                   "misses and false accepts per hour through the serving code path")
+    p.add_argument("--phrases", default="", help="comma-separated keywords chosen at run time (e.g. marvin,sheila): "
+                   "joins the clips into one stream, as --stream, and measures the recogniser spotting them by text "
+                   "at every threshold (implies --task transcription; default: none)")
+    p.add_argument("--speakers", choices=("heldout", "all"), default="heldout",
+                   help="with --phrases and a folder (not a corpus): its speakers that a corpus built from it holds "
+                   "out (a quarter, by hash, as `rnnvoice data` does), or all of them")
+    p.add_argument("--noise", type=Path, help="background noise WAVs for --stream (default: a corpus's own, else none)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --stream composition")
+    p.add_argument("--level-dbfs", type=float, help="clips: set each clip's speech to this RMS level (dBFS) first, "
+                   "as a nearer or farther microphone would (default: as recorded)")
+    p.add_argument("--json", type=Path, help="write the report here (and the confusion matrix beside it as PNG; default: print only)")
+
+
+def _eval_clips(args):
+    from rnnvoice.models.data.corpus import HELDOUT_FRACTION, MANIFEST, read_manifest, scan_folder, split_by_speaker
+
+    if (args.data / MANIFEST).exists():
+        clips = [c for c in read_manifest(args.data) if c.split == "heldout"]
+        if args.source:
+            clips = [c for c in clips if c.source == args.source]
+        else:
+            clips = [c for c in clips if c.source != "tts"]
+        noise = args.noise or args.data / "noise"
+    else:
+        clips, noise = scan_folder(args.data), args.noise
+        if args.phrases and args.speakers == "heldout":
+            clips = [c for c in split_by_speaker(clips, HELDOUT_FRACTION) if c.split == "heldout"]
+    return clips, noise
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from rnnvoice.models.evaluation.keywords import clip_report, stream_report
+    from rnnvoice.models.evaluation.plots import plot_confusion
+    from rnnvoice.models.nets.checkpoint import load_model
+    from rnnvoice.models.weights import shipped_models
+
+    task = Task.TRANSCRIPTION if args.phrases else args.task
+    path = args.model or shipped_models().get((task, args.cell))
+    if path is None:
+        raise SystemExit(f"no shipped {task} {args.cell} model; pass --model")
+    model = load_model(path)
+    if (model.config.task, model.config.cell) != (task, args.cell):
+        raise SystemExit(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {args.cell}")
+    if args.phrases:
+        return _eval_phrases(args, model, path)
+    if task == Task.TRANSCRIPTION:
+        return _eval_transcription(args, model, path)
+    clips, noise_dir = _eval_clips(args)
+    if not clips:
+        raise SystemExit(f"no clips to evaluate in {args.data}")
+    keywords = tuple(k for k in model.config.labels if not k.startswith("_"))
+    labels = tuple(args.labels.split(",")) if args.labels else keywords
+    unknown = [k for k in labels if k not in keywords]
+    if unknown:
+        raise SystemExit(f"--labels: {', '.join(unknown)} not among the model's keywords ({', '.join(keywords)})")
+    report = {"model": str(path), "cell": args.cell, "data": str(args.data), "labels": list(labels),
+              "speakers": len({c.speaker for c in clips})}
+    if args.stream:
+        noise = _noise(noise_dir)
+        result = stream_report(model, clips, labels, noise, args.seed)
+        report["stream"] = dataclasses.asdict(result)
+        print(f"{args.cell}: {result.hits}/{result.keywords} keywords detected ({result.hit_rate:.1%}), "
+              f"{result.false_accepts} false accepts in {result.non_keyword_s / 60:.1f} min of other speech and "
+              f"noise ({result.false_accepts_per_hour:.1f} per hour), mean latency {result.mean_latency_s * 1000:.0f} ms, "
+              f"real-time factor {result.real_time_factor:.4f}")
+        for k, counts in result.per_keyword.items():
+            print(f"  {k:<10} {counts.get('hits', 0):4d}/{counts.get('keywords', 0):<4d}")
+        if result.false_accept_words:
+            print("  false accepts:", ", ".join(f"{k} x{n}" for k, n in result.false_accept_words.items()))
+    else:
+        result = clip_report(model, clips, labels, args.level_dbfs)
+        report["level_dbfs"] = args.level_dbfs
+        report["clips"] = dataclasses.asdict(result)
+        speakers = result.per_speaker
+        accuracies = sorted((v["accuracy"], k) for k, v in speakers.items())
+        print(f"{args.cell}: accuracy {result.accuracy:.2%} on {result.clips} clips by {len(speakers)} speakers")
+        if result.closed_set_accuracy is not None:
+            print(f"  closed set (the likeliest of the scored keywords, thresholds and other speech aside): "
+                  f"{result.closed_set_accuracy:.2%}")
+        for label, v in result.per_label.items():
+            print(f"  {label:<10} {v['accuracy']:7.2%}  ({v['clips']} clips)")
+        print(f"  per speaker: median {np.median([a for a, _ in accuracies]):.2%}, worst "
+              + ", ".join(f"{k} {a:.0%} ({speakers[k]['clips']})" for a, k in accuracies[:5]))
+    _write(report, args.json)
+    if args.json and not args.stream:
+        plot_confusion(result.confusion, result.labels, f"{args.cell.upper()} on {args.data.name}",
+                       args.json.with_suffix(".png"))
+    return 0
+
+
+def _noise(folder):
+    from rnnvoice.models.data.augment import NoiseBank
+
+    return NoiseBank(sorted(Path(folder).glob("*.wav"))) if folder and Path(folder).is_dir() else None
+
+
+def _write(report: dict, path: Path | None) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=1))
+        print(f"wrote {path}")
+
+
+def _eval_phrases(args, model, path) -> int:
+    from rnnvoice.models.evaluation.phrases import phrase_report
+
+    clips, noise_dir = _eval_clips(args)
+    phrases = tuple(p.strip() for p in args.phrases.split(",") if p.strip())
+    result = phrase_report(model, clips, phrases, _noise(noise_dir), args.seed)
+    default = result["default"]
+    print(f"{args.cell}: {result['stream_s'] / 60:.1f} min stream of {result['clips']} clips by {result['speakers']} "
+          f"speakers; at the default threshold {default['threshold']}: {default['detection_rate']:.1%} detected, "
+          f"{default['false_accepts_per_hour']:.1f} false accepts per hour; recogniser "
+          f"{result['model_s_per_audio_s']:.4f} s and spotting {default['decision_s_per_audio_s']:.4f} s per audio s")
+    for phrase, v in default["phrases"].items():
+        print(f"  {phrase:<12} {v['detected']:3d}/{v['spoken']:<3d} ({v['detection_rate']:6.1%})  "
+              f"{v['false_accepts_per_hour']:7.1f} false accepts per hour")
+    print("  threshold  detected  false accepts per hour")
+    for trial in result["sweep"]:
+        print(f"  {trial['threshold']:9.2f}  {trial['detection_rate']:8.1%}  {trial['false_accepts_per_hour']:10.1f}")
+    _write({"model": str(path), "cell": args.cell, "data": str(args.data), **result}, args.json)
+    return 0
+
+
+def _eval_transcription(args, model, path) -> int:
+    from rnnvoice.models.data.transcription_corpus import read_transcripts
+    from rnnvoice.models.evaluation.transcription import transcription_report
+
+    recordings = read_transcripts(args.data)
+    result = transcription_report(model, recordings, args.decoder)
+    intents = (f"intents right {result.intent_accuracy:.1%}" if result.intent_accuracy is not None
+               else "no commands to understand")
+    print(f"{args.cell}: WER {result.word_error_rate:.2%} (substitutions {result.substitution_rate:.2%}, deletions "
+          f"{result.deletion_rate:.2%}, insertions {result.insertion_rate:.2%}), sentences right {result.sentence_accuracy:.1%}, "
+          f"{intents}, on {result.recordings} recordings by {result.speakers} speakers")
+    print(f"  end of speech to final: median {result.final_latency_median_s * 1000:.0f} ms, "
+          f"p90 {result.final_latency_p90_s * 1000:.0f} ms; onset to first partial: "
+          f"median {result.first_partial_median_s * 1000:.0f} ms; real-time factor {result.real_time_factor:.3f}")
+    for speaker, v in result.per_speaker.items():
+        print(f"  {speaker:<36} WER {v['word_error_rate']:7.2%}  sentences {v['sentence_accuracy']:6.1%}  ({v['recordings']})")
+    _write({"model": str(path), "cell": args.cell, "data": str(args.data), "decoder": args.decoder,
+            "transcription": dataclasses.asdict(result)}, args.json)
+    return 0

@@ -1,0 +1,92 @@
+"""`rnnvoice bench` end to end at a small scale: its own servers (batched and per-stream), a short ramp for both
+cells and both tasks, the client's chunks against the server's own count, the transport floor, the JSON and the
+plot; and the ramp's search for the most streams kept."""
+
+import asyncio
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from rnnvoice.clients.qa.bench import Ramp, memory_slope, search
+from tests.conftest import FIXTURES
+
+RECORDING = FIXTURES / "spoken_seven_yes.wav"
+KEYS = ("max_realtime_streams", "p50_chunk_latency_ms", "p99_chunk_latency_ms", "cpu_ms_per_audio_s",
+        "marginal_bytes_per_stream", "batched_speedup")
+
+
+def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
+    report_path, plot_path = tmp_path / "bench.json", tmp_path / "bench.png"
+    out = subprocess.run([sys.executable, "-m", "rnnvoice.clients.cli", "bench", str(RECORDING), "--start-streams", "2",
+                          "--growth", "2", "--max-streams", "4", "--level-s", "1.5", "--step-batch", "16",
+                          "--floor-streams", "3", "--json", str(report_path), "--plot", str(plot_path)],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "sustained real-time streams" in out.stdout and "server CPU ms per audio s" in out.stdout
+    assert "load generator CPU ms per audio s" in out.stdout
+    report = json.loads(report_path.read_text())
+    for entry in (report["gru"], report["lstm"], report["transcription"]["gru"], report["transcription"]["lstm"]):
+        assert set(KEYS) <= set(entry)
+        # Four real-time streams are nothing for either path on loopback: the ramp ran to its end.
+        assert [lv["streams"] for lv in entry["levels"]] == [2, 4] == [lv["streams"] for lv in entry["per_stream_levels"]]
+        assert entry["max_realtime_streams"] == entry["per_stream_max_streams"] == 4
+        assert entry["batched_speedup"] == 1.0
+        assert 0 < entry["p50_chunk_latency_ms"] <= entry["p99_chunk_latency_ms"] <= 100
+        # The server process spent some CPU on every second of audio, and far less than the audio lasted.
+        assert 0 < entry["cpu_ms_per_audio_s"] < 1000
+        # So did the load generator (this process beside the server), measured apart from it.
+        assert 0 < entry["client_cpu_ms_per_audio_s"] < 1000
+        assert math.isfinite(entry["marginal_bytes_per_stream"])
+        assert all(lv["rss_bytes"] > 10_000_000 and lv["failed_streams"] == 0 for lv in entry["levels"])
+        assert entry["cell_step_matmul_fraction"] > 0
+    for cell in ("gru", "lstm"):
+        for level in report[cell]["levels"]:
+            # Interim scores answer every keyword chunk: the server's latency histogram counted the chunks the
+            # client timed, every chunk each stream sent.
+            assert level["chunks"] == level["server_chunks"] == level["streams"] * 15
+    assert plot_path.stat().st_size > 10_000
+    # The transport floor answered every chunk of its three streams, and counted their audio to charge its CPU to.
+    [floor] = report["transport_floor"]["levels"]
+    assert floor["streams"] == 3 and floor["chunks"] == 3 * 15 and floor["failed_streams"] == 0
+    assert 0 < floor["cpu_ms_per_audio_s"] < 1000 and floor["rss_bytes"] > 10_000_000
+    assert "transport floor" in out.stdout
+    # The keyword engine alone, in-process at the floor's level, costs something, and less than a whole server
+    # (transport, sessions and the same engine) spent on as many streams.
+    for cell in ("gru", "lstm"):
+        [alone] = report["keyword_engine_alone"][cell]
+        assert alone["streams"] == 3 and 0 < alone["cpu_ms_per_audio_s"] < report[cell]["levels"][-1]["cpu_ms_per_audio_s"]
+    assert "GRU keyword engine alone" in out.stdout and "LSTM keyword engine alone" in out.stdout
+
+
+@pytest.mark.parametrize("limit", [9, 10, 100, 300, 2000])
+def test_the_search_narrows_to_the_most_streams_a_server_keeps(limit):
+    """A server that keeps up to `limit` streams: the ramp grows by half until it misses, then halves the gap."""
+    ramp = Ramp(start=10, growth=1.5, max_streams=1000, resolution=0.1)
+    measured = []
+
+    async def measure(streams):
+        measured.append(streams)
+        return {"streams": streams, "failed_streams": 0, "p99_chunk_latency_ms": 50.0 if streams <= limit else 500.0}
+
+    levels = asyncio.run(search(ramp, measure))
+    kept = [lv["streams"] for lv in levels if lv["p99_chunk_latency_ms"] <= ramp.p99_limit_ms]
+    assert [lv["streams"] for lv in levels] == sorted(lv["streams"] for lv in levels)
+    if limit < 10:
+        assert kept == [] and measured == [10, 10]  # the first level missed, twice
+    elif limit >= 1000:
+        assert kept[-1] == max(ramp.levels()) and len(measured) == len(list(ramp.levels()))
+    else:
+        missed = min(lv["streams"] for lv in levels if lv["streams"] not in kept)
+        # The best kept is within the resolution of the limit, and never above it.
+        assert kept[-1] <= limit < missed and missed - kept[-1] <= max(1, round(kept[-1] * ramp.resolution))
+        assert measured.count(missed) == 2  # a missed level is tried twice before it counts
+
+
+def test_memory_per_stream_is_the_slope_of_rss_over_the_levels():
+    levels = [{"streams": n, "rss_bytes": 100e6 + 40_000 * n} for n in (10, 15, 22)]
+    assert memory_slope(levels) == pytest.approx(40_000)
+    assert memory_slope(levels + [{"streams": 33, "rss_bytes": math.nan}]) == pytest.approx(40_000)  # not sampled
+    assert math.isnan(memory_slope(levels[:1])) and math.isnan(memory_slope(levels[:1] * 2))  # one level: no slope
