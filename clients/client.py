@@ -11,7 +11,7 @@ import numpy as np
 import soundfile
 from google.protobuf import json_format
 
-from rnnvoice.clients.connection import Connection
+from rnnvoice.clients.connection import DEFAULT_SERVER, Connection
 from rnnvoice.clients.errors import UsageError
 from rnnvoice.clients.resumable import ResumableStream
 from rnnvoice.models.types import Cell, Task
@@ -131,7 +131,7 @@ def requests(config: pb.StreamConfig, chunks: Iterable[bytes]) -> Iterator[pb.St
 class VoiceClient:
     """A connection to an rnnvoice server. Use as a context manager, or call close()."""
 
-    def __init__(self, target: str = "localhost:50051", timeout_s: float | None = None,
+    def __init__(self, target: str = DEFAULT_SERVER, timeout_s: float | None = None,
                  options: Iterable[tuple[str, int | str]] = (), connection: Connection = Connection()):
         """options: more gRPC channel arguments, e.g. ("grpc.max_reconnect_backoff_ms", 2000); connection: TLS and
         the token."""

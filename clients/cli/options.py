@@ -24,12 +24,12 @@ def phrase(text: str) -> tuple[str, float | None]:
 
 def add_stream_options(p: argparse.ArgumentParser, live: bool) -> None:
     """live: for a microphone, whose interim results are partial transcripts only (never keyword scores)."""
-    from rnnvoice.clients.connection import add_connection_arguments
+    from rnnvoice.clients.connection import DEFAULT_SERVER, add_connection_arguments
 
     p.add_argument("--task", type=task_name, choices=[t.value for t in Task], default=Task.KEYWORDS.value,
                    help="what to ask for")
     p.add_argument("--cell", choices=[c.value for c in Cell], default=Cell.GRU.value, help="which model runs it")
-    p.add_argument("--server", default="localhost:50051", help="host:port of the server")
+    p.add_argument("--server", default=DEFAULT_SERVER, help="host:port of the server")
     add_connection_arguments(p)
     keywords = p.add_argument_group("keywords")
     keywords.add_argument("--keywords", default="", help="comma-separated trained keywords to report "
