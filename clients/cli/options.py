@@ -24,6 +24,7 @@ def phrase(text: str) -> tuple[str, float | None]:
 
 def add_stream_options(p: argparse.ArgumentParser, live: bool) -> None:
     """live: for a microphone, whose interim results are partial transcripts only (never keyword scores)."""
+    from rnnvoice.clients.client import DECODERS
     from rnnvoice.clients.connection import DEFAULT_SERVER, add_connection_arguments
 
     p.add_argument("--task", type=task_name, choices=[t.value for t in Task], default=Task.KEYWORDS.value,
@@ -51,7 +52,7 @@ def add_stream_options(p: argparse.ArgumentParser, live: bool) -> None:
                                help="silence before any speech that starts an utterance afresh (no result)")
     transcription.add_argument("--max-utterance-s", type=float,
                                help="an utterance this long ends with a final result (default: no limit)")
-    transcription.add_argument("--decoder", choices=("beam", "greedy"), default="beam", help="the CTC decoder")
+    transcription.add_argument("--decoder", choices=list(DECODERS), default="beam", help="the CTC decoder")
     transcription.add_argument("--alternatives", type=int, default=0,
                                help="final results carry up to this many alternatives (at most 10)")
     activity = p.add_argument_group("voice activity")
