@@ -196,7 +196,7 @@ class Soak:
             end(task, cell, draw)
         except grpc.RpcError as e:
             self.report.fail(f"{kind} {task} {cell}: {e.code().name}: {e.details()}")
-        except Exception as e:  # noqa: BLE001 -- a soak reports what went wrong with a stream and goes on
+        except Exception as e:  # a soak reports what went wrong with a stream and goes on
             self.report.fail(f"{kind} {task} {cell}: {type(e).__name__}: {e}")
         with self.lock:
             self.report.streams += 1
