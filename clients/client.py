@@ -11,7 +11,7 @@ import numpy as np
 import soundfile
 from google.protobuf import json_format
 
-from rnnvoice.clients.connection import Connection
+from rnnvoice.clients.connection import DEFAULT_SERVER, Connection
 from rnnvoice.clients.errors import UsageError
 from rnnvoice.clients.resumable import ResumableStream
 from rnnvoice.models.types import Cell, Task
@@ -85,7 +85,7 @@ def read_audio(path) -> Audio:
     return Audio.from_array(samples, rate, "float32le")
 
 
-def stream_config(audio: Audio, cell: str = Cell.GRU, task: str = Task.KEYWORDS,
+def stream_config(audio: Audio, *, task: str = Task.KEYWORDS, cell: str = Cell.GRU,
                   sensitivities: dict[str, float] | None = None, keywords: Iterable[str] = (),
                   interim_scores: bool = False, phrases: dict[str, float | None] | None = None,
                   interim_results: bool = False, phrase_hints: Iterable[str] = (),
@@ -93,7 +93,8 @@ def stream_config(audio: Audio, cell: str = Cell.GRU, task: str = Task.KEYWORDS,
                   max_utterance_s: float | None = None, initial_silence_s: float | None = None,
                   voice_activity_events: bool = False, voice_activity_timeout_s: float | None = None
                   ) -> pb.StreamConfig:
-    """keywords: report only these (default all, or none with phrases); sensitivities: keyword -> 0..1, reported
+    """The configuration of a stream of `audio`'s format; every option by name, so that task and cell cannot be
+    swapped. keywords: report only these (default all, or none with phrases); sensitivities: keyword -> 0..1, reported
     too; phrases: keywords chosen at run time, text -> sensitivity (None: the default).
     The transcription options apply to the transcription and assistant tasks."""
     settings = [pb.KeywordSetting(keyword=k) for k in keywords if k not in (sensitivities or {})]
@@ -131,7 +132,7 @@ def requests(config: pb.StreamConfig, chunks: Iterable[bytes]) -> Iterator[pb.St
 class VoiceClient:
     """A connection to an rnnvoice server. Use as a context manager, or call close()."""
 
-    def __init__(self, target: str = "localhost:50051", timeout_s: float | None = None,
+    def __init__(self, target: str = DEFAULT_SERVER, timeout_s: float | None = None,
                  options: Iterable[tuple[str, int | str]] = (), connection: Connection = Connection()):
         """options: more gRPC channel arguments, e.g. ("grpc.max_reconnect_backoff_ms", 2000); connection: TLS and
         the token."""
@@ -168,11 +169,11 @@ class VoiceClient:
 
     def stream_audio(self, audio: Audio, cell: str = Cell.GRU, chunk_s: float = 0.1, realtime: bool = False,
                      resumable: bool = True, **options) -> Iterator[pb.StreamAudioResponse]:
-        config = stream_config(audio, cell, **options)
+        config = stream_config(audio, cell=cell, **options)
         return self.stream(config, audio.chunks(chunk_s), pace_s=chunk_s if realtime else 0.0, resumable=resumable)
 
     def recognize(self, audio: Audio, cell: str = Cell.GRU, **options) -> pb.RecognizeResponse:
-        request = pb.RecognizeRequest(config=stream_config(audio, cell, **options), audio=audio.data)
+        request = pb.RecognizeRequest(config=stream_config(audio, cell=cell, **options), audio=audio.data)
         return self.stub.Recognize(request, timeout=self.timeout_s, metadata=self.metadata)
 
 

@@ -9,6 +9,10 @@ from pathlib import Path
 import grpc
 
 from rnnvoice.clients.errors import UsageError
+from rnnvoice.service.settings import ServerSettings
+
+# Where a client looks when told nowhere else: a server started with its defaults on this machine.
+DEFAULT_SERVER = f"localhost:{ServerSettings.port}"
 
 # Large enough for a Recognize call's whole recording and its results.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024

@@ -36,14 +36,6 @@ class CellLoad:
         return self.compute_s / self.audio_s if self.audio_s else float("nan")
 
 
-def _config(audio: Audio, cell: str, task: str) -> pb.StreamConfig:
-    # Interim scores (keywords) and results (transcription): chunks are answered as they complete model steps,
-    # so nearly every chunk is timed (a transcription chunk only when its partial result changes).
-    if task == Task.KEYWORDS:
-        return stream_config(audio, cell, task, interim_scores=True)
-    return stream_config(audio, cell, task, interim_results=True)
-
-
 async def timed_stream(stub: pb_grpc.VoiceStub, load: CellLoad, config: pb.StreamConfig, chunks: list[bytes],
                        chunk_s: float, realtime: bool, delay_s: float, metadata=()) -> None:
     """One stream of `chunks` (paced as live audio if realtime); adds its chunk latencies and summary to `load`."""
@@ -94,7 +86,10 @@ async def load_streams(target: str, audio: Audio, cell: str, streams: int, chunk
     async with connection.aio_channel(target) as channel:
         await asyncio.wait_for(channel.channel_ready(), 30)
         stub = pb_grpc.VoiceStub(channel)
-        config = _config(audio, cell, task)
+        # Interim scores (keywords) and results (the recognisers): chunks are answered as they complete model steps,
+        # so nearly every chunk is timed (a recogniser's chunk only when its partial result changes).
+        config = stream_config(audio, task=task, cell=cell, interim_scores=task == Task.KEYWORDS,
+                               interim_results=task != Task.KEYWORDS)
         started = time.perf_counter()
         runs = [timed_stream(stub, load, config, chunks, chunk_s, realtime, i * chunk_s / streams, connection.metadata)
                 for i in range(streams)]

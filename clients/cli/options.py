@@ -24,12 +24,13 @@ def phrase(text: str) -> tuple[str, float | None]:
 
 def add_stream_options(p: argparse.ArgumentParser, live: bool) -> None:
     """live: for a microphone, whose interim results are partial transcripts only (never keyword scores)."""
-    from rnnvoice.clients.connection import add_connection_arguments
+    from rnnvoice.clients.client import DECODERS
+    from rnnvoice.clients.connection import DEFAULT_SERVER, add_connection_arguments
 
     p.add_argument("--task", type=task_name, choices=[t.value for t in Task], default=Task.KEYWORDS.value,
                    help="what to ask for")
     p.add_argument("--cell", choices=[c.value for c in Cell], default=Cell.GRU.value, help="which model runs it")
-    p.add_argument("--server", default="localhost:50051", help="host:port of the server")
+    p.add_argument("--server", default=DEFAULT_SERVER, help="host:port of the server")
     add_connection_arguments(p)
     keywords = p.add_argument_group("keywords")
     keywords.add_argument("--keywords", default="", help="comma-separated trained keywords to report "
@@ -51,7 +52,7 @@ def add_stream_options(p: argparse.ArgumentParser, live: bool) -> None:
                                help="silence before any speech that starts an utterance afresh (no result)")
     transcription.add_argument("--max-utterance-s", type=float,
                                help="an utterance this long ends with a final result (default: no limit)")
-    transcription.add_argument("--decoder", choices=("beam", "greedy"), default="beam", help="the CTC decoder")
+    transcription.add_argument("--decoder", choices=list(DECODERS), default="beam", help="the CTC decoder")
     transcription.add_argument("--alternatives", type=int, default=0,
                                help="final results carry up to this many alternatives (at most 10)")
     activity = p.add_argument_group("voice activity")

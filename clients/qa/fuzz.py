@@ -12,6 +12,7 @@ import string
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import grpc
 import hypothesis
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from rnnvoice.clients.client import Audio, VoiceClient, stream_config
 from rnnvoice.clients.resumable import ResumableStream
 from rnnvoice.models.audio.pcm import SUPPORTED_RATES
+from rnnvoice.models.types import Cell, Task
 from rnnvoice.protos import SERVICE_NAME, pb
 from rnnvoice.service.requests import MAX_CHANNELS, MAX_HINT_CHARS, MAX_HINTS
 from rnnvoice.service.settings import ServerSettings
@@ -40,13 +42,39 @@ ENUM = st.integers(-(2**31), 2**31 - 1)
 BATCH = 8  # calls drawn together and run at once
 
 
+class Method(StrEnum):
+    """How a call reaches the server: a method through the client's stubs, the resumable protocol, or bytes."""
+
+    STREAM = "stream"
+    RECOGNIZE = "recognize"
+    RESUMABLE = "resumable"
+    RAW_STREAM = "raw stream"
+    RAW_RECOGNIZE = "raw recognize"
+
+
+class Verdict(StrEnum):
+    """What the server must do with a call's input."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+    EITHER = "either"
+
+
+class Problem(StrEnum):
+    """What is wrong with how a call ended."""
+
+    CRASH = "crash"
+    HANG = "hang"
+    WRONG_STATUS = "wrong status"
+
+
 @dataclass(frozen=True)
 class Case:
-    """One call: the method, what it sends, and the verdict its input deserves ("accept", "reject", "either")."""
+    """One call: the method, what it sends, and the verdict its input deserves."""
 
-    method: str
+    method: Method
     payload: object
-    verdict: str
+    verdict: Verdict
     why: str
 
 
@@ -119,13 +147,13 @@ def _settings(c: pb.StreamConfig, task: str, keywords: list[str], draw) -> None:
 @st.composite
 def configs(draw, keywords: list[str]) -> tuple[pb.StreamConfig, str | None]:
     """A configuration and why it must be refused (None: it is valid)."""
-    task = draw(st.sampled_from(["keywords", "transcription", "assistant"]))
-    allowed = keywords if task == "keywords" else ["computer"]
+    task = draw(st.sampled_from(list(Task)))
+    allowed = keywords if task == Task.KEYWORDS else ["computer"]
     fmt = Audio(b"", draw(st.sampled_from(SUPPORTED_RATES)), draw(st.integers(1, 3)),
                 draw(st.sampled_from(list(WIDTH))))
-    c = stream_config(fmt, draw(st.sampled_from(["gru", "lstm"])), task)
+    c = stream_config(fmt, task=task, cell=draw(st.sampled_from(list(Cell))))
     _settings(c, task, allowed, draw)
-    spots, words = task != "transcription", task != "keywords"
+    spots, words = task != Task.TRANSCRIPTION, task != Task.KEYWORDS
     faults = {  # name: (applies to this task, what it does)
         "unknown task": (True, lambda: setattr(c, "task", draw(ENUM.filter(lambda t: t not in (1, 2, 3))))),
         "unknown cell": (True, lambda: setattr(c, "cell", draw(ENUM.filter(lambda t: t not in (1, 2))))),
@@ -172,7 +200,7 @@ def streams(draw, keywords: list[str]) -> Case:
         request = {"audio first": audio_request(0, b"\0\0"), "empty first": pb.StreamAudioRequest(),
                    "resume unknown": pb.StreamAudioRequest(resume=pb.ResumeStream(token=draw(st.text(max_size=40)))),
                    "end first": pb.StreamAudioRequest(end=pb.EndOfAudio())}[first]
-        return Case("stream", [request], "reject", first)
+        return Case(Method.STREAM, [request], Verdict.REJECT, first)
     requests, why = [pb.StreamAudioRequest(config=config)], fault
     steps = draw(st.lists(st.sampled_from(["chunk"] * 8 + ["wrong sequence", "second config", "empty request",
                                                            "resume mid-stream", "end of a plain stream"]),
@@ -193,7 +221,7 @@ def streams(draw, keywords: list[str]) -> Case:
                              "end of a plain stream": pb.StreamAudioRequest(end=pb.EndOfAudio())}[step])
         if why is not None:
             break
-    return Case("stream", requests, "reject" if why else "accept", why or "valid stream")
+    return Case(Method.STREAM, requests, Verdict.REJECT if why else Verdict.ACCEPT, why or "valid stream")
 
 
 @st.composite
@@ -206,7 +234,7 @@ def recognitions(draw, keywords: list[str]) -> Case:
     request = pb.RecognizeRequest(config=config, audio=data)
     if why is None and request.ByteSize() > ServerSettings.max_recognize_bytes:
         why = "over the size limit"  # but not as large as a Recognize request may be
-    return Case("recognize", request, "reject" if why else "accept", why or "valid recording")
+    return Case(Method.RECOGNIZE, request, Verdict.REJECT if why else Verdict.ACCEPT, why or "valid recording")
 
 
 @st.composite
@@ -223,8 +251,8 @@ def raw_calls(draw, keywords: list[str]) -> Case:
             for _ in range(draw(st.integers(1, 4))):
                 data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
             messages.append(bytes(data))
-    method = draw(st.sampled_from(["raw stream", "raw recognize"]))
-    return Case(method, messages if method == "raw stream" else messages[0], "either", "bytes")
+    method = draw(st.sampled_from([Method.RAW_STREAM, Method.RAW_RECOGNIZE]))
+    return Case(method, messages if method == Method.RAW_STREAM else messages[0], Verdict.EITHER, "bytes")
 
 
 @st.composite
@@ -234,7 +262,7 @@ def resumable_streams(draw, keywords: list[str]) -> Case:
     encoding = "float32le" if config.format.encoding == pb.ENCODING_FLOAT32LE else "pcm_s16le"
     chunks = [_frames(draw(st.integers(0, 2**32 - 1)), draw(st.integers(1, 1600)), config.format.channels or 1,
                       encoding).tobytes() for _ in range(draw(st.integers(0, 5)))]
-    return Case("resumable", (config, chunks), "accept", "valid resumable stream")
+    return Case(Method.RESUMABLE, (config, chunks), Verdict.ACCEPT, "valid resumable stream")
 
 
 def cases(keywords: list[str]) -> st.SearchStrategy[Case]:
@@ -245,17 +273,17 @@ def cases(keywords: list[str]) -> st.SearchStrategy[Case]:
 def call(client: VoiceClient, case: Case, deadline_s: float) -> tuple[grpc.StatusCode, str]:
     """Runs one call to its end: its status and message."""
     try:
-        if case.method == "stream":
+        if case.method == Method.STREAM:
             for _ in client.stub.StreamAudio(iter(case.payload), timeout=deadline_s, metadata=client.metadata):
                 pass
-        elif case.method == "recognize":
+        elif case.method == Method.RECOGNIZE:
             client.stub.Recognize(case.payload, timeout=deadline_s, metadata=client.metadata)
-        elif case.method == "resumable":
+        elif case.method == Method.RESUMABLE:
             for _ in ResumableStream(client.stub, *case.payload, timeout_s=deadline_s, metadata=client.metadata):
                 pass
         else:
-            path = f"/{SERVICE_NAME}/{'StreamAudio' if case.method == 'raw stream' else 'Recognize'}"
-            if case.method == "raw stream":
+            path = f"/{SERVICE_NAME}/{'StreamAudio' if case.method == Method.RAW_STREAM else 'Recognize'}"
+            if case.method == Method.RAW_STREAM:
                 for _ in client.channel.stream_stream(path)(iter(case.payload), timeout=deadline_s,
                                                             metadata=client.metadata):
                     pass
@@ -266,18 +294,18 @@ def call(client: VoiceClient, case: Case, deadline_s: float) -> tuple[grpc.Statu
         return e.code(), e.details() or ""
 
 
-def judge(case: Case, code: grpc.StatusCode, details: str) -> str | None:
-    """What is wrong with this status for this case: "hang", "wrong status", or None."""
+def judge(case: Case, code: grpc.StatusCode, details: str) -> Problem | None:
+    """What is wrong with this status for this case: a hang, a wrong status, or nothing (None)."""
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return "hang"
+        return Problem.HANG
     if code in SERVER_ERRORS or (code != grpc.StatusCode.OK and code not in REFUSALS):
-        return "wrong status"
-    if case.verdict == "reject" and code == grpc.StatusCode.OK:
-        return "wrong status"
-    if case.verdict == "accept" and code != grpc.StatusCode.OK and not (
+        return Problem.WRONG_STATUS
+    if case.verdict == Verdict.REJECT and code == grpc.StatusCode.OK:
+        return Problem.WRONG_STATUS
+    if case.verdict == Verdict.ACCEPT and code != grpc.StatusCode.OK and not (
             code == grpc.StatusCode.RESOURCE_EXHAUSTED and "limit" in details):
-        return "wrong status"
-    return "wrong status" if code in REFUSALS and not details.strip() else None
+        return Problem.WRONG_STATUS
+    return Problem.WRONG_STATUS if code in REFUSALS and not details.strip() else None
 
 
 class Stop(Exception):
@@ -308,11 +336,11 @@ def fuzz(sut, inputs: int = 100_000, max_seconds: float = 3600.0, deadline_s: fl
                 report.statuses[f"{case.method} {case.verdict} {code.name}"] += 1
                 problem = judge(case, code, details)
                 if code == grpc.StatusCode.UNAVAILABLE and not sut.alive():
-                    problem = "crash"
+                    problem = Problem.CRASH
                 if problem:
-                    report.crashes += problem == "crash"
-                    report.hangs += problem == "hang"
-                    report.wrong_status += problem == "wrong status"
+                    report.crashes += problem == Problem.CRASH
+                    report.hangs += problem == Problem.HANG
+                    report.wrong_status += problem == Problem.WRONG_STATUS
                     kind = (problem, case.method, case.why, code.name)
                     report.kinds[kind] += 1
                     if report.kinds[kind] == 1:

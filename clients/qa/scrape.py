@@ -1,6 +1,5 @@
-"""Reads a server's Prometheus /metrics: sample values by name and labels, and quantiles of histograms."""
+"""Reads a server's Prometheus /metrics: sample values by name and labels, and the bucket counts of histograms."""
 
-import math
 import ssl
 import urllib.request
 
@@ -28,23 +27,3 @@ def buckets(samples: list[Sample], name: str, **labels: str) -> dict[float, floa
             le = float(s.labels["le"])
             counts[le] = counts.get(le, 0.0) + s.value
     return dict(sorted(counts.items()))
-
-
-def subtract(after: dict[float, float], before: dict[float, float]) -> dict[float, float]:
-    """Bucket counts of what happened between two scrapes."""
-    return {le: n - before.get(le, 0.0) for le, n in after.items()}
-
-
-def histogram_quantile(q: float, counts: dict[float, float]) -> float:
-    """The q-quantile from cumulative bucket counts, interpolated within a bucket as Prometheus does."""
-    total = counts.get(math.inf, 0.0)
-    if total <= 0:
-        return math.nan
-    rank, lower, below = q * total, 0.0, 0.0
-    for le, n in counts.items():
-        if n >= rank:
-            if math.isinf(le):
-                return lower  # beyond the top bucket: its lower bound, as Prometheus answers
-            return lower + (le - lower) * (rank - below) / max(n - below, 1e-12)
-        lower, below = le, n
-    return lower

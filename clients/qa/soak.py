@@ -16,6 +16,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import grpc
 
@@ -23,12 +24,26 @@ from rnnvoice.clients.client import Audio, VoiceClient, result_dict, stream_conf
 from rnnvoice.clients.qa.cutting_proxy import cutting_proxy
 from rnnvoice.clients.qa.fuzz import REFUSALS
 from rnnvoice.clients.resumable import ResumableStream
+from rnnvoice.models.types import MODEL_TASKS, Cell, Task
 from rnnvoice.protos import pb
 
-# How the streams end, and how often.
-KINDS = {"complete": 10, "slow reader": 2, "cancel": 2, "disconnect": 2, "silent peer": 1, "oversized chunk": 1}
-TASKS = ("keywords", "transcription")
-CELLS = ("gru", "lstm")
+
+class Ending(StrEnum):
+    """How a stream of the soak ends."""
+
+    COMPLETE = "complete"
+    SLOW_READER = "slow reader"
+    CANCEL = "cancel"
+    DISCONNECT = "disconnect"
+    SILENT_PEER = "silent peer"
+    OVERSIZED_CHUNK = "oversized chunk"
+
+
+# How often each ending is drawn.
+ENDINGS = {Ending.COMPLETE: 10, Ending.SLOW_READER: 2, Ending.CANCEL: 2, Ending.DISCONNECT: 2, Ending.SILENT_PEER: 1,
+           Ending.OVERSIZED_CHUNK: 1}
+TASKS = MODEL_TASKS
+CELLS = tuple(Cell)
 OVERSIZED_BYTES = 4 * 1024 * 1024
 
 
@@ -115,30 +130,30 @@ def _differing(a, b):
     return (a, b)
 
 
-def _config(audio: Audio, task: str, cell: str) -> pb.StreamConfig:
-    return stream_config(audio, cell, task, interim_scores=task == "keywords", interim_results=task == "transcription")
-
-
 class Soak:
     def __init__(self, sut, audio: Audio, plan: SoakPlan, progress=None):
         self.sut, self.audio, self.plan, self.progress = sut, audio, plan, progress
         self.report = SoakReport()
         self.lock = threading.Lock()
         self.chunks = list(audio.chunks(plan.chunk_s))
+        # Every result as it comes: a keyword stream's scores, a recogniser's partial results.
+        self.configs = {(task, cell): stream_config(audio, task=task, cell=cell, interim_scores=task == Task.KEYWORDS,
+                                                    interim_results=task != Task.KEYWORDS)
+                        for task in TASKS for cell in CELLS}
         self.expected: dict[tuple[str, str], list[dict]] = {}
         self.window_s = 0.0
 
     def run(self) -> SoakReport:
         started = time.monotonic()
         rng = random.Random(self.plan.seed)
-        kinds = rng.choices(list(KINDS), weights=list(KINDS.values()), k=self.plan.streams)
+        kinds = rng.choices(list(ENDINGS), weights=list(ENDINGS.values()), k=self.plan.streams)
         with ExitStack() as stack:
             direct = stack.enter_context(VoiceClient(self.sut.target, connection=self.sut.connection))
             direct.wait_ready(30)
             for task in TASKS:
                 for cell in CELLS:
-                    self.expected[task, cell] = comparable(direct.stream(
-                        _config(self.audio, task, cell), self.chunks, resumable=False))
+                    self.expected[task, cell] = comparable(direct.stream(self.configs[task, cell], self.chunks,
+                                                                         resumable=False))
             resuming_proxy, cut_resuming = stack.enter_context(cutting_proxy(self.sut.target))
             plain_proxy, cut_plain = stack.enter_context(cutting_proxy(self.sut.target))
             self.clients = {"direct": direct, **{
@@ -172,13 +187,16 @@ class Soak:
             cut_plain()
             silent = not silent
 
-    def _stream(self, kind: str, index: int, draw: float) -> None:
+    def _stream(self, kind: Ending, index: int, draw: float) -> None:
         task, cell = TASKS[index % 2], CELLS[index // 2 % 2]
+        end = {Ending.COMPLETE: self._complete, Ending.SLOW_READER: self._slow_reader, Ending.CANCEL: self._cancel,
+               Ending.DISCONNECT: self._disconnect, Ending.SILENT_PEER: self._silent_peer,
+               Ending.OVERSIZED_CHUNK: self._oversized_chunk}[kind]
         try:
-            getattr(self, "_" + kind.replace(" ", "_"))(task, cell, draw)
+            end(task, cell, draw)
         except grpc.RpcError as e:
             self.report.fail(f"{kind} {task} {cell}: {e.code().name}: {e.details()}")
-        except Exception as e:  # noqa: BLE001 -- a soak reports what went wrong with a stream and goes on
+        except Exception as e:  # a soak reports what went wrong with a stream and goes on
             self.report.fail(f"{kind} {task} {cell}: {type(e).__name__}: {e}")
         with self.lock:
             self.report.streams += 1
@@ -187,7 +205,7 @@ class Soak:
                 self.progress(self.report)
 
     def _resumable(self, task: str, cell: str) -> ResumableStream:
-        return self.clients["resuming"].stream(_config(self.audio, task, cell), self._paced())
+        return self.clients["resuming"].stream(self.configs[task, cell], self._paced())
 
     def _paced(self):
         pace_s = self.plan.chunk_s / self.plan.speed
@@ -225,7 +243,7 @@ class Soak:
         """Cancelled after a share of its results: a resumable one is parked for its window, a plain one freed."""
         client = self.clients["direct"]
         stream = self._resumable(task, cell) if draw < 0.5 else \
-            client.stream(_config(self.audio, task, cell), self._paced(), resumable=False)
+            client.stream(self.configs[task, cell], self._paced(), resumable=False)
         try:
             for i, _ in enumerate(stream):
                 if i >= 2 + draw * 10:
@@ -239,7 +257,7 @@ class Soak:
         """A plain stream through the proxy that resets: it completes, or its connection is cut under it."""
         client = self.clients["plain"]
         try:
-            results = comparable(client.stream(_config(self.audio, task, cell), self._paced(), resumable=False))
+            results = comparable(client.stream(self.configs[task, cell], self._paced(), resumable=False))
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.UNAVAILABLE:
                 raise
@@ -254,7 +272,7 @@ class Soak:
         quiet = threading.Event()
 
         def requests():
-            yield pb.StreamAudioRequest(config=_config(self.audio, task, cell))
+            yield pb.StreamAudioRequest(config=self.configs[task, cell])
             for sequence, data in enumerate(self.chunks[:int(draw * 3)]):
                 yield pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=sequence, data=data))
             quiet.wait()
@@ -277,8 +295,7 @@ class Soak:
 
     def _oversized_chunk(self, task: str, cell: str, draw: float) -> None:
         """A chunk far beyond the limit must be refused with a status that says so."""
-        config = _config(self.audio, task, cell)
-        requests = [pb.StreamAudioRequest(config=config),
+        requests = [pb.StreamAudioRequest(config=self.configs[task, cell]),
                     pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=0, data=bytes(OVERSIZED_BYTES)))]
         try:
             direct = self.clients["direct"]

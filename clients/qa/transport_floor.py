@@ -17,6 +17,7 @@ import numpy as np
 import prometheus_client
 
 from rnnvoice.clients.client import CELLS, ENCODINGS, TASKS
+from rnnvoice.models.types import Cell, Task
 from rnnvoice.models.vocabulary import KEYWORDS
 from rnnvoice.protos import pb, pb_grpc
 
@@ -45,7 +46,8 @@ class AnswerOnly(pb_grpc.VoiceServicer):
         if config is None:
             return
         audio_s = heard / config.format.sample_rate_hz
-        self.audio.labels(TASK_NAMES.get(config.task, "keywords"), CELL_NAMES.get(config.cell, "gru")).inc(audio_s)
+        labels = TASK_NAMES.get(config.task, Task.KEYWORDS), CELL_NAMES.get(config.cell, Cell.GRU)
+        self.audio.labels(*labels).inc(audio_s)
         await context.write(pb.StreamAudioResponse(summary=pb.StreamSummary(audio_s=audio_s)))
 
 

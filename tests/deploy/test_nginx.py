@@ -82,7 +82,7 @@ def test_streams_through_nginx_stay_on_one_replica_and_spread_over_both(replicas
 
 def test_resumes_through_nginx_reach_the_replica_that_holds_the_stream(replicas, balancer, certificates):
     audio = read_audio(FIXTURES / "spoken_seven_yes.wav")
-    config = stream_config(audio, "gru", interim_scores=True)
+    config = stream_config(audio, cell="gru", interim_scores=True)
     connection = Connection(ca=certificates.ca)
     with VoiceClient(balancer, timeout_s=60, connection=connection) as direct:
         expected = results(direct.stream(config, audio.chunks(0.1), resumable=False))

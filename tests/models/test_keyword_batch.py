@@ -38,7 +38,9 @@ def state(d: KeywordDetector) -> tuple:
 @settings(max_examples=150, deadline=None)
 @given(streams)
 def test_detectors_stepped_together_decide_as_each_alone(plans):
-    make = lambda config, thresholds: KeywordDetector(LABELS, thresholds, STEP_S, config)  # noqa: E731
+    def make(config, thresholds):
+        return KeywordDetector(LABELS, thresholds, STEP_S, config)
+
     alone = [make(*d) for d, _, _ in plans]
     together = [make(*d) for d, _, _ in plans]
     signals = [posteriors(seed, sum(ticks)) for _, seed, ticks in plans]

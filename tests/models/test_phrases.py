@@ -94,7 +94,7 @@ def test_phrases_and_trained_keywords_side_by_side(client, cell):
 
 
 def phrase_config(task=pb.TASK_KEYWORDS, **phrases) -> pb.StreamConfig:
-    c = stream_config(Audio(b"", 16000), "gru")
+    c = stream_config(Audio(b"", 16000), cell="gru")
     c.task = task
     for text, sensitivity in phrases.items():
         c.keywords.phrases.add(phrase=text, sensitivity=sensitivity)

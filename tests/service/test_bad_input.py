@@ -21,7 +21,7 @@ ONE_SECOND = Audio.from_array(np.zeros(16000, np.float32), 16000)
 
 
 def config(**overrides) -> pb.StreamConfig:
-    c = stream_config(ONE_SECOND, "gru")
+    c = stream_config(ONE_SECOND, cell="gru")
     for path, value in overrides.items():
         target = c
         *parents, name = path.split("__")

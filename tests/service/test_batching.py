@@ -71,7 +71,9 @@ def chunks_of(audio: torch.Tensor, sizes_ms: list[int], rate: int) -> list[torch
 
 
 def assert_same(batched: StreamOutput, alone: StreamOutput) -> None:
-    key = lambda d: (d.keyword, d.start_s, d.end_s, d.detected_s)  # noqa: E731
+    def key(d):
+        return d.keyword, d.start_s, d.end_s, d.detected_s
+
     assert [key(d) for d in batched.detections] == [key(d) for d in alone.detections]
     np.testing.assert_allclose([d.score for d in batched.detections], [d.score for d in alone.detections], atol=1e-5)
     assert (batched.smoothed is None) == (alone.smoothed is None)
@@ -79,8 +81,10 @@ def assert_same(batched: StreamOutput, alone: StreamOutput) -> None:
         np.testing.assert_allclose(batched.smoothed, alone.smoothed, atol=1e-5)
         assert batched.scores.keys() == alone.scores.keys() if alone.scores else batched.scores is None
     # Confidences (of results and of words) are rounded to 1e-4 from scores equal to 1e-5.
-    plain = lambda t: dataclasses.replace(  # noqa: E731
-        t, confidence=0.0, words=tuple(dataclasses.replace(w, confidence=0.0) for w in t.words))
+    def plain(t):
+        words = tuple(dataclasses.replace(w, confidence=0.0) for w in t.words)
+        return dataclasses.replace(t, confidence=0.0, words=words)
+
     assert [plain(t) for t in batched.transcripts] == [plain(t) for t in alone.transcripts]
     for b, a in zip(batched.transcripts, alone.transcripts):
         assert b.confidence == pytest.approx(a.confidence, abs=2e-4)

@@ -133,7 +133,9 @@ def test_a_stream_ends_at_the_longest_stream_with_its_results_and_says_so(limite
 @pytest.mark.parametrize("limited", [{"max_stream_message_bytes": 64 << 10, "max_recognize_bytes": 1 << 20}],
                          indirect=True)
 def test_each_method_has_its_own_message_limit(limited):
-    big = lambda n: np.zeros(n // 2, "<i2").tobytes()  # noqa: E731
+    def big(n):
+        return np.zeros(n // 2, "<i2").tobytes()
+
     with VoiceClient(limited.target, timeout_s=60) as c:
         # Over StreamAudio's limit: refused before it is parsed.
         error = rpc_error(lambda: c.stream(stream_config(ONE_SECOND), [big(100_000)], resumable=False))

@@ -76,12 +76,12 @@ def test_open_streams_and_how_streams_end(metered_server, metered_client):
     url = metered_server.metrics_url
     before = scrape(url)
     gate = threading.Event()
-    call = metered_client.stream(stream_config(NOISE, "lstm"), held_open(gate), resumable=False)
+    call = metered_client.stream(stream_config(NOISE, cell="lstm"), held_open(gate), resumable=False)
     assert wait_until(lambda: value(scrape(url), "rnnvoice_active_streams", cell="lstm") == 1)
     call.cancel()
     gate.set()
     assert wait_until(lambda: value(scrape(url), "rnnvoice_active_streams", cell="lstm") == 0)
-    bad = stream_config(NOISE, "gru")
+    bad = stream_config(NOISE, cell="gru")
     bad.format.sample_rate_hz = 12345
     assert rpc_error(lambda: metered_client.stub.StreamAudio(iter([pb.StreamAudioRequest(config=bad)]))).code() == \
         grpc.StatusCode.INVALID_ARGUMENT

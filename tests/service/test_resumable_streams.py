@@ -45,7 +45,7 @@ CASES = {
 def test_results_through_many_cuts_equal_an_uncut_stream(resumable_server, case, cell):
     make_audio, options = CASES[case]
     audio = make_audio()
-    config = stream_config(audio, cell, **options)
+    config = stream_config(audio, cell=cell, **options)
     with VoiceClient(resumable_server.target, timeout_s=60) as direct:
         expected = results(direct.stream(config, audio.chunks(0.1), resumable=False))
     assert any(r["type"] in ("keyword", "final") for r in expected)
@@ -71,7 +71,7 @@ def test_lost_stream_is_kept_for_its_window_then_freed(resumable_server):
         return len(sessions) == 1 and value(scrape(url), "rnnvoice_parked_streams") == 1
 
     before = scrape(url)
-    config = stream_config(Audio(PCM, 16000), "gru", interim_scores=True)
+    config = stream_config(Audio(PCM, 16000), cell="gru", interim_scores=True)
     config.resumable = True
     gate = threading.Event()
 
@@ -117,7 +117,7 @@ def test_lost_stream_is_kept_for_its_window_then_freed(resumable_server):
 
 
 def test_half_close_without_end_of_audio_is_taken_for_a_lost_call(resumable_server):
-    config = stream_config(Audio(PCM, 16000), "gru")
+    config = stream_config(Audio(PCM, 16000), cell="gru")
     config.resumable = True
     with VoiceClient(resumable_server.target, timeout_s=30) as client:
         requests = [pb.StreamAudioRequest(config=config), pb.StreamAudioRequest(audio=pb.AudioChunk(data=PCM))]
@@ -141,7 +141,7 @@ def test_a_parked_stream_keeps_its_token_holder_and_limits(settings):
     owner, other = "o" * 24, "x" * 24
     guarded = ServerThread(dataclasses.replace(settings, resume_window_s=30.0, idle_timeout_s=2.0,
                                                tokens=parse_tokens(f"owner {owner} keywords 1\nother {other}", "test")))
-    config = stream_config(Audio(PCM, 16000), "gru")
+    config = stream_config(Audio(PCM, 16000), cell="gru")
     config.resumable = True
     gate = threading.Event()
 

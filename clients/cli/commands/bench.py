@@ -10,24 +10,30 @@ HELP = "how many real-time streams GRU and LSTM sustain: latency, server CPU and
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from rnnvoice.clients.connection import add_connection_arguments
+    from rnnvoice.clients.qa.bench import Ramp
+    from rnnvoice.models.types import MODEL_TASKS, Cell
+
+    ramp = Ramp()
     p.add_argument("recording", help="a real recording (any format soundfile reads), looped by every stream")
     p.add_argument("--server", help="host:port of a running server (default: start one on the shipped models)")
     p.add_argument("--metrics", help="that server's metrics URL, e.g. http://host:9100/metrics, or https:// for a "
                                      "server with TLS, trusted as --tls-ca says (needed with --server; default: none)")
-    from rnnvoice.clients.connection import add_connection_arguments
-
     add_connection_arguments(p)  # for --server
-    p.add_argument("--cells", default="gru,lstm", help="comma-separated cells")
-    p.add_argument("--tasks", default="keywords,transcription", help="comma-separated tasks")
-    p.add_argument("--start-streams", type=int, default=10, help="streams at the first level of the ramp")
-    p.add_argument("--growth", type=float, default=1.5, help="each level has this many times the streams before it")
-    p.add_argument("--max-streams", type=int, default=2000, help="the ramp stops here at the latest")
-    p.add_argument("--resolution", type=float, default=0.1,
+    p.add_argument("--cells", default=",".join(Cell), help="comma-separated cells")
+    p.add_argument("--tasks", default=",".join(MODEL_TASKS), help="comma-separated tasks")
+    p.add_argument("--start-streams", type=int, default=ramp.start, help="streams at the first level of the ramp")
+    p.add_argument("--growth", type=float, default=ramp.growth,
+                   help="each level has this many times the streams before it")
+    p.add_argument("--max-streams", type=int, default=ramp.max_streams, help="the ramp stops here at the latest")
+    p.add_argument("--resolution", type=float, default=ramp.resolution,
                    help="after the first level that misses, levels between it and the last kept narrow the gap to "
                         "this share of the streams kept")
-    p.add_argument("--level-s", type=float, default=5.0, help="audio each stream plays per level, in real time")
-    p.add_argument("--chunk-ms", type=float, default=100.0, help="audio per request")
-    p.add_argument("--p99-ms", type=float, default=100.0, help="a level is sustained while p99 latency stays within this")
+    p.add_argument("--level-s", type=float, default=ramp.level_s,
+                   help="audio each stream plays per level, in real time")
+    p.add_argument("--chunk-ms", type=float, default=ramp.chunk_s * 1000, help="audio per request")
+    p.add_argument("--p99-ms", type=float, default=ramp.p99_limit_ms,
+                   help="a level is sustained while p99 latency stays within this")
     p.add_argument("--no-compare", action="store_true", help="skip the per-stream (--no-batching) server's ramp")
     p.add_argument("--floor-streams", default="250,500",
                    help="comma-separated stream counts at which to measure the transport floor, a server that only "
@@ -112,8 +118,8 @@ def run(args) -> int:
     print(table(report))
     if floor:
         print(floor_table(floor, engine))
-    document = {"recording": str(args.recording), "ramp": vars(ramp), **report.get("keywords", {}),
-                **{task: report[task] for task in tasks if task != "keywords"},
+    document = {"recording": str(args.recording), "ramp": vars(ramp), **report.get(Task.KEYWORDS, {}),
+                **{task: report[task] for task in tasks if task != Task.KEYWORDS},
                 "transport_floor": {"levels": floor, "marginal_bytes_per_stream": memory_slope(floor)},
                 "keyword_engine_alone": {cell: [{"streams": n, "cpu_ms_per_audio_s": v} for n, v in by_streams.items()]
                                          for cell, by_streams in engine.items()}}

@@ -1,6 +1,7 @@
 """`rnnvoice fuzz`: drawn calls, valid and not, against a server on loopback; crashes, hangs and wrong statuses."""
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -9,15 +10,18 @@ HELP = "hypothesis-drawn calls against a server on loopback: crashes, hangs, wro
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--server", help="host:port of a running server on loopback (default: start one)")
     from rnnvoice.clients.connection import add_connection_arguments
+    from rnnvoice.clients.qa.fuzz import fuzz
 
+    defaults = {name: parameter.default for name, parameter in inspect.signature(fuzz).parameters.items()}
+    p.add_argument("--server", help="host:port of a running server on loopback (default: start one)")
     add_connection_arguments(p)  # for --server
     p.add_argument("--metrics", help="that server's metrics URL, for its memory (e.g. http://127.0.0.1:9100/metrics; "
                    "default: none, and a server it starts is measured in /proc)")
-    p.add_argument("--inputs", type=int, default=100_000, help="calls to draw and run")
-    p.add_argument("--max-seconds", type=float, default=3600.0, help="stop drawing after this long")
-    p.add_argument("--deadline-s", type=float, default=30.0, help="a call that takes longer is a hang")
+    p.add_argument("--inputs", type=int, default=defaults["inputs"], help="calls to draw and run")
+    p.add_argument("--max-seconds", type=float, default=defaults["max_seconds"], help="stop drawing after this long")
+    p.add_argument("--deadline-s", type=float, default=defaults["deadline_s"],
+                   help="a call that takes longer is a hang")
     p.add_argument("--seed", type=int, help="hypothesis's seed, to draw the same calls again (default: a new one)")
     p.add_argument("--json", type=Path, default=Path("reports/robustness/fuzz.json"), help="where to write the report")
 

@@ -7,13 +7,12 @@ HELP = "ask a server's gRPC health service; exit 0 when it serves"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from rnnvoice.clients.connection import DEFAULT_SERVER, add_connection_arguments
     from rnnvoice.protos import SERVICE_NAME
 
-    p.add_argument("--server", default="localhost:50051", help="host:port of the server")
+    p.add_argument("--server", default=DEFAULT_SERVER, help="host:port of the server")
     p.add_argument("--service", default=SERVICE_NAME, help="service to ask about; '' for the whole server")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer")
-    from rnnvoice.clients.connection import add_connection_arguments
-
     add_connection_arguments(p, token=False)  # the health service is open to all, but may sit behind TLS
 
 

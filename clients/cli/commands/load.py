@@ -7,12 +7,13 @@ HELP = "many concurrent streams of a recording: latency as the client sees it"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("recording", help="a real recording (any format soundfile reads), streamed by every stream")
-    p.add_argument("--server", default="localhost:50051", help="host:port of the server or load balancer")
-    from rnnvoice.clients.connection import add_connection_arguments
+    from rnnvoice.clients.connection import DEFAULT_SERVER, add_connection_arguments
+    from rnnvoice.models.types import Cell
 
+    p.add_argument("recording", help="a real recording (any format soundfile reads), streamed by every stream")
+    p.add_argument("--server", default=DEFAULT_SERVER, help="host:port of the server or load balancer")
     add_connection_arguments(p)
-    p.add_argument("--cells", default="gru,lstm", help="comma-separated cells, run one after the other")
+    p.add_argument("--cells", default=",".join(Cell), help="comma-separated cells, run one after the other")
     p.add_argument("--streams", type=int, default=8, help="concurrent streams per cell")
     p.add_argument("--chunk-ms", type=float, default=100.0, help="audio per request")
     p.add_argument("--fast", action="store_true", help="send as fast as the server takes it, not at the audio's pace")

@@ -35,7 +35,7 @@ def run(args) -> int:
     display = Display()
     with VoiceClient(args.server, connection=connection_from_args(args)) as client:
         try:
-            config = stream_config(Audio(b"", rate), args.cell, **stream_options(args, client, live=True))
+            config = stream_config(Audio(b"", rate), cell=args.cell, **stream_options(args, client, live=True))
         except grpc.RpcError as e:  # asking for the keywords a sensitivity applies to
             print(f"error: {e.code().name}: {e.details()}", file=sys.stderr)
             return 1

@@ -8,34 +8,58 @@ from pathlib import Path
 
 HELP = "run the gRPC server on the shipped models"
 
-# Every limit: (ServerSettings field, type, help); the flag is --FIELD, the environment variable RNNVOICE_FIELD, the
-# default the setting's own.
-LIMITS = (
-    ("max_streams", int, "streams open at once; more are refused with RESOURCE_EXHAUSTED"),
-    ("retry_after_s", float, "seconds a refusal for capacity tells the client to wait"),
-    ("idle_timeout_s", float, "seconds without audio that end a stream with DEADLINE_EXCEEDED"),
-    ("max_stream_s", float, "longest a stream may last, in seconds"),
-    ("keepalive_s", float, "seconds of quiet before the server pings a connection"),
-    ("keepalive_timeout_s", float, "seconds a ping has to be answered"),
-    ("realtime_factor", float, "how much faster than real time a stream may send its audio"),
-    ("burst_s", float, "seconds of audio a stream may send at once before its pace is held"),
-    ("max_chunk_s", float, "longest audio chunk, in seconds"),
-    ("max_recording_s", float, "longest Recognize recording, in seconds"),
-    ("max_stream_message_bytes", int, "largest StreamAudio request"),
-    ("max_recognize_bytes", int, "largest Recognize request"),
-    ("resume_window_s", float, "seconds a resumable stream whose call was lost is kept for a resume (at most "
-                               "--idle-timeout-s)"),
+# Every setting given as a flag --FIELD and an environment variable RNNVOICE_FIELD: (ServerSettings field, help);
+# its type and default are the field's own.
+LISTEN = (
+    ("host", "address to listen on; [::] or 0.0.0.0 for every interface"),
+    ("port", "port"),
 )
+LIMITS = (
+    ("max_streams", "streams open at once; more are refused with RESOURCE_EXHAUSTED"),
+    ("retry_after_s", "seconds a refusal for capacity tells the client to wait"),
+    ("idle_timeout_s", "seconds without audio that end a stream with DEADLINE_EXCEEDED"),
+    ("max_stream_s", "longest a stream may last, in seconds"),
+    ("keepalive_s", "seconds of quiet before the server pings a connection"),
+    ("keepalive_timeout_s", "seconds a ping has to be answered"),
+    ("realtime_factor", "how much faster than real time a stream may send its audio"),
+    ("burst_s", "seconds of audio a stream may send at once before its pace is held"),
+    ("max_chunk_s", "longest audio chunk, in seconds"),
+    ("max_recording_s", "longest Recognize recording, in seconds"),
+    ("max_stream_message_bytes", "largest StreamAudio request"),
+    ("max_recognize_bytes", "largest Recognize request"),
+    ("resume_window_s", "seconds a resumable stream whose call was lost is kept for a resume (at most "
+                        "--idle-timeout-s)"),
+)
+ENGINE = (
+    ("inference_threads", "threads running model steps; streams queue for them"),
+    ("batch_wait_ms", "longest wait for more streams to join a batched step"),
+    ("max_batch", "most streams in one batched step"),
+    ("intra_op_threads", "threads inside one torch operation"),
+    ("device", "cpu, or cuda"),
+)
+METRICS = (
+    ("metrics_port", "serve Prometheus metrics at http(s)://METRICS_HOST:PORT/metrics; 0 serves none"),
+    ("metrics_host", "address of the metrics endpoint; HTTPS with the server's TLS files"),
+)
+SETTINGS = LISTEN + LIMITS + ENGINE + METRICS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    import typing
+
     from rnnvoice.service.settings import ServerSettings
 
     env = os.environ.get
     defaults = ServerSettings(models={})
-    p.add_argument("--host", default=env("RNNVOICE_HOST", defaults.host),
-                   help="address to listen on; [::] or 0.0.0.0 for every interface (RNNVOICE_HOST)")
-    p.add_argument("--port", type=int, default=int(env("RNNVOICE_PORT", "50051")), help="port (RNNVOICE_PORT)")
+    types = typing.get_type_hints(ServerSettings)
+
+    def add_settings(table: tuple[tuple[str, str], ...]) -> None:
+        for name, text in table:
+            variable = f"RNNVOICE_{name.upper()}"
+            p.add_argument(f"--{name.replace('_', '-')}", type=types[name],
+                           default=env(variable, getattr(defaults, name)), help=f"{text} ({variable})")
+
+    add_settings(LISTEN)
     p.add_argument("--model", action="append", default=[], metavar="TASK:CELL=PATH",
                    help="serve these weights instead of the shipped ones, e.g. keywords:gru=runs/kws_gru.pt; repeatable "
                    "(default: the shipped models)")
@@ -50,27 +74,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="bearer tokens, a line each: NAME TOKEN [TASKS [MAX_STREAMS]] (RNNVOICE_TOKENS_FILE; "
                         "RNNVOICE_TOKENS may hold the same lines, separated by ;) (default: none, every caller may "
                         "do everything)")
-    for name, kind, text in LIMITS:
-        variable = f"RNNVOICE_{name.upper()}"
-        p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=kind(env(variable, getattr(defaults, name))),
-                       help=f"{text} ({variable})")
-    p.add_argument("--inference-threads", type=int, default=int(env("RNNVOICE_INFERENCE_THREADS", "2")),
-                   help="threads running model steps; streams queue for them (RNNVOICE_INFERENCE_THREADS)")
-    p.add_argument("--no-batching", action="store_true", default=env("RNNVOICE_BATCHING", "1") == "0",
+    add_settings(LIMITS)
+    batching = env("RNNVOICE_BATCHING")
+    p.add_argument("--no-batching", action="store_true",
+                   default=not defaults.batching if batching is None else batching == "0",
                    help="run each stream's steps on its own instead of batching across streams (RNNVOICE_BATCHING=0)")
-    p.add_argument("--batch-wait-ms", type=float, default=float(env("RNNVOICE_BATCH_WAIT_MS", "2")),
-                   help="longest wait for more streams to join a batched step (RNNVOICE_BATCH_WAIT_MS)")
-    p.add_argument("--max-batch", type=int, default=int(env("RNNVOICE_MAX_BATCH", "512")),
-                   help="most streams in one batched step (RNNVOICE_MAX_BATCH)")
-    p.add_argument("--intra-op-threads", type=int, default=int(env("RNNVOICE_INTRA_OP_THREADS", "1")),
-                   help="threads inside one torch operation (RNNVOICE_INTRA_OP_THREADS)")
-    p.add_argument("--device", default=env("RNNVOICE_DEVICE", "cpu"), help="cpu, or cuda (RNNVOICE_DEVICE)")
-    p.add_argument("--grace", type=float, default=10.0, help="seconds open streams get to finish on shutdown")
-    p.add_argument("--metrics-port", type=int, default=int(env("RNNVOICE_METRICS_PORT", "0")),
-                   help="serve Prometheus metrics at http(s)://METRICS_HOST:PORT/metrics; 0 serves none "
-                        "(RNNVOICE_METRICS_PORT)")
-    p.add_argument("--metrics-host", default=env("RNNVOICE_METRICS_HOST", defaults.metrics_host),
-                   help="address of the metrics endpoint; HTTPS with the server's TLS files (RNNVOICE_METRICS_HOST)")
+    add_settings(ENGINE)
+    p.add_argument("--grace", type=float, default=defaults.grace_s,
+                   help="seconds open streams get to finish on shutdown")
+    add_settings(METRICS)
 
 
 def parse_models(specs: list[str]) -> dict[tuple[str, str], Path]:
@@ -97,13 +109,9 @@ def run(args) -> int:
 
     try:
         tokens = load_tokens(args.tokens, os.environ.get("RNNVOICE_TOKENS"))
-        limits = {name: getattr(args, name) for name, *_ in LIMITS}
-        settings = ServerSettings(host=args.host, port=args.port, inference_threads=args.inference_threads,
-                                  grace_s=args.grace, metrics_port=args.metrics_port, metrics_host=args.metrics_host,
-                                  batching=not args.no_batching, batch_wait_ms=args.batch_wait_ms,
-                                  max_batch=args.max_batch, intra_op_threads=args.intra_op_threads, device=args.device,
-                                  tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
-                                  tokens=tokens, **limits)
+        settings = ServerSettings(**{name: getattr(args, name) for name, _ in SETTINGS}, batching=not args.no_batching,
+                                  grace_s=args.grace, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                                  tls_client_ca=args.tls_client_ca, tokens=tokens)
         if args.model:
             settings = dataclasses.replace(settings, models=parse_models(args.model))
         asyncio.run(serve(settings))

@@ -9,21 +9,25 @@ HELP = "hundreds of streams cut, resumed, cancelled, silent, slow, oversized: le
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from rnnvoice.clients.connection import add_connection_arguments
+    from rnnvoice.clients.qa.soak import SoakPlan
+
+    plan = SoakPlan()
     p.add_argument("recording", help="a real recording (any format soundfile reads), sent by every stream")
     p.add_argument("--server", help="host:port of a running server on loopback (default: start one)")
-    from rnnvoice.clients.connection import add_connection_arguments
-
     add_connection_arguments(p)  # for --server
     p.add_argument("--metrics", help="that server's metrics URL (needed with --server: sessions and memory)")
-    p.add_argument("--streams", type=int, default=500, help="streams in all")
-    p.add_argument("--concurrency", type=int, default=16, help="streams open at once")
-    p.add_argument("--speed", type=float, default=4.0, help="audio sent at this many times real time")
-    p.add_argument("--cut-every-s", type=float, default=1.5, help="the proxies cut every connection this often")
-    p.add_argument("--silent-s", type=float, default=5.0, help="a silent peer is cancelled by the soak after this long")
+    p.add_argument("--streams", type=int, default=plan.streams, help="streams in all")
+    p.add_argument("--concurrency", type=int, default=plan.concurrency, help="streams open at once")
+    p.add_argument("--speed", type=float, default=plan.speed, help="audio sent at this many times real time")
+    p.add_argument("--cut-every-s", type=float, default=plan.cut_every_s,
+                   help="the proxies cut every connection this often")
+    p.add_argument("--silent-s", type=float, default=plan.silent_s,
+                   help="a silent peer is cancelled by the soak after this long")
     p.add_argument("--resume-window-s", type=float, default=3.0, help="the resume window of the server it starts")
     p.add_argument("--idle-timeout-s", type=float, default=3.0,
                    help="the idle timeout of the server it starts: below --silent-s, silent peers are its to end")
-    p.add_argument("--seed", type=int, default=0, help="which streams end which way")
+    p.add_argument("--seed", type=int, default=plan.seed, help="which streams end which way")
     p.add_argument("--json", type=Path, default=Path("reports/robustness/soak.json"), help="where to write the report")
 
 
