@@ -10,13 +10,26 @@ BIN := $(VENV)/bin
 SYSTEM_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts libportaudio2 sox \
 	prometheus nginx docker-compose docker.io debootstrap openssl
 
-.PHONY: serve test system venv dev stubs reports certs study
+.PHONY: serve test check lint format system venv dev stubs reports certs study
 
 serve: venv
 	$(BIN)/rnnvoice serve
 
-test: system dev
+# The whole suite, lint first: what CI runs.
+test: system dev lint
 	$(BIN)/python -m pytest
+
+# The fast loop while developing: every test not marked slow or docker (under 2 minutes).
+check: dev
+	$(BIN)/python -m pytest -q -m "not slow and not docker"
+
+lint: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # Installs missing Debian packages (needs root, as on CI); skipped when all are present.
 system:

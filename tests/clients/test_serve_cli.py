@@ -36,6 +36,7 @@ def serve_process():
         process.wait(10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_shutdown_drains_open_streams_with_their_summary_and_says_so(serve_process, sig):
     process, client, _ = serve_process
@@ -72,6 +73,7 @@ def test_shutdown_drains_open_streams_with_their_summary_and_says_so(serve_proce
     assert "shutting down" in log and "stopped" in log
 
 
+@pytest.mark.slow
 def test_stream_command_prints_json_lines(serve_process, tmp_path):
     _, _, port = serve_process
     wav = tmp_path / "stereo_float.wav"
@@ -85,6 +87,7 @@ def test_stream_command_prints_json_lines(serve_process, tmp_path):
     assert lines[-1]["audio_s"] == pytest.approx(1.0) and lines[-1]["chunks"] == 20
 
 
+@pytest.mark.slow
 def test_stream_command_reports_server_errors(serve_process, tmp_path):
     _, _, port = serve_process
     wav = tmp_path / "odd_rate.wav"
@@ -103,6 +106,7 @@ def test_stream_command_says_what_is_wrong_with_a_recording_without_a_traceback(
         assert f"error: cannot read the recording {path}: {reason}" in out.stderr
 
 
+@pytest.mark.slow
 def test_stream_command_sets_the_wake_words_sensitivity_in_assistant_mode(serve_process):
     _, _, port = serve_process
     out = subprocess.run([*RNNVOICE, "stream", str(FIXTURES / "computer_awb.wav"), "--server", f"127.0.0.1:{port}",

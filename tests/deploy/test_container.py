@@ -20,7 +20,7 @@ from tests.daemons import REPO, Daemon, binary
 from tests.deploy.test_deploy import SHIPPED_FILES, checked_files
 
 # The image's build takes minutes the first time (its layers are cached after): more than the suite's 600 s default.
-pytestmark = pytest.mark.timeout(3600)
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(3600)]
 
 # Debian bookworm (Python 3.11) made by debootstrap and imported once; kept by name for later runs.
 BASE_IMAGE = "rnnvoice-test-base:bookworm"

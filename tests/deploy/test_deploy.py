@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from rnnvoice.clients.client import VoiceClient
@@ -95,12 +96,14 @@ def checked_files(table: str) -> dict[str, str]:
     return {row.split()[0]: row.split()[2] for row in table.splitlines()[1:]}
 
 
+@pytest.mark.slow
 def test_check_models_loads_every_shipped_file():
     out = subprocess.run([*RNNVOICE, "check-models"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert checked_files(out.stdout) == dict.fromkeys(SHIPPED_FILES, "ok"), out.stdout
 
 
+@pytest.mark.slow
 def test_check_models_names_each_missing_or_corrupt_file(tmp_path):
     weights = tmp_path / "weights"
     shutil.copytree(WEIGHTS, weights)

@@ -80,6 +80,7 @@ def test_streams_through_nginx_stay_on_one_replica_and_spread_over_both(replicas
     assert sum(audio_s) == pytest.approx(len(CELLS) * STREAMS * audio.seconds)
 
 
+@pytest.mark.slow
 def test_resumes_through_nginx_reach_the_replica_that_holds_the_stream(replicas, balancer, certificates):
     audio = read_audio(FIXTURES / "spoken_seven_yes.wav")
     config = stream_config(audio, cell="gru", interim_scores=True)

@@ -89,6 +89,7 @@ def traffic(metered_server, prometheus) -> tuple[float, float]:
     return started, time.time()
 
 
+@pytest.mark.slow
 def test_prometheus_stores_latency_and_memory_of_both_cells(prometheus, traffic):
     up = query(prometheus, 'up{job="rnnvoice"}')
     assert list(up.values()) == [1.0]

@@ -56,6 +56,7 @@ def transcripts(model, rate: int, audio: torch.Tensor, sizes: list[int]):
     return [r for o in feed(stream, audio, sizes) for r in o.transcripts]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rate", RATES)
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @property_test
@@ -73,6 +74,7 @@ def test_random_chunking_gives_the_same_detections_and_scores(models, cell, rate
     np.testing.assert_allclose([d.score for d in detections], [d.score for d in whole_detections], atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rate", RATES)
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @property_test

@@ -46,6 +46,7 @@ def _study(folder, corpus, out, *extra) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_study_writes_a_row_per_cell_width_data_share_and_precision(study_runs, keyword_corpus, tmp_path):
     document = _study(study_runs, keyword_corpus, tmp_path / "study.json", "--plots", str(tmp_path / "plots"))
     rows = {(r["cell"], r["width"], r["data_fraction"], r["int8"]): r for r in document["rows"]}
@@ -75,6 +76,7 @@ def test_study_writes_a_row_per_cell_width_data_share_and_precision(study_runs, 
     assert "| GRU | 8 | yes |" in tables and "| GRU | 8 | 50% | 1 |" in tables
 
 
+@pytest.mark.slow
 def test_study_measures_each_cell_and_width_on_a_server_of_its_own(study_runs, keyword_corpus, tmp_path):
     """Batched and --no-batching servers of each (cell, width), loaded as the bench loads one: their CPU goes to
     the float rows of that shape (the learning-curve run's too), None to int8's (the server serves float)."""
@@ -96,6 +98,7 @@ def test_study_measures_each_cell_and_width_on_a_server_of_its_own(study_runs, k
     assert (tmp_path / "plots" / "cpu_vs_width.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_evaluations_are_cached_until_checkpoint_or_settings_change(study_runs, keyword_corpus, tmp_path):
     folder = tmp_path / "runs"
     shutil.copytree(study_runs, folder, ignore=shutil.ignore_patterns("evaluations"))

@@ -28,6 +28,7 @@ def test_folders_are_read_in_both_layouts(real_folders):
     assert {c.speaker for c in fsdd} == {"lucas", "george"}
 
 
+@pytest.mark.slow
 def test_keyword_corpus_and_training(keyword_corpus, tmp_path):
     corpus = keyword_corpus
     clips = read_manifest(corpus)
@@ -88,6 +89,7 @@ def test_a_checkpoint_resumes_only_a_run_of_its_settings():
     assert not _same_run({**saved, "steps": 10}, config)
 
 
+@pytest.mark.slow
 def test_transcription_corpus_and_training(real_folders, tmp_path):
     corpus = tmp_path / "asr"
     assert main(["data", "--task", "transcription", "--out", str(corpus), "--fsdd", str(real_folders / "fsdd"),

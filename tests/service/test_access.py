@@ -106,6 +106,7 @@ def test_metrics_are_served_over_https_with_the_servers_certificate(guarded, cer
         urllib.request.urlopen(url.replace("https", "http"), timeout=30).read()
 
 
+@pytest.mark.slow
 def test_bench_measures_a_server_with_tls_and_tokens_through_its_https_metrics(guarded, certificates, tmp_path):
     report = tmp_path / "bench.json"
     metrics = f"https://127.0.0.1:{guarded.server.settings.metrics_port}/metrics"
@@ -154,6 +155,7 @@ def test_a_public_address_without_tokens_is_warned_about_loudly(settings, caplog
         assert caplog.text == ""
 
 
+@pytest.mark.slow
 def test_the_command_line_speaks_tls_and_tokens(certificates, tmp_path):
     """`rnnvoice serve` with TLS and a token file, `rnnvoice stream` and `rnnvoice health` against it."""
     tokens = tmp_path / "tokens"

@@ -95,6 +95,7 @@ def assert_same(batched: StreamOutput, alone: StreamOutput) -> None:
     assert (batched.voice, batched.silence_s) == (alone.voice, alone.silence_s)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["keywords", "transcription", "assistant", "phrases"])
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -136,6 +137,7 @@ def comparable(result: dict) -> dict:
     return result if result["type"] != "scores" else {**result, "scores": {k: round(v, 3) for k, v in result["scores"].items()}}
 
 
+@pytest.mark.slow
 def test_a_batching_server_answers_concurrent_streams_as_each_stream_alone(settings):
     """Real servers: concurrent streams of every task through one scheduler (a long wait, so that they share
     steps), against the same streams one at a time on a per-stream server."""

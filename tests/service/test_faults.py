@@ -83,6 +83,7 @@ def serve_error(*flags) -> str:
     return out.stderr
 
 
+@pytest.mark.slow
 def test_missing_or_corrupt_weights_stop_start_up_with_a_message_naming_the_file(tmp_path):
     assert "the keywords gru model file /missing.pt does not exist" in serve_error("--model", "keywords:gru=/missing.pt")
     corrupt = tmp_path / "corrupt.pt"
@@ -91,6 +92,7 @@ def test_missing_or_corrupt_weights_stop_start_up_with_a_message_naming_the_file
         serve_error("--model", f"keywords:gru={corrupt}")
 
 
+@pytest.mark.slow
 def test_bad_tls_and_token_files_stop_start_up_with_a_message_naming_them(tmp_path):
     assert "cannot read the TLS key file /missing.key: No such file" in \
         serve_error("--tls-cert", "/missing.pem", "--tls-key", "/missing.key")

@@ -169,6 +169,7 @@ def _memory(pid: int) -> tuple[int, int]:
     return tuple(int(fields[name].split()[0]) * 1024 for name in ("VmRSS", "VmHWM"))
 
 
+@pytest.mark.slow
 def test_no_single_request_makes_the_server_hold_more_than_16_mb():
     """The server's peak resident memory (reset before each request) over what it held before, for the largest
     requests there are: chunks far over every limit, over StreamAudio's limit, and the largest chunk and Recognize

@@ -63,6 +63,7 @@ def first_responses(call, count: int) -> list[pb.StreamAudioResponse]:
     return [next(call) for _ in range(count)]
 
 
+@pytest.mark.slow
 def test_lost_stream_is_kept_for_its_window_then_freed(resumable_server):
     url, sessions = resumable_server.metrics_url, resumable_server.server.servicer.sessions
     assert wait_until(lambda: len(sessions) == 0, timeout_s=3 * WINDOW_S)  # nothing left by the tests before
@@ -116,6 +117,7 @@ def test_lost_stream_is_kept_for_its_window_then_freed(resumable_server):
     assert ended("parked") == 2 and ended("expired") == 1
 
 
+@pytest.mark.slow
 def test_half_close_without_end_of_audio_is_taken_for_a_lost_call(resumable_server):
     config = stream_config(Audio(PCM, 16000), cell="gru")
     config.resumable = True

@@ -60,6 +60,7 @@ def test_loading_a_recogniser_loads_the_language_model_before_any_stream():
     assert beam_search.cache_info().currsize == 0  # keyword-only servers need none
 
 
+@pytest.mark.slow
 def test_the_server_does_not_import_training_data():
     """The language model and lexicon are shipped files: a started server never imports the generators."""
     script = """

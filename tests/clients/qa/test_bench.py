@@ -18,6 +18,7 @@ KEYS = ("max_realtime_streams", "p50_chunk_latency_ms", "p99_chunk_latency_ms", 
         "marginal_bytes_per_stream", "batched_speedup")
 
 
+@pytest.mark.slow
 def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
     report_path, plot_path = tmp_path / "bench.json", tmp_path / "bench.png"
     out = subprocess.run([sys.executable, "-m", "rnnvoice.clients.cli", "bench", str(RECORDING), "--start-streams", "2",

@@ -19,6 +19,7 @@ def fuzzed(metered_server):
     return fuzz(ServerUnderTest(metered_server.target, metered_server.metrics_url), inputs=400, seed=10)
 
 
+@pytest.mark.slow
 def test_fuzz_finds_no_crash_or_hang(fuzzed):
     assert fuzzed.inputs == 400
     assert fuzzed.crashes == 0 and fuzzed.hangs == 0
@@ -41,6 +42,7 @@ def soak_server(settings):
     running.stop()
 
 
+@pytest.mark.slow
 def test_soak_leaves_nothing_behind(soak_server):
     plan = SoakPlan(streams=40, concurrency=8, cut_every_s=0.5, silent_s=1.0, seed=3)
     report = Soak(ServerUnderTest(soak_server.target, soak_server.metrics_url),
