@@ -1,8 +1,19 @@
-"""PNG plots for reports: confusion matrices, training curves, benchmark bars, the GRU-against-LSTM study."""
+"""PNG plots for reports: confusion matrices, training curves, benchmark bars, the GRU-against-LSTM study.
 
+matplotlib comes with the `plots` extra, not the base install: commands ask `plots_missing()` before drawing, and
+without it write their numbers alone and say how to get the plots."""
+
+import importlib.util
 from pathlib import Path
 
 import numpy as np
+
+
+def plots_missing() -> str | None:
+    """Why no plot can be drawn here, as a line for the person at the command line; None when one can."""
+    if importlib.util.find_spec("matplotlib") is None:
+        return "no plots: matplotlib is not installed (pip install 'rnnvoice[plots]' for them)"
+    return None
 
 
 def _pyplot():

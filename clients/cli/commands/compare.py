@@ -60,10 +60,12 @@ def run(args) -> int:
     if args.study:
         return _study(args)
     if args.training:
-        from rnnvoice.models.evaluation.plots import plot_training
+        from rnnvoice.models.evaluation.plots import plot_training, plots_missing
 
         if args.plot is None:
             raise SystemExit("--training needs --plot, the PNG to draw")
+        if why := plots_missing():  # the PNG is all it makes
+            raise UsageError(why)
         histories = {path.name.removesuffix(".history.json").removesuffix(".pt"): _history(path)
                      for path in args.training}
         measured = {k for history in histories.values() for h in history for k in h}
@@ -80,7 +82,7 @@ def run(args) -> int:
 
 
 def _study(args) -> int:
-    from rnnvoice.models.evaluation.plots import plot_study
+    from rnnvoice.models.evaluation.plots import plot_study, plots_missing
     from rnnvoice.models.evaluation.study import (StudyConfig, StudyError, find_runs, markdown_tables, study,
                                                   write_checkpoints)
 
@@ -120,7 +122,9 @@ def _study(args) -> int:
     print(tables)
     print(f"wrote {args.json} and {args.json.with_suffix('.md')}")
     print(f"wrote {write_checkpoints(runs, args.study)}")
-    if args.plots:
+    if args.plots and (why := plots_missing()):
+        print(why)
+    elif args.plots:
         for path in plot_study(document, args.plots):
             print(f"wrote {path}")
     return 0
