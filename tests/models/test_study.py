@@ -1,4 +1,5 @@
-"""`rnnvoice compare --study` on tiny keyword runs trained here: its rows, its cache, int8 and the multiply-adds."""
+"""`rnnvoice compare --study` on tiny keyword runs trained here: its rows, its cache (the accuracy tables from it
+alone, without the corpus or the checkpoints), int8 and the multiply-adds."""
 
 import json
 import shutil
