@@ -18,7 +18,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 python3
 ARG PIP_SOURCE="--extra-index-url https://download.pytorch.org/whl/cpu"
 COPY wheels /wheels
 
-# The dependencies of pyproject.toml first, torch among them: this layer is rebuilt only when they change.
+# The base dependencies of pyproject.toml first ([project].dependencies, torch among them; no extras, so neither
+# the plots nor the QA harness): this layer is rebuilt only when they change.
 COPY pyproject.toml /src/
 RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \

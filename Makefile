@@ -105,9 +105,11 @@ reports: dev
 
 # The GRU-against-LSTM study (docs/study.md): keyword models of both cells at each width over seeds, a GRU as wide
 # as matches the 128-wide LSTM's parameters (147: 282,411 against 282,776), and learning-curve runs on a share of
-# the real clips at one width; then `rnnvoice compare --study` measures them all. A run is done when its
-# .history.json exists (training writes it last): an interrupted run is started again and resumes from its
-# checkpoint; a finished one is skipped. One recipe for every run, documented in docs/study.md.
+# the real clips at one width; then `rnnvoice compare --study` measures them all and lists the checkpoints it measured
+# in $(STUDY_DIR)/MANIFEST.sha256. The checkpoints are not committed (their histories, cached accuracies and that
+# manifest are), so a fresh clone retrains every run. A run is done when its checkpoint exists and no .resume.pt is
+# newer (training writes one beside each checkpoint along the way and deletes it when done): an interrupted run is
+# started again and resumes from it; a finished one is skipped. One recipe for every run, documented in docs/study.md.
 STUDY_RECIPE ?= --steps 1000 --batch-size 32 --seconds 10 --eval-every 100 --normalization peak --log-floor 1e-12 \
 	--relative-floor 1e-6 --level-db-min -55 --level-db-max -10 --short-prob 0.25 --real-share 1.0 --threads 1
 STUDY_DIR ?= runs/study
@@ -119,11 +121,12 @@ STUDY_CURVE_PERCENTS ?= 25 50
 STUDY_RUNS := $(foreach s,$(STUDY_SEEDS),\
 	$(foreach w,$(STUDY_GRU_WIDTHS),gru_w$(w)_s$(s)) $(foreach w,$(STUDY_LSTM_WIDTHS),lstm_w$(w)_s$(s)) \
 	$(foreach c,gru lstm,$(foreach f,$(STUDY_CURVE_PERCENTS),$(c)_w$(STUDY_CURVE_WIDTH)_s$(s)_f$(f))))
-study: dev $(STUDY_RUNS:%=$(STUDY_DIR)/%.history.json)
+study: dev $(STUDY_RUNS:%=$(STUDY_DIR)/%.pt)
 	$(BIN)/rnnvoice compare --study $(STUDY_DIR) --json reports/study/study.json --plots docs/study --corpus data/kws
 
 # CELL_wWIDTH_sSEED[_fPERCENT]: the run's settings are its name.
-$(STUDY_DIR)/%.history.json:
+.SECONDEXPANSION:
+$(STUDY_DIR)/%.pt: $$(wildcard $(STUDY_DIR)/%.resume.pt)
 	@mkdir -p $(STUDY_DIR); set -- $$(echo $* | tr _ ' '); \
 	fraction=$${4:+--real-fraction $$(awk "BEGIN { print $${4#f} / 100 }")}; \
 	echo "training $*"; \

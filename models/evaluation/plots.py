@@ -1,8 +1,19 @@
-"""PNG plots for reports: confusion matrices, training curves, benchmark bars, the GRU-against-LSTM study."""
+"""PNG plots for reports: confusion matrices, training curves, benchmark bars, the GRU-against-LSTM study.
 
+matplotlib comes with the `plots` extra, not the base install: commands ask `plots_missing()` before drawing, and
+without it write their numbers alone and say how to get the plots."""
+
+import importlib.util
 from pathlib import Path
 
 import numpy as np
+
+
+def plots_missing() -> str | None:
+    """Why no plot can be drawn here, as a line for the person at the command line; None when one can."""
+    if importlib.util.find_spec("matplotlib") is None:
+        return "no plots: matplotlib is not installed (pip install 'rnnvoice[plots]' for them)"
+    return None
 
 
 def _pyplot():
@@ -150,8 +161,10 @@ def _series(rows: list[dict], x: str, y: str, **match) -> dict:
 def _accuracy_vs_params(plt, document: dict):
     from matplotlib import ticker
 
+    rows = [r for r in document["rows"] if r["data_fraction"] == 1.0 and r["params"] is not None]
+    if not rows:  # no checkpoints to count parameters of
+        return None
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    rows = [r for r in document["rows"] if r["data_fraction"] == 1.0]
     for ax, (name, title) in zip(axes, ACCURACIES):
         for (cell, int8), (x, y, err) in _series(rows, "params", f"{name}_mean").items():
             ax.errorbar(x, [100 * v for v in y], [100 * e for e in err], **_cell_style(cell, int8))
@@ -176,6 +189,8 @@ def _cpu_vs_width(plt, document: dict):
                    ("server_batched_cpu_ms_per_audio_s", "server", f"{settings['server_streams']} streams, "
                                                                    "batching server")]
     panels = [p for p in panels if any(r.get(p[0]) is not None for r in document["rows"])]
+    if not panels:
+        return None
     rows = (len(panels) + 1) // 2
     fig, axes = plt.subplots(rows, 2, figsize=(11, 4 * rows), squeeze=False)
     for ax in axes.flat[len(panels):]:
@@ -188,6 +203,8 @@ def _cpu_vs_width(plt, document: dict):
 
 
 def _throughput(plt, document: dict):
+    if not document["throughput"]:
+        return None
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     widths = sorted({r["width"] for r in document["throughput"]})
     for ax, int8 in zip(axes, (False, True)):
@@ -225,8 +242,9 @@ def _learning_curve(plt, document: dict):
 
 def plot_study(document: dict, folder: Path) -> list[Path]:
     """The study's figures from its rows alone (`rnnvoice compare --study`): accuracy against parameters, CPU
-    against width, throughput against batch size, the learning curve. Error bars: the spread over seeds
-    (accuracy) or over repeated measurements (CPU; a seed does not change the cost)."""
+    against width, throughput against batch size, the learning curve; each where its rows have the numbers (sizes
+    and CPU need checkpoints). Error bars: the spread over seeds (accuracy) or over repeated measurements (CPU; a
+    seed does not change the cost)."""
     plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     written = []

@@ -1,5 +1,7 @@
 """The GRU-against-LSTM study: a folder of keyword training runs measured and summed up as rows, one per cell,
-width, share of the training data and precision, with the spread over seeds."""
+width, share of the training data and precision, with the spread over seeds. A run whose checkpoint is gone (they
+are not committed) is described by its cached accuracies and history: its accuracy rows come back without the
+corpus; its sizes and CPU do not."""
 
 import hashlib
 import json
@@ -12,7 +14,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from rnnvoice.models.data.corpus import SAMPLE_RATE, Clip, load_clip, read_manifest
+from rnnvoice.models.data.corpus import MANIFEST, SAMPLE_RATE, Clip, load_clip, read_manifest
 from rnnvoice.models.evaluation.costs import (cell_throughput, engine_cpu_ms, multiply_adds_per_audio_s, quantized,
                                               weight_bytes)
 from rnnvoice.models.evaluation.keywords import clip_report
@@ -21,13 +23,25 @@ from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.types import Task
 from rnnvoice.models.vocabulary import COMMANDS, DIGITS
 
-__all__ = ["HELDOUT_SETS", "StudyConfig", "find_runs", "markdown_tables", "study"]
+__all__ = ["CHECKPOINTS", "HELDOUT_SETS", "StudyConfig", "StudyError", "find_runs", "markdown_tables", "study",
+           "write_checkpoints"]
 
 log = logging.getLogger(__name__)
 
 # What each run is scored on: a source's held-out real speakers and the labels scored, as `make reports` does
 # (Speech Commands 12-class: the ten commands, silence and unknown; FSDD: the ten digits).
 HELDOUT_SETS = {"sc": ("speech_commands", COMMANDS), "fsdd": ("fsdd", DIGITS)}
+# Beside the runs, as `sha256sum -c` reads it: the checkpoints the study measured. Where a checkpoint is gone, its
+# cached accuracies count only if they are of the checkpoint listed here.
+CHECKPOINTS = "MANIFEST.sha256"
+# A row's sizes and CPU: what only a checkpoint of its cell and width can measure (None without one).
+COSTS = ("params", "weight_bytes", "state_bytes", "multiply_adds_per_audio_s", "cpu_ms_per_audio_s",
+         "cpu_ms_per_audio_s_std", "batched_cpu_ms_per_audio_s", "batched_cpu_ms_per_audio_s_std")
+
+
+class StudyError(Exception):
+    """A run the study cannot measure (no checkpoint, no cached accuracy, no corpus); the message says what is
+    missing and how to get it."""
 
 
 @dataclass(frozen=True)
@@ -46,38 +60,74 @@ class StudyConfig:
 @dataclass
 class Run:
     name: str
-    path: Path
-    model: KeywordSpotter
+    path: Path  # the checkpoint, or where it was
+    checkpoint_sha256: str
+    settings: dict  # cell, width, data_fraction (of the real training clips) and seed: what the rows group by
     history: list[dict]
-
-    @property
-    def train(self) -> dict:
-        return self.model.metadata.get("train", {})
+    model: KeywordSpotter | None = None  # None: the checkpoint is gone, and its accuracies come from the cache
 
     @property
     def key(self) -> tuple[str, int, float]:
         """(cell, width, share of the real training clips): the runs that differ only by seed."""
-        return str(self.model.config.cell), self.model.config.hidden_size, float(self.train.get("real_fraction", 1.0))
+        return self.settings["cell"], self.settings["width"], self.settings["data_fraction"]
 
 
-def find_runs(folder: Path) -> list[Run]:
-    """The finished runs in a folder: checkpoints beside their .history.json, which training writes last (a run
-    in progress has a checkpoint but no history yet)."""
+def find_runs(folder: Path, cache: Path) -> list[Run]:
+    """The finished runs in a folder: each .history.json (training writes it last) with its checkpoint, or where
+    the checkpoint is gone, the cached accuracies of the one the folder's MANIFEST.sha256 lists (StudyError if
+    there are none). A run whose .resume.pt is newer than its checkpoint is still training, and left out."""
+    listed = _listed_checkpoints(Path(folder))
     runs = []
-    for history in sorted(Path(folder).glob("*.history.json")):
-        name = history.name.removesuffix(".history.json")
-        if not (path := history.with_name(name + ".pt")).exists():
+    for history_path in sorted(Path(folder).glob("*.history.json")):
+        name = history_path.name.removesuffix(".history.json")
+        path, history = history_path.with_name(name + ".pt"), json.loads(history_path.read_text())
+        if not path.exists():
+            runs.append(_run_from_cache(name, path, history, listed.get(path.name), cache))
+            continue
+        resume = path.with_suffix(".resume.pt")
+        if resume.exists() and resume.stat().st_mtime >= path.stat().st_mtime:
+            log.warning("leaving out %s: still training (%s)", path, resume.name)
             continue
         model = load_model(path)
         if model.config.task != Task.KEYWORDS:
             log.warning("leaving out %s: a %s model, not a keyword model", path, model.config.task)
             continue
-        runs.append(Run(name, path, model, json.loads(history.read_text())))
+        train = model.metadata.get("train", {})
+        settings = {"cell": str(model.config.cell), "width": model.config.hidden_size,
+                    "data_fraction": float(train.get("real_fraction", 1.0)), "seed": train.get("seed")}
+        runs.append(Run(name, path, hashlib.sha256(path.read_bytes()).hexdigest(), settings, history, model))
     return runs
 
 
-def heldout_clips(config: StudyConfig) -> dict[str, list[Clip]]:
-    """Each held-out set's clips; with a limit, that many spread evenly over the set."""
+def _listed_checkpoints(folder: Path) -> dict[str, str]:
+    """MANIFEST.sha256's checkpoints: file name -> SHA-256 (a name may carry sha256sum's binary-mode `*`)."""
+    manifest = folder / CHECKPOINTS
+    lines = manifest.read_text().splitlines() if manifest.exists() else []
+    return {name.lstrip("*"): digest for digest, name in (line.split(maxsplit=1) for line in lines if line.strip())}
+
+
+def _run_from_cache(name: str, path: Path, history: list[dict], sha256: str | None, cache: Path) -> Run:
+    """A run whose checkpoint is gone, as the cached accuracies of the listed checkpoint describe it."""
+    cached = cache / f"{name}.json"
+    saved = json.loads(cached.read_text()) if cached.exists() else {}
+    if sha256 is None or saved.get("key", {}).get("checkpoint_sha256") != sha256 or "run" not in saved:
+        raise StudyError(f"{name}: no checkpoint at {path}, and no cached accuracy of the one {CHECKPOINTS} lists; "
+                         "`make study` retrains it")
+    return Run(name, path, sha256, saved["run"], history)
+
+
+def write_checkpoints(runs: list[Run], folder: Path) -> Path:
+    """MANIFEST.sha256 of the runs' checkpoints (those gone, as listed before), in `sha256sum` format."""
+    path = Path(folder) / CHECKPOINTS
+    path.write_text("".join(f"{run.checkpoint_sha256}  {run.path.name}\n"
+                            for run in sorted(runs, key=lambda r: r.path.name)))
+    return path
+
+
+def heldout_clips(config: StudyConfig) -> dict[str, list[Clip]] | None:
+    """Each held-out set's clips; with a limit, that many spread evenly over the set. None without the corpus."""
+    if not (config.corpus / MANIFEST).exists():
+        return None
     clips = [c for c in read_manifest(config.corpus) if c.split == "heldout"]
     sets = {name: [c for c in clips if c.source == source] for name, (source, _) in HELDOUT_SETS.items()}
     if config.limit:
@@ -85,20 +135,29 @@ def heldout_clips(config: StudyConfig) -> dict[str, list[Clip]]:
     return sets
 
 
-def _accuracies(run: Run, int8: bool, clips: dict[str, list[Clip]], config: StudyConfig) -> dict[str, float | None]:
-    """The run's accuracy on each held-out set (None for a set the corpus has no clips of), from the cache while
-    its checkpoint and the sets are unchanged."""
-    key = {"checkpoint_sha256": hashlib.sha256(run.path.read_bytes()).hexdigest(), "corpus": str(config.corpus),
-           "clips": {name: len(c) for name, c in clips.items()}, "limit": config.limit, "int8": int8}
+def _accuracies(run: Run, int8: bool, clips: dict[str, list[Clip]] | None,
+                config: StudyConfig) -> tuple[dict[str, float | None], dict[str, int]]:
+    """The run's accuracy on each held-out set (None for a set the corpus has no clips of) and the sets' sizes,
+    from the cache while its checkpoint and the sets are unchanged. Without the corpus (clips None) the sets'
+    sizes are unknown: the cached ones stand."""
+    sizes = None if clips is None else {name: len(c) for name, c in clips.items()}
+    key = {"checkpoint_sha256": run.checkpoint_sha256, "corpus": str(config.corpus), "clips": sizes,
+           "limit": config.limit, "int8": int8}
     cached = config.cache / f"{run.name}{'.int8' if int8 else ''}.json"
-    if cached.exists() and (saved := json.loads(cached.read_text()))["key"] == key:
-        return saved["accuracy"]
+    saved = json.loads(cached.read_text()) if cached.exists() else None
+    if saved and saved["key"] == key | ({"clips": saved["key"]["clips"]} if clips is None else {}):
+        return saved["accuracy"], saved["key"]["clips"]
+    what = f"{run.name}{' in int8' if int8 else ''}: no cached accuracy for these settings"
+    if run.model is None:
+        raise StudyError(f"{what}, and no checkpoint at {run.path} to measure; `make study` retrains it")
+    if clips is None:
+        raise StudyError(f"{what}, and no corpus to measure it on: no corpus manifest at {config.corpus / MANIFEST}")
     model = quantized(run.model) if int8 else run.model
     accuracy = {name: clip_report(model, clips[name], labels).accuracy if clips[name] else None
                 for name, (_, labels) in HELDOUT_SETS.items()}
     config.cache.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps({"key": key, "accuracy": accuracy}, indent=1))
-    return accuracy
+    cached.write_text(json.dumps({"key": key, "run": run.settings, "accuracy": accuracy}, indent=1))
+    return accuracy, sizes
 
 
 def steps_to(history: list[dict], accuracy: float) -> int | None:
@@ -106,10 +165,9 @@ def steps_to(history: list[dict], accuracy: float) -> int | None:
     return next((h["step"] for h in history if h.get("dev_accuracy", -1.0) >= accuracy), None)
 
 
-def run_record(run: Run, int8: bool, clips: dict[str, list[Clip]], config: StudyConfig) -> dict:
+def run_record(run: Run, accuracy: dict[str, float | None], config: StudyConfig) -> dict:
     """One run's own numbers: what the rows average."""
-    accuracy = _accuracies(run, int8, clips, config)
-    return {"run": run.name, "seed": run.train.get("seed"), "steps": run.history[-1]["step"],
+    return {"run": run.name, "seed": run.settings["seed"], "steps": run.history[-1]["step"],
             **{f"{name}_accuracy": accuracy[name] for name in HELDOUT_SETS},
             "train_wall_s": run.history[-1]["elapsed_s"],
             "steps_to_accuracy": steps_to(run.history, config.accuracy_threshold)}
@@ -123,10 +181,9 @@ def model_costs(model: KeywordSpotter, int8: bool, config: StudyConfig) -> dict:
     audio = load_clip(config.recording)
     unbatched, batched = (engine_cpu_ms(model, audio, SAMPLE_RATE, streams, batched=together, repeats=config.repeats)
                           for streams, together in ((config.unbatched_streams, False), (config.streams, True)))
-    return {"params": params, "weight_bytes": weight_bytes(model), "state_bytes": model.state_bytes,
-            "multiply_adds_per_audio_s": round(multiply_adds_per_audio_s(model)),
-            "cpu_ms_per_audio_s": round(unbatched[0], 4), "cpu_ms_per_audio_s_std": round(unbatched[1], 4),
-            "batched_cpu_ms_per_audio_s": round(batched[0], 4), "batched_cpu_ms_per_audio_s_std": round(batched[1], 4)}
+    measured = (params, weight_bytes(model), model.state_bytes, round(multiply_adds_per_audio_s(model)),
+                round(unbatched[0], 4), round(unbatched[1], 4), round(batched[0], 4), round(batched[1], 4))
+    return dict(zip(COSTS, measured))
 
 
 def throughput(model: KeywordSpotter, int8: bool, config: StudyConfig) -> list[dict]:
@@ -151,23 +208,35 @@ def _mean_std(name: str, records: list[dict]) -> dict:
 def study(runs: list[Run], config: StudyConfig) -> dict:
     """The study's document: its settings, a row per (cell, width, data fraction, int8) with the spread over seeds
     and every run's own numbers, and the bare cells' throughput against batch size. The full-data runs are
-    measured in int8 as well."""
+    measured in int8 as well. Runs without a checkpoint are named in `without_checkpoint`; their accuracies
+    must be cached, and a cell and width none of whose checkpoints is here goes without sizes and CPU."""
     torch.set_num_threads(1)  # as the server runs: one thread per operation
     clips = heldout_clips(config)
     groups = defaultdict(list)
-    for run in sorted(runs, key=lambda r: (r.key, r.train.get("seed", 0))):
+    for run in sorted(runs, key=lambda r: (r.key, r.settings["seed"] or 0)):
         groups[run.key].append(run)
     variants = [(key, int8) for key in groups for int8 in (False, True) if not int8 or key[2] == 1.0]
-    records = {(key, int8): [run_record(run, int8, clips, config) for run in groups[key]]
-               for key, int8 in tqdm(variants, desc="accuracy", unit="group")}
+    records, sizes = {}, []  # sizes: of the held-out sets each accuracy was measured on, once each
+    for key, int8 in tqdm(variants, desc="accuracy", unit="group"):
+        for run in groups[key]:
+            accuracy, size = _accuracies(run, int8, clips, config)
+            records.setdefault((key, int8), []).append(run_record(run, accuracy, config))
+            sizes += [size] if size not in sizes else []
+    if len(sizes) > 1:
+        raise StudyError(f"the cached accuracies were measured on held-out sets of different sizes ({sizes[0]}, "
+                         f"{sizes[1]}): give the corpus (--corpus) to measure them again")
     # Costs depend on the shapes alone: one model of each (cell, width) stands for all its seeds and data shares.
-    models = {key[:2]: runs_[0].model for key, runs_ in groups.items()}
+    models = {}
+    for key, runs_ in groups.items():
+        if checkpoints := [run.model for run in runs_ if run.model is not None]:
+            models[key[:2]] = checkpoints[0]
     costs = {(shape, int8): model_costs(model, int8, config)
              for shape, model in tqdm(models.items(), desc="CPU", unit="shape") for int8 in (False, True)}
     rows = []
     for (key, int8), records_ in records.items():
         measures = [f"{s}_accuracy" for s in HELDOUT_SETS] + ["train_wall_s", "steps_to_accuracy"]
-        rows.append({"cell": key[0], "width": key[1], "data_fraction": key[2], "int8": int8, **costs[key[:2], int8],
+        rows.append({"cell": key[0], "width": key[1], "data_fraction": key[2], "int8": int8,
+                     **costs.get((key[:2], int8), dict.fromkeys(COSTS)),
                      "seeds": [r["seed"] for r in records_],
                      **{k: v for name in measures for k, v in _mean_std(name, records_).items()},
                      "reached_accuracy": sum(r["steps_to_accuracy"] is not None for r in records_),
@@ -177,12 +246,14 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
     settings = {"corpus": str(config.corpus), "recording": str(config.recording), "limit": config.limit,
                 "accuracy_threshold": config.accuracy_threshold, "streams": config.streams,
                 "unbatched_streams": config.unbatched_streams, "repeats": config.repeats, "threads": 1,
-                "heldout_clips": {name: len(c) for name, c in clips.items()}}
-    return {"settings": settings, "rows": rows, "throughput": cells}
+                "heldout_clips": sizes[0] if sizes else None}
+    return {"settings": settings, "rows": rows, "throughput": cells,
+            "without_checkpoint": sorted(run.name for run in runs if run.model is None)}
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+def _number(value: float | None, spec: str, scale: float = 1.0) -> str:
+    """value / scale in the format spec; "-" for what was not measured."""
+    return "-" if value is None else format(value / scale, spec)
 
 
 def _percent(row: dict, name: str) -> str:
@@ -209,12 +280,18 @@ def markdown_tables(document: dict) -> str:
             continue
         steps, reached = row["steps_to_accuracy_mean"], row["reached_accuracy"]
         grid.append(
-            f"| {row['cell'].upper()} | {row['width']} | {'yes' if row['int8'] else 'no'} | {row['params']:,} | "
-            f"{row['weight_bytes'] / 1024:.0f} | {row['state_bytes']:,} | "
-            f"{row['multiply_adds_per_audio_s'] / 1e6:.1f} | "
+            f"| {row['cell'].upper()} | {row['width']} | {'yes' if row['int8'] else 'no'} | "
+            f"{_number(row['params'], ',.0f')} | {_number(row['weight_bytes'], '.0f', 1024)} | "
+            f"{_number(row['state_bytes'], ',.0f')} | {_number(row['multiply_adds_per_audio_s'], '.1f', 1e6)} | "
             f"{seeds} | {_percent(row, 'sc_accuracy')} | {_percent(row, 'fsdd_accuracy')} | "
             f"{row['train_wall_s_mean'] / 60:.1f} ± {row['train_wall_s_std'] / 60:.1f} | "
             f"{'never' if steps is None else f'{steps:.0f} ({reached}/{seeds})'} | "
-            f"{row['cpu_ms_per_audio_s']:.3f} | {row['batched_cpu_ms_per_audio_s']:.3f} | "
-            f"{_ms(row.get('server_cpu_ms_per_audio_s'))} | {_ms(row.get('server_batched_cpu_ms_per_audio_s'))} |")
-    return "\n".join(grid) + "\n" + ("\nLearning curve:\n\n" + "\n".join(curve) + "\n" if curves else "")
+            f"{_number(row['cpu_ms_per_audio_s'], '.3f')} | {_number(row['batched_cpu_ms_per_audio_s'], '.3f')} | "
+            f"{_number(row.get('server_cpu_ms_per_audio_s'), '.2f')} | "
+            f"{_number(row.get('server_batched_cpu_ms_per_audio_s'), '.2f')} |")
+    missing = document.get("without_checkpoint")
+    note = (f"\n{len(missing)} runs have no checkpoint (the JSON's without_checkpoint names them): their accuracies "
+            "come from the cache and their training from their histories. Left out (-) where no checkpoint of a cell "
+            "and width is there: sizes, multiply-adds and CPU, with the cells' throughput and the figures of them. "
+            f"`make study` retrains the checkpoints ({CHECKPOINTS} lists those measured).\n" if missing else "")
+    return "\n".join(grid) + "\n" + ("\nLearning curve:\n\n" + "\n".join(curve) + "\n" if curves else "") + note

@@ -1,12 +1,15 @@
 """The command line as people expect it: every option's help with its default, --version, `mic` and `stream`
-taking the same options, one name for the recognition task."""
+taking the same options, one name for the recognition task, and a command whose extra is not installed saying
+which to install."""
 
 import argparse
+import sys
 from importlib.metadata import version
 
 import pytest
 
 from rnnvoice.clients import cli
+from tests.conftest import FIXTURES
 
 
 def commands() -> dict[str, argparse.ArgumentParser]:
@@ -61,3 +64,15 @@ def test_the_recognition_task_is_transcription_and_asr_is_still_understood(comma
     assert parser.parse_args([*required, "--task", "asr"]).task == "transcription"
     task = next(a for a in options(parser) if a.dest == "task")
     assert "asr" not in task.choices and "transcription" in task.choices
+
+
+@pytest.mark.parametrize("argv, library, extra", [
+    (["fuzz"], "hypothesis", "qa"),
+    (["soak", str(FIXTURES / "spoken_seven_yes.wav")], "hypothesis", "qa"),
+    (["dashboard"], "matplotlib", "plots"),  # the PNG is all it makes
+])
+def test_a_command_whose_extra_is_not_installed_says_how_to_install_it(argv, library, extra, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, library, None)  # as if not installed: importing it fails
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"pip install 'rnnvoice[{extra}]'" in err

@@ -1,8 +1,9 @@
 """Evaluation reports: word errors from jiwer's alignment, closed-set keyword accuracy, and `rnnvoice eval` on real
-clips."""
+clips, with and without the plots extra."""
 
 import json
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -68,6 +69,18 @@ def test_eval_reports_the_closed_set_accuracy_beside_the_detectors(tmp_path, cap
     # These six real words are ones the shipped model hears: the likeliest keyword is the spoken one for most.
     assert clips["closed_set_accuracy"] >= 0.5
     assert "closed set" in capsys.readouterr().out
+
+
+def test_eval_without_matplotlib_writes_its_report_and_says_how_to_get_the_plot(tmp_path, capsys, monkeypatch):
+    """The base install has no matplotlib (the `plots` extra): the numbers come all the same, the figure does not."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed: importing it fails
+    report_path = tmp_path / "clips.json"
+    assert main(["eval", "--cell", "gru", "--data", str(_real_word_folder(tmp_path)), "--speakers", "all",
+                 "--json", str(report_path)]) == 0
+    assert json.loads(report_path.read_text())["clips"]["clips"] == 12
+    assert not report_path.with_suffix(".png").exists()
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "no plots: matplotlib is not installed (pip install 'rnnvoice[plots]'" in out
 
 
 def test_eval_phrases_sweeps_thresholds_on_a_stream_of_real_clips(tmp_path, capsys):

@@ -1,4 +1,5 @@
-"""`rnnvoice compare --study` on tiny keyword runs trained here: its rows, its cache, int8 and the multiply-adds."""
+"""`rnnvoice compare --study` on tiny keyword runs trained here: its rows, its cache (the accuracy tables from it
+alone, without the corpus or the checkpoints), int8 and the multiply-adds."""
 
 import json
 import shutil
@@ -121,13 +122,56 @@ def test_evaluations_are_cached_until_checkpoint_or_settings_change(study_runs, 
     assert json.loads(cached.read_text())["key"]["checkpoint_sha256"] != saved["key"]["checkpoint_sha256"]
 
 
+def test_cached_accuracies_need_neither_the_corpus_nor_the_checkpoints(study_runs, keyword_corpus, tmp_path, capsys):
+    """A fresh clone: the histories, the cache and MANIFEST.sha256 committed, the corpus not built and the
+    checkpoints not kept. The accuracy rows come back the same from the cache; sizes and CPU are left out."""
+    folder, corpus = tmp_path / "runs", tmp_path / "kws"
+    shutil.copytree(study_runs, folder, ignore=shutil.ignore_patterns("evaluations"))
+    shutil.copytree(keyword_corpus, corpus)
+    first = _study(folder, corpus, tmp_path / "first.json")
+    listed = (folder / "MANIFEST.sha256").read_text().splitlines()
+    assert sorted(line.split()[1] for line in listed) == sorted(p.name for p in study_runs.glob("*.pt"))
+    shutil.rmtree(corpus)
+    for checkpoint in folder.glob("*.pt"):
+        checkpoint.unlink()
+    capsys.readouterr()
+    again = _study(folder, corpus, tmp_path / "again.json")
+    assert "4 runs have no checkpoint" in (out := capsys.readouterr().out) and "`make study` retrains" in out
+    assert again["without_checkpoint"] == ["gru_w8_s0", "gru_w8_s0_f50", "gru_w8_s1", "lstm_w8_s0"]
+    assert again["settings"]["heldout_clips"] == first["settings"]["heldout_clips"]
+    accuracy = ["cell", "width", "data_fraction", "int8", "seeds", "sc_accuracy_mean", "sc_accuracy_std",
+                "fsdd_accuracy_mean", "fsdd_accuracy_std", "train_wall_s_mean", "steps_to_accuracy_mean",
+                "reached_accuracy", "runs"]
+    assert [{k: r[k] for k in accuracy} for r in again["rows"]] == [{k: r[k] for k in accuracy} for r in first["rows"]]
+    assert all(r["params"] is None and r["cpu_ms_per_audio_s"] is None for r in again["rows"])
+    assert again["throughput"] == []
+    tables = (tmp_path / "again.md").read_text()
+    assert "| GRU | 8 | no | - | - | - | - | 2 |" in tables and "4 runs have no checkpoint" in tables
+    # A run the cache does not answer for: with its checkpoint, it needs the corpus; without, a retraining.
+    shutil.copy(study_runs / "lstm_w8_s0.pt", folder / "lstm_w8_s0.pt")
+    (folder / "evaluations" / "lstm_w8_s0.int8.json").unlink()
+    assert main(["compare", "--study", str(folder), "--json", str(tmp_path / "s.json"), "--corpus", str(corpus),
+                 *QUICK]) == 2
+    assert f"lstm_w8_s0 in int8: no cached accuracy for these settings, and no corpus to measure it on: no corpus " \
+           f"manifest at {corpus / 'manifest.jsonl'}" in capsys.readouterr().err
+    (folder / "lstm_w8_s0.pt").unlink()
+    (folder / "evaluations" / "lstm_w8_s0.json").unlink()
+    assert main(["compare", "--study", str(folder), "--json", str(tmp_path / "s.json"), "--corpus", str(corpus)]) == 2
+    assert "lstm_w8_s0: no checkpoint at" in (err := capsys.readouterr().err) and "`make study` retrains it" in err
+
+
 def test_a_run_in_progress_is_left_out(study_runs, keyword_corpus, tmp_path):
     folder = tmp_path / "runs"
     folder.mkdir()
     for name in ("gru_w8_s0.pt", "gru_w8_s0.history.json", "lstm_w8_s0.pt"):  # the LSTM has no history yet
         shutil.copy(study_runs / name, folder / name)
+    # Retrained over its committed history: the checkpoint so far, then the .resume.pt training writes after it.
+    for name in ("gru_w8_s1.history.json", "gru_w8_s1.pt"):
+        shutil.copy(study_runs / name, folder / name)
+    shutil.copy(study_runs / "gru_w8_s1.pt", folder / "gru_w8_s1.resume.pt")
     document = _study(folder, keyword_corpus, tmp_path / "study.json")
     assert {r["cell"] for r in document["rows"]} == {"gru"}
+    assert [run["run"] for row in document["rows"] for run in row["runs"]] == ["gru_w8_s0", "gru_w8_s0"]
 
 
 def test_study_usage_errors_say_what_to_fix(study_runs, keyword_corpus, tmp_path, capsys):

@@ -127,10 +127,13 @@ def run(args) -> int:
     args.json.write_text(json.dumps(document, indent=1, default=str))
     print(f"wrote {args.json}")
     if args.plot:
-        from rnnvoice.models.evaluation.plots import plot_bench
+        from rnnvoice.models.evaluation.plots import plot_bench, plots_missing
 
-        plot_bench(report, args.plot)
-        print(f"wrote {args.plot}")
+        if why := plots_missing():
+            print(why)
+        else:
+            plot_bench(report, args.plot)
+            print(f"wrote {args.plot}")
     failed = any(lv["failed_streams"] and lv["streams"] <= entry["max_realtime_streams"]
                  for task in report.values() for entry in task.values() for lv in entry["levels"])
     return 1 if failed else 0

@@ -20,13 +20,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", type=Path, help="with --training: the PNG of their loss and dev metric by step (default: no plot)")
     study = p.add_argument_group("the study (--study RUNS_DIR)")
     study.add_argument("--study", type=Path, help="a folder of finished keyword runs (CHECKPOINT.pt beside "
-                       "CHECKPOINT.history.json): every run measured, rows per cell, width, data share and int8 "
+                       "CHECKPOINT.history.json): every run measured, rows per cell, width, data share and int8; a "
+                       "run whose checkpoint is gone counts with its cached accuracies, without sizes and CPU "
                        "(default: no study)")
     study.add_argument("--json", type=Path, help="with --study: where to write the rows (needed); the Markdown "
                        "tables go beside it (.md)")
     study.add_argument("--plots", type=Path, help="with --study: a folder for the figures' PNGs (default: no plots)")
     study.add_argument("--corpus", type=Path, default=Path("data/kws"),
-                       help="the corpus whose held-out speakers score the runs")
+                       help="the corpus whose held-out speakers score the runs (needed only for accuracies not cached)")
     study.add_argument("--cache", type=Path, help="the runs' accuracies, reused while checkpoint and settings are "
                        "the same (default: RUNS_DIR/evaluations)")
     study.add_argument("--limit", type=int,
@@ -59,10 +60,12 @@ def run(args) -> int:
     if args.study:
         return _study(args)
     if args.training:
-        from rnnvoice.models.evaluation.plots import plot_training
+        from rnnvoice.models.evaluation.plots import plot_training, plots_missing
 
         if args.plot is None:
             raise SystemExit("--training needs --plot, the PNG to draw")
+        if why := plots_missing():  # the PNG is all it makes
+            raise UsageError(why)
         histories = {path.name.removesuffix(".history.json").removesuffix(".pt"): _history(path)
                      for path in args.training}
         measured = {k for history in histories.values() for h in history for k in h}
@@ -79,19 +82,15 @@ def run(args) -> int:
 
 
 def _study(args) -> int:
-    from rnnvoice.models.data.corpus import MANIFEST
-    from rnnvoice.models.evaluation.plots import plot_study
-    from rnnvoice.models.evaluation.study import StudyConfig, find_runs, markdown_tables, study
+    from rnnvoice.models.evaluation.plots import plot_study, plots_missing
+    from rnnvoice.models.evaluation.study import (StudyConfig, StudyError, find_runs, markdown_tables, study,
+                                                  write_checkpoints)
 
     if args.json is None:
         raise UsageError("--study needs --json, the file to write its rows to")
-    for path, what in ((args.study, "--study: no folder"), (args.corpus / MANIFEST, "--corpus: no corpus manifest"),
-                       (args.recording, "--recording: no file")):
+    for path, what in ((args.study, "--study: no folder"), (args.recording, "--recording: no file")):
         if not path.exists():
             raise UsageError(f"{what} at {path}")
-    runs = find_runs(args.study)
-    if not runs:
-        raise UsageError(f"--study: no finished runs (RUN.pt beside RUN.history.json) in {args.study}")
     try:
         batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
     except ValueError:
@@ -103,11 +102,18 @@ def _study(args) -> int:
     for flag, count in counts.items():
         if count < 1:
             raise UsageError(f"{flag}: give whole numbers of 1 or more (batch sizes comma-separated)")
-    config = StudyConfig(corpus=args.corpus, cache=args.cache or args.study / "evaluations", recording=args.recording,
+    cache = args.cache or args.study / "evaluations"
+    config = StudyConfig(corpus=args.corpus, cache=cache, recording=args.recording,
                          accuracy_threshold=args.accuracy, limit=args.limit, streams=args.streams,
                          unbatched_streams=args.unbatched_streams, repeats=args.repeats, batch_sizes=batch_sizes)
-    print(f"{len(runs)} runs in {args.study}")
-    document = study(runs, config)
+    try:  # what is missing (a checkpoint, a cached accuracy, the corpus) and how to get it
+        runs = find_runs(args.study, cache)
+        if not runs:
+            raise UsageError(f"--study: no finished runs (RUN.pt beside RUN.history.json) in {args.study}")
+        print(f"{len(runs)} runs in {args.study}")
+        document = study(runs, config)
+    except StudyError as e:
+        raise UsageError(str(e)) from None
     _served(document, runs, args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=1))
@@ -115,7 +121,10 @@ def _study(args) -> int:
     args.json.with_suffix(".md").write_text(tables)
     print(tables)
     print(f"wrote {args.json} and {args.json.with_suffix('.md')}")
-    if args.plots:
+    print(f"wrote {write_checkpoints(runs, args.study)}")
+    if args.plots and (why := plots_missing()):
+        print(why)
+    elif args.plots:
         for path in plot_study(document, args.plots):
             print(f"wrote {path}")
     return 0
@@ -138,13 +147,14 @@ def _served(document: dict, runs, args) -> None:
     audio = read_audio(args.recording)
     shapes = {}  # (cell, width) -> one of its checkpoints: the cost does not depend on the seed
     for run in runs:
-        shapes.setdefault((str(run.model.config.cell), run.model.config.hidden_size), run.path)
+        if run.model is not None:
+            shapes.setdefault(run.key[:2], run.path)
     measured = {(shape, key): served_cpu(path, shape[0], audio, streams, batched, args.repeats, args.server_level_s)
                 for shape, path in tqdm(shapes.items(), desc="server CPU", unit="shape")
                 for key, streams, batched in modes}
     for row in document["rows"]:
         for key, _, _ in modes:
-            found = {} if row["int8"] else measured[(row["cell"], row["width"]), key]
+            found = {} if row["int8"] else measured.get(((row["cell"], row["width"]), key), {})
             row[f"{key}_ms_per_audio_s"] = found.get("cpu_ms_per_audio_s")
             row[f"{key}_ms_per_audio_s_std"] = found.get("cpu_ms_per_audio_s_std")
             row[f"{key}_p99_chunk_latency_ms"] = found.get("p99_chunk_latency_ms")

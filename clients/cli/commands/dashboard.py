@@ -5,6 +5,8 @@ import json
 import time
 from pathlib import Path
 
+from rnnvoice.clients.errors import UsageError
+
 HELP = "draw the Grafana dashboard's queries from a Prometheus as a PNG"
 DASHBOARD = Path("deploy/grafana/dashboards/rnnvoice.json")
 
@@ -19,8 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from rnnvoice.clients.qa.dashboard import fill_panels
-    from rnnvoice.models.evaluation.plots import plot_dashboard
+    from rnnvoice.models.evaluation.plots import plot_dashboard, plots_missing
 
+    if why := plots_missing():  # the PNG is all it makes
+        raise UsageError(why)
     dashboard = json.loads(args.dashboard.read_text())
     end = time.time()
     start = end - args.minutes * 60

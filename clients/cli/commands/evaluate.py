@@ -59,7 +59,7 @@ def run(args) -> int:
     import numpy as np
 
     from rnnvoice.models.evaluation.keywords import clip_report, stream_report
-    from rnnvoice.models.evaluation.plots import plot_confusion
+    from rnnvoice.models.evaluation.plots import plot_confusion, plots_missing
     from rnnvoice.models.nets.checkpoint import load_model
     from rnnvoice.models.weights import shipped_models
 
@@ -112,8 +112,11 @@ def run(args) -> int:
               + ", ".join(f"{k} {a:.0%} ({speakers[k]['clips']})" for a, k in accuracies[:5]))
     _write(report, args.json)
     if args.json and not args.stream:
-        plot_confusion(result.confusion, result.labels, f"{args.cell.upper()} on {args.data.name}",
-                       args.json.with_suffix(".png"))
+        if why := plots_missing():
+            print(why)
+        else:
+            plot_confusion(result.confusion, result.labels, f"{args.cell.upper()} on {args.data.name}",
+                           args.json.with_suffix(".png"))
     return 0
 
 

@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from rnnvoice.clients.errors import UsageError
+
 HELP = "hypothesis-drawn calls against a server on loopback: crashes, hangs, wrong statuses, memory"
 
 
@@ -27,6 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from rnnvoice.clients.qa import libraries_missing
+
+    if why := libraries_missing():
+        raise UsageError(why)
+
     from tqdm import tqdm
 
     from rnnvoice.clients.qa.fuzz import fuzz

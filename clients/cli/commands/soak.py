@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+from rnnvoice.clients.errors import UsageError
+
 HELP = "hundreds of streams cut, resumed, cancelled, silent, slow, oversized: leaks, lost chunks, memory"
 
 
@@ -32,6 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from rnnvoice.clients.qa import libraries_missing
+
+    if why := libraries_missing():  # its refusals are the fuzzer's, which draws with hypothesis
+        raise UsageError(why)
+
     from tqdm import tqdm
 
     from rnnvoice.clients.client import read_audio
