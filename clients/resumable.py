@@ -113,7 +113,7 @@ class ResumableStream:
                 if give_up:
                     if self.summarised.is_set():
                         return  # every result arrived; the server frees the stream at its window's end
-                    raise lost[0]  # the stream is gone: what the caller sees is the lost connection
+                    raise lost[0] from None  # the stream is gone: what the caller sees is the lost connection
                 delays = delays or self.backoff.delays()
                 log.debug("stream lost (%s: %s); resuming", e.code().name, e.details())
                 time.sleep(next(delays))

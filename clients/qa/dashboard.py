@@ -28,18 +28,19 @@ class Panel:
     series: list[Series] = field(default_factory=list)
 
 
+def _fill(text: str, cell: str | None, rate_interval: str) -> str:
+    text = text.replace("$__rate_interval", rate_interval)
+    return text.replace("$cell", cell) if cell else text
+
+
 def panels(dashboard: dict, rate_interval: str = "1m") -> list[Panel]:
     """The dashboard's panels in reading order, with $cell and $__rate_interval filled in."""
     out = []
     for p in sorted(dashboard["panels"], key=lambda p: (p["gridPos"]["y"], p["gridPos"]["x"])):
         repeated = p.get("repeat") == "cell"
         for i, cell in enumerate(CELLS if repeated else (None,)):
-            def fill(text: str) -> str:
-                text = text.replace("$__rate_interval", rate_interval)
-                return text.replace("$cell", cell) if cell else text
-
             column = i if repeated else p["gridPos"]["x"] // 12
-            queries = [(fill(t["expr"]), t.get("legendFormat", "")) for t in p["targets"]]
+            queries = [(_fill(t["expr"], cell, rate_interval), t.get("legendFormat", "")) for t in p["targets"]]
             title = p["title"].replace("$cell", cell.upper()) if cell else p["title"]
             out.append(Panel(title, p["fieldConfig"]["defaults"].get("unit", "none"), p["gridPos"]["y"], column, queries))
     return out

@@ -9,7 +9,6 @@ import time
 import tomllib
 import uuid
 
-import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 

@@ -78,7 +78,7 @@ def traffic(metered_server, prometheus) -> tuple[float, float]:
     started = time.time()
     for streams in (2, 6):
         with ThreadPoolExecutor(len(CELLS)) as pool:
-            loads = list(pool.map(lambda cell: run_load(metered_server.target, audio, cell, streams, loops=2), CELLS))
+            loads = list(pool.map(lambda cell, n=streams: run_load(metered_server.target, audio, cell, n, loops=2), CELLS))
         assert not [e for load in loads for e in load.errors]
     with VoiceClient(metered_server.target, timeout_s=30) as client:
         bad = rpc_error(lambda: client.recognize(Audio(b"\x00\x00", 12345)))
@@ -110,7 +110,7 @@ def test_recording_rules_give_each_cell_its_percentiles_and_real_time_factor(pro
     for rule in ("task_cell:rnnvoice_result_latency_seconds:p50_5m", "task_cell:rnnvoice_result_latency_seconds:p99_5m",
                  "task_cell:rnnvoice_chunk_compute_seconds:p99_5m", "task_cell:rnnvoice_real_time_factor:ratio_rate5m"):
         keywords = rule + '{task="keywords"}'  # the traffic is keyword streams; other tasks have no data
-        assert wait_until(lambda: cells_of(query(prometheus, keywords)) == set(CELLS), timeout_s=20), rule
+        assert wait_until(lambda q=keywords: cells_of(query(prometheus, q)) == set(CELLS), timeout_s=20), rule
         assert all(0 < v < 10 for v in query(prometheus, keywords).values()), rule
     # One refused request, no server errors: a ratio of 0 (NaN until the rule has seen streams end).
     assert wait_until(lambda: list(query(prometheus, "job:rnnvoice_stream_errors:ratio_rate5m").values()) == [0.0],

@@ -52,7 +52,7 @@ def test_idle_streams_holding_every_slot_are_reclaimed_within_the_idle_timeout(l
                 time.sleep(retry_s)
         assert served[-1].summary.end_reason == pb.STREAM_END_COMPLETED
         for attacker in attackers:
-            error = rpc_error(lambda: list(attacker))
+            error = rpc_error(lambda a=attacker: list(a))
             assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
             assert "no audio for 1 s" in error.details()
         gate.set()
