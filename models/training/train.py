@@ -1,6 +1,5 @@
 """Trains GRU and LSTM models for either task on composed streams: one loop for every cell and task."""
 
-import dataclasses
 import json
 import logging
 import random
@@ -12,12 +11,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from rnnvoice.models.audio.features import FeatureConfig
+from rnnvoice.models.audio.features import FeatureConfig, Normalization
 from rnnvoice.models.data.augment import NoiseBank
 from rnnvoice.models.data.corpus import read_manifest, split_dev
 from rnnvoice.models.data.mixing import IGNORE, KeywordMixer, MixConfig, StreamMixer, UtteranceMixer
 from rnnvoice.models.data.transcription_corpus import read_transcripts
-from rnnvoice.models.nets.checkpoint import load_model, save_model
+from rnnvoice.models.nets.checkpoint import load_model, plain_dict, save_model
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.recurrent import ModelConfig, RecurrentModel
 from rnnvoice.models.nets.speech_recognizer import TOKENS, SpeechRecognizer
@@ -47,12 +46,11 @@ class TrainConfig:
     real_share: float = 0.5
     # Scale each word's real share by its real speakers, full from this many (MixConfig.real_speakers_full); 0: off.
     real_speakers_full: int = 0
-    # Front end: "running" or "frame" (level-invariant) or "none" (raw log-mels with the model's fixed
-    # normalisation), and its floors, see FeatureConfig. The defaults are the shipped models' recipe, which
-    # measured best (README, "Hearing quiet and distant speakers"); the level-invariant front ends are flags.
-    normalization: str = "none"
-    log_floor: float = 1e-6
-    relative_floor: float = 0.0
+    # Front end: the normalisation and its floors, see FeatureConfig. Its defaults are the shipped models' recipe,
+    # which measured best (README, "Hearing quiet and distant speakers"); the level-invariant front ends are flags.
+    normalization: Normalization = FeatureConfig.normalization
+    log_floor: float = FeatureConfig.log_floor
+    relative_floor: float = FeatureConfig.relative_floor
     # Range of a training stream's speech level, dBFS.
     level_db_min: float = -38.0
     level_db_max: float = -14.0
@@ -220,8 +218,8 @@ def train(config: TrainConfig) -> Path:
         if step % config.eval_every == 0 or step == config.steps:
             model.eval()
             record |= job.evaluate()
-            save_model(model, out, train=dataclasses.asdict(config), history=history)
-            torch.save({"config": dataclasses.asdict(config), "step": step, "history": history + [record],
+            save_model(model, out, train=plain_dict(config), history=history)
+            torch.save({"config": plain_dict(config), "step": step, "history": history + [record],
                         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "schedule": schedule.state_dict(), "mixer_rng": job.mixer.rng.getstate(),
                         "torch_rng": torch.get_rng_state()}, resume)
@@ -229,7 +227,7 @@ def train(config: TrainConfig) -> Path:
         history.append(record)
         progress.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()
-    save_model(model, out, train=dataclasses.asdict(config), history=history, **job.finish())
+    save_model(model, out, train=plain_dict(config), history=history, **job.finish())
     out.with_suffix(".history.json").write_text(json.dumps(history))
     resume.unlink(missing_ok=True)
     return out
