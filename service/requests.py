@@ -8,6 +8,7 @@ import grpc
 
 from rnnvoice.models.audio.pcm import ENCODINGS as SAMPLE_TYPES
 from rnnvoice.models.audio.pcm import SUPPORTED_RATES
+from rnnvoice.models.decoding.ctc import Decoder
 from rnnvoice.models.nets.speech_recognizer import INDEX, normalise
 from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY
 from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S, DEFAULT_INITIAL_SILENCE_S, Endpointing
@@ -24,7 +25,7 @@ TASK_MODELS = {Task.KEYWORDS: (Task.KEYWORDS,), Task.TRANSCRIPTION: (Task.TRANSC
                Task.ASSISTANT: (Task.KEYWORDS, Task.TRANSCRIPTION)}
 ENCODINGS = {pb.ENCODING_PCM_S16LE: "pcm_s16le", pb.ENCODING_FLOAT32LE: "float32le", pb.ENCODING_MULAW: "mulaw",
              pb.ENCODING_ALAW: "alaw"}
-DECODERS = {pb.DECODER_UNSPECIFIED: "beam", pb.DECODER_BEAM: "beam", pb.DECODER_GREEDY: "greedy"}
+DECODERS = {pb.DECODER_UNSPECIFIED: Decoder.BEAM, pb.DECODER_BEAM: Decoder.BEAM, pb.DECODER_GREEDY: Decoder.GREEDY}
 MAX_CHANNELS = 8
 MAX_HINTS, MAX_HINT_CHARS = 100, 100
 MAX_KEYWORD_CHARS = 32
@@ -48,7 +49,7 @@ class StreamParams:
     interim_results: bool = False
     hints: tuple[str, ...] = ()
     endpointing: Endpointing = Endpointing()
-    decoder: str = "beam"
+    decoder: Decoder = Decoder.BEAM
     max_alternatives: int = 0
     phrases: dict[str, float] = field(default_factory=dict)  # keywords chosen at run time: text -> sensitivity
     voice_events: bool = False

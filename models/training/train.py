@@ -20,6 +20,7 @@ from rnnvoice.models.nets.checkpoint import load_model, plain_dict, save_model
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.recurrent import ModelConfig, RecurrentModel
 from rnnvoice.models.nets.speech_recognizer import TOKENS, SpeechRecognizer
+from rnnvoice.models.types import Cell, Task
 from rnnvoice.models.vocabulary import LABELS, SILENCE
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,8 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     corpus: str
     out: str
-    task: str = "keywords"
-    cell: str = "gru"
+    task: Task = Task.KEYWORDS
+    cell: Cell = Cell.GRU
     hidden_size: int = 128
     num_layers: int = 2
     steps: int = 3000
@@ -70,15 +71,20 @@ class TrainConfig:
     # Start from these weights (a checkpoint of the same task, cell and size) instead of from scratch.
     init: str = ""
 
+    def __post_init__(self):
+        # The command line and a resumed run's saved settings hold plain strings.
+        object.__setattr__(self, "task", Task(self.task))
+        object.__setattr__(self, "cell", Cell(self.cell))
+
     def features(self) -> FeatureConfig:
         return FeatureConfig(normalization=self.normalization, log_floor=self.log_floor,
                              relative_floor=self.relative_floor)
 
     @staticmethod
-    def for_task(task: str, **overrides) -> "TrainConfig":
+    def for_task(task: Task, **overrides) -> "TrainConfig":
         """The shipped recipe of a task, with any field overridden."""
-        recipe = {"transcription": {"hidden_size": 256, "num_layers": 3, "batch_size": 16, "seconds": 8.0,
-                                    "lr": 2e-3, "steps": 4000}}.get(task, {})
+        recipe = {Task.TRANSCRIPTION: {"hidden_size": 256, "num_layers": 3, "batch_size": 16, "seconds": 8.0,
+                                       "lr": 2e-3, "steps": 4000}}.get(task, {})
         return TrainConfig(task=task, **{**recipe, **overrides})
 
 
@@ -96,7 +102,7 @@ class KeywordJob:
             real = [c for c in train_clips if c.source != "tts" and c.label != SILENCE]
             kept = set(random.Random(config.seed).sample(real, round(config.real_fraction * len(real))))
             train_clips = [c for c in train_clips if c.source == "tts" or c.label == SILENCE or c in kept]
-        model_config = ModelConfig("keywords", config.cell, config.hidden_size, config.num_layers, labels=LABELS,
+        model_config = ModelConfig(Task.KEYWORDS, config.cell, config.hidden_size, config.num_layers, labels=LABELS,
                                    features=config.features(), pool_s=config.pool_s)
         self.model = KeywordSpotter(model_config)
         mix = MixConfig(seconds=config.seconds, real_share=config.real_share,
@@ -133,8 +139,8 @@ class TranscriptionJob:
         corpus = Path(config.corpus)
         self.heldout = [r for part in ("heldout/tts", "heldout/fsdd") if (corpus / part).is_dir()
                         for r in read_transcripts(corpus / part)[:60]]
-        model_config = ModelConfig("transcription", config.cell, config.hidden_size, config.num_layers, labels=TOKENS,
-                                   features=config.features())
+        model_config = ModelConfig(Task.TRANSCRIPTION, config.cell, config.hidden_size, config.num_layers,
+                                   labels=TOKENS, features=config.features())
         self.model = SpeechRecognizer(model_config)
         mix = MixConfig(seconds=config.seconds, run_on_prob=0.0, short_prob=0.0,
                         level_db=(config.level_db_min, config.level_db_max))
@@ -157,7 +163,7 @@ class TranscriptionJob:
         return {}
 
 
-JOBS = {"keywords": KeywordJob, "transcription": TranscriptionJob}
+JOBS = {Task.KEYWORDS: KeywordJob, Task.TRANSCRIPTION: TranscriptionJob}
 
 
 def fit_normalisation(model: RecurrentModel, mixer: StreamMixer, batches: int = 4) -> None:
