@@ -65,7 +65,7 @@ class ModelRegistry:
             c = model.config
             infos.append(pb.ModelInfo(
                 task=TASK_ENUMS[task], cell=CELLS[cell], name=self.names[task, cell],
-                keywords=[k for k in c.labels if not k.startswith("_")] if task == Task.KEYWORDS else list(c.labels[1:]),
+                keywords=list(c.keywords) if task == Task.KEYWORDS else list(c.labels[1:]),
                 parameters=model.parameter_count, state_bytes=model.state_bytes,
                 hidden_size=c.hidden_size, layers=c.num_layers,
                 sample_rate_hz=c.features.sample_rate, frame_rate_hz=c.features.step_rate,

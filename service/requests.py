@@ -101,9 +101,8 @@ def parse_config(config: pb.StreamConfig, registry: ModelRegistry) -> StreamPara
         registry.get(Task.TRANSCRIPTION, cell)  # the recogniser spots them
         params["phrases"] = _phrases(config.keywords.phrases)
     if task in (Task.KEYWORDS, Task.ASSISTANT):
-        keywords = registry.get(Task.KEYWORDS, cell).config.labels if task == Task.KEYWORDS else (WAKE_WORD,)
-        params |= _keywords(config.keywords, [k for k in keywords if not k.startswith("_")], cell,
-                            everything=not params.get("phrases"))
+        keywords = registry.get(Task.KEYWORDS, cell).config.keywords if task == Task.KEYWORDS else (WAKE_WORD,)
+        params |= _keywords(config.keywords, keywords, cell, everything=not params.get("phrases"))
     if task in (Task.TRANSCRIPTION, Task.ASSISTANT):
         params |= _transcription(config.transcription)
     return StreamParams(**params)
@@ -140,7 +139,7 @@ def _phrases(settings) -> dict[str, float]:
     return phrases
 
 
-def _keywords(config: pb.KeywordConfig, keywords: list[str], cell: str, everything: bool) -> dict:
+def _keywords(config: pb.KeywordConfig, keywords: tuple[str, ...], cell: str, everything: bool) -> dict:
     """everything: no keyword listed means all of them (else none: the stream spots only its phrases)."""
     sensitivities = {}
     for setting in config.keywords:

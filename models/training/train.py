@@ -109,7 +109,8 @@ class KeywordJob:
                         real_speakers_full=config.real_speakers_full, short_prob=config.short_prob,
                         level_db=(config.level_db_min, config.level_db_max), pool_s=config.pool_s)
         self.mixer = KeywordMixer(train_clips, self.noise, model_config.features, mix, seed=config.seed)
-        weights = torch.tensor([1.0 if k.startswith("_") else config.keyword_weight for k in LABELS])
+        weights = torch.tensor([config.keyword_weight if k in model_config.keywords else 1.0
+                                for k in model_config.labels])
         self.classes = nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE, label_smoothing=config.label_smoothing)
         self.speech = nn.BCEWithLogitsLoss()
         self.speech_weight = config.speech_weight
