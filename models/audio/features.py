@@ -73,6 +73,11 @@ class FeatureConfig:
     def step_rate(self) -> float:
         return self.sample_rate / self.step_samples
 
+    @property
+    def step_s(self) -> float:
+        """Seconds of audio per recurrent step."""
+        return 1.0 / self.step_rate
+
 
 # "running": the mean per mel channel (..., n_mels) and the live frames counted so far (...,);
 # "peak": the peak level (...,), -inf before the first live frame, and a placeholder.

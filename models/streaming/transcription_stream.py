@@ -68,7 +68,7 @@ class TranscriptionTask:
 
     def __init__(self, model: SpeechRecognizer, decoder: Decoder = Decoder.BEAM, hints: list[str] | None = None,
                  endpointing: Endpointing = Endpointing(), interim: bool = True, max_alternatives: int = 0):
-        self.step_s = 1.0 / model.config.features.step_rate
+        self.step_s = model.config.features.step_s
         self.audio_s = 0.0
         self.decoder_kind, self.hints = decoder, hints
         self.endpoint_steps = max(1, round(endpointing.endpoint_s / self.step_s))

@@ -74,5 +74,5 @@ def with_voice_activity(stream: Stream, events: bool = True) -> Stream:
     """The stream with voice activity from its keyword model if it runs one (the first lane), else its recogniser."""
     model = stream.lanes[0][1].model
     speech = keyword_model_speech if isinstance(model, KeywordSpotter) else recogniser_speech
-    stream.task = VoiceActivityTask(stream.task, speech, 1.0 / model.config.features.step_rate, events)
+    stream.task = VoiceActivityTask(stream.task, speech, model.config.features.step_s, events)
     return stream
