@@ -36,10 +36,6 @@ class ModelRegistry:
     def __init__(self, paths: dict[tuple[str, str], Path], device: str = "cpu"):
         if not paths:
             raise StartupError("no models to serve: train one with `rnnvoice train` or reinstall the shipped weights")
-        if device.startswith("cuda"):
-            # cuDNN's recurrent kernels round through TF32 by default: batched results would then differ from a
-            # stream stepped alone by up to 1e-2 in log-probabilities (measured on an H200), not 1e-5.
-            torch.backends.cudnn.allow_tf32 = False
         self.models: dict[tuple[str, str], RecurrentModel] = {}
         self.names: dict[tuple[str, str], str] = {}
         for (task, cell), path in sorted(paths.items()):

@@ -9,7 +9,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from rnnvoice.models.data.corpus import SAMPLE_RATE, Clip, load_clip, read_manifest
@@ -151,8 +150,7 @@ def _mean_std(name: str, records: list[dict]) -> dict:
 def study(runs: list[Run], config: StudyConfig) -> dict:
     """The study's document: its settings, a row per (cell, width, data fraction, int8) with the spread over seeds
     and every run's own numbers, and the bare cells' throughput against batch size. The full-data runs are
-    measured in int8 as well."""
-    torch.set_num_threads(1)  # as the server runs: one thread per operation
+    measured in int8 as well. The CPU figures use the threads the caller set (the server runs one per operation)."""
     clips = heldout_clips(config)
     groups = defaultdict(list)
     for run in sorted(runs, key=lambda r: (r.key, r.train.get("seed", 0))):

@@ -79,6 +79,8 @@ def run(args) -> int:
 
 
 def _study(args) -> int:
+    import torch
+
     from rnnvoice.models.data.corpus import MANIFEST
     from rnnvoice.models.evaluation.plots import plot_study
     from rnnvoice.models.evaluation.study import StudyConfig, find_runs, markdown_tables, study
@@ -107,6 +109,7 @@ def _study(args) -> int:
                          accuracy_threshold=args.accuracy, limit=args.limit, streams=args.streams,
                          unbatched_streams=args.unbatched_streams, repeats=args.repeats, batch_sizes=batch_sizes)
     print(f"{len(runs)} runs in {args.study}")
+    torch.set_num_threads(1)  # as the server runs: one thread per operation
     document = study(runs, config)
     _served(document, runs, args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
