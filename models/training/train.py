@@ -129,9 +129,6 @@ class KeywordJob:
         predicted = classify_clips(self.model, self.dev)
         return {"dev_accuracy": round(sum(p == c.label for p, c in zip(predicted, self.dev)) / max(1, len(self.dev)), 4)}
 
-    def finish(self) -> dict:
-        return {}
-
 
 class TranscriptionJob:
     """Speech recognition: CTC over characters of whole utterances."""
@@ -159,9 +156,6 @@ class TranscriptionJob:
 
         hypotheses = transcribe_all(self.model, self.heldout)
         return {"heldout_wer": round(word_error_rate([r.text for r in self.heldout], hypotheses), 4)}
-
-    def finish(self) -> dict:
-        return {}
 
 
 JOBS = {Task.KEYWORDS: KeywordJob, Task.TRANSCRIPTION: TranscriptionJob}
@@ -234,7 +228,7 @@ def train(config: TrainConfig) -> Path:
         history.append(record)
         progress.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()
-    save_model(model, out, train=plain_dict(config), history=history, **job.finish())
+    save_model(model, out, train=plain_dict(config), history=history)
     out.with_suffix(".history.json").write_text(json.dumps(history))
     resume.unlink(missing_ok=True)
     return out
