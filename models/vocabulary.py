@@ -10,10 +10,8 @@ UNKNOWN = "_unknown_"
 # Class order of the keyword models' output layer.
 LABELS = (SILENCE, UNKNOWN, *KEYWORDS)
 
-# Speech Commands' standard 12-class protocol.
 # Real words of Speech Commands that no recogniser trains on: keywords chosen at run time are measured on them.
 UNTRAINED_WORDS = ("marvin", "sheila", "happy", "house")
-SPEECH_COMMANDS_12 = (*COMMANDS, SILENCE, UNKNOWN)
 
 
 def digit_word(digit: str) -> str:

@@ -108,7 +108,7 @@ class ServerMetrics:
         # Streams are labelled by their task: the assistant runs a keyword model and a recogniser together.
         for task, cell in stream_tasks(models):
             if task == Task.KEYWORDS:
-                keywords = [k for k in models[task, cell].config.labels if not k.startswith("_")] + [PHRASES_LABEL]
+                keywords = [*models[task, cell].config.keywords, PHRASES_LABEL]
             else:
                 keywords = [WAKE_WORD] if task == Task.ASSISTANT else []
             self.models[task, cell] = ModelMetrics(self, task, cell, keywords)

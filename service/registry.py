@@ -36,10 +36,6 @@ class ModelRegistry:
     def __init__(self, paths: dict[tuple[str, str], Path], device: str = "cpu"):
         if not paths:
             raise StartupError("no models to serve: train one with `rnnvoice train` or reinstall the shipped weights")
-        if device.startswith("cuda"):
-            # cuDNN's recurrent kernels round through TF32 by default: batched results would then differ from a
-            # stream stepped alone by up to 1e-2 in log-probabilities (measured on an H200), not 1e-5.
-            torch.backends.cudnn.allow_tf32 = False
         self.models: dict[tuple[str, str], RecurrentModel] = {}
         self.names: dict[tuple[str, str], str] = {}
         for (task, cell), path in sorted(paths.items()):
@@ -65,7 +61,7 @@ class ModelRegistry:
             c = model.config
             infos.append(pb.ModelInfo(
                 task=TASK_ENUMS[task], cell=CELLS[cell], name=self.names[task, cell],
-                keywords=[k for k in c.labels if not k.startswith("_")] if task == Task.KEYWORDS else list(c.labels[1:]),
+                keywords=list(c.keywords) if task == Task.KEYWORDS else list(c.labels[1:]),
                 parameters=model.parameter_count, state_bytes=model.state_bytes,
                 hidden_size=c.hidden_size, layers=c.num_layers,
                 sample_rate_hz=c.features.sample_rate, frame_rate_hz=c.features.step_rate,

@@ -8,6 +8,7 @@ import grpc
 
 from rnnvoice.models.audio.pcm import ENCODINGS as SAMPLE_TYPES
 from rnnvoice.models.audio.pcm import SUPPORTED_RATES
+from rnnvoice.models.decoding.ctc import Decoder
 from rnnvoice.models.nets.speech_recognizer import INDEX, normalise
 from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY
 from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S, DEFAULT_INITIAL_SILENCE_S, Endpointing
@@ -24,7 +25,7 @@ TASK_MODELS = {Task.KEYWORDS: (Task.KEYWORDS,), Task.TRANSCRIPTION: (Task.TRANSC
                Task.ASSISTANT: (Task.KEYWORDS, Task.TRANSCRIPTION)}
 ENCODINGS = {pb.ENCODING_PCM_S16LE: "pcm_s16le", pb.ENCODING_FLOAT32LE: "float32le", pb.ENCODING_MULAW: "mulaw",
              pb.ENCODING_ALAW: "alaw"}
-DECODERS = {pb.DECODER_UNSPECIFIED: "beam", pb.DECODER_BEAM: "beam", pb.DECODER_GREEDY: "greedy"}
+DECODERS = {pb.DECODER_UNSPECIFIED: Decoder.BEAM, pb.DECODER_BEAM: Decoder.BEAM, pb.DECODER_GREEDY: Decoder.GREEDY}
 MAX_CHANNELS = 8
 MAX_HINTS, MAX_HINT_CHARS = 100, 100
 MAX_KEYWORD_CHARS = 32
@@ -48,7 +49,7 @@ class StreamParams:
     interim_results: bool = False
     hints: tuple[str, ...] = ()
     endpointing: Endpointing = Endpointing()
-    decoder: str = "beam"
+    decoder: Decoder = Decoder.BEAM
     max_alternatives: int = 0
     phrases: dict[str, float] = field(default_factory=dict)  # keywords chosen at run time: text -> sensitivity
     voice_events: bool = False
@@ -100,9 +101,8 @@ def parse_config(config: pb.StreamConfig, registry: ModelRegistry) -> StreamPara
         registry.get(Task.TRANSCRIPTION, cell)  # the recogniser spots them
         params["phrases"] = _phrases(config.keywords.phrases)
     if task in (Task.KEYWORDS, Task.ASSISTANT):
-        keywords = registry.get(Task.KEYWORDS, cell).config.labels if task == Task.KEYWORDS else (WAKE_WORD,)
-        params |= _keywords(config.keywords, [k for k in keywords if not k.startswith("_")], cell,
-                            everything=not params.get("phrases"))
+        keywords = registry.get(Task.KEYWORDS, cell).config.keywords if task == Task.KEYWORDS else (WAKE_WORD,)
+        params |= _keywords(config.keywords, keywords, cell, everything=not params.get("phrases"))
     if task in (Task.TRANSCRIPTION, Task.ASSISTANT):
         params |= _transcription(config.transcription)
     return StreamParams(**params)
@@ -139,7 +139,7 @@ def _phrases(settings) -> dict[str, float]:
     return phrases
 
 
-def _keywords(config: pb.KeywordConfig, keywords: list[str], cell: str, everything: bool) -> dict:
+def _keywords(config: pb.KeywordConfig, keywords: tuple[str, ...], cell: str, everything: bool) -> dict:
     """everything: no keyword listed means all of them (else none: the stream spots only its phrases)."""
     sensitivities = {}
     for setting in config.keywords:

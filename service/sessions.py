@@ -17,7 +17,7 @@ from rnnvoice.models.streaming.keyword_detector import Detection
 from rnnvoice.models.streaming.keyword_stream import keyword_stream
 from rnnvoice.models.streaming.stream import Stream, StreamOutput
 from rnnvoice.models.streaming.transcription_stream import Transcript, transcription_stream
-from rnnvoice.models.streaming.voice_activity import VoiceEvent, with_voice_activity
+from rnnvoice.models.streaming.voice_activity import VoiceEvent, VoiceEventKind, with_voice_activity
 from rnnvoice.models.types import Task
 from rnnvoice.protos import pb
 from rnnvoice.service.auth import Grant
@@ -133,7 +133,7 @@ def detection_message(d: Detection) -> pb.KeywordDetection:
 
 
 def voice_message(e: VoiceEvent) -> pb.VoiceActivityEvent:
-    kind = pb.VoiceActivityEvent.SPEECH_BEGIN if e.kind == "begin" else pb.VoiceActivityEvent.SPEECH_END
+    kind = pb.VoiceActivityEvent.SPEECH_BEGIN if e.kind == VoiceEventKind.BEGIN else pb.VoiceActivityEvent.SPEECH_END
     return pb.VoiceActivityEvent(kind=kind, time_s=e.time_s)
 
 

@@ -21,9 +21,6 @@ from rnnvoice.service.server import VoiceServer
 from rnnvoice.service.settings import ServerSettings
 
 FIXTURES = Path(__file__).parent / "fixtures"
-# Switch on once models/weights/ holds trained models (not throwaway ones): the tests then also assert
-# that the keywords spoken in tests/fixtures/spoken_seven_yes.wav are detected.
-SHIPPED_MODELS_TRAINED = True
 
 
 class ServerThread:

@@ -6,14 +6,33 @@ Shapes: T samples, F feature frames (10 ms), S model steps (`stack` frames each)
 import functools
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import torch
 import torchaudio
 
 
+class Normalization(StrEnum):
+    """How log-mels are normalised before the model's own fixed normalisation (`normalize`).
+
+    RUNNING: each mel channel minus its running mean over the stream, which takes out the input level and the
+    microphone's colouring (a gain or a fixed EQ is a constant in the log domain). FRAME: each frame minus its
+    loudest channel, level-invariant with no memory (and no start-up). PEAK: every channel minus the stream's
+    recent peak level, an automatic gain control that takes out the input level within a word's first frames and
+    keeps each word's loudness contour. NONE: raw log-mels.
+    """
+
+    RUNNING = "running"
+    FRAME = "frame"
+    PEAK = "peak"
+    NONE = "none"
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
+    """The front end; its defaults are the one every shipped model uses (raw log-mels, which measured best)."""
+
     sample_rate: int = 16000
     n_mels: int = 40
     win_length: int = 400  # 25 ms
@@ -22,17 +41,13 @@ class FeatureConfig:
     f_max: float = 7600.0
     # Frames stacked into one recurrent step: fewer, wider steps cost less per second of audio.
     stack: int = 3
-    # Far below any microphone's noise floor, so that quiet speech keeps its shape; only digital silence sits on it.
-    log_floor: float = 1e-12
-    # And 60 dB below each frame's loudest channel: so that what a band-limited input lacks (above 4 kHz for 8 kHz
-    # audio) reads the same at any input level.
-    relative_floor: float = 1e-6
-    # "running": each mel channel minus its running mean over the stream, which takes out the input level and
-    # the microphone's colouring (a gain or a fixed EQ is a constant in the log domain); "frame": each frame minus
-    # its loudest channel, level-invariant with no memory (and no start-up); "peak": every channel minus the
-    # stream's recent peak level, an automatic gain control that takes out the input level within a word's first
-    # frames and keeps each word's loudness contour; "none": raw log-mels.
-    normalization: str = "running"
+    # Added to every channel's mel power before the log. The level-invariant front ends were measured with 1e-12:
+    # far below any microphone's noise floor, so that quiet speech keeps its shape; only digital silence sits on it.
+    log_floor: float = 1e-6
+    # A floor this far below each frame's loudest channel (1e-6: 60 dB), so that what a band-limited input lacks
+    # (above 4 kHz for 8 kHz audio) reads the same at any input level; 0: none.
+    relative_floor: float = 0.0
+    normalization: Normalization = Normalization.NONE
     # The running mean is cumulative over a stream's first frames, then exponential with this time constant.
     norm_frames: int = 150
     # The peak level rises at once with a louder frame and falls this many dB a second: slow enough to hold
@@ -40,8 +55,11 @@ class FeatureConfig:
     peak_release_db_s: float = 10.0
 
     def __post_init__(self):
-        if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"unknown normalization {self.normalization!r}; expected one of {NORMALIZATIONS}")
+        if self.normalization not in tuple(Normalization):
+            raise ValueError(f"unknown normalization {self.normalization!r}; "
+                             f"expected one of {', '.join(Normalization)}")
+        # A checkpoint's config and the command line hold plain strings.
+        object.__setattr__(self, "normalization", Normalization(self.normalization))
 
     @property
     def dim(self) -> int:
@@ -55,8 +73,12 @@ class FeatureConfig:
     def step_rate(self) -> float:
         return self.sample_rate / self.step_samples
 
+    @property
+    def step_s(self) -> float:
+        """Seconds of audio per recurrent step."""
+        return 1.0 / self.step_rate
 
-NORMALIZATIONS = ("running", "frame", "peak", "none")
+
 # "running": the mean per mel channel (..., n_mels) and the live frames counted so far (...,);
 # "peak": the peak level (...,), -inf before the first live frame, and a placeholder.
 NormState = tuple[torch.Tensor, torch.Tensor]
@@ -118,14 +140,14 @@ def normalize(frames: torch.Tensor, config: FeatureConfig, state: NormState | No
     zero padding is not a level. "frame": each frame minus its loudest channel. lengths (...,): where rows of
     different lengths are padded to F, each row's real frames; the state is that after them.
     """
-    if config.normalization == "none":
+    if config.normalization == Normalization.NONE:
         return frames, state
-    if config.normalization == "frame":
+    if config.normalization == Normalization.FRAME:
         return frames - frames.amax(dim=-1, keepdim=True), state
     live = frames.mean(dim=-1) > math.log(config.log_floor) + 2.0  # (..., F)
     if lengths is not None:
         live &= torch.arange(frames.shape[-2]) < lengths.unsqueeze(-1)
-    if config.normalization == "peak":
+    if config.normalization == Normalization.PEAK:
         return _peak_normalize(frames, live, config, state, lengths)
     if state is None:
         state = frames.new_zeros(*frames.shape[:-2], frames.shape[-1]), frames.new_zeros(frames.shape[:-2])
@@ -226,7 +248,7 @@ def add_many(streams: list[StreamingFeatures], log_mels: torch.Tensor, counts: l
     """`add` of many streams of one config at once: log_mels (sum of N, n_mels), stream after stream, counts[b]
     of stream b -> each stream's (S_b, D). Normalisation with a state runs over all streams padded side by side."""
     config = streams[0].config
-    if config.normalization in ("none", "frame") or not len(log_mels):
+    if config.normalization in (Normalization.NONE, Normalization.FRAME) or not len(log_mels):
         normalized = normalize(log_mels, config)[0]
     else:
         lengths = torch.tensor(counts)
@@ -246,7 +268,7 @@ def add_many(streams: list[StreamingFeatures], log_mels: torch.Tensor, counts: l
 def _stacked(states: list[NormState | None], config: FeatureConfig) -> NormState:
     """Streams' normalisation states side by side; a new stream's as `normalize` starts it."""
     mean, count = next(s for s in states if s is not None)
-    fill = -math.inf if config.normalization == "peak" else 0.0
+    fill = -math.inf if config.normalization == Normalization.PEAK else 0.0
     start = mean.new_full(mean.shape, fill), count.new_full(count.shape, fill)
     return tuple(torch.stack([(s or start)[i] for s in states]) for i in range(2))
 

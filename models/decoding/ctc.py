@@ -9,6 +9,7 @@ import functools
 import json
 import math
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -272,9 +273,14 @@ class LexiconDecoder:
         return Hypothesis(tuple(tokens), tuple(steps), tuple(probs))
 
 
-def make_decoder(kind: str = "beam", hints: list[str] | None = None):
-    if kind == "greedy":
+class Decoder(StrEnum):
+    GREEDY = "greedy"  # best path
+    BEAM = "beam"  # lexicon beam search with the language model
+
+
+def make_decoder(kind: Decoder = Decoder.BEAM, hints: list[str] | None = None):
+    if kind == Decoder.GREEDY:
         return GreedyDecoder()
-    if kind == "beam":
+    if kind == Decoder.BEAM:
         return LexiconDecoder(hints)
-    raise ValueError(f"unknown decoder {kind!r}; use greedy or beam")
+    raise ValueError(f"unknown decoder {kind!r}; use {' or '.join(Decoder)}")

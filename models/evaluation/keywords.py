@@ -203,7 +203,7 @@ def score_stream(detections: list[Detection], events, keywords: tuple[str, ...],
 def stream_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...],
                   noise: NoiseBank | None, seed: int = 0) -> StreamReport:
     wave, events = compose_test_stream(clips, noise, seed)
-    keywords = tuple(k for k in scored_labels if k in model.config.labels and not k.startswith("_"))
+    keywords = tuple(k for k in scored_labels if k in model.config.keywords)
     stream = keyword_stream(model, SAMPLE_RATE, {k: DEFAULT_SENSITIVITY for k in keywords})
     detections, _ = run_stream(stream, wave)
     report = score_stream(detections, events, keywords, len(wave) / SAMPLE_RATE)
@@ -219,7 +219,7 @@ def calibrate_thresholds(model: KeywordSpotter, clips: list[Clip], noise: NoiseB
     detector is replayed for every candidate. Returns the thresholds and what each candidate scored."""
     wave, events = compose_test_stream(clips, noise, seed)
     posteriors = recording_posteriors(model, wave, SAMPLE_RATE)
-    keywords = tuple(k for k in model.config.labels if not k.startswith("_"))
+    keywords = model.config.keywords
     trials = []
     for threshold in np.round(np.arange(0.3, 0.991, 0.05), 2):
         replay = KeywordTask(model, detector=detector_for(model, threshold=float(threshold)))

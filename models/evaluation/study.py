@@ -11,7 +11,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from rnnvoice.models.data.corpus import MANIFEST, SAMPLE_RATE, Clip, load_clip, read_manifest
@@ -209,8 +208,8 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
     """The study's document: its settings, a row per (cell, width, data fraction, int8) with the spread over seeds
     and every run's own numbers, and the bare cells' throughput against batch size. The full-data runs are
     measured in int8 as well. Runs without a checkpoint are named in `without_checkpoint`; their accuracies
-    must be cached, and a cell and width none of whose checkpoints is here goes without sizes and CPU."""
-    torch.set_num_threads(1)  # as the server runs: one thread per operation
+    must be cached, and a cell and width none of whose checkpoints is here goes without sizes and CPU. The CPU figures use
+    the threads the caller set (the server runs one per operation)."""
     clips = heldout_clips(config)
     groups = defaultdict(list)
     for run in sorted(runs, key=lambda r: (r.key, r.settings["seed"] or 0)):

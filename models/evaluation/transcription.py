@@ -11,6 +11,7 @@ from tqdm import tqdm
 from rnnvoice.models.data.corpus import SAMPLE_RATE, load_clip
 from rnnvoice.models.data.mixing import speech_extent
 from rnnvoice.models.data.transcription_corpus import Recording
+from rnnvoice.models.decoding.ctc import Decoder
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer, normalise
 from rnnvoice.models.nlu.intents import parse_intent
 from rnnvoice.models.streaming.transcription_stream import Transcript, transcription_stream
@@ -43,7 +44,7 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
     return error_rates([word_errors(r, h) for r, h in zip(references, hypotheses)])["word_error_rate"]
 
 
-def transcribe(model: SpeechRecognizer, wave, rate: int = SAMPLE_RATE, decoder: str = "beam",
+def transcribe(model: SpeechRecognizer, wave, rate: int = SAMPLE_RATE, decoder: Decoder = Decoder.BEAM,
                hints: list[str] | None = None, chunk_s: float = CHUNK_S) -> tuple[list[Transcript], float]:
     """Every partial and final result of one recording streamed in chunks, and the compute seconds it took."""
     stream = transcription_stream(model, rate, decoder=decoder, hints=hints)
@@ -56,7 +57,8 @@ def final_text(results: list[Transcript]) -> str:
     return " ".join(r.text for r in results if r.is_final)
 
 
-def transcribe_all(model: SpeechRecognizer, recordings: list[Recording], decoder: str = "greedy") -> list[str]:
+def transcribe_all(model: SpeechRecognizer, recordings: list[Recording], decoder: Decoder = Decoder.GREEDY
+                   ) -> list[str]:
     return [final_text(transcribe(model, load_clip(r.path), decoder=decoder)[0]) for r in recordings]
 
 
@@ -79,7 +81,7 @@ class TranscriptionReport:
 
 
 def transcription_report(model: SpeechRecognizer, recordings: list[Recording],
-                         decoder: str = "beam") -> TranscriptionReport:
+                         decoder: Decoder = Decoder.BEAM) -> TranscriptionReport:
     by_speaker = defaultdict(list)
     rows = []
     compute_s = audio_s = 0.0

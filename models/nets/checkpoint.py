@@ -1,6 +1,7 @@
 """Model files: the weights with the config that rebuilds them, so the file alone is enough."""
 
 import dataclasses
+from enum import StrEnum
 from pathlib import Path
 
 import torch
@@ -11,7 +12,7 @@ from rnnvoice.models.nets.recurrent import ModelConfig, RecurrentModel
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
 from rnnvoice.models.types import Task
 
-__all__ = ["build_model", "load_model", "save_model"]
+__all__ = ["build_model", "load_model", "plain_dict", "save_model"]
 
 # The network each task trains and serves.
 NETWORKS: dict[Task, type[RecurrentModel]] = {Task.KEYWORDS: KeywordSpotter, Task.TRANSCRIPTION: SpeechRecognizer}
@@ -19,9 +20,14 @@ NETWORKS: dict[Task, type[RecurrentModel]] = {Task.KEYWORDS: KeywordSpotter, Tas
 
 def save_model(model: RecurrentModel, path: Path, **metadata) -> None:
     """Saves weights with the config that rebuilds them, so the file alone is enough."""
-    # Plain strings: a file loaded with weights_only=True may hold no classes of ours, enums included.
-    config = dataclasses.asdict(model.config) | {"task": str(model.config.task), "cell": str(model.config.cell)}
-    torch.save({"config": config, "state_dict": model.state_dict(), "metadata": metadata}, path)
+    torch.save({"config": plain_dict(model.config), "state_dict": model.state_dict(), "metadata": metadata}, path)
+
+
+def plain_dict(config) -> dict:
+    """A config dataclass as `dataclasses.asdict`, with enums as plain strings: a file loaded with
+    weights_only=True may hold no classes of ours, enums included."""
+    return dataclasses.asdict(config, dict_factory=lambda fields: {
+        name: str(value) if isinstance(value, StrEnum) else value for name, value in fields})
 
 
 def build_model(config: ModelConfig) -> RecurrentModel:
@@ -31,8 +37,9 @@ def build_model(config: ModelConfig) -> RecurrentModel:
 def load_model(path: Path) -> RecurrentModel:
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     config = dict(checkpoint["config"])
-    # Checkpoints from before the running normalisation knew only raw log-mels.
-    config["features"] = FeatureConfig(**{"normalization": "none", "relative_floor": 0.0, **config["features"]})
+    # A field the file predates takes its default: the shipped keyword models were saved before `normalization`
+    # and `relative_floor` existed, with raw log-mels and no relative floor, which are FeatureConfig's defaults.
+    config["features"] = FeatureConfig(**config["features"])
     config["labels"] = tuple(config["labels"])
     model = build_model(ModelConfig(**config))
     model.load_state_dict(checkpoint["state_dict"])

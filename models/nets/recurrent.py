@@ -43,6 +43,11 @@ class ModelConfig:
         object.__setattr__(self, "cell", Cell(self.cell))
         object.__setattr__(self, "task", Task(self.task))
 
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """The labels that are words: all but the classes named `_..._` (silence, unknown speech; CTC's blank)."""
+        return tuple(k for k in self.labels if not k.startswith("_"))
+
 
 class RecurrentModel(nn.Module):
     """(B, S, D) stacked log-mels -> (B, S, O) outputs, with the recurrent state in and out."""

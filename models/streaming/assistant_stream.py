@@ -3,6 +3,7 @@ to its endpoint, the grammar reads its intent, then listening for the wake word 
 
 from dataclasses import dataclass
 
+from rnnvoice.models.decoding.ctc import Decoder
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
 from rnnvoice.models.nlu.intents import Intent, parse_intent
@@ -59,9 +60,9 @@ class AssistantTask:
 
 
 def assistant_stream(keywords: KeywordSpotter, recognizer: SpeechRecognizer, input_rate: int,
-                     sensitivity: float = DEFAULT_SENSITIVITY, decoder: str = "beam", hints: list[str] | None = None,
-                     endpointing: Endpointing = Endpointing(), interim: bool = True, max_alternatives: int = 0
-                     ) -> Stream:
+                     sensitivity: float = DEFAULT_SENSITIVITY, decoder: Decoder = Decoder.BEAM,
+                     hints: list[str] | None = None, endpointing: Endpointing = Endpointing(), interim: bool = True,
+                     max_alternatives: int = 0) -> Stream:
     """Both models over the same audio, each with its own state; one front end when their features agree."""
     task = AssistantTask(KeywordTask(keywords, {WAKE_WORD: sensitivity}),
                          TranscriptionTask(recognizer, decoder, hints, endpointing, interim, max_alternatives))

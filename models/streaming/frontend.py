@@ -29,7 +29,7 @@ class FrontEnd:
 
     @property
     def step_s(self) -> float:
-        return 1.0 / self.config.step_rate
+        return self.config.step_s
 
     def buffer(self, samples: torch.Tensor | None) -> Block:
         """(T,) mono float at the input rate, or None at the end of the stream (flushing the resampler and a

@@ -30,7 +30,7 @@ class KeywordTask:
         tuned = model.metadata.get("detector_thresholds", {}) if detector is None else {}
         detector = detector or detector_for(model)
         thresholds = {k: threshold_for(s, tuned.get(k, detector.threshold)) for k, s in sensitivities.items()}
-        self.step_s = 1.0 / model.config.features.step_rate
+        self.step_s = model.config.features.step_s
         self.detector = KeywordDetector(labels, thresholds, self.step_s, detector)
         self.interim_scores = interim_scores
 
@@ -89,7 +89,7 @@ class PhraseTask:
     def __init__(self, recognizer: SpeechRecognizer, sensitivities: dict[str, float], interim_scores: bool = False,
                  threshold: float = DEFAULT_THRESHOLD):
         """sensitivities: phrase text -> 0..1; threshold: the score that fires at sensitivity 0.5."""
-        self.step_s = 1.0 / recognizer.config.features.step_rate
+        self.step_s = recognizer.config.features.step_s
         self.spotter = PhraseSpotter(phrases_for(sensitivities, threshold), self.step_s)
         self.interim_scores = interim_scores
 

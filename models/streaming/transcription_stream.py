@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnvoice.models.decoding.ctc import Alternative, Hypothesis, alternatives, make_decoder, word_confidences
+from rnnvoice.models.decoding.ctc import (Alternative, Decoder, Hypothesis, alternatives, make_decoder,
+                                          word_confidences)
 from rnnvoice.models.nets.speech_recognizer import BLANK, INDEX, SpeechRecognizer
 from rnnvoice.models.streaming.model_step import Posteriors
 from rnnvoice.models.streaming.stream import Stream, StreamOutput, open_fronts
@@ -65,9 +66,9 @@ class Transcript:
 class TranscriptionTask:
     """Transcripts from per-step token log-probabilities (S, V) in any chunking."""
 
-    def __init__(self, model: SpeechRecognizer, decoder: str = "beam", hints: list[str] | None = None,
+    def __init__(self, model: SpeechRecognizer, decoder: Decoder = Decoder.BEAM, hints: list[str] | None = None,
                  endpointing: Endpointing = Endpointing(), interim: bool = True, max_alternatives: int = 0):
-        self.step_s = 1.0 / model.config.features.step_rate
+        self.step_s = model.config.features.step_s
         self.audio_s = 0.0
         self.decoder_kind, self.hints = decoder, hints
         self.endpoint_steps = max(1, round(endpointing.endpoint_s / self.step_s))
@@ -179,7 +180,7 @@ class TranscriptionTask:
                           tuple(ranked[: self.max_alternatives]))
 
 
-def transcription_stream(model: SpeechRecognizer, input_rate: int, decoder: str = "beam",
+def transcription_stream(model: SpeechRecognizer, input_rate: int, decoder: Decoder = Decoder.BEAM,
                          hints: list[str] | None = None, endpointing: Endpointing = Endpointing(),
                          interim: bool = True, max_alternatives: int = 0) -> Stream:
     """Transcripts for a stream fed in chunks of any size."""

@@ -2,6 +2,7 @@
 speech, from what a task's model already computes (no model of its own)."""
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -14,9 +15,14 @@ from rnnvoice.models.streaming.stream import Stream, StreamOutput, Task
 HANGOVER_S = 0.35
 
 
+class VoiceEventKind(StrEnum):
+    BEGIN = "begin"
+    END = "end"
+
+
 @dataclass(frozen=True)
 class VoiceEvent:
-    kind: str  # "begin" or "end"
+    kind: VoiceEventKind
     time_s: float  # when speech began, or ended (the event comes a hangover later)
 
 
@@ -47,13 +53,13 @@ class VoiceActivityTask:
         for step, is_speech in enumerate(self.speech(posteriors).tolist(), first_step):
             if is_speech:
                 if not self.in_speech:
-                    events.append(VoiceEvent("begin", self._time(step, audio_s)))
+                    events.append(VoiceEvent(VoiceEventKind.BEGIN, self._time(step, audio_s)))
                 self.in_speech, self.last_speech = True, step
             elif self.in_speech and step - self.last_speech >= self.hangover:
-                events.append(VoiceEvent("end", self._time(self.last_speech + 1, audio_s)))
+                events.append(VoiceEvent(VoiceEventKind.END, self._time(self.last_speech + 1, audio_s)))
                 self.in_speech = False
         if final and self.in_speech:  # the stream ends in speech: so does its speech
-            events.append(VoiceEvent("end", self._time(self.last_speech + 1, audio_s)))
+            events.append(VoiceEvent(VoiceEventKind.END, self._time(self.last_speech + 1, audio_s)))
             self.in_speech = False
         quiet_since = 0.0 if self.last_speech is None else (self.last_speech + 1) * self.step_s
         out.silence_s = 0.0 if self.in_speech else max(0.0, min(out.time_s, audio_s) - quiet_since)
@@ -68,5 +74,5 @@ def with_voice_activity(stream: Stream, events: bool = True) -> Stream:
     """The stream with voice activity from its keyword model if it runs one (the first lane), else its recogniser."""
     model = stream.lanes[0][1].model
     speech = keyword_model_speech if isinstance(model, KeywordSpotter) else recogniser_speech
-    stream.task = VoiceActivityTask(stream.task, speech, 1.0 / model.config.features.step_rate, events)
+    stream.task = VoiceActivityTask(stream.task, speech, model.config.features.step_s, events)
     return stream

@@ -1,6 +1,5 @@
 """Trains GRU and LSTM models for either task on composed streams: one loop for every cell and task."""
 
-import dataclasses
 import json
 import logging
 import random
@@ -12,15 +11,16 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from rnnvoice.models.audio.features import FeatureConfig
+from rnnvoice.models.audio.features import FeatureConfig, Normalization
 from rnnvoice.models.data.augment import NoiseBank
 from rnnvoice.models.data.corpus import read_manifest, split_dev
 from rnnvoice.models.data.mixing import IGNORE, KeywordMixer, MixConfig, StreamMixer, UtteranceMixer
 from rnnvoice.models.data.transcription_corpus import read_transcripts
-from rnnvoice.models.nets.checkpoint import load_model, save_model
+from rnnvoice.models.nets.checkpoint import load_model, plain_dict, save_model
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.recurrent import ModelConfig, RecurrentModel
 from rnnvoice.models.nets.speech_recognizer import TOKENS, SpeechRecognizer
+from rnnvoice.models.types import Cell, Task
 from rnnvoice.models.vocabulary import LABELS, SILENCE
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     corpus: str
     out: str
-    task: str = "keywords"
-    cell: str = "gru"
+    task: Task = Task.KEYWORDS
+    cell: Cell = Cell.GRU
     hidden_size: int = 128
     num_layers: int = 2
     steps: int = 3000
@@ -47,12 +47,11 @@ class TrainConfig:
     real_share: float = 0.5
     # Scale each word's real share by its real speakers, full from this many (MixConfig.real_speakers_full); 0: off.
     real_speakers_full: int = 0
-    # Front end: "running" or "frame" (level-invariant) or "none" (raw log-mels with the model's fixed
-    # normalisation), and its floors, see FeatureConfig. The defaults are the shipped models' recipe, which
-    # measured best (README, "Hearing quiet and distant speakers"); the level-invariant front ends are flags.
-    normalization: str = "none"
-    log_floor: float = 1e-6
-    relative_floor: float = 0.0
+    # Front end: the normalisation and its floors, see FeatureConfig. Its defaults are the shipped models' recipe,
+    # which measured best (README, "Hearing quiet and distant speakers"); the level-invariant front ends are flags.
+    normalization: Normalization = FeatureConfig.normalization
+    log_floor: float = FeatureConfig.log_floor
+    relative_floor: float = FeatureConfig.relative_floor
     # Range of a training stream's speech level, dBFS.
     level_db_min: float = -38.0
     level_db_max: float = -14.0
@@ -72,15 +71,20 @@ class TrainConfig:
     # Start from these weights (a checkpoint of the same task, cell and size) instead of from scratch.
     init: str = ""
 
+    def __post_init__(self):
+        # The command line and a resumed run's saved settings hold plain strings.
+        object.__setattr__(self, "task", Task(self.task))
+        object.__setattr__(self, "cell", Cell(self.cell))
+
     def features(self) -> FeatureConfig:
         return FeatureConfig(normalization=self.normalization, log_floor=self.log_floor,
                              relative_floor=self.relative_floor)
 
     @staticmethod
-    def for_task(task: str, **overrides) -> "TrainConfig":
+    def for_task(task: Task, **overrides) -> "TrainConfig":
         """The shipped recipe of a task, with any field overridden."""
-        recipe = {"transcription": {"hidden_size": 256, "num_layers": 3, "batch_size": 16, "seconds": 8.0,
-                                    "lr": 2e-3, "steps": 4000}}.get(task, {})
+        recipe = {Task.TRANSCRIPTION: {"hidden_size": 256, "num_layers": 3, "batch_size": 16, "seconds": 8.0,
+                                       "lr": 2e-3, "steps": 4000}}.get(task, {})
         return TrainConfig(task=task, **{**recipe, **overrides})
 
 
@@ -98,14 +102,15 @@ class KeywordJob:
             real = [c for c in train_clips if c.source != "tts" and c.label != SILENCE]
             kept = set(random.Random(config.seed).sample(real, round(config.real_fraction * len(real))))
             train_clips = [c for c in train_clips if c.source == "tts" or c.label == SILENCE or c in kept]
-        model_config = ModelConfig("keywords", config.cell, config.hidden_size, config.num_layers, labels=LABELS,
+        model_config = ModelConfig(Task.KEYWORDS, config.cell, config.hidden_size, config.num_layers, labels=LABELS,
                                    features=config.features(), pool_s=config.pool_s)
         self.model = KeywordSpotter(model_config)
         mix = MixConfig(seconds=config.seconds, real_share=config.real_share,
                         real_speakers_full=config.real_speakers_full, short_prob=config.short_prob,
                         level_db=(config.level_db_min, config.level_db_max), pool_s=config.pool_s)
         self.mixer = KeywordMixer(train_clips, self.noise, model_config.features, mix, seed=config.seed)
-        weights = torch.tensor([1.0 if k.startswith("_") else config.keyword_weight for k in LABELS])
+        weights = torch.tensor([config.keyword_weight if k in model_config.keywords else 1.0
+                                for k in model_config.labels])
         self.classes = nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE, label_smoothing=config.label_smoothing)
         self.speech = nn.BCEWithLogitsLoss()
         self.speech_weight = config.speech_weight
@@ -124,9 +129,6 @@ class KeywordJob:
         predicted = classify_clips(self.model, self.dev)
         return {"dev_accuracy": round(sum(p == c.label for p, c in zip(predicted, self.dev)) / max(1, len(self.dev)), 4)}
 
-    def finish(self) -> dict:
-        return {}
-
 
 class TranscriptionJob:
     """Speech recognition: CTC over characters of whole utterances."""
@@ -135,8 +137,8 @@ class TranscriptionJob:
         corpus = Path(config.corpus)
         self.heldout = [r for part in ("heldout/tts", "heldout/fsdd") if (corpus / part).is_dir()
                         for r in read_transcripts(corpus / part)[:60]]
-        model_config = ModelConfig("transcription", config.cell, config.hidden_size, config.num_layers, labels=TOKENS,
-                                   features=config.features())
+        model_config = ModelConfig(Task.TRANSCRIPTION, config.cell, config.hidden_size, config.num_layers,
+                                   labels=TOKENS, features=config.features())
         self.model = SpeechRecognizer(model_config)
         mix = MixConfig(seconds=config.seconds, run_on_prob=0.0, short_prob=0.0,
                         level_db=(config.level_db_min, config.level_db_max))
@@ -155,11 +157,8 @@ class TranscriptionJob:
         hypotheses = transcribe_all(self.model, self.heldout)
         return {"heldout_wer": round(word_error_rate([r.text for r in self.heldout], hypotheses), 4)}
 
-    def finish(self) -> dict:
-        return {}
 
-
-JOBS = {"keywords": KeywordJob, "transcription": TranscriptionJob}
+JOBS = {Task.KEYWORDS: KeywordJob, Task.TRANSCRIPTION: TranscriptionJob}
 
 
 def fit_normalisation(model: RecurrentModel, mixer: StreamMixer, batches: int = 4) -> None:
@@ -220,8 +219,8 @@ def train(config: TrainConfig) -> Path:
         if step % config.eval_every == 0 or step == config.steps:
             model.eval()
             record |= job.evaluate()
-            save_model(model, out, train=dataclasses.asdict(config), history=history)
-            torch.save({"config": dataclasses.asdict(config), "step": step, "history": history + [record],
+            save_model(model, out, train=plain_dict(config), history=history)
+            torch.save({"config": plain_dict(config), "step": step, "history": history + [record],
                         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "schedule": schedule.state_dict(), "mixer_rng": job.mixer.rng.getstate(),
                         "torch_rng": torch.get_rng_state()}, resume)
@@ -229,7 +228,7 @@ def train(config: TrainConfig) -> Path:
         history.append(record)
         progress.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()
-    save_model(model, out, train=dataclasses.asdict(config), history=history, **job.finish())
+    save_model(model, out, train=plain_dict(config), history=history)
     out.with_suffix(".history.json").write_text(json.dumps(history))
     resume.unlink(missing_ok=True)
     return out

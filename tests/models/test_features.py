@@ -6,13 +6,17 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnvoice.models.audio.features import (NORMALIZATIONS, FeatureConfig, StreamingFeatures, add_many, features,
+from rnnvoice.models.audio.features import (FeatureConfig, Normalization, StreamingFeatures, add_many, features,
                                             frames_of, log_mel_frames)
 
+# The floors of the level-invariant front ends (the shipped raw log-mels have others): a far lower absolute floor,
+# and one relative to each frame's loudest channel.
+LEVEL_FLOORS = {"log_floor": 1e-12, "relative_floor": 1e-6}
 
-@pytest.mark.parametrize("normalization", NORMALIZATIONS)
+
+@pytest.mark.parametrize("normalization", list(Normalization))
 def test_streaming_features_equal_whole_signal_features(normalization):
-    config = FeatureConfig(normalization=normalization)
+    config = FeatureConfig(normalization=normalization, **LEVEL_FLOORS)
     rng = np.random.default_rng(0)
     # Digital silence, then noise that grows louder: every normaliser's state moves.
     x = torch.from_numpy(rng.standard_normal(16000 * 3).astype(np.float32) * np.linspace(0.001, 0.3, 16000 * 3,
@@ -31,13 +35,13 @@ def test_streaming_features_equal_whole_signal_features(normalization):
 
 
 @settings(max_examples=40, deadline=None)
-@given(normalization=st.sampled_from(NORMALIZATIONS), seed=st.integers(0, 2**16),
+@given(normalization=st.sampled_from(list(Normalization)), seed=st.integers(0, 2**16),
        plans=st.lists(st.lists(st.sampled_from([0, 1, 160, 479, 1600, 4000]), min_size=1, max_size=12),
                       min_size=1, max_size=4))
 def test_streams_framed_and_normalised_together_equal_each_alone(normalization, seed, plans):
     """`frames_of` and `add_many` over several streams (each chunk size 0: the stream sends nothing that tick) give
     each stream what its own `accept` gives, and leave it in the same state."""
-    config = FeatureConfig(normalization=normalization)
+    config = FeatureConfig(normalization=normalization, **LEVEL_FLOORS)
     rng = np.random.default_rng(seed)
     signals = [torch.from_numpy(rng.standard_normal(sum(p)).astype(np.float32) * float(10.0 ** -rng.integers(0, 4)))
                for p in plans]
@@ -78,17 +82,17 @@ def test_normalisation_takes_out_the_input_level(normalization):
     from tests.conftest import FIXTURES
 
     wave = load_clip(FIXTURES / "seven_lucas.wav")
-    config = FeatureConfig(normalization=normalization)
+    config = FeatureConfig(normalization=normalization, **LEVEL_FLOORS)
     near, far = features(at_level(wave, -10.0), config), features(at_level(wave, -30.0), config)
     assert (near - far).abs().max() < 0.15
-    raw = FeatureConfig(normalization="none")
+    raw = FeatureConfig(normalization="none", **LEVEL_FLOORS)
     assert (features(at_level(wave, -10.0), raw) - features(at_level(wave, -30.0), raw)).abs().mean() > 1.0
 
 
 def test_digital_silence_leaves_the_running_mean_alone():
     """Zero padding before a recording barely shifts its normalised features: only the two frames that straddle
     the padding's end count towards the mean (counted, the padding's 30 frames would shift it by about 4)."""
-    config = FeatureConfig()
+    config = FeatureConfig(normalization="running", **LEVEL_FLOORS)
     rng = np.random.default_rng(1)
     x = torch.from_numpy(rng.standard_normal(16000).astype(np.float32) * 0.01)
     padded = features(torch.cat([torch.zeros(4800), x]), config)
@@ -98,10 +102,21 @@ def test_digital_silence_leaves_the_running_mean_alone():
 def test_peak_level_rises_at_once_and_falls_slowly():
     """After a loud burst the peak follower holds the level down by the burst's loudness, releasing at
     `peak_release_db_s`: a tone 40 dB quieter reads, 1.4 s after the burst, 40 - 14 dB below itself heard alone."""
-    config = FeatureConfig(normalization="peak", peak_release_db_s=10.0)
+    config = FeatureConfig(normalization="peak", peak_release_db_s=10.0, **LEVEL_FLOORS)
     t = torch.arange(16000) / 16000
     tone = 0.005 * torch.sin(2 * torch.pi * 440 * t)
     burst = torch.cat([100 * tone[:1600], torch.zeros(6400) + 1e-5 * torch.randn(6400)])
     alone, after = features(tone, config), features(torch.cat([burst, tone]), config)
     drop_db = 10 / np.log(10) * float(alone[-5:].amax() - after[-5:].amax())
     assert abs(drop_db - (40 - 10 * 1.4)) < 1.0
+
+
+def test_every_shipped_model_uses_the_default_front_end():
+    """`FeatureConfig()` is the shipped front end, for the model files saved before some of its fields existed too."""
+    from rnnvoice.models.nets.checkpoint import load_model
+    from rnnvoice.models.weights import shipped_models
+
+    models = shipped_models()
+    assert models
+    for path in models.values():
+        assert load_model(path).config.features == FeatureConfig(), path

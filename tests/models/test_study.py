@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from rnnvoice.clients.cli import main
+from rnnvoice.models.audio.features import FeatureConfig
 from rnnvoice.models.data.corpus import load_clip
 from rnnvoice.models.evaluation.costs import multiply_adds_per_audio_s, quantized
 from rnnvoice.models.evaluation.keywords import run_stream
@@ -198,7 +199,8 @@ def test_study_usage_errors_say_what_to_fix(study_runs, keyword_corpus, tmp_path
 def test_int8_model_streams_close_to_float(cell):
     """Dynamic int8 on the cell and the head, through the engine's streaming path, against the float model."""
     torch.manual_seed(0)
-    model = KeywordSpotter(ModelConfig(cell=cell, hidden_size=64)).eval()
+    running = FeatureConfig(normalization="running", log_floor=1e-12, relative_floor=1e-6)
+    model = KeywordSpotter(ModelConfig(cell=cell, hidden_size=64, features=running)).eval()
     int8 = quantized(model)
     dynamic = torch.ao.nn.quantized.dynamic
     assert isinstance(int8.rnn, dynamic.GRU if cell == "gru" else dynamic.LSTM)

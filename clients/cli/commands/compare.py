@@ -82,6 +82,8 @@ def run(args) -> int:
 
 
 def _study(args) -> int:
+    import torch
+
     from rnnvoice.models.evaluation.plots import plot_study, plots_missing
     from rnnvoice.models.evaluation.study import (StudyConfig, StudyError, find_runs, markdown_tables, study,
                                                   write_checkpoints)
@@ -109,8 +111,9 @@ def _study(args) -> int:
     try:  # what is missing (a checkpoint, a cached accuracy, the corpus) and how to get it
         runs = find_runs(args.study, cache)
         if not runs:
-            raise UsageError(f"--study: no finished runs (RUN.pt beside RUN.history.json) in {args.study}")
+            raise UsageError(f"--study: no finished runs (RUN.history.json) in {args.study}")
         print(f"{len(runs)} runs in {args.study}")
+        torch.set_num_threads(1)  # as the server runs: one thread per operation
         document = study(runs, config)
     except StudyError as e:
         raise UsageError(str(e)) from None

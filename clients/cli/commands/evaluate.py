@@ -77,7 +77,7 @@ def run(args) -> int:
     clips, noise_dir = _eval_clips(args)
     if not clips:
         raise SystemExit(f"no clips to evaluate in {args.data}")
-    keywords = tuple(k for k in model.config.labels if not k.startswith("_"))
+    keywords = model.config.keywords
     labels = tuple(args.labels.split(",")) if args.labels else keywords
     unknown = [k for k in labels if k not in keywords]
     if unknown:
