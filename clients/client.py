@@ -14,11 +14,11 @@ from google.protobuf import json_format
 from rnnvoice.clients.connection import DEFAULT_SERVER, Connection
 from rnnvoice.clients.errors import UsageError
 from rnnvoice.clients.resumable import ResumableStream
-from rnnvoice.models.types import Cell, Task
+from rnnvoice.models.types import Cell, Decoder, Task
 from rnnvoice.protos import pb, pb_grpc
 
 TASKS = {Task.KEYWORDS: pb.TASK_KEYWORDS, Task.TRANSCRIPTION: pb.TASK_TRANSCRIPTION, Task.ASSISTANT: pb.TASK_ASSISTANT}
-DECODERS = {"beam": pb.DECODER_BEAM, "greedy": pb.DECODER_GREEDY}
+DECODERS = {Decoder.BEAM: pb.DECODER_BEAM, Decoder.GREEDY: pb.DECODER_GREEDY}
 CELLS = {Cell.GRU: pb.CELL_GRU, Cell.LSTM: pb.CELL_LSTM}
 ENCODINGS = {"pcm_s16le": (pb.ENCODING_PCM_S16LE, "<i2"), "float32le": (pb.ENCODING_FLOAT32LE, "<f4"),
              "mulaw": (pb.ENCODING_MULAW, "u1"), "alaw": (pb.ENCODING_ALAW, "u1")}
@@ -89,7 +89,7 @@ def stream_config(audio: Audio, *, task: str = Task.KEYWORDS, cell: str = Cell.G
                   sensitivities: dict[str, float] | None = None, keywords: Iterable[str] = (),
                   interim_scores: bool = False, phrases: dict[str, float | None] | None = None,
                   interim_results: bool = False, phrase_hints: Iterable[str] = (),
-                  endpoint_silence_s: float | None = None, decoder: str = "beam", max_alternatives: int = 0,
+                  endpoint_silence_s: float | None = None, decoder: str = Decoder.BEAM, max_alternatives: int = 0,
                   max_utterance_s: float | None = None, initial_silence_s: float | None = None,
                   voice_activity_events: bool = False, voice_activity_timeout_s: float | None = None
                   ) -> pb.StreamConfig:

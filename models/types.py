@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-__all__ = ["MODEL_TASKS", "Cell", "Task"]
+__all__ = ["MODEL_TASKS", "Cell", "Decoder", "Task"]
 
 
 class Task(StrEnum):
@@ -15,6 +15,13 @@ class Task(StrEnum):
 class Cell(StrEnum):
     GRU = "gru"
     LSTM = "lstm"
+
+
+class Decoder(StrEnum):
+    """How a recogniser's posteriors become text."""
+
+    GREEDY = "greedy"  # best path
+    BEAM = "beam"  # lexicon beam search with the language model
 
 
 # The tasks a model is trained for; the assistant runs one model of each.

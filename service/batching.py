@@ -87,7 +87,7 @@ class BatchScheduler:
             try:
                 outputs = step_streams([(stream, samples) for stream, samples, _, _ in batch], self.max_batch,
                                        self.observe_batch)
-            except Exception as e:  # noqa: BLE001 -- a failed step fails the chunks in it, not the scheduler
+            except Exception as e:  # a failed step fails the chunks in it, not the scheduler
                 log.exception("batched step failed")
                 outputs = [e] * len(batch)
             results = [(future, out if isinstance(out, Exception) else (out, stream.compute_s - spent))

@@ -75,7 +75,7 @@ def _load(task: str, cell: str, path: Path) -> RecurrentModel:
         raise StartupError(f"the {task} {cell} model file {path} does not exist")
     try:
         return load_model(path)
-    except Exception as e:  # noqa: BLE001 -- torch raises many kinds for a damaged file; all mean the same here
+    except Exception as e:  # torch raises many kinds for a damaged file; all mean the same here
         raise StartupError(f"the {task} {cell} model file {path} is not a readable rnnvoice model "
                            f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'no detail'}); "
                            "retrain it or restore the file") from e

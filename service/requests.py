@@ -8,7 +8,7 @@ import grpc
 
 from rnnvoice.models.audio.pcm import ENCODINGS as SAMPLE_TYPES
 from rnnvoice.models.audio.pcm import SUPPORTED_RATES
-from rnnvoice.models.decoding.ctc import Decoder
+from rnnvoice.models.types import Decoder
 from rnnvoice.models.nets.speech_recognizer import INDEX, normalise
 from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY
 from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S, DEFAULT_INITIAL_SILENCE_S, Endpointing

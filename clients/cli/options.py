@@ -4,7 +4,7 @@ options they make."""
 import argparse
 
 from rnnvoice.clients.errors import UsageError
-from rnnvoice.models.types import Cell, Task
+from rnnvoice.models.types import Cell, Decoder, Task
 from rnnvoice.models.vocabulary import WAKE_WORD
 
 
@@ -39,20 +39,21 @@ def add_stream_options(p: argparse.ArgumentParser, live: bool) -> None:
                           help="a keyword chosen at run time, spelled in words (\"jarvis\", \"lights on=0.7\"), "
                           "spotted by the recogniser; repeatable (default: none)")
     keywords.add_argument("--sensitivity", type=float,
-                          help="0 to 1 for every reported keyword and phrase without its own (default: 0.5)")
+                          help="0 to 1 for every reported keyword and phrase without its own (default: the server's)")
     transcription = p.add_argument_group("transcription")
     transcription.add_argument("--interim", action=argparse.BooleanOptionalAction, default=live,
                                help="partial transcripts" + ("" if live else ", or each chunk's keyword scores "
                                                                              "for --task keywords"))
     transcription.add_argument("--hint", action="append", default=[],
                                help="a phrase the recogniser should favour; repeatable (default: none)")
-    transcription.add_argument("--endpoint-s", type=float, default=0.35,
-                               help="trailing silence that ends an utterance")
-    transcription.add_argument("--initial-silence-s", type=float, default=5.0,
-                               help="silence before any speech that starts an utterance afresh (no result)")
+    transcription.add_argument("--endpoint-s", type=float,
+                               help="trailing silence that ends an utterance (default: the server's)")
+    transcription.add_argument("--initial-silence-s", type=float,
+                               help="silence before any speech that starts an utterance afresh, with no result "
+                                    "(default: the server's)")
     transcription.add_argument("--max-utterance-s", type=float,
                                help="an utterance this long ends with a final result (default: no limit)")
-    transcription.add_argument("--decoder", choices=list(DECODERS), default="beam", help="the CTC decoder")
+    transcription.add_argument("--decoder", choices=list(DECODERS), default=Decoder.BEAM, help="the CTC decoder")
     transcription.add_argument("--alternatives", type=int, default=0,
                                help="final results carry up to this many alternatives (at most 10)")
     activity = p.add_argument_group("voice activity")

@@ -9,7 +9,6 @@ import functools
 import json
 import math
 from dataclasses import dataclass, fields
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from flashlight.lib.text.dictionary import Dictionary
 
 from rnnvoice.models.decoding.language_model import DomainLanguageModel
 from rnnvoice.models.nets.speech_recognizer import BLANK, INDEX, TOKENS, normalise
+from rnnvoice.models.types import Decoder
 from rnnvoice.models.weights import WEIGHTS
 
 SPACE = INDEX[" "]
@@ -50,7 +50,7 @@ class Hypothesis:
         return float(np.mean(self.probs)) if self.probs else 0.0
 
     def words(self) -> list[Word]:
-        words, chars, probs, first = [], [], [], None
+        words, chars, probs, first, last = [], [], [], None, None
         for token, step, prob in zip(self.tokens + (SPACE,), self.steps + (-1,), self.probs + (1.0,)):
             if token == SPACE:
                 if chars:
@@ -271,11 +271,6 @@ class LexiconDecoder:
         while tokens and tokens[-1] == SPACE:
             tokens.pop(), steps.pop(), probs.pop()
         return Hypothesis(tuple(tokens), tuple(steps), tuple(probs))
-
-
-class Decoder(StrEnum):
-    GREEDY = "greedy"  # best path
-    BEAM = "beam"  # lexicon beam search with the language model
 
 
 def make_decoder(kind: Decoder = Decoder.BEAM, hints: list[str] | None = None):

@@ -116,7 +116,10 @@ def clip_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[s
         confusion[labels.index(truth), labels.index(guess)] += 1
         by_label[truth].append(truth == guess)
         by_speaker[speaker].append(truth == guess)
-    summary = lambda hits: {"accuracy": round(float(np.mean(hits)), 4), "clips": len(hits)}  # noqa: E731
+
+    def summary(hits: list[bool]) -> dict:
+        return {"accuracy": round(float(np.mean(hits)), 4), "clips": len(hits)}
+
     return ClipReport(labels, round(float(np.mean([t == g for t, g, _ in pairs])), 4), len(pairs),
                       {k: summary(v) for k, v in sorted(by_label.items())},
                       {k: summary(v) for k, v in sorted(by_speaker.items())}, confusion.tolist(),

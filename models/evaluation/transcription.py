@@ -11,7 +11,7 @@ from tqdm import tqdm
 from rnnvoice.models.data.corpus import SAMPLE_RATE, load_clip
 from rnnvoice.models.data.mixing import speech_extent
 from rnnvoice.models.data.transcription_corpus import Recording
-from rnnvoice.models.decoding.ctc import Decoder
+from rnnvoice.models.types import Decoder
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer, normalise
 from rnnvoice.models.nlu.intents import parse_intent
 from rnnvoice.models.streaming.transcription_stream import Transcript, transcription_stream

@@ -3,7 +3,7 @@ to its endpoint, the grammar reads its intent, then listening for the wake word 
 
 from dataclasses import dataclass
 
-from rnnvoice.models.decoding.ctc import Decoder
+from rnnvoice.models.types import Decoder
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
 from rnnvoice.models.nlu.intents import Intent, parse_intent

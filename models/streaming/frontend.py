@@ -27,10 +27,6 @@ class FrontEnd:
         """Audio received so far, in seconds."""
         return self.samples_in / self.input_rate
 
-    @property
-    def step_s(self) -> float:
-        return self.config.step_s
-
     def buffer(self, samples: torch.Tensor | None) -> Block:
         """(T,) mono float at the input rate, or None at the end of the stream (flushing the resampler and a
         short silent tail) -> a block of the new frames (`frames_of` cuts them), whose log-mels `add` takes."""

@@ -166,7 +166,7 @@ def _front_ends(chunks: list[Chunk], results: list) -> dict[int, list[torch.Tens
     for i, (stream, samples) in enumerate(chunks):
         try:
             blocks[i] = stream.buffer(samples)
-        except Exception as e:  # noqa: BLE001 -- handed back to the stream's caller
+        except Exception as e:  # handed back to the stream's caller
             results[i] = e
     by_config = defaultdict(list)  # config -> [(chunk, front end)]
     for i in blocks:
@@ -212,7 +212,7 @@ def _step_apart_on_failure(lanes: list[ModelLane], features: list[torch.Tensor])
     caused it and every other stream goes on. A failed step leaves the states as they were."""
     try:
         return step_lanes(lanes, features)
-    except Exception as e:  # noqa: BLE001 -- handed back to the stream's caller
+    except Exception as e:  # handed back to the stream's caller
         if len(lanes) == 1:
             return [e]
         return [out for lane, f in zip(lanes, features) for out in _step_apart_on_failure([lane], [f])]
@@ -230,7 +230,7 @@ def _decisions(chunks: list[Chunk], posteriors: list[list[Posteriors]], results:
             for i in members:
                 try:
                     results[i] = chunks[i][0].decide(posteriors[i], final=chunks[i][1] is None)
-                except Exception as e:  # noqa: BLE001 -- handed back to the stream's caller
+                except Exception as e:  # handed back to the stream's caller
                     results[i] = e
             continue
         started = time.perf_counter()
@@ -239,7 +239,7 @@ def _decisions(chunks: list[Chunk], posteriors: list[list[Posteriors]], results:
             outputs = together([s.task for s in streams], [tuple(posteriors[i]) for i in members],
                                [s.steps for s in streams], [chunks[i][1] is None for i in members],
                                [s.audio_s for s in streams])
-        except Exception as e:  # noqa: BLE001 -- handed back to the callers of the streams decided together
+        except Exception as e:  # handed back to the callers of the streams decided together
             outputs = [e] * len(members)
         for i, stream, out in zip(members, streams, outputs):
             results[i] = out

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnvoice.models.decoding.ctc import (Alternative, Decoder, Hypothesis, alternatives, make_decoder,
+from rnnvoice.models.decoding.ctc import (Alternative, Hypothesis, alternatives, make_decoder,
                                           word_confidences)
 from rnnvoice.models.nets.speech_recognizer import BLANK, INDEX, SpeechRecognizer
 from rnnvoice.models.streaming.model_step import Posteriors

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from rnnvoice.clients.cli.options import task_name
-from rnnvoice.models.types import MODEL_TASKS, Cell, Task
+from rnnvoice.models.types import MODEL_TASKS, Cell, Decoder, Task
 
 HELP = "measure a model on held-out speakers"
 
@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the model of which task")
     p.add_argument("--cell", choices=[c.value for c in Cell], required=True,
                    help="the shipped model of this cell, unless --model")
-    p.add_argument("--decoder", choices=("beam", "greedy"), default="beam", help="transcription: the CTC decoder")
+    p.add_argument("--decoder", choices=list(Decoder), default=Decoder.BEAM, help="transcription: the CTC decoder")
     p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` (default: the shipped model)")
     p.add_argument("--data", type=Path, required=True,
                    help="Speech Commands layout, FSDD naming, or a corpus from `rnnvoice data` (its held-out speakers)")
