@@ -20,8 +20,12 @@ from rnnvoice.protos import pb, pb_grpc
 TASKS = {Task.KEYWORDS: pb.TASK_KEYWORDS, Task.TRANSCRIPTION: pb.TASK_TRANSCRIPTION, Task.ASSISTANT: pb.TASK_ASSISTANT}
 DECODERS = {Decoder.BEAM: pb.DECODER_BEAM, Decoder.GREEDY: pb.DECODER_GREEDY}
 CELLS = {Cell.GRU: pb.CELL_GRU, Cell.LSTM: pb.CELL_LSTM}
-ENCODINGS = {"pcm_s16le": (pb.ENCODING_PCM_S16LE, "<i2"), "float32le": (pb.ENCODING_FLOAT32LE, "<f4"),
-             "mulaw": (pb.ENCODING_MULAW, "u1"), "alaw": (pb.ENCODING_ALAW, "u1")}
+ENCODINGS = {
+    "pcm_s16le": (pb.ENCODING_PCM_S16LE, "<i2"),
+    "float32le": (pb.ENCODING_FLOAT32LE, "<f4"),
+    "mulaw": (pb.ENCODING_MULAW, "u1"),
+    "alaw": (pb.ENCODING_ALAW, "u1"),
+}
 # G.711 telephone audio: our names and libsndfile's.
 G711 = {"mulaw": "ULAW", "alaw": "ALAW"}
 
@@ -85,31 +89,53 @@ def read_audio(path) -> Audio:
     return Audio.from_array(samples, rate, "float32le")
 
 
-def stream_config(audio: Audio, *, task: str = Task.KEYWORDS, cell: str = Cell.GRU,
-                  sensitivities: dict[str, float] | None = None, keywords: Iterable[str] = (),
-                  interim_scores: bool = False, phrases: dict[str, float | None] | None = None,
-                  interim_results: bool = False, phrase_hints: Iterable[str] = (),
-                  endpoint_silence_s: float | None = None, decoder: str = Decoder.BEAM, max_alternatives: int = 0,
-                  max_utterance_s: float | None = None, initial_silence_s: float | None = None,
-                  voice_activity_events: bool = False, voice_activity_timeout_s: float | None = None
-                  ) -> pb.StreamConfig:
+def stream_config(
+    audio: Audio,
+    *,
+    task: str = Task.KEYWORDS,
+    cell: str = Cell.GRU,
+    sensitivities: dict[str, float] | None = None,
+    keywords: Iterable[str] = (),
+    interim_scores: bool = False,
+    phrases: dict[str, float | None] | None = None,
+    interim_results: bool = False,
+    phrase_hints: Iterable[str] = (),
+    endpoint_silence_s: float | None = None,
+    decoder: str = Decoder.BEAM,
+    max_alternatives: int = 0,
+    max_utterance_s: float | None = None,
+    initial_silence_s: float | None = None,
+    voice_activity_events: bool = False,
+    voice_activity_timeout_s: float | None = None,
+) -> pb.StreamConfig:
     """The configuration of a stream of `audio`'s format; every option by name, so that task and cell cannot be
     swapped. keywords: report only these (default all, or none with phrases); sensitivities: keyword -> 0..1, reported
     too; phrases: keywords chosen at run time, text -> sensitivity (None: the default).
     The transcription options apply to the transcription and assistant tasks."""
     settings = [pb.KeywordSetting(keyword=k) for k in keywords if k not in (sensitivities or {})]
     settings += [pb.KeywordSetting(keyword=k, sensitivity=s) for k, s in (sensitivities or {}).items()]
-    transcription = pb.TranscriptionConfig(interim_results=interim_results, phrase_hints=list(phrase_hints),
-                                           decoder=DECODERS[decoder], max_alternatives=max_alternatives,
-                                           endpoint_silence_s=endpoint_silence_s, max_utterance_s=max_utterance_s,
-                                           initial_silence_s=initial_silence_s)
+    transcription = pb.TranscriptionConfig(
+        interim_results=interim_results,
+        phrase_hints=list(phrase_hints),
+        decoder=DECODERS[decoder],
+        max_alternatives=max_alternatives,
+        endpoint_silence_s=endpoint_silence_s,
+        max_utterance_s=max_utterance_s,
+        initial_silence_s=initial_silence_s,
+    )
     return pb.StreamConfig(
-        task=TASKS[task], cell=CELLS[cell],
-        format=pb.AudioFormat(sample_rate_hz=audio.sample_rate, encoding=ENCODINGS[audio.encoding][0],
-                              channels=audio.channels),
-        keywords=pb.KeywordConfig(keywords=settings, interim_scores=interim_scores,
-                                  phrases=[pb.PhraseSetting(phrase=p, sensitivity=s) for p, s in (phrases or {}).items()]),
-        transcription=transcription, enable_voice_activity_events=voice_activity_events,
+        task=TASKS[task],
+        cell=CELLS[cell],
+        format=pb.AudioFormat(
+            sample_rate_hz=audio.sample_rate, encoding=ENCODINGS[audio.encoding][0], channels=audio.channels
+        ),
+        keywords=pb.KeywordConfig(
+            keywords=settings,
+            interim_scores=interim_scores,
+            phrases=[pb.PhraseSetting(phrase=p, sensitivity=s) for p, s in (phrases or {}).items()],
+        ),
+        transcription=transcription,
+        enable_voice_activity_events=voice_activity_events,
         voice_activity_timeout_s=voice_activity_timeout_s,
     )
 
@@ -132,8 +158,13 @@ def requests(config: pb.StreamConfig, chunks: Iterable[bytes]) -> Iterator[pb.St
 class VoiceClient:
     """A connection to an rnnvoice server. Use as a context manager, or call close()."""
 
-    def __init__(self, target: str = DEFAULT_SERVER, timeout_s: float | None = None,
-                 options: Iterable[tuple[str, int | str]] = (), connection: Connection = Connection()):
+    def __init__(
+        self,
+        target: str = DEFAULT_SERVER,
+        timeout_s: float | None = None,
+        options: Iterable[tuple[str, int | str]] = (),
+        connection: Connection = Connection(),
+    ):
         """options: more gRPC channel arguments, e.g. ("grpc.max_reconnect_backoff_ms", 2000); connection: TLS and
         the token."""
         self.target = target
@@ -157,8 +188,9 @@ class VoiceClient:
     def list_models(self) -> list[pb.ModelInfo]:
         return list(self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout_s, metadata=self.metadata).models)
 
-    def stream(self, config: pb.StreamConfig, chunks: Iterable[bytes], pace_s: float = 0.0,
-               resumable: bool = True) -> Iterator[pb.StreamAudioResponse]:
+    def stream(
+        self, config: pb.StreamConfig, chunks: Iterable[bytes], pace_s: float = 0.0, resumable: bool = True
+    ) -> Iterator[pb.StreamAudioResponse]:
         """Results as they arrive; the last one is the stream's summary. pace_s > 0 sends a chunk every pace_s seconds.
         resumable: a lost connection is retried and the stream resumed, its results as if nothing happened (the
         returned iterator's cancel() leaves the stream to the server's resume window); else one plain call."""
@@ -167,8 +199,15 @@ class VoiceClient:
             return ResumableStream(self.stub, config, chunks, self.timeout_s, self.metadata)
         return self.stub.StreamAudio(requests(config, chunks), timeout=self.timeout_s, metadata=self.metadata)
 
-    def stream_audio(self, audio: Audio, cell: str = Cell.GRU, chunk_s: float = 0.1, realtime: bool = False,
-                     resumable: bool = True, **options) -> Iterator[pb.StreamAudioResponse]:
+    def stream_audio(
+        self,
+        audio: Audio,
+        cell: str = Cell.GRU,
+        chunk_s: float = 0.1,
+        realtime: bool = False,
+        resumable: bool = True,
+        **options,
+    ) -> Iterator[pb.StreamAudioResponse]:
         config = stream_config(audio, cell=cell, **options)
         return self.stream(config, audio.chunks(chunk_s), pace_s=chunk_s if realtime else 0.0, resumable=resumable)
 
@@ -178,20 +217,39 @@ class VoiceClient:
 
 
 def detection_dict(d: pb.KeywordDetection) -> dict:
-    return {"type": "keyword", "keyword": d.keyword, "score": round(d.score, 4),
-            "start_s": round(d.start_s, 3), "end_s": round(d.end_s, 3), "detected_s": round(d.detected_s, 3)}
+    return {
+        "type": "keyword",
+        "keyword": d.keyword,
+        "score": round(d.score, 4),
+        "start_s": round(d.start_s, 3),
+        "end_s": round(d.end_s, 3),
+        "detected_s": round(d.detected_s, 3),
+    }
 
 
 def transcript_dict(t: pb.TranscriptResult) -> dict:
-    result = {"type": "final" if t.is_final else "partial", "text": t.text,
-              "start_s": round(t.start_s, 3), "end_s": round(t.end_s, 3)}
+    result = {
+        "type": "final" if t.is_final else "partial",
+        "text": t.text,
+        "start_s": round(t.start_s, 3),
+        "end_s": round(t.end_s, 3),
+    }
     if t.is_final:
         result["confidence"] = round(t.confidence, 4)
-        result["words"] = [{"word": w.word, "start_s": round(w.start_s, 3), "end_s": round(w.end_s, 3),
-                            "confidence": round(w.confidence, 4)} for w in t.words]
+        result["words"] = [
+            {
+                "word": w.word,
+                "start_s": round(w.start_s, 3),
+                "end_s": round(w.end_s, 3),
+                "confidence": round(w.confidence, 4),
+            }
+            for w in t.words
+        ]
         if t.alternatives:
-            result["alternatives"] = [{"text": a.text, "score": round(a.score, 3), "confidence": round(a.confidence, 4)}
-                                      for a in t.alternatives]
+            result["alternatives"] = [
+                {"text": a.text, "score": round(a.score, 3), "confidence": round(a.confidence, 4)}
+                for a in t.alternatives
+            ]
     else:
         result["stability"] = round(t.stability, 3)
     return result
@@ -206,20 +264,35 @@ def result_dict(response: pb.StreamAudioResponse) -> dict:
         return transcript_dict(response.transcript)
     if kind == "command":
         c = response.command
-        return {"type": "intent", "intent": c.intent.name, "slots": json_format.MessageToDict(c.intent.slots),
-                "text": c.transcript.text, "wake_word": detection_dict(c.wake_word),
-                "start_s": round(c.transcript.start_s if c.HasField("transcript") else c.wake_word.end_s, 3),
-                "end_s": round(c.transcript.end_s if c.HasField("transcript") else c.wake_word.end_s, 3)}
+        return {
+            "type": "intent",
+            "intent": c.intent.name,
+            "slots": json_format.MessageToDict(c.intent.slots),
+            "text": c.transcript.text,
+            "wake_word": detection_dict(c.wake_word),
+            "start_s": round(c.transcript.start_s if c.HasField("transcript") else c.wake_word.end_s, 3),
+            "end_s": round(c.transcript.end_s if c.HasField("transcript") else c.wake_word.end_s, 3),
+        }
     if kind == "voice_activity":
         begin = response.voice_activity.kind == pb.VoiceActivityEvent.SPEECH_BEGIN
         return {"type": "speech_begin" if begin else "speech_end", "time_s": round(response.voice_activity.time_s, 3)}
     if kind == "scores":
-        return {"type": "scores", "time_s": round(response.scores.time_s, 3),
-                "scores": {k: round(v, 4) for k, v in sorted(response.scores.scores.items())}}
+        return {
+            "type": "scores",
+            "time_s": round(response.scores.time_s, 3),
+            "scores": {k: round(v, 4) for k, v in sorted(response.scores.scores.items())},
+        }
     s = response.summary
-    return {"type": "summary", "audio_s": round(s.audio_s, 3), "chunks": s.chunks, "frames": s.frames,
-            "compute_s": round(s.compute_s, 4), "detections": s.detections, "finals": s.finals,
-            "end_reason": pb.StreamEnd.Name(s.end_reason).removeprefix("STREAM_END_").lower()}
+    return {
+        "type": "summary",
+        "audio_s": round(s.audio_s, 3),
+        "chunks": s.chunks,
+        "frames": s.frames,
+        "compute_s": round(s.compute_s, 4),
+        "detections": s.detections,
+        "finals": s.finals,
+        "end_reason": pb.StreamEnd.Name(s.end_reason).removeprefix("STREAM_END_").lower(),
+    }
 
 
 def describe(result: dict) -> str:
@@ -228,15 +301,20 @@ def describe(result: dict) -> str:
         return f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s  {result['type']:<10} {result['text']}"
     if result["type"] == "intent":
         slots = ", ".join(f"{k}={v}" for k, v in result["slots"].items())
-        return f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s  intent     {result['intent']}({slots})  \"{result['text']}\""
+        span = f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s"
+        return f'{span}  intent     {result["intent"]}({slots})  "{result["text"]}"'
     if result["type"] == "keyword":
-        return f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s  {result['keyword']:<10} score {result['score']:.2f}"
+        return (
+            f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s  {result['keyword']:<10} score {result['score']:.2f}"
+        )
     if result["type"] in ("speech_begin", "speech_end"):
         return f"{result['time_s']:8.2f} s   {result['type'].replace('_', ' ')}"
     if result["type"] == "scores":
         best = max(result["scores"].items(), key=lambda kv: kv[1], default=("-", 0.0))
         return f"{result['time_s']:8.2f} s   top {best[0]} {best[1]:.2f}"
     ended = "" if result["end_reason"] == "completed" else f", ended: {result['end_reason'].replace('_', ' ')}"
-    return (f"{result['audio_s']:.2f} s of audio in {result['chunks']} chunks, {result['frames']} frames, "
-            f"{result['compute_s'] * 1000:.0f} ms compute, {result['detections']} detections, {result['finals']} finals"
-            f"{ended}")
+    return (
+        f"{result['audio_s']:.2f} s of audio in {result['chunks']} chunks, {result['frames']} frames, "
+        f"{result['compute_s'] * 1000:.0f} ms compute, {result['detections']} detections, {result['finals']} finals"
+        f"{ended}"
+    )

@@ -16,12 +16,17 @@ DEFAULT_SERVER = f"localhost:{ServerSettings.port}"
 
 # Large enough for a Recognize call's whole recording and its results.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-MESSAGE_OPTIONS = (("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                   ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES))
+MESSAGE_OPTIONS = (
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+)
 # A lost connection is made again within a fraction of a second (a resume needs it), a restarted server found
 # within about two seconds, not after gRPC's default back-off of up to two minutes.
-RECONNECT = (("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
-             ("grpc.max_reconnect_backoff_ms", 2000))
+RECONNECT = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
 
 
 @dataclass(frozen=True)
@@ -73,17 +78,32 @@ def add_connection_arguments(p: argparse.ArgumentParser, token: bool = True) -> 
     """The flags of every command that talks to a server."""
     env = os.environ.get
     p.add_argument("--tls", action="store_true", help="connect over TLS, trusting the system's certificate authorities")
-    p.add_argument("--tls-ca", type=Path, default=env("RNNVOICE_TLS_CA"),
-                   help="connect over TLS, trusting this CA certificate, PEM (RNNVOICE_TLS_CA; default: plaintext, "
-                        "or the system's authorities with --tls)")
-    p.add_argument("--tls-cert", type=Path, default=env("RNNVOICE_TLS_CLIENT_CERT"),
-                   help="this client's certificate, PEM, for mutual TLS (RNNVOICE_TLS_CLIENT_CERT; default: none)")
-    p.add_argument("--tls-key", type=Path, default=env("RNNVOICE_TLS_CLIENT_KEY"),
-                   help="its private key, PEM (RNNVOICE_TLS_CLIENT_KEY; needed with --tls-cert)")
+    p.add_argument(
+        "--tls-ca",
+        type=Path,
+        default=env("RNNVOICE_TLS_CA"),
+        help="connect over TLS, trusting this CA certificate, PEM (RNNVOICE_TLS_CA; default: plaintext, "
+        "or the system's authorities with --tls)",
+    )
+    p.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=env("RNNVOICE_TLS_CLIENT_CERT"),
+        help="this client's certificate, PEM, for mutual TLS (RNNVOICE_TLS_CLIENT_CERT; default: none)",
+    )
+    p.add_argument(
+        "--tls-key",
+        type=Path,
+        default=env("RNNVOICE_TLS_CLIENT_KEY"),
+        help="its private key, PEM (RNNVOICE_TLS_CLIENT_KEY; needed with --tls-cert)",
+    )
     if token:
-        p.add_argument("--token", default=env("RNNVOICE_TOKEN"),
-                       help="bearer token for a server that asks for one (RNNVOICE_TOKEN, which keeps it out of ps; "
-                            "default: none)")
+        p.add_argument(
+            "--token",
+            default=env("RNNVOICE_TOKEN"),
+            help="bearer token for a server that asks for one (RNNVOICE_TOKEN, which keeps it out of ps; "
+            "default: none)",
+        )
 
 
 def connection_from_args(args: argparse.Namespace) -> Connection:

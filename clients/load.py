@@ -36,8 +36,16 @@ class CellLoad:
         return self.compute_s / self.audio_s if self.audio_s else float("nan")
 
 
-async def timed_stream(stub: pb_grpc.VoiceStub, load: CellLoad, config: pb.StreamConfig, chunks: list[bytes],
-                       chunk_s: float, realtime: bool, delay_s: float, metadata=()) -> None:
+async def timed_stream(
+    stub: pb_grpc.VoiceStub,
+    load: CellLoad,
+    config: pb.StreamConfig,
+    chunks: list[bytes],
+    chunk_s: float,
+    realtime: bool,
+    delay_s: float,
+    metadata=(),
+) -> None:
     """One stream of `chunks` (paced as live audio if realtime); adds its chunk latencies and summary to `load`."""
     await asyncio.sleep(delay_s)
     sent: dict[int, float] = {}
@@ -74,9 +82,18 @@ async def timed_stream(stub: pb_grpc.VoiceStub, load: CellLoad, config: pb.Strea
         load.errors.append(f"{e.code().name}: {e.details()}")
 
 
-async def load_streams(target: str, audio: Audio, cell: str, streams: int, chunk_s: float = 0.1,
-                       realtime: bool = True, seconds: float | None = None, task: str = Task.KEYWORDS,
-                       during=None, connection: Connection = Connection()) -> CellLoad:
+async def load_streams(
+    target: str,
+    audio: Audio,
+    cell: str,
+    streams: int,
+    chunk_s: float = 0.1,
+    realtime: bool = True,
+    seconds: float | None = None,
+    task: str = Task.KEYWORDS,
+    during=None,
+    connection: Connection = Connection(),
+) -> CellLoad:
     """`streams` concurrent streams of the recording (looped to `seconds` of audio, default once), their starts
     spread over one chunk. `during`, if given, is awaited while the streams run (to sample the server)."""
     load = CellLoad(cell, streams)
@@ -88,11 +105,14 @@ async def load_streams(target: str, audio: Audio, cell: str, streams: int, chunk
         stub = pb_grpc.VoiceStub(channel)
         # Interim scores (keywords) and results (the recognisers): chunks are answered as they complete model steps,
         # so nearly every chunk is timed (a recogniser's chunk only when its partial result changes).
-        config = stream_config(audio, task=task, cell=cell, interim_scores=task == Task.KEYWORDS,
-                               interim_results=task != Task.KEYWORDS)
+        config = stream_config(
+            audio, task=task, cell=cell, interim_scores=task == Task.KEYWORDS, interim_results=task != Task.KEYWORDS
+        )
         started = time.perf_counter()
-        runs = [timed_stream(stub, load, config, chunks, chunk_s, realtime, i * chunk_s / streams, connection.metadata)
-                for i in range(streams)]
+        runs = [
+            timed_stream(stub, load, config, chunks, chunk_s, realtime, i * chunk_s / streams, connection.metadata)
+            for i in range(streams)
+        ]
         if during is not None:
             runs.append(during())
         await asyncio.gather(*runs)
@@ -100,11 +120,20 @@ async def load_streams(target: str, audio: Audio, cell: str, streams: int, chunk
     return load
 
 
-def run_load(target: str, audio: Audio, cell: str, streams: int, chunk_s: float = 0.1, realtime: bool = True,
-             loops: int = 1, connection: Connection = Connection()) -> CellLoad:
+def run_load(
+    target: str,
+    audio: Audio,
+    cell: str,
+    streams: int,
+    chunk_s: float = 0.1,
+    realtime: bool = True,
+    loops: int = 1,
+    connection: Connection = Connection(),
+) -> CellLoad:
     """`streams` concurrent keyword streams through one cell, each playing the recording `loops` times."""
-    return asyncio.run(load_streams(target, audio, cell, streams, chunk_s, realtime, audio.seconds * loops,
-                                    connection=connection))
+    return asyncio.run(
+        load_streams(target, audio, cell, streams, chunk_s, realtime, audio.seconds * loops, connection=connection)
+    )
 
 
 def cells_argument(text: str) -> list[str]:

@@ -18,8 +18,14 @@ import numpy as np
 from rnnvoice.clients.client import VoiceClient, describe, result_dict
 
 # Errors a new stream would only repeat; anything else (server gone, full, restarting) is retried.
-FATAL = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED,
-         grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION}
+FATAL = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.UNIMPLEMENTED,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.FAILED_PRECONDITION,
+}
 METER_WIDTH, METER_FLOOR_DB = 30, -60.0
 
 
@@ -160,9 +166,11 @@ class ServerLink:
 
 def summary(captured_s: float, name: str, link: ServerLink, overflows: int) -> str:
     found = ", ".join(f"{k} x{n}" for k, n in link.detections.most_common()) or "none"
-    text = (f"summary: {captured_s:.1f} s of audio from {name!r}, {link.streamed_s:.1f} s streamed in "
-            f"{link.streams} streams ({max(link.streams - 1, 0)} reconnects); detections: {found}; "
-            f"final transcripts and commands: {link.finals}")
+    text = (
+        f"summary: {captured_s:.1f} s of audio from {name!r}, {link.streamed_s:.1f} s streamed in "
+        f"{link.streams} streams ({max(link.streams - 1, 0)} reconnects); detections: {found}; "
+        f"final transcripts and commands: {link.finals}"
+    )
     return text + (f"; the microphone overflowed {overflows} times" if overflows else "")
 
 

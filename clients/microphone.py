@@ -33,8 +33,9 @@ def open_microphone(index: int, name: str, rate: int):
     """A started input stream of 16-bit mono samples, read in blocks of CHUNK_S."""
     sd = _sounddevice()
     try:
-        stream = sd.RawInputStream(device=index, samplerate=rate, channels=1, dtype="int16",
-                                   blocksize=round(rate * CHUNK_S))
+        stream = sd.RawInputStream(
+            device=index, samplerate=rate, channels=1, dtype="int16", blocksize=round(rate * CHUNK_S)
+        )
         stream.start()
     except sd.PortAudioError as e:
         raise MicError(f"cannot open {name!r}: {e}; is another program using it?") from e
@@ -44,6 +45,12 @@ def open_microphone(index: int, name: str, rate: int):
 def list_devices() -> str:
     sd = _sounddevice()
     default = sd.default.device[0]
-    return "\n".join(f"{'*' if d['index'] == default else ' '} {d['index']:3d}  {d['name']}  "
-                     f"({d['max_input_channels']} channels, {d['default_samplerate']:.0f} Hz)"
-                     for d in sd.query_devices() if d["max_input_channels"] > 0) or "no microphones found"
+    return (
+        "\n".join(
+            f"{'*' if d['index'] == default else ' '} {d['index']:3d}  {d['name']}  "
+            f"({d['max_input_channels']} channels, {d['default_samplerate']:.0f} Hz)"
+            for d in sd.query_devices()
+            if d["max_input_channels"] > 0
+        )
+        or "no microphones found"
+    )

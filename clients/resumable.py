@@ -1,4 +1,4 @@
-"""A resumable stream, client side: audio kept until the server acknowledges it, results counted, a lost call resumed."""
+"""A resumable stream, client side: audio kept until the server acknowledges it, results counted, lost calls resumed."""
 
 import collections
 import logging
@@ -48,9 +48,15 @@ class ResumableStream:
     `next_sequence`; the results received are counted, so that the server sends again exactly those that were lost.
     """
 
-    def __init__(self, stub: pb_grpc.VoiceStub, config: pb.StreamConfig, chunks: Iterable[bytes],
-                 timeout_s: float | None = None, metadata: tuple[tuple[str, str], ...] = (),
-                 backoff: Backoff = Backoff()):
+    def __init__(
+        self,
+        stub: pb_grpc.VoiceStub,
+        config: pb.StreamConfig,
+        chunks: Iterable[bytes],
+        timeout_s: float | None = None,
+        metadata: tuple[tuple[str, str], ...] = (),
+        backoff: Backoff = Backoff(),
+    ):
         """metadata: sent with every call (the token)."""
         self.stub = stub
         self.metadata = (*metadata, (ROUTE_METADATA, secrets.token_hex(8)))
@@ -131,10 +137,14 @@ class ResumableStream:
     def _call(self) -> None:
         """Starts a call: the stream's first, or one that resumes it."""
         self.started, self.stop = threading.Event(), threading.Event()
-        first = (pb.StreamAudioRequest(config=self.config) if self.token is None else
-                 pb.StreamAudioRequest(resume=pb.ResumeStream(token=self.token, results_received=self.results)))
-        self.call = self.stub.StreamAudio(self._requests(first, self.started, self.stop), timeout=self.timeout_s,
-                                          metadata=self.metadata)
+        first = (
+            pb.StreamAudioRequest(config=self.config)
+            if self.token is None
+            else pb.StreamAudioRequest(resume=pb.ResumeStream(token=self.token, results_received=self.results))
+        )
+        self.call = self.stub.StreamAudio(
+            self._requests(first, self.started, self.stop), timeout=self.timeout_s, metadata=self.metadata
+        )
 
     def cancel(self) -> None:
         """Ends the stream from this side; the server keeps it for its resume window, as it would a lost call."""
@@ -146,8 +156,10 @@ class ResumableStream:
             raise RuntimeError("the server resumed another stream")
         self.token, self.window_s = resumption.token, resumption.window_s
         if not self.first_kept <= resumption.next_sequence <= self.pulled:
-            raise RuntimeError(f"the server resumes at chunk {resumption.next_sequence}, but chunks "
-                               f"{self.first_kept} to {self.pulled - 1} are the ones not acknowledged")
+            raise RuntimeError(
+                f"the server resumes at chunk {resumption.next_sequence}, but chunks "
+                f"{self.first_kept} to {self.pulled - 1} are the ones not acknowledged"
+            )
         self._acknowledged(resumption.next_sequence - 1)
         self.resume_at = resumption.next_sequence
 
@@ -190,8 +202,9 @@ class ResumableStream:
                 return
         sequence = self.resume_at
         while self._room(sequence, stop) and (data := self._chunk(sequence)) is not None:
-            yield pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=sequence, data=data,
-                                                            results_received=self.results))
+            yield pb.StreamAudioRequest(
+                audio=pb.AudioChunk(sequence=sequence, data=data, results_received=self.results)
+            )
             sequence += 1
         if stop.is_set():
             return

@@ -45,8 +45,10 @@ def parse_tokens(text: str, source: str) -> tuple[Grant, ...]:
             raise StartupError(f"{where}: expected NAME TOKEN [TASKS [MAX_STREAMS]], got {len(fields)} fields")
         name, token, tasks, limit = fields + ["*", ""][len(fields) - 2 :]
         if len(token) < MIN_TOKEN_CHARS:
-            raise StartupError(f"{where}: the token of {name!r} has {len(token)} characters; use at least "
-                               f"{MIN_TOKEN_CHARS} random ones")
+            raise StartupError(
+                f"{where}: the token of {name!r} has {len(token)} characters; use at least "
+                f"{MIN_TOKEN_CHARS} random ones"
+            )
         try:
             allowed = ALL_TASKS if tasks == "*" else frozenset(Task(t) for t in tasks.split(","))
         except ValueError:
@@ -67,8 +69,9 @@ def load_tokens(path: Path | None, environment: str | None) -> tuple[Grant, ...]
             raise StartupError(f"cannot read the token file {path}: {e.strerror}") from None
         grants += parse_tokens(text, str(path))
     if len({g.name for g in grants}) < len(grants) or len({g.token for g in grants}) < len(grants):
-        raise StartupError("every token entry needs a name and a token of its own (RNNVOICE_TOKENS and the token file "
-                           "together)")
+        raise StartupError(
+            "every token entry needs a name and a token of its own (RNNVOICE_TOKENS and the token file together)"
+        )
     return grants
 
 
@@ -90,8 +93,10 @@ class Access:
             return ANYONE
         header = next((value for key, value in metadata or () if key == "authorization"), None)
         if header is None:
-            raise StreamError(grpc.StatusCode.UNAUTHENTICATED,
-                              "this server needs a token: send `authorization: Bearer TOKEN` metadata (--token)")
+            raise StreamError(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "this server needs a token: send `authorization: Bearer TOKEN` metadata (--token)",
+            )
         scheme, _, token = header.partition(" ")
         presented, found = _digest(token), None
         for digest, grant in self.digests:  # every one compared, in constant time: no timing says how close a guess was
@@ -105,9 +110,10 @@ class Access:
     def permit(grant: Grant, task: Task) -> None:
         """StreamError PERMISSION_DENIED unless the grant covers the task."""
         if task not in grant.tasks:
-            raise StreamError(grpc.StatusCode.PERMISSION_DENIED,
-                              f"the token of {grant.name!r} may not use {task}; it may use "
-                              f"{', '.join(sorted(grant.tasks))}")
+            raise StreamError(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"the token of {grant.name!r} may not use {task}; it may use {', '.join(sorted(grant.tasks))}",
+            )
 
 
 def _digest(token: str) -> bytes:
@@ -154,8 +160,11 @@ def server_credentials(cert: Path | None, key: Path | None, client_ca: Path | No
     if cert is None or key is None:
         raise StartupError("TLS needs both --tls-cert and --tls-key")
     ca = _read(client_ca, "client CA file") if client_ca else None
-    return grpc.ssl_server_credentials([(_read(key, "TLS key file"), _read(cert, "TLS certificate file"))],
-                                       root_certificates=ca, require_client_auth=ca is not None)
+    return grpc.ssl_server_credentials(
+        [(_read(key, "TLS key file"), _read(cert, "TLS certificate file"))],
+        root_certificates=ca,
+        require_client_auth=ca is not None,
+    )
 
 
 def is_loopback(host: str) -> bool:

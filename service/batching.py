@@ -85,13 +85,16 @@ class BatchScheduler:
         while (batch := self._take()) is not None:
             before = [stream.compute_s for stream, _, _, _ in batch]
             try:
-                outputs = step_streams([(stream, samples) for stream, samples, _, _ in batch], self.max_batch,
-                                       self.observe_batch)
+                outputs = step_streams(
+                    [(stream, samples) for stream, samples, _, _ in batch], self.max_batch, self.observe_batch
+                )
             except Exception as e:  # a failed step fails the chunks in it, not the scheduler
                 log.exception("batched step failed")
                 outputs = [e] * len(batch)
-            results = [(future, out if isinstance(out, Exception) else (out, stream.compute_s - spent))
-                       for (stream, _, _, future), out, spent in zip(batch, outputs, before)]
+            results = [
+                (future, out if isinstance(out, Exception) else (out, stream.compute_s - spent))
+                for (stream, _, _, future), out, spent in zip(batch, outputs, before)
+            ]
             by_loop = collections.defaultdict(list)
             for (_, _, loop, _), result in zip(batch, results):
                 by_loop[loop].append(result)

@@ -13,8 +13,9 @@ class StreamError(Exception):
     in the trailing metadata (`retry-after-ms`) when waiting will help.
     """
 
-    def __init__(self, code: grpc.StatusCode, message: str, outcome: str = "rejected",
-                 retry_after_s: float | None = None):
+    def __init__(
+        self, code: grpc.StatusCode, message: str, outcome: str = "rejected", retry_after_s: float | None = None
+    ):
         super().__init__(message)
         self.code = code
         self.message = message

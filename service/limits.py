@@ -28,7 +28,9 @@ class StreamClock:
         of real time than allowed."""
         s = self.settings
         now = self.loop.time()
-        self.credit_s = min(s.burst_s, self.credit_s + (now - self.last) * s.realtime_factor) - (audio_s - self.charged_s)
+        self.credit_s = min(s.burst_s, self.credit_s + (now - self.last) * s.realtime_factor) - (
+            audio_s - self.charged_s
+        )
         self.last, self.charged_s = now, audio_s
         if self.credit_s < 0:
             await asyncio.sleep(-self.credit_s / s.realtime_factor)
@@ -39,15 +41,20 @@ class StreamClock:
         return self.loop.time() - self.opened >= self.settings.max_stream_s
 
     def idle_error(self) -> StreamError:
-        return StreamError(grpc.StatusCode.DEADLINE_EXCEEDED,
-                           f"no audio for {self.settings.idle_timeout_s:g} s (the server's idle timeout): the stream "
-                           "is closed; send chunks at least that often, or open a new stream when audio resumes",
-                           outcome="timed_out")
+        return StreamError(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            f"no audio for {self.settings.idle_timeout_s:g} s (the server's idle timeout): the stream "
+            "is closed; send chunks at least that often, or open a new stream when audio resumes",
+            outcome="timed_out",
+        )
 
     def expired_error(self) -> StreamError:
-        return StreamError(grpc.StatusCode.DEADLINE_EXCEEDED,
-                           f"the stream reached the server's longest stream, {self.settings.max_stream_s:g} s; its "
-                           "results so far were sent; open a new stream to go on", outcome="timed_out")
+        return StreamError(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            f"the stream reached the server's longest stream, {self.settings.max_stream_s:g} s; its "
+            "results so far were sent; open a new stream to go on",
+            outcome="timed_out",
+        )
 
 
 class IdleWatch:

@@ -4,8 +4,17 @@ import logging
 from collections.abc import Iterable
 
 import grpc
-from prometheus_client import (CollectorRegistry, Counter, Gauge, GCCollector, Histogram, PlatformCollector,
-                               ProcessCollector, disable_created_metrics, start_http_server)
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    start_http_server,
+)
 
 from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.types import Task
@@ -16,8 +25,31 @@ log = logging.getLogger(__name__)
 LABELS = ("task", "cell")
 # Per-chunk compute takes a few milliseconds and a result should reach the client in well under 100 ms;
 # the buckets are dense there. Recognize's whole recordings land in the top buckets.
-LATENCY_BUCKETS = (0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015,
-                   0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LATENCY_BUCKETS = (
+    0.00025,
+    0.0005,
+    0.00075,
+    0.001,
+    0.0015,
+    0.002,
+    0.003,
+    0.004,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 # Streams in one batched model step: powers of two up to the largest batch worth having.
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 # Task and cell of a stream refused before its configuration named a loaded model.
@@ -78,29 +110,49 @@ class ServerMetrics:
         ProcessCollector(registry=r)  # process_resident_memory_bytes, process_cpu_seconds_total, ...
         PlatformCollector(registry=r)
         GCCollector(registry=r)
-        self.compute = Histogram("rnnvoice_chunk_compute_seconds", "Features and model time per audio chunk",
-                                 LABELS, buckets=LATENCY_BUCKETS, registry=r)
-        self.latency = Histogram("rnnvoice_result_latency_seconds",
-                                 "From receiving an audio chunk to having written the responses it produced",
-                                 LABELS, buckets=LATENCY_BUCKETS, registry=r)
+        self.compute = Histogram(
+            "rnnvoice_chunk_compute_seconds",
+            "Features and model time per audio chunk",
+            LABELS,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.latency = Histogram(
+            "rnnvoice_result_latency_seconds",
+            "From receiving an audio chunk to having written the responses it produced",
+            LABELS,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         # Real-time factor: rate(rnnvoice_chunk_compute_seconds_sum) / rate(rnnvoice_audio_seconds_total).
         self.audio = Counter("rnnvoice_audio_seconds", "Audio processed, in seconds", LABELS, registry=r)
         self.active = Gauge("rnnvoice_active_streams", "Open streams, parked ones included", LABELS, registry=r)
         # Counted when scraped (SessionTable.count_parked): no step of a resume's can leave it wrong.
-        self.parked = Gauge("rnnvoice_parked_streams", "Resumable streams whose call was lost, kept for a resume",
-                            LABELS, registry=r)
+        self.parked = Gauge(
+            "rnnvoice_parked_streams", "Resumable streams whose call was lost, kept for a resume", LABELS, registry=r
+        )
         self.resumes = Counter("rnnvoice_stream_resumes", "Calls that resumed a stream", LABELS, registry=r)
-        self.ended = Counter("rnnvoice_streams_ended", "Streams ended, by outcome and gRPC status code",
-                             (*LABELS, "outcome", "code"), registry=r)
+        self.ended = Counter(
+            "rnnvoice_streams_ended",
+            "Streams ended, by outcome and gRPC status code",
+            (*LABELS, "outcome", "code"),
+            registry=r,
+        )
         self.detections = Counter("rnnvoice_detections", "Keywords detected", (*LABELS, "keyword"), registry=r)
-        self.finals = Counter("rnnvoice_final_results", "Final transcripts or assistant commands sent", LABELS,
-                              registry=r)
-        parameter_bytes = Gauge("rnnvoice_model_parameter_bytes", "Memory of a model's parameters, shared by its streams",
-                                LABELS, registry=r)
+        self.finals = Counter(
+            "rnnvoice_final_results", "Final transcripts or assistant commands sent", LABELS, registry=r
+        )
+        parameter_bytes = Gauge(
+            "rnnvoice_model_parameter_bytes",
+            "Memory of a model's parameters, shared by its streams",
+            LABELS,
+            registry=r,
+        )
         state_bytes = Gauge("rnnvoice_stream_state_bytes", "Recurrent state one stream holds", LABELS, registry=r)
         # Labelled by the model's task and cell (an assistant's steps count under its two models).
-        self.batch_size = Histogram("rnnvoice_batch_size", "Streams in one batched model step", LABELS,
-                                    buckets=BATCH_BUCKETS, registry=r)
+        self.batch_size = Histogram(
+            "rnnvoice_batch_size", "Streams in one batched model step", LABELS, buckets=BATCH_BUCKETS, registry=r
+        )
         self.models = {}
         for (task, cell), model in models.items():
             parameter_bytes.labels(task, cell).set(sum(p.numel() * p.element_size() for p in model.parameters()))
@@ -146,6 +198,9 @@ class ServerMetrics:
 def stream_tasks(models: dict[tuple[str, str], RecurrentModel]) -> list[tuple[str, str]]:
     """The (task, cell) pairs streams can ask for: each model's own task, and the assistant where both exist."""
     pairs = list(models)
-    pairs += [(Task.ASSISTANT, cell) for task, cell in models
-              if task == Task.KEYWORDS and (Task.TRANSCRIPTION, cell) in models]
+    pairs += [
+        (Task.ASSISTANT, cell)
+        for task, cell in models
+        if task == Task.KEYWORDS and (Task.TRANSCRIPTION, cell) in models
+    ]
     return pairs

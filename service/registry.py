@@ -42,8 +42,14 @@ class ModelRegistry:
             model = load_served_model(path, task, cell, device)
             self.models[task, cell] = model
             self.names[task, cell] = Path(path).name
-            log.info("loaded %s %s model from %s: %d parameters, %d state bytes per stream",
-                     task, cell, path, model.parameter_count, model.state_bytes)
+            log.info(
+                "loaded %s %s model from %s: %d parameters, %d state bytes per stream",
+                task,
+                cell,
+                path,
+                model.parameter_count,
+                model.state_bytes,
+            )
         if any(task == Task.TRANSCRIPTION for task, _ in self.models):
             beam_search()  # loads the shipped language model, lexicon and decoder settings once, before any stream
 
@@ -51,21 +57,29 @@ class ModelRegistry:
         model = self.models.get((task, cell))
         if model is None:
             loaded = ", ".join(f"{t}/{c}" for t, c in self.models) or "none"
-            raise StreamError(grpc.StatusCode.NOT_FOUND,
-                              f"no {task} model with a {cell.upper()} cell is loaded (loaded: {loaded})")
+            raise StreamError(
+                grpc.StatusCode.NOT_FOUND, f"no {task} model with a {cell.upper()} cell is loaded (loaded: {loaded})"
+            )
         return model
 
     def describe(self) -> list[pb.ModelInfo]:
         infos = []
         for (task, cell), model in self.models.items():
             c = model.config
-            infos.append(pb.ModelInfo(
-                task=TASK_ENUMS[task], cell=CELLS[cell], name=self.names[task, cell],
-                keywords=list(c.keywords) if task == Task.KEYWORDS else list(c.labels[1:]),
-                parameters=model.parameter_count, state_bytes=model.state_bytes,
-                hidden_size=c.hidden_size, layers=c.num_layers,
-                sample_rate_hz=c.features.sample_rate, frame_rate_hz=c.features.step_rate,
-            ))
+            infos.append(
+                pb.ModelInfo(
+                    task=TASK_ENUMS[task],
+                    cell=CELLS[cell],
+                    name=self.names[task, cell],
+                    keywords=list(c.keywords) if task == Task.KEYWORDS else list(c.labels[1:]),
+                    parameters=model.parameter_count,
+                    state_bytes=model.state_bytes,
+                    hidden_size=c.hidden_size,
+                    layers=c.num_layers,
+                    sample_rate_hz=c.features.sample_rate,
+                    frame_rate_hz=c.features.step_rate,
+                )
+            )
         return infos
 
 
@@ -76,6 +90,8 @@ def _load(task: str, cell: str, path: Path) -> RecurrentModel:
     try:
         return load_model(path)
     except Exception as e:  # torch raises many kinds for a damaged file; all mean the same here
-        raise StartupError(f"the {task} {cell} model file {path} is not a readable rnnvoice model "
-                           f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'no detail'}); "
-                           "retrain it or restore the file") from e
+        raise StartupError(
+            f"the {task} {cell} model file {path} is not a readable rnnvoice model "
+            f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'no detail'}); "
+            "retrain it or restore the file"
+        ) from e

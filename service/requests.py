@@ -8,23 +8,32 @@ import grpc
 
 from rnnvoice.models.audio.pcm import ENCODINGS as SAMPLE_TYPES
 from rnnvoice.models.audio.pcm import SUPPORTED_RATES
-from rnnvoice.models.types import Decoder
 from rnnvoice.models.nets.speech_recognizer import INDEX, normalise
 from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY
 from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S, DEFAULT_INITIAL_SILENCE_S, Endpointing
-from rnnvoice.models.types import Cell, Task
+from rnnvoice.models.types import Cell, Decoder, Task
 from rnnvoice.models.vocabulary import WAKE_WORD
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError, invalid, shown
 from rnnvoice.service.registry import CELLS, ModelRegistry
 
-STREAM_TASKS = {pb.TASK_KEYWORDS: Task.KEYWORDS, pb.TASK_TRANSCRIPTION: Task.TRANSCRIPTION,
-                pb.TASK_ASSISTANT: Task.ASSISTANT}
+STREAM_TASKS = {
+    pb.TASK_KEYWORDS: Task.KEYWORDS,
+    pb.TASK_TRANSCRIPTION: Task.TRANSCRIPTION,
+    pb.TASK_ASSISTANT: Task.ASSISTANT,
+}
 # The models each task runs.
-TASK_MODELS = {Task.KEYWORDS: (Task.KEYWORDS,), Task.TRANSCRIPTION: (Task.TRANSCRIPTION,),
-               Task.ASSISTANT: (Task.KEYWORDS, Task.TRANSCRIPTION)}
-ENCODINGS = {pb.ENCODING_PCM_S16LE: "pcm_s16le", pb.ENCODING_FLOAT32LE: "float32le", pb.ENCODING_MULAW: "mulaw",
-             pb.ENCODING_ALAW: "alaw"}
+TASK_MODELS = {
+    Task.KEYWORDS: (Task.KEYWORDS,),
+    Task.TRANSCRIPTION: (Task.TRANSCRIPTION,),
+    Task.ASSISTANT: (Task.KEYWORDS, Task.TRANSCRIPTION),
+}
+ENCODINGS = {
+    pb.ENCODING_PCM_S16LE: "pcm_s16le",
+    pb.ENCODING_FLOAT32LE: "float32le",
+    pb.ENCODING_MULAW: "mulaw",
+    pb.ENCODING_ALAW: "alaw",
+}
 DECODERS = {pb.DECODER_UNSPECIFIED: Decoder.BEAM, pb.DECODER_BEAM: Decoder.BEAM, pb.DECODER_GREEDY: Decoder.GREEDY}
 MAX_CHANNELS = 8
 MAX_HINTS, MAX_HINT_CHARS = 100, 100
@@ -71,30 +80,44 @@ def parse_config(config: pb.StreamConfig, registry: ModelRegistry) -> StreamPara
     """Raises StreamError with the status and a message that says what to fix."""
     cells = {v: k for k, v in CELLS.items()}
     if config.task not in STREAM_TASKS:
-        raise invalid(f"unknown task {_enum_name(pb.Task, config.task)}; set task to one of "
-                      f"{', '.join(pb.Task.Name(t) for t in STREAM_TASKS)}")
+        raise invalid(
+            f"unknown task {_enum_name(pb.Task, config.task)}; set task to one of "
+            f"{', '.join(pb.Task.Name(t) for t in STREAM_TASKS)}"
+        )
     if config.cell not in cells:
         raise invalid(f"unknown cell {_enum_name(pb.Cell, config.cell)}; set cell to CELL_GRU or CELL_LSTM")
     task, cell = STREAM_TASKS[config.task], cells[config.cell]
     for model_task in TASK_MODELS[task]:
         if task == Task.ASSISTANT and (model_task, cell) not in registry.models:
-            raise StreamError(grpc.StatusCode.FAILED_PRECONDITION,
-                              f"assistant mode needs a {model_task} model with a {cell.upper()} cell, and this "
-                              "server has none loaded; start it with both, or use another task")
+            raise StreamError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"assistant mode needs a {model_task} model with a {cell.upper()} cell, and this "
+                "server has none loaded; start it with both, or use another task",
+            )
         registry.get(model_task, cell)
     fmt = config.format
     if fmt.sample_rate_hz not in SUPPORTED_RATES:
-        raise invalid(f"unsupported sample rate {fmt.sample_rate_hz} Hz; use one of "
-                      f"{', '.join(map(str, SUPPORTED_RATES))} (the server resamples)")
+        raise invalid(
+            f"unsupported sample rate {fmt.sample_rate_hz} Hz; use one of "
+            f"{', '.join(map(str, SUPPORTED_RATES))} (the server resamples)"
+        )
     if fmt.encoding not in ENCODINGS:
-        raise invalid(f"unsupported encoding {_enum_name(pb.Encoding, fmt.encoding)}; use one of "
-                      f"{', '.join(pb.Encoding.Name(e) for e in ENCODINGS)}")
+        raise invalid(
+            f"unsupported encoding {_enum_name(pb.Encoding, fmt.encoding)}; use one of "
+            f"{', '.join(pb.Encoding.Name(e) for e in ENCODINGS)}"
+        )
     channels = fmt.channels or 1
     if channels > MAX_CHANNELS:
         raise invalid(f"{channels} channels; at most {MAX_CHANNELS} are mixed down")
-    params = dict(task=task, cell=cell, sample_rate=fmt.sample_rate_hz, encoding=ENCODINGS[fmt.encoding],
-                  channels=channels, voice_events=config.enable_voice_activity_events,
-                  voice_timeout_s=_optional_range(config, "voice_activity_timeout_s", None, VOICE_TIMEOUT_RANGE_S))
+    params = dict(
+        task=task,
+        cell=cell,
+        sample_rate=fmt.sample_rate_hz,
+        encoding=ENCODINGS[fmt.encoding],
+        channels=channels,
+        voice_events=config.enable_voice_activity_events,
+        voice_timeout_s=_optional_range(config, "voice_activity_timeout_s", None, VOICE_TIMEOUT_RANGE_S),
+    )
     if config.keywords.phrases:
         if task != Task.KEYWORDS:
             raise invalid("phrases are keywords chosen at run time, for TASK_KEYWORDS; drop them for this task")
@@ -144,11 +167,14 @@ def _keywords(config: pb.KeywordConfig, keywords: tuple[str, ...], cell: str, ev
     sensitivities = {}
     for setting in config.keywords:
         if len(setting.keyword) > MAX_KEYWORD_CHARS:
-            raise invalid(f"a keyword name of {len(setting.keyword)} characters; names have at most "
-                          f"{MAX_KEYWORD_CHARS} (see ListModels)")
+            raise invalid(
+                f"a keyword name of {len(setting.keyword)} characters; names have at most "
+                f"{MAX_KEYWORD_CHARS} (see ListModels)"
+            )
         if setting.keyword not in keywords:
-            raise invalid(f"unknown keyword {shown(setting.keyword)}; the {cell.upper()} model knows "
-                          f"{', '.join(keywords)}")
+            raise invalid(
+                f"unknown keyword {shown(setting.keyword)}; the {cell.upper()} model knows {', '.join(keywords)}"
+            )
         if setting.keyword in sensitivities:
             raise invalid(f"keyword {shown(setting.keyword)} is listed twice")
         sensitivities[setting.keyword] = _sensitivity(setting, shown(setting.keyword))
@@ -168,13 +194,19 @@ def _transcription(config: pb.TranscriptionConfig) -> dict:
     endpointing = Endpointing(
         _optional_range(config, "endpoint_silence_s", DEFAULT_ENDPOINT_S, ENDPOINT_RANGE_S),
         _optional_range(config, "initial_silence_s", DEFAULT_INITIAL_SILENCE_S, INITIAL_SILENCE_RANGE_S),
-        _optional_range(config, "max_utterance_s", math.inf, MAX_UTTERANCE_RANGE_S))
+        _optional_range(config, "max_utterance_s", math.inf, MAX_UTTERANCE_RANGE_S),
+    )
     if config.decoder not in DECODERS:
         raise invalid(f"unknown decoder {_enum_name(pb.Decoder, config.decoder)}; use DECODER_GREEDY or DECODER_BEAM")
     if config.max_alternatives > MAX_ALTERNATIVES:
         raise invalid(f"max_alternatives {config.max_alternatives} is more than {MAX_ALTERNATIVES}")
-    return {"interim_results": config.interim_results, "hints": tuple(hints), "endpointing": endpointing,
-            "decoder": DECODERS[config.decoder], "max_alternatives": config.max_alternatives}
+    return {
+        "interim_results": config.interim_results,
+        "hints": tuple(hints),
+        "endpointing": endpointing,
+        "decoder": DECODERS[config.decoder],
+        "max_alternatives": config.max_alternatives,
+    }
 
 
 def _spoken_text(text: str, what: str) -> str:
@@ -183,8 +215,10 @@ def _spoken_text(text: str, what: str) -> str:
     folded = fold_accents(text)
     foreign = sorted({c for c in folded if c.isalpha() and c not in INDEX})
     if foreign:
-        raise invalid(f"{what} ({shown(text)}) has letters the recogniser cannot write "
-                      f"({''.join(foreign[:10])}); it writes a to z and apostrophes (accents are dropped)")
+        raise invalid(
+            f"{what} ({shown(text)}) has letters the recogniser cannot write "
+            f"({''.join(foreign[:10])}); it writes a to z and apostrophes (accents are dropped)"
+        )
     spoken = normalise(folded)
     if not any(c.isalpha() for c in spoken):
         raise invalid(f"{what} ({shown(text)}) has no letters; spell numbers and symbols as words")

@@ -47,9 +47,11 @@ class Resumption:
 
     def keep(self, results: list[pb.StreamAudioResponse]) -> None:
         if len(self.kept) + len(results) > MAX_UNACKNOWLEDGED:
-            raise StreamError(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                              f"more than {MAX_UNACKNOWLEDGED} results unacknowledged; set results_received in "
-                              "every AudioChunk to the number of results received")
+            raise StreamError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"more than {MAX_UNACKNOWLEDGED} results unacknowledged; set results_received in "
+                "every AudioChunk to the number of results received",
+            )
         self.kept.extend(results)
 
     def acknowledge(self, received: int) -> None:
@@ -63,15 +65,19 @@ class Resumption:
     def unacknowledged(self, received: int) -> list[pb.StreamAudioResponse]:
         """The results after the first `received`, to send again on a resumed call."""
         if received < self.first_kept:
-            raise invalid(f"results_received {received}, but the first {self.first_kept} results were acknowledged "
-                          "already; count every result the stream received")
+            raise invalid(
+                f"results_received {received}, but the first {self.first_kept} results were acknowledged "
+                "already; count every result the stream received"
+            )
         self.acknowledge(received)
         return list(self.kept)
 
     def message(self, next_sequence: int) -> pb.StreamAudioResponse:
         """The first response of each call of the stream."""
-        return pb.StreamAudioResponse(sequence=max(0, next_sequence - 1), resumption=pb.StreamResumption(
-            token=self.token, window_s=self.window_s, next_sequence=next_sequence))
+        return pb.StreamAudioResponse(
+            sequence=max(0, next_sequence - 1),
+            resumption=pb.StreamResumption(token=self.token, window_s=self.window_s, next_sequence=next_sequence),
+        )
 
     def attach(self, owner: asyncio.Task) -> None:
         if self.expiry is not None:

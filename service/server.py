@@ -37,19 +37,26 @@ class VoiceServer:
         limit = settings.max_message_bytes + 65536  # the configuration and framing beside the audio
         self.server = grpc.aio.server(
             interceptors=[TokenCheck(access)] if access.required else [],
-            options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
-                     *keepalive_options(settings)])
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+                *keepalive_options(settings),
+            ],
+        )
         self.metrics = ServerMetrics(self.registry.models)
         self.servicer = VoiceServicer(self.registry, settings, self.metrics, access)
-        add_voice_service(self.servicer, self.server, {"StreamAudio": settings.max_stream_message_bytes,
-                                                      "Recognize": settings.max_recognize_bytes})
+        add_voice_service(
+            self.servicer,
+            self.server,
+            {"StreamAudio": settings.max_stream_message_bytes, "Recognize": settings.max_recognize_bytes},
+        )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
+        reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
         address = f"{settings.host}:{settings.port}"
-        self.port = self.server.add_secure_port(address, credentials) if credentials \
-            else self.server.add_insecure_port(address)
+        self.port = (
+            self.server.add_secure_port(address, credentials) if credentials else self.server.add_insecure_port(address)
+        )
         if self.port == 0:
             raise StartupError(f"cannot listen on {address}")
         warn_if_open(settings, access)
@@ -79,12 +86,18 @@ def warn_if_open(settings: ServerSettings, access: Access) -> None:
     if is_loopback(settings.host):
         return
     if not access.required:
-        log.warning("!!! listening on %s with NO AUTHENTICATION: anyone who can reach port %d can use every model "
-                    "and every stream slot; give --tokens (and --tls-cert/--tls-key), or bind to 127.0.0.1 !!!",
-                    settings.host, settings.port)
+        log.warning(
+            "!!! listening on %s with NO AUTHENTICATION: anyone who can reach port %d can use every model "
+            "and every stream slot; give --tokens (and --tls-cert/--tls-key), or bind to 127.0.0.1 !!!",
+            settings.host,
+            settings.port,
+        )
     elif settings.tls_cert is None:
-        log.warning("!!! listening on %s without TLS: tokens and audio cross the network in clear text; give "
-                    "--tls-cert and --tls-key !!!", settings.host)
+        log.warning(
+            "!!! listening on %s without TLS: tokens and audio cross the network in clear text; give "
+            "--tls-cert and --tls-key !!!",
+            settings.host,
+        )
 
 
 async def serve(settings: ServerSettings) -> None:

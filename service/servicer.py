@@ -44,17 +44,25 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         self.metrics = metrics
         self.access = access
         # A parked stream sends no audio: it keeps its slot no longer than the idle timeout lets a silent one.
-        self.sessions = SessionTable(settings.max_streams, metrics, settings.retry_after_s,
-                                     min(settings.resume_window_s, settings.idle_timeout_s))
+        self.sessions = SessionTable(
+            settings.max_streams,
+            metrics,
+            settings.retry_after_s,
+            min(settings.resume_window_s, settings.idle_timeout_s),
+        )
         # Chunks run off the event loop: batched across streams by one scheduler, or each stream on its own.
-        self.engine = BatchScheduler(settings.batch_wait_ms, settings.max_batch, metrics.batched) \
-            if settings.batching else PerStreamRunner(settings.inference_threads)
+        self.engine = (
+            BatchScheduler(settings.batch_wait_ms, settings.max_batch, metrics.batched)
+            if settings.batching
+            else PerStreamRunner(settings.inference_threads)
+        )
         self.draining = asyncio.Event()
         self.readers: set[asyncio.Task] = set()  # the calls waiting for a request, so that draining can end the wait
         self.drain_cancelled: set[asyncio.Task] = set()
 
-    async def _accept(self, session: StreamSession, sequence: int, data: bytes, piece_s: float | None = None
-                      ) -> list[pb.StreamAudioResponse]:
+    async def _accept(
+        self, session: StreamSession, sequence: int, data: bytes, piece_s: float | None = None
+    ) -> list[pb.StreamAudioResponse]:
         """A chunk's responses; piece_s: handed to the engine in pieces this long, so that a whole recording
         does not hold up the streams batched with it (chunk boundaries change no result)."""
         responses, compute_s, samples = [], 0.0, 0
@@ -117,8 +125,9 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             self.drain_cancelled.add(call)
             call.cancel()
 
-    def _open(self, config: pb.StreamConfig, max_chunk_s: float, grant: Grant, resumable: bool = False
-              ) -> StreamSession:
+    def _open(
+        self, config: pb.StreamConfig, max_chunk_s: float, grant: Grant, resumable: bool = False
+    ) -> StreamSession:
         params = parse_config(config, self.registry)
         self.access.permit(grant, params.task)
         return self.sessions.open(params, self.registry, max_chunk_s, grant, resumable)
@@ -131,8 +140,12 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         await resumption.take_over(asyncio.current_task())
         self.sessions.find(request.token, handling.grant)  # not freed meanwhile: its window may have ended
         session.metrics.resumed()
-        log.info("stream %s resumed at chunk %d%s", _name(handling), session.next_sequence,
-                 ", its previous call cancelled" if attached else "")
+        log.info(
+            "stream %s resumed at chunk %d%s",
+            _name(handling),
+            session.next_sequence,
+            ", its previous call cancelled" if attached else "",
+        )
         return [resumption.message(session.next_sequence), *resumption.unacknowledged(request.results_received)]
 
     @contextlib.asynccontextmanager
@@ -155,8 +168,11 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         except Exception:
             outcome, code = "failed", grpc.StatusCode.INTERNAL
             log.exception("stream %s failed", _name(handling))
-            await context.abort(code, f"the server failed on this stream (its log names stream {_name(handling)}); "
-                                      "other streams go on; open a new one")
+            await context.abort(
+                code,
+                f"the server failed on this stream (its log names stream {_name(handling)}); "
+                "other streams go on; open a new one",
+            )
         finally:
             self._end(handling.session, outcome, code)
 
@@ -191,8 +207,9 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         grant = handling.grant = self.access.grant(context.invocation_metadata())
         first = await self._read(context)
         if first is DRAINED:
-            raise StreamError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down; open the stream again",
-                              outcome="drained")
+            raise StreamError(
+                grpc.StatusCode.UNAVAILABLE, "the server is shutting down; open the stream again", outcome="drained"
+            )
         if first is None:
             raise invalid("the stream ended before its configuration; send a StreamConfig first")
         if first.HasField("resume"):
@@ -205,18 +222,23 @@ class VoiceServicer(pb_grpc.VoiceServicer):
                 session.resumption.clock = clock
                 await self._write(context, [session.resumption.message(0)])
         else:
-            raise invalid("the first request must carry a StreamConfig (or a ResumeStream), not audio; send the "
-                          "configuration first")
+            raise invalid(
+                "the first request must carry a StreamConfig (or a ResumeStream), not audio; send the "
+                "configuration first"
+            )
         session, resumption = handling.session, handling.session.resumption
         if resumption is None or not resumption.ended:
             end = await self._take_audio(context, session, clock, idle)
             idle.heard()  # the final results get a whole idle period to be taken
             await self._write(context, await self._step(session, self._finish(session, end)))
             if end == pb.STREAM_END_DRAINED:
-                raise StreamError(grpc.StatusCode.UNAVAILABLE,
-                                  f"the server is shutting down: it stopped reading this stream after "
-                                  f"{session.stream.audio_s:.2f} s of audio (its summary says so); send the rest on a "
-                                  "new stream", outcome="drained")
+                raise StreamError(
+                    grpc.StatusCode.UNAVAILABLE,
+                    f"the server is shutting down: it stopped reading this stream after "
+                    f"{session.stream.audio_s:.2f} s of audio (its summary says so); send the rest on a "
+                    "new stream",
+                    outcome="drained",
+                )
             if end == pb.STREAM_END_MAX_DURATION:
                 raise clock.expired_error()
             if resumption is None or end == pb.STREAM_END_VOICE_ACTIVITY_TIMEOUT:
@@ -224,8 +246,10 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         # After a resumable stream's summary, its EndOfAudio again, counting every result, ends the call.
         while (request := await self._read(context)) is not None and request is not DRAINED:
             if not request.HasField("end"):
-                raise invalid("after EndOfAudio and the summary a stream takes no more audio; send EndOfAudio "
-                              "again with every result counted")
+                raise invalid(
+                    "after EndOfAudio and the summary a stream takes no more audio; send EndOfAudio "
+                    "again with every result counted"
+                )
             resumption.acknowledge(request.end.results_received)
             if not resumption.kept:
                 return
@@ -268,8 +292,10 @@ class VoiceServicer(pb_grpc.VoiceServicer):
     def _lost(self, resumption: Resumption) -> None:
         """A resumable stream's half-close: a lost connection can read as one, so the stream waits for a resume."""
         if not self.draining.is_set():
-            raise CallLost("a resumable stream ends with EndOfAudio, twice (see voice.proto); a half-close before "
-                           f"is taken for a lost call, and the stream is kept {resumption.window_s:g} s for a resume")
+            raise CallLost(
+                "a resumable stream ends with EndOfAudio, twice (see voice.proto); a half-close before "
+                f"is taken for a lost call, and the stream is kept {resumption.window_s:g} s for a resume"
+            )
 
     @staticmethod
     async def _write(context, responses: list[pb.StreamAudioResponse]) -> None:

@@ -38,18 +38,30 @@ def open_stream(params: StreamParams, registry: ModelRegistry) -> Stream:
 
 def _task_stream(params: StreamParams, registry: ModelRegistry) -> Stream:
     if params.task == Task.KEYWORDS:
-        return keyword_stream(registry.get(Task.KEYWORDS, params.cell) if params.sensitivities else None,
-                              params.sample_rate, params.sensitivities, interim_scores=params.interim_scores,
-                              recognizer=registry.get(Task.TRANSCRIPTION, params.cell) if params.phrases else None,
-                              phrases=params.phrases)
-    transcription = dict(decoder=params.decoder, hints=list(params.hints), endpointing=params.endpointing,
-                         interim=params.interim_results, max_alternatives=params.max_alternatives)
+        return keyword_stream(
+            registry.get(Task.KEYWORDS, params.cell) if params.sensitivities else None,
+            params.sample_rate,
+            params.sensitivities,
+            interim_scores=params.interim_scores,
+            recognizer=registry.get(Task.TRANSCRIPTION, params.cell) if params.phrases else None,
+            phrases=params.phrases,
+        )
+    transcription = dict(
+        decoder=params.decoder,
+        hints=list(params.hints),
+        endpointing=params.endpointing,
+        interim=params.interim_results,
+        max_alternatives=params.max_alternatives,
+    )
     if params.task == Task.TRANSCRIPTION:
-        return transcription_stream(registry.get(Task.TRANSCRIPTION, params.cell), params.sample_rate,
-                                    **transcription)
-    return assistant_stream(registry.get(Task.KEYWORDS, params.cell), registry.get(Task.TRANSCRIPTION, params.cell),
-                            params.sample_rate, sensitivity=next(iter(params.sensitivities.values())),
-                            **transcription)
+        return transcription_stream(registry.get(Task.TRANSCRIPTION, params.cell), params.sample_rate, **transcription)
+    return assistant_stream(
+        registry.get(Task.KEYWORDS, params.cell),
+        registry.get(Task.TRANSCRIPTION, params.cell),
+        params.sample_rate,
+        sensitivity=next(iter(params.sensitivities.values())),
+        **transcription,
+    )
 
 
 class StreamSession:
@@ -60,8 +72,16 @@ class StreamSession:
     activity timeout is `speech_timed_out` once it has gone that long without speech: its handler ends it.
     """
 
-    def __init__(self, session_id: int, params: StreamParams, registry: ModelRegistry, max_chunk_s: float,
-                 metrics: ModelMetrics, grant: Grant, resumption: Resumption | None = None):
+    def __init__(
+        self,
+        session_id: int,
+        params: StreamParams,
+        registry: ModelRegistry,
+        max_chunk_s: float,
+        metrics: ModelMetrics,
+        grant: Grant,
+        resumption: Resumption | None = None,
+    ):
         self.id = session_id
         self.params = params
         self.grant = grant
@@ -80,14 +100,18 @@ class StreamSession:
         """A chunk's samples, mono at the stream's rate: (T,), or pieces of piece_s each, decoded one at a time
         (a whole recording is never held as floats nor copied); StreamError if it is out of order or malformed."""
         if sequence != self.next_sequence:
-            raise invalid(f"audio chunk has sequence {sequence} where {self.next_sequence} was expected; "
-                          "number chunks 0, 1, 2, ... in the order they are sent")
+            raise invalid(
+                f"audio chunk has sequence {sequence} where {self.next_sequence} was expected; "
+                "number chunks 0, 1, 2, ... in the order they are sent"
+            )
         data = memoryview(data)
         if not data:
             raise invalid(f"audio chunk {sequence} is empty; send at least one sample per chunk")
         if len(data) > self.max_chunk_bytes:
-            raise invalid(f"audio chunk {sequence} holds {len(data)} bytes, more than "
-                          f"{self.max_chunk_s:g} s of audio ({self.max_chunk_bytes} bytes); send smaller chunks")
+            raise invalid(
+                f"audio chunk {sequence} holds {len(data)} bytes, more than "
+                f"{self.max_chunk_s:g} s of audio ({self.max_chunk_bytes} bytes); send smaller chunks"
+            )
         self.next_sequence += 1
         self.chunks += 1
         frame_bytes = self.params.bytes_per_second // self.params.sample_rate
@@ -118,8 +142,15 @@ class StreamSession:
     def summary(self, end: int = pb.STREAM_END_COMPLETED) -> pb.StreamAudioResponse:
         """The stream's last response; end: a StreamEnd."""
         s = self.stream
-        summary = pb.StreamSummary(audio_s=s.audio_s, chunks=self.chunks, frames=s.steps, compute_s=s.compute_s,
-                                   detections=self.detections, finals=self.finals, end_reason=end)
+        summary = pb.StreamSummary(
+            audio_s=s.audio_s,
+            chunks=self.chunks,
+            frames=s.steps,
+            compute_s=s.compute_s,
+            detections=self.detections,
+            finals=self.finals,
+            end_reason=end,
+        )
         return pb.StreamAudioResponse(sequence=self.last_sequence, summary=summary)
 
     @property
@@ -128,8 +159,9 @@ class StreamSession:
 
 
 def detection_message(d: Detection) -> pb.KeywordDetection:
-    return pb.KeywordDetection(keyword=d.keyword, score=d.score, start_s=d.start_s, end_s=d.end_s,
-                               detected_s=d.detected_s)
+    return pb.KeywordDetection(
+        keyword=d.keyword, score=d.score, start_s=d.start_s, end_s=d.end_s, detected_s=d.detected_s
+    )
 
 
 def voice_message(e: VoiceEvent) -> pb.VoiceActivityEvent:
@@ -139,19 +171,27 @@ def voice_message(e: VoiceEvent) -> pb.VoiceActivityEvent:
 
 def transcript_message(t: Transcript) -> pb.TranscriptResult:
     return pb.TranscriptResult(
-        text=t.text, is_final=t.is_final, stability=t.stability, confidence=t.confidence, start_s=t.start_s,
+        text=t.text,
+        is_final=t.is_final,
+        stability=t.stability,
+        confidence=t.confidence,
+        start_s=t.start_s,
         end_s=t.end_s,
         words=[pb.WordInfo(word=w.word, start_s=w.start_s, end_s=w.end_s, confidence=w.confidence) for w in t.words],
-        alternatives=[pb.SpeechAlternative(text=a.hypothesis.text, score=a.score, confidence=a.confidence)
-                      for a in t.alternatives])
+        alternatives=[
+            pb.SpeechAlternative(text=a.hypothesis.text, score=a.score, confidence=a.confidence) for a in t.alternatives
+        ],
+    )
 
 
 def command_message(c: Command) -> pb.AssistantCommand:
     slots = struct_pb2.Struct()
     slots.update(c.intent.slots)
-    return pb.AssistantCommand(wake_word=detection_message(c.wake),
-                               transcript=transcript_message(c.transcript) if c.transcript else None,
-                               intent=pb.Intent(name=c.intent.name, slots=slots))
+    return pb.AssistantCommand(
+        wake_word=detection_message(c.wake),
+        transcript=transcript_message(c.transcript) if c.transcript else None,
+        intent=pb.Intent(name=c.intent.name, slots=slots),
+    )
 
 
 class SessionTable:
@@ -172,19 +212,30 @@ class SessionTable:
             metrics.parked.labels(task, cell).set_function(functools.partial(self.count_parked, task, cell))
 
     def _full(self, message: str) -> StreamError:
-        return StreamError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{message}; retry in {self.retry_after_s:g} s",
-                           retry_after_s=self.retry_after_s)
+        return StreamError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"{message}; retry in {self.retry_after_s:g} s",
+            retry_after_s=self.retry_after_s,
+        )
 
-    def open(self, params: StreamParams, registry: ModelRegistry, max_chunk_s: float, grant: Grant,
-             resumable: bool = False) -> StreamSession:
+    def open(
+        self, params: StreamParams, registry: ModelRegistry, max_chunk_s: float, grant: Grant, resumable: bool = False
+    ) -> StreamSession:
         with self.lock:
             if len(self.sessions) >= self.max_sessions:
                 raise self._full(f"the server is at its limit of {self.max_sessions} streams")
             if grant.max_streams is not None and self.per_grant[grant.name] >= grant.max_streams:
                 raise self._full(f"the token of {grant.name!r} has its limit of {grant.max_streams} streams open")
             resumption = Resumption(self.resume_window_s) if resumable else None
-            session = StreamSession(next(self.ids), params, registry, max_chunk_s,
-                                    self.metrics.models[params.task, params.cell], grant, resumption)
+            session = StreamSession(
+                next(self.ids),
+                params,
+                registry,
+                max_chunk_s,
+                self.metrics.models[params.task, params.cell],
+                grant,
+                resumption,
+            )
             self.sessions[session.id] = session
             self.per_grant[grant.name] += 1
             if resumption is not None:
@@ -197,11 +248,16 @@ class SessionTable:
         """The resumable session of a token, for the holder of the grant that opened it."""
         session = self.resumable.get(token)
         if session is None:
-            raise StreamError(grpc.StatusCode.NOT_FOUND, "no resumable stream has this token: it ended, or its resume "
-                              f"window ({self.resume_window_s:g} s) passed; start a new stream")
+            raise StreamError(
+                grpc.StatusCode.NOT_FOUND,
+                "no resumable stream has this token: it ended, or its resume "
+                f"window ({self.resume_window_s:g} s) passed; start a new stream",
+            )
         if session.grant.name != grant.name:
-            raise StreamError(grpc.StatusCode.PERMISSION_DENIED, "this stream was opened with another bearer token; "
-                              "resume it with that one")
+            raise StreamError(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "this stream was opened with another bearer token; resume it with that one",
+            )
         return session
 
     def park(self, session: StreamSession) -> None:
@@ -214,8 +270,13 @@ class SessionTable:
 
     def count_parked(self, task: str, cell: str) -> int:
         with self.lock:
-            return sum(s.resumption is not None and s.resumption.owner is None and s.params.task == task
-                       and s.params.cell == cell for s in self.sessions.values())
+            return sum(
+                s.resumption is not None
+                and s.resumption.owner is None
+                and s.params.task == task
+                and s.params.cell == cell
+                for s in self.sessions.values()
+            )
 
     def close(self, session: StreamSession) -> None:
         with self.lock:

@@ -9,8 +9,12 @@ from google.protobuf.message import DecodeError
 from rnnvoice.protos import SERVICE_NAME, pb
 from rnnvoice.service.errors import StreamError, invalid
 
-HANDLERS = {(False, False): grpc.unary_unary_rpc_method_handler, (False, True): grpc.unary_stream_rpc_method_handler,
-            (True, False): grpc.stream_unary_rpc_method_handler, (True, True): grpc.stream_stream_rpc_method_handler}
+HANDLERS = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
 
 
 @dataclass(frozen=True)
@@ -33,13 +37,21 @@ def _parser(message_type, max_bytes: int):
     def parse(data: bytes):
         # Checked on the raw bytes, before parsing copies them.
         if len(data) > max_bytes:
-            return Refused(invalid(f"a {name} of {len(data)} bytes is more than this server takes ({max_bytes} "
-                                   "bytes); send smaller chunks, or stream a long recording"))
+            return Refused(
+                invalid(
+                    f"a {name} of {len(data)} bytes is more than this server takes ({max_bytes} "
+                    "bytes); send smaller chunks, or stream a long recording"
+                )
+            )
         try:
             return message_type.FromString(data)
         except DecodeError:
-            return Refused(invalid(f"the request is not a valid {name} message ({len(data)} bytes); send one "
-                                   "made by the rnnvoice.v1 stubs"))
+            return Refused(
+                invalid(
+                    f"the request is not a valid {name} message ({len(data)} bytes); send one "
+                    "made by the rnnvoice.v1 stubs"
+                )
+            )
 
     return parse
 
@@ -53,6 +65,7 @@ def add_voice_service(servicer, server, max_request_bytes: dict[str, int]) -> No
         handlers[method.name] = HANDLERS[method.client_streaming, method.server_streaming](
             getattr(servicer, method.name),
             request_deserializer=_parser(request, max_request_bytes.get(method.name, 1 << 31)),
-            response_serializer=response.SerializeToString)
+            response_serializer=response.SerializeToString,
+        )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     server.add_registered_method_handlers(SERVICE_NAME, handlers)

@@ -55,8 +55,9 @@ class ServerThread:
 @pytest.fixture(scope="session")
 def settings() -> ServerSettings:
     models = shipped_models()
-    assert set(models) == {(t, c) for t in ("keywords", "transcription") for c in ("gru", "lstm")}, \
+    assert set(models) == {(t, c) for t in ("keywords", "transcription") for c in ("gru", "lstm")}, (
         "the shipped models are missing"
+    )
     return ServerSettings(host="127.0.0.1", port=0, models=models, grace_s=5.0)
 
 
@@ -135,9 +136,30 @@ def keyword_corpus(real_folders, tmp_path_factory):
     from rnnvoice.clients.cli import main
 
     corpus = tmp_path_factory.mktemp("corpus") / "kws"
-    assert main(["data", "--out", str(corpus), "--speech-commands", str(real_folders / "sc"),
-                 "--fsdd", str(real_folders / "fsdd"), "--noise", str(real_folders / "noise"),
-                 "--keyword-takes", "2", "--unknown-takes", "0", "--phrase-takes", "0", "--heldout-fraction", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "--out",
+                str(corpus),
+                "--speech-commands",
+                str(real_folders / "sc"),
+                "--fsdd",
+                str(real_folders / "fsdd"),
+                "--noise",
+                str(real_folders / "noise"),
+                "--keyword-takes",
+                "2",
+                "--unknown-takes",
+                "0",
+                "--phrase-takes",
+                "0",
+                "--heldout-fraction",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     return corpus
 
 

@@ -5,8 +5,24 @@ import logging
 import sys
 from importlib.metadata import version
 
-from rnnvoice.clients.cli.commands import (bench, calibrate, check_models, compare, dashboard, data, evaluate, fuzz, health,
-                                       lm, load, mic, serve, soak, stream, train)
+from rnnvoice.clients.cli.commands import (
+    bench,
+    calibrate,
+    check_models,
+    compare,
+    dashboard,
+    data,
+    evaluate,
+    fuzz,
+    health,
+    lm,
+    load,
+    mic,
+    serve,
+    soak,
+    stream,
+    train,
+)
 from rnnvoice.clients.errors import UsageError
 
 COMMANDS = {
@@ -46,14 +62,16 @@ def parser() -> argparse.ArgumentParser:
 
 def _parser(chosen: str | None) -> argparse.ArgumentParser:
     """chosen: build only this command's options (some need heavy imports: train's config); None: all of them."""
-    parser = argparse.ArgumentParser(prog="rnnvoice", description="Streaming GRU and LSTM voice models over gRPC.",
-                                     formatter_class=HelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="rnnvoice", description="Streaming GRU and LSTM voice models over gRPC.", formatter_class=HelpFormatter
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('rnnvoice')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
-        command_parser = sub.add_parser(name, help=command.HELP, description=command.HELP,
-                                        formatter_class=HelpFormatter)
+        command_parser = sub.add_parser(
+            name, help=command.HELP, description=command.HELP, formatter_class=HelpFormatter
+        )
         if chosen is None or name == chosen:
             command.add_arguments(command_parser)
     return parser
@@ -62,8 +80,9 @@ def _parser(chosen: str | None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser(chosen=next((a for a in argv if a in COMMANDS), "")).parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return COMMANDS[args.command].run(args) or 0
     except KeyboardInterrupt:
@@ -71,4 +90,3 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-

@@ -1,12 +1,13 @@
 """`rnnvoice bench`: how many real-time streams a server sustains, GRU beside LSTM, batched beside per-stream.
 
-For each task and cell it ramps the number of concurrent real-time streams (one client process, one event
-loop) until the 99th percentile of chunk latency passes the limit, and reports the largest level that stayed
-within it: chunk latency as the client sees it, the server process's CPU per second of audio per stream (its
-own process_cpu_seconds_total) and the load generator's beside it, its memory per extra stream (the slope of its RSS over the levels kept), batching's
-gain in sustained streams over the per-stream path, and how close the batched cell step comes to the
-multiply-add rate of plain matrix products of the same shapes on this machine. The transport floor (a server
-that only answers, clients/qa/transport_floor.py) measured the same way shows what grpc.aio alone costs a stream.
+For each task and cell it ramps the number of concurrent real-time streams (one client process, one event loop)
+until the 99th percentile of chunk latency passes the limit, and reports the largest level that stayed within it:
+chunk latency as the client sees it, the server process's CPU per second of audio per stream (its own
+process_cpu_seconds_total) and the load generator's beside it, its memory per extra stream (the slope of its RSS
+over the levels kept), batching's gain in sustained streams over the per-stream path, and how close the batched cell
+step comes to the multiply-add rate of plain matrix products of the same shapes on this machine. The transport floor
+(a server that only answers, clients/qa/transport_floor.py) measured the same way shows what grpc.aio alone costs a
+stream.
 """
 
 import asyncio
@@ -34,12 +35,17 @@ from rnnvoice.service.settings import ServerSettings
 
 TASKS = (Task.KEYWORDS, Task.TRANSCRIPTION)
 # (key, row label) of the printed table, per task and cell.
-ROWS = (("max_realtime_streams", "sustained real-time streams"), ("p50_chunk_latency_ms", "chunk latency p50 (ms)"),
-        ("p99_chunk_latency_ms", "chunk latency p99 (ms)"), ("cpu_ms_per_audio_s", "server CPU ms per audio s"),
-        ("client_cpu_ms_per_audio_s", "load generator CPU ms per audio s"),
-        ("marginal_bytes_per_stream", "server bytes per extra stream"),
-        ("per_stream_max_streams", "sustained, --no-batching"), ("batched_speedup", "batching's gain (x)"),
-        ("cell_step_matmul_fraction", "cell step / matmul rate"))
+ROWS = (
+    ("max_realtime_streams", "sustained real-time streams"),
+    ("p50_chunk_latency_ms", "chunk latency p50 (ms)"),
+    ("p99_chunk_latency_ms", "chunk latency p99 (ms)"),
+    ("cpu_ms_per_audio_s", "server CPU ms per audio s"),
+    ("client_cpu_ms_per_audio_s", "load generator CPU ms per audio s"),
+    ("marginal_bytes_per_stream", "server bytes per extra stream"),
+    ("per_stream_max_streams", "sustained, --no-batching"),
+    ("batched_speedup", "batching's gain (x)"),
+    ("cell_step_matmul_fraction", "cell step / matmul rate"),
+)
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,16 @@ def _delta(before: list, after: list, name: str, **labels) -> float:
     return value(after, name, **labels) - value(before, name, **labels)
 
 
-async def measure_level(target: str, metrics_url: str, audio: Audio, task: str, cell: str, streams: int,
-                        ramp: Ramp, connection: Connection = Connection()) -> dict:
+async def measure_level(
+    target: str,
+    metrics_url: str,
+    audio: Audio,
+    task: str,
+    cell: str,
+    streams: int,
+    ramp: Ramp,
+    connection: Connection = Connection(),
+) -> dict:
     """One level: `streams` real-time streams at once; latency, server CPU and memory while they ran."""
     rss = []
     context = connection.ssl_context() if metrics_url.startswith("https:") else None
@@ -79,20 +93,26 @@ async def measure_level(target: str, metrics_url: str, audio: Audio, task: str, 
 
     before = await asyncio.to_thread(metrics)
     client_cpu_s = time.process_time()  # this process: the load generator, on the same cores as the server
-    load = await load_streams(target, audio, cell, streams, ramp.chunk_s, True, ramp.level_s, task, sample_memory,
-                              connection)
+    load = await load_streams(
+        target, audio, cell, streams, ramp.chunk_s, True, ramp.level_s, task, sample_memory, connection
+    )
     client_cpu_s = time.process_time() - client_cpu_s
     after = await asyncio.to_thread(metrics)
     labels = {"task": task, "cell": cell}
     audio_s = _delta(before, after, "rnnvoice_audio_seconds_total", **labels)
     cpu_s = _delta(before, after, "process_cpu_seconds_total")
-    return {"streams": streams, "p50_chunk_latency_ms": load.latency_ms(50), "p99_chunk_latency_ms": load.latency_ms(99),
-            "chunks": len(load.latencies_s),
-            "server_chunks": _delta(before, after, "rnnvoice_result_latency_seconds_count", **labels),
-            "cpu_ms_per_audio_s": cpu_s * 1000 / audio_s if audio_s else math.nan,
-            "client_cpu_ms_per_audio_s": client_cpu_s * 1000 / audio_s if audio_s else math.nan,
-            "rss_bytes": rss[0] if rss else math.nan, "client_late_ms": load.late_s * 1000,
-            "failed_streams": len(load.errors)}
+    return {
+        "streams": streams,
+        "p50_chunk_latency_ms": load.latency_ms(50),
+        "p99_chunk_latency_ms": load.latency_ms(99),
+        "chunks": len(load.latencies_s),
+        "server_chunks": _delta(before, after, "rnnvoice_result_latency_seconds_count", **labels),
+        "cpu_ms_per_audio_s": cpu_s * 1000 / audio_s if audio_s else math.nan,
+        "client_cpu_ms_per_audio_s": client_cpu_s * 1000 / audio_s if audio_s else math.nan,
+        "rss_bytes": rss[0] if rss else math.nan,
+        "client_late_ms": load.late_s * 1000,
+        "failed_streams": len(load.errors),
+    }
 
 
 def sustained(level: dict, ramp: Ramp) -> bool:
@@ -124,8 +144,16 @@ async def search(ramp: Ramp, measure: Callable[[int], Awaitable[dict]]) -> list[
     return sorted(levels, key=lambda lv: lv["streams"])
 
 
-async def ramp_up(target: str, metrics_url: str, audio: Audio, task: str, cell: str, ramp: Ramp,
-                  progress: Callable[[dict], None], connection: Connection = Connection()) -> dict:
+async def ramp_up(
+    target: str,
+    metrics_url: str,
+    audio: Audio,
+    task: str,
+    cell: str,
+    ramp: Ramp,
+    progress: Callable[[dict], None],
+    connection: Connection = Connection(),
+) -> dict:
     """`search` on this server, task and cell; the report of the most streams kept within the limit."""
 
     async def measure(streams: int) -> dict:
@@ -150,21 +178,27 @@ def memory_slope(levels: list[dict]) -> float:
     return float(np.polyfit(*zip(*memory), 1)[0]) if len({n for n, _ in memory}) >= 2 else math.nan
 
 
-def served_cpu(model: Path, cell: str, audio: Audio, streams: int, batched: bool, repeats: int = 3,
-               level_s: float = 5.0) -> dict:
+def served_cpu(
+    model: Path, cell: str, audio: Audio, streams: int, batched: bool, repeats: int = 3, level_s: float = 5.0
+) -> dict:
     """A keyword model served alone by a server of its own, batched or not (`--no-batching`): `repeats` levels of
     `streams` real-time streams, each measured as the ramp measures one; their server CPU per second of audio per
     stream (mean and spread), worst p99 chunk latency and failed streams."""
     flags = ["--model", f"{Task.KEYWORDS}:{cell}={model}", "--max-streams", str(streams + 16)]
     ramp = Ramp(level_s=level_s)
     with local_server(*flags, *([] if batched else ["--no-batching"])) as server:
-        levels = [asyncio.run(measure_level(server.target, server.metrics_url, audio, Task.KEYWORDS, cell, streams,
-                                            ramp)) for _ in range(repeats)]
+        levels = [
+            asyncio.run(measure_level(server.target, server.metrics_url, audio, Task.KEYWORDS, cell, streams, ramp))
+            for _ in range(repeats)
+        ]
     cpu = [lv["cpu_ms_per_audio_s"] for lv in levels]
-    return {"streams": streams, "cpu_ms_per_audio_s": float(np.mean(cpu)),
-            "cpu_ms_per_audio_s_std": float(np.std(cpu, ddof=1)) if len(cpu) > 1 else 0.0,
-            "p99_chunk_latency_ms": max(lv["p99_chunk_latency_ms"] for lv in levels),
-            "failed_streams": sum(lv["failed_streams"] for lv in levels)}
+    return {
+        "streams": streams,
+        "cpu_ms_per_audio_s": float(np.mean(cpu)),
+        "cpu_ms_per_audio_s_std": float(np.std(cpu, ddof=1)) if len(cpu) > 1 else 0.0,
+        "p99_chunk_latency_ms": max(lv["p99_chunk_latency_ms"] for lv in levels),
+        "failed_streams": sum(lv["failed_streams"] for lv in levels),
+    }
 
 
 def engine_cpu(model: RecurrentModel, audio: Audio, streams: int, chunk_s: float, seconds: float) -> float:
@@ -204,7 +238,9 @@ def cell_step_matmul_fraction(model: RecurrentModel, batch: int, steps: int = 3,
     step_s = _timed(lambda: step_lanes(lanes, features), repeats)
     rows = batch * steps
     shapes = [(rows, c.features.dim, hidden), (rows, hidden, model.head.out_features)]
-    shapes += [(rows, hidden, gates * hidden)] * c.num_layers + [(batch, hidden, gates * hidden)] * (steps * c.num_layers)
+    shapes += [(rows, hidden, gates * hidden)] * c.num_layers + [(batch, hidden, gates * hidden)] * (
+        steps * c.num_layers
+    )
     operands = [(torch.randn(m, k), torch.randn(k, n)) for m, k, n in shapes]
 
     def products():
@@ -232,15 +268,22 @@ def table(report: dict) -> str:
 def floor_table(levels: list[dict], engine: dict[str, dict[int, float]]) -> str:
     """The transport floor's levels, and the keyword engine alone per cell at those levels (`engine_cpu`): what
     a server that only answers costs, and what the engine adds at the least, beside the table of the real one."""
-    rows = [("streams", "streams"), ("p99_chunk_latency_ms", "chunk latency p99 (ms)"),
-            ("cpu_ms_per_audio_s", "server CPU ms per audio s"),
-            ("client_cpu_ms_per_audio_s", "load generator CPU ms per audio s")]
-    title = (f"transport floor (a server that only answers, keyword streams; "
-             f"{_number(memory_slope(levels))} bytes per extra stream)")
+    rows = [
+        ("streams", "streams"),
+        ("p99_chunk_latency_ms", "chunk latency p99 (ms)"),
+        ("cpu_ms_per_audio_s", "server CPU ms per audio s"),
+        ("client_cpu_ms_per_audio_s", "load generator CPU ms per audio s"),
+    ]
+    title = (
+        f"transport floor (a server that only answers, keyword streams; "
+        f"{_number(memory_slope(levels))} bytes per extra stream)"
+    )
     lines = [title] + [f"  {label:36}" + "".join(f"{_number(lv[key]):>10}" for lv in levels) for key, label in rows]
-    lines += [f"  {f'{cell.upper()} keyword engine alone, CPU ms':36}" +
-              "".join(f"{_number(by_streams.get(lv['streams'])):>10}" for lv in levels)
-              for cell, by_streams in engine.items()]
+    lines += [
+        f"  {f'{cell.upper()} keyword engine alone, CPU ms':36}"
+        + "".join(f"{_number(by_streams.get(lv['streams'])):>10}" for lv in levels)
+        for cell, by_streams in engine.items()
+    ]
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""`rnnvoice dashboard`: the Grafana dashboard's own queries, run on a Prometheus and drawn as a PNG, GRU beside LSTM."""
+"""`rnnvoice dashboard`: the Grafana dashboard's own queries, run on a Prometheus, drawn as a PNG, GRU beside LSTM."""
 
 import json
 import re
@@ -42,7 +42,9 @@ def panels(dashboard: dict, rate_interval: str = "1m") -> list[Panel]:
             column = i if repeated else p["gridPos"]["x"] // 12
             queries = [(_fill(t["expr"], cell, rate_interval), t.get("legendFormat", "")) for t in p["targets"]]
             title = p["title"].replace("$cell", cell.upper()) if cell else p["title"]
-            out.append(Panel(title, p["fieldConfig"]["defaults"].get("unit", "none"), p["gridPos"]["y"], column, queries))
+            out.append(
+                Panel(title, p["fieldConfig"]["defaults"].get("unit", "none"), p["gridPos"]["y"], column, queries)
+            )
     return out
 
 
@@ -60,8 +62,9 @@ def legend(fmt: str, labels: dict[str, str]) -> str:
     return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m[1], ""), fmt) or str(labels)
 
 
-def fill_panels(prometheus: str, dashboard: dict, start: float, end: float, step_s: float,
-                rate_interval: str) -> list[Panel]:
+def fill_panels(
+    prometheus: str, dashboard: dict, start: float, end: float, step_s: float, rate_interval: str
+) -> list[Panel]:
     """Every panel with the series its queries return over [start, end]."""
     filled = panels(dashboard, rate_interval)
     for panel in filled:

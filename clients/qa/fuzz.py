@@ -28,10 +28,20 @@ from rnnvoice.protos import SERVICE_NAME, pb
 from rnnvoice.service.requests import MAX_CHANNELS, MAX_HINT_CHARS, MAX_HINTS
 from rnnvoice.service.settings import ServerSettings
 
-SERVER_ERRORS = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.DATA_LOSS,
-                 grpc.StatusCode.UNIMPLEMENTED}
-REFUSALS = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
-            grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.ABORTED, grpc.StatusCode.RESOURCE_EXHAUSTED}
+SERVER_ERRORS = {
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.DATA_LOSS,
+    grpc.StatusCode.UNIMPLEMENTED,
+}
+REFUSALS = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.OUT_OF_RANGE,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
 # Float samples are either ordinary (full scale) or absurd; nothing in between is drawn, so that the verdict does
 # not depend on where a server draws its line.
 ABSURD = 1e15
@@ -97,8 +107,10 @@ class FuzzReport:
         out = {k: v for k, v in self.__dict__.items() if k not in ("statuses", "wrong", "kinds")}
         out["inputs_per_second"] = round(self.inputs / self.seconds, 1) if self.seconds else None
         out["statuses"] = dict(sorted(self.statuses.items()))
-        out["problems"] = [example | {"calls": self.kinds[example["problem"], example["method"], example["input"],
-                                                          example["code"]]} for example in self.wrong]
+        out["problems"] = [
+            example | {"calls": self.kinds[example["problem"], example["method"], example["input"], example["code"]]}
+            for example in self.wrong
+        ]
         out["wrong_status_means"] = __doc__.split("\n\n")[1].replace("\n", " ").strip()
         return out
 
@@ -118,8 +130,11 @@ def audio_bytes(draw, rate: int, channels: int, encoding: str, max_s: float) -> 
     frames = draw(st.integers(1, rate // 2))
     samples = _frames(draw(st.integers(0, 2**32 - 1)), frames, channels, encoding)
     if fault in ("NaN or infinite", "absurd"):
-        bad = draw(st.sampled_from([np.nan, np.inf, -np.inf])) if fault != "absurd" else \
-            draw(st.floats(ABSURD, 3e38)) * draw(st.sampled_from([1, -1]))
+        bad = (
+            draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+            if fault != "absurd"
+            else draw(st.floats(ABSURD, 3e38)) * draw(st.sampled_from([1, -1]))
+        )
         samples.flat[draw(st.integers(0, samples.size - 1))] = bad
     data = samples.tobytes()
     if fault == "partial frame":
@@ -149,32 +164,61 @@ def configs(draw, keywords: list[str]) -> tuple[pb.StreamConfig, str | None]:
     """A configuration and why it must be refused (None: it is valid)."""
     task = draw(st.sampled_from(list(Task)))
     allowed = keywords if task == Task.KEYWORDS else ["computer"]
-    fmt = Audio(b"", draw(st.sampled_from(SUPPORTED_RATES)), draw(st.integers(1, 3)),
-                draw(st.sampled_from(list(WIDTH))))
+    fmt = Audio(
+        b"", draw(st.sampled_from(SUPPORTED_RATES)), draw(st.integers(1, 3)), draw(st.sampled_from(list(WIDTH)))
+    )
     c = stream_config(fmt, task=task, cell=draw(st.sampled_from(list(Cell))))
     _settings(c, task, allowed, draw)
     spots, words = task != Task.TRANSCRIPTION, task != Task.KEYWORDS
     faults = {  # name: (applies to this task, what it does)
         "unknown task": (True, lambda: setattr(c, "task", draw(ENUM.filter(lambda t: t not in (1, 2, 3))))),
         "unknown cell": (True, lambda: setattr(c, "cell", draw(ENUM.filter(lambda t: t not in (1, 2))))),
-        "unsupported rate": (True, lambda: setattr(c.format, "sample_rate_hz",
-                                                   draw(st.integers(0, 2**32 - 1).filter(lambda r: r not in SUPPORTED_RATES)))),
+        "unsupported rate": (
+            True,
+            lambda: setattr(
+                c.format, "sample_rate_hz", draw(st.integers(0, 2**32 - 1).filter(lambda r: r not in SUPPORTED_RATES))
+            ),
+        ),
         "unknown encoding": (True, lambda: setattr(c.format, "encoding", draw(ENUM.filter(lambda e: e not in (1, 2))))),
-        "too many channels": (True, lambda: setattr(c.format, "channels", draw(st.integers(MAX_CHANNELS + 1, 2**32 - 1)))),
-        "unknown keyword": (spots, lambda: c.keywords.keywords.add(
-            keyword=draw(st.text(max_size=draw(st.sampled_from([12, 20000]))).filter(lambda k: k not in allowed)))),
+        "too many channels": (
+            True,
+            lambda: setattr(c.format, "channels", draw(st.integers(MAX_CHANNELS + 1, 2**32 - 1))),
+        ),
+        "unknown keyword": (
+            spots,
+            lambda: c.keywords.keywords.add(
+                keyword=draw(st.text(max_size=draw(st.sampled_from([12, 20000]))).filter(lambda k: k not in allowed))
+            ),
+        ),
         "keyword twice": (spots, lambda: c.keywords.keywords.extend([pb.KeywordSetting(keyword=allowed[0])] * 2)),
-        "sensitivity out of range": (spots, lambda: c.keywords.keywords.add(
-            keyword=allowed[-1], sensitivity=draw(FLOAT32.filter(lambda s: not 0 <= s <= 1)))),
-        "too many hints": (words, lambda: c.transcription.phrase_hints.extend(
-            draw(st.lists(HINTS, min_size=MAX_HINTS + 1, max_size=MAX_HINTS + 20)))),
-        "overlong hint": (words, lambda: c.transcription.phrase_hints.append("a" * draw(
-            st.integers(MAX_HINT_CHARS + 1, 20000)))),
-        "hint without letters": (words, lambda: c.transcription.phrase_hints.append(
-            draw(st.text("0123456789 !?.,-", min_size=1, max_size=40)))),
-        "endpoint out of range": (words, lambda: setattr(c.transcription, "endpoint_silence_s",
-                                                         draw(FLOAT32.filter(lambda s: not 0.1 <= s <= 3.0)))),
-        "unknown decoder": (words, lambda: setattr(c.transcription, "decoder", draw(ENUM.filter(lambda d: d not in (0, 1, 2))))),
+        "sensitivity out of range": (
+            spots,
+            lambda: c.keywords.keywords.add(
+                keyword=allowed[-1], sensitivity=draw(FLOAT32.filter(lambda s: not 0 <= s <= 1))
+            ),
+        ),
+        "too many hints": (
+            words,
+            lambda: c.transcription.phrase_hints.extend(
+                draw(st.lists(HINTS, min_size=MAX_HINTS + 1, max_size=MAX_HINTS + 20))
+            ),
+        ),
+        "overlong hint": (
+            words,
+            lambda: c.transcription.phrase_hints.append("a" * draw(st.integers(MAX_HINT_CHARS + 1, 20000))),
+        ),
+        "hint without letters": (
+            words,
+            lambda: c.transcription.phrase_hints.append(draw(st.text("0123456789 !?.,-", min_size=1, max_size=40))),
+        ),
+        "endpoint out of range": (
+            words,
+            lambda: setattr(c.transcription, "endpoint_silence_s", draw(FLOAT32.filter(lambda s: not 0.1 <= s <= 3.0))),
+        ),
+        "unknown decoder": (
+            words,
+            lambda: setattr(c.transcription, "decoder", draw(ENUM.filter(lambda d: d not in (0, 1, 2)))),
+        ),
     }
     fault = draw(st.one_of(st.none(), st.sampled_from(sorted(faults))))
     if fault is None:
@@ -197,14 +241,23 @@ def streams(draw, keywords: list[str]) -> Case:
     encoding = "float32le" if config.format.encoding == pb.ENCODING_FLOAT32LE else "pcm_s16le"
     first = draw(st.sampled_from(["config"] * 6 + ["audio first", "empty first", "resume unknown", "end first"]))
     if first != "config":
-        request = {"audio first": audio_request(0, b"\0\0"), "empty first": pb.StreamAudioRequest(),
-                   "resume unknown": pb.StreamAudioRequest(resume=pb.ResumeStream(token=draw(st.text(max_size=40)))),
-                   "end first": pb.StreamAudioRequest(end=pb.EndOfAudio())}[first]
+        request = {
+            "audio first": audio_request(0, b"\0\0"),
+            "empty first": pb.StreamAudioRequest(),
+            "resume unknown": pb.StreamAudioRequest(resume=pb.ResumeStream(token=draw(st.text(max_size=40)))),
+            "end first": pb.StreamAudioRequest(end=pb.EndOfAudio()),
+        }[first]
         return Case(Method.STREAM, [request], Verdict.REJECT, first)
     requests, why = [pb.StreamAudioRequest(config=config)], fault
-    steps = draw(st.lists(st.sampled_from(["chunk"] * 8 + ["wrong sequence", "second config", "empty request",
-                                                           "resume mid-stream", "end of a plain stream"]),
-                          max_size=6))
+    steps = draw(
+        st.lists(
+            st.sampled_from(
+                ["chunk"] * 8
+                + ["wrong sequence", "second config", "empty request", "resume mid-stream", "end of a plain stream"]
+            ),
+            max_size=6,
+        )
+    )
     for step in steps if fault is None else []:
         if step == "chunk" and (rate in SUPPORTED_RATES and encoding in WIDTH and channels <= MAX_CHANNELS):
             data, why = draw(audio_bytes(rate, channels, encoding, ServerSettings.max_chunk_s))
@@ -215,10 +268,14 @@ def streams(draw, keywords: list[str]) -> Case:
             why = step
         elif step != "chunk":
             why = step
-            requests.append({"second config": pb.StreamAudioRequest(config=config),
-                             "empty request": pb.StreamAudioRequest(),
-                             "resume mid-stream": pb.StreamAudioRequest(resume=pb.ResumeStream(token="x")),
-                             "end of a plain stream": pb.StreamAudioRequest(end=pb.EndOfAudio())}[step])
+            requests.append(
+                {
+                    "second config": pb.StreamAudioRequest(config=config),
+                    "empty request": pb.StreamAudioRequest(),
+                    "resume mid-stream": pb.StreamAudioRequest(resume=pb.ResumeStream(token="x")),
+                    "end of a plain stream": pb.StreamAudioRequest(end=pb.EndOfAudio()),
+                }[step]
+            )
         if why is not None:
             break
     return Case(Method.STREAM, requests, Verdict.REJECT if why else Verdict.ACCEPT, why or "valid stream")
@@ -228,8 +285,14 @@ def streams(draw, keywords: list[str]) -> Case:
 def recognitions(draw, keywords: list[str]) -> Case:
     config, fault = draw(configs(keywords))
     encoding = "float32le" if config.format.encoding == pb.ENCODING_FLOAT32LE else "pcm_s16le"
-    data, why = draw(audio_bytes(config.format.sample_rate_hz if config.format.sample_rate_hz in SUPPORTED_RATES
-                                 else 16000, min(config.format.channels or 1, 3), encoding, ServerSettings.max_chunk_s))
+    data, why = draw(
+        audio_bytes(
+            config.format.sample_rate_hz if config.format.sample_rate_hz in SUPPORTED_RATES else 16000,
+            min(config.format.channels or 1, 3),
+            encoding,
+            ServerSettings.max_chunk_s,
+        )
+    )
     why = fault or (why if why != "oversized" else None)  # a recording may be as long as max_recording_s
     request = pb.RecognizeRequest(config=config, audio=data)
     if why is None and request.ByteSize() > ServerSettings.max_recognize_bytes:
@@ -260,14 +323,19 @@ def resumable_streams(draw, keywords: list[str]) -> Case:
     """A valid stream through the Python client's resumable protocol."""
     config, fault = draw(configs(keywords).filter(lambda c: c[1] is None))
     encoding = "float32le" if config.format.encoding == pb.ENCODING_FLOAT32LE else "pcm_s16le"
-    chunks = [_frames(draw(st.integers(0, 2**32 - 1)), draw(st.integers(1, 1600)), config.format.channels or 1,
-                      encoding).tobytes() for _ in range(draw(st.integers(0, 5)))]
+    chunks = [
+        _frames(
+            draw(st.integers(0, 2**32 - 1)), draw(st.integers(1, 1600)), config.format.channels or 1, encoding
+        ).tobytes()
+        for _ in range(draw(st.integers(0, 5)))
+    ]
     return Case(Method.RESUMABLE, (config, chunks), Verdict.ACCEPT, "valid resumable stream")
 
 
 def cases(keywords: list[str]) -> st.SearchStrategy[Case]:
-    return st.one_of(streams(keywords), streams(keywords), recognitions(keywords), raw_calls(keywords),
-                     resumable_streams(keywords))
+    return st.one_of(
+        streams(keywords), streams(keywords), recognitions(keywords), raw_calls(keywords), resumable_streams(keywords)
+    )
 
 
 def call(client: VoiceClient, case: Case, deadline_s: float) -> tuple[grpc.StatusCode, str]:
@@ -284,8 +352,9 @@ def call(client: VoiceClient, case: Case, deadline_s: float) -> tuple[grpc.Statu
         else:
             path = f"/{SERVICE_NAME}/{'StreamAudio' if case.method == Method.RAW_STREAM else 'Recognize'}"
             if case.method == Method.RAW_STREAM:
-                for _ in client.channel.stream_stream(path)(iter(case.payload), timeout=deadline_s,
-                                                            metadata=client.metadata):
+                for _ in client.channel.stream_stream(path)(
+                    iter(case.payload), timeout=deadline_s, metadata=client.metadata
+                ):
                     pass
             else:
                 client.channel.unary_unary(path)(case.payload, timeout=deadline_s, metadata=client.metadata)
@@ -302,8 +371,11 @@ def judge(case: Case, code: grpc.StatusCode, details: str) -> Problem | None:
         return Problem.WRONG_STATUS
     if case.verdict == Verdict.REJECT and code == grpc.StatusCode.OK:
         return Problem.WRONG_STATUS
-    if case.verdict == Verdict.ACCEPT and code != grpc.StatusCode.OK and not (
-            code == grpc.StatusCode.RESOURCE_EXHAUSTED and "limit" in details):
+    if (
+        case.verdict == Verdict.ACCEPT
+        and code != grpc.StatusCode.OK
+        and not (code == grpc.StatusCode.RESOURCE_EXHAUSTED and "limit" in details)
+    ):
         return Problem.WRONG_STATUS
     return Problem.WRONG_STATUS if code in REFUSALS and not details.strip() else None
 
@@ -312,20 +384,34 @@ class Stop(Exception):
     """The time bound passed, or the server is gone."""
 
 
-def fuzz(sut, inputs: int = 100_000, max_seconds: float = 3600.0, deadline_s: float = 30.0, seed: int | None = None,
-         progress=None) -> FuzzReport:
+def fuzz(
+    sut,
+    inputs: int = 100_000,
+    max_seconds: float = 3600.0,
+    deadline_s: float = 30.0,
+    seed: int | None = None,
+    progress=None,
+) -> FuzzReport:
     """Runs `inputs` drawn calls (BATCH at a time) against sut (a ServerUnderTest) within max_seconds."""
     report = FuzzReport()
     started = time.monotonic()
-    with VoiceClient(sut.target, connection=sut.connection) as client, \
-            concurrent.futures.ThreadPoolExecutor(BATCH) as pool:
+    with (
+        VoiceClient(sut.target, connection=sut.connection) as client,
+        concurrent.futures.ThreadPoolExecutor(BATCH) as pool,
+    ):
         client.wait_ready(30)
         keywords = [k for m in client.list_models() if m.task == pb.TASK_KEYWORDS for k in m.keywords]
         warm_up, sample_every = max(1, inputs // 50), max(BATCH * 25, inputs // 20)
 
         @hypothesis.seed(seed)
-        @settings(max_examples=-(-inputs // BATCH), database=None, deadline=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
+        @settings(
+            max_examples=-(-inputs // BATCH),
+            database=None,
+            deadline=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            verbosity=Verbosity.quiet,
+        )
         @given(st.lists(cases(sorted(set(keywords))), min_size=BATCH, max_size=BATCH))
         def batch(drawn: list[Case]) -> None:
             if time.monotonic() - started > max_seconds or report.inputs >= inputs:
@@ -343,8 +429,16 @@ def fuzz(sut, inputs: int = 100_000, max_seconds: float = 3600.0, deadline_s: fl
                     kind = (problem, case.method, case.why, code.name)
                     report.kinds[kind] += 1
                     if report.kinds[kind] == 1:
-                        report.wrong.append({"problem": problem, "method": case.method, "input": case.why,
-                                             "verdict": case.verdict, "code": code.name, "details": details[:200]})
+                        report.wrong.append(
+                            {
+                                "problem": problem,
+                                "method": case.method,
+                                "input": case.why,
+                                "verdict": case.verdict,
+                                "code": code.name,
+                                "details": details[:200],
+                            }
+                        )
             if report.crashes:
                 raise Stop
             if report.inputs >= warm_up and report.inputs % (BATCH * 25) < BATCH and (rss := sut.rss_bytes()):

@@ -28,13 +28,24 @@ class LocalServer:
 
 
 @contextlib.contextmanager
-def local_server(*serve_args: str, ready_timeout_s: float = 120.0,
-                 program: tuple[str, ...] = ("rnnvoice.clients.cli", "serve")) -> Iterator[LocalServer]:
+def local_server(
+    *serve_args: str, ready_timeout_s: float = 120.0, program: tuple[str, ...] = ("rnnvoice.clients.cli", "serve")
+) -> Iterator[LocalServer]:
     """Starts a server with metrics, waits until it serves, and stops it gracefully (SIGTERM) at the end.
     program: the module (and its arguments) that serves, given --host, --port and --metrics-port."""
     port, metrics_port = free_port(), free_port()
-    command = [sys.executable, "-m", *program, "--host", "127.0.0.1", "--port", str(port),
-               "--metrics-port", str(metrics_port), *serve_args]
+    command = [
+        sys.executable,
+        "-m",
+        *program,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--metrics-port",
+        str(metrics_port),
+        *serve_args,
+    ]
     with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: nobody has to keep reading it
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, text=True)
         try:

@@ -52,8 +52,9 @@ def loopback(target: str) -> str:
 
 
 @contextlib.contextmanager
-def server_under_test(server: str | None, metrics_url: str | None, *serve_args: str,
-                      connection: Connection = Connection()) -> Iterator[ServerUnderTest]:
+def server_under_test(
+    server: str | None, metrics_url: str | None, *serve_args: str, connection: Connection = Connection()
+) -> Iterator[ServerUnderTest]:
     """The server at `server` (loopback only; reached with connection), or one started with serve_args and stopped
     at the end."""
     if server:

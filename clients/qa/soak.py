@@ -40,8 +40,14 @@ class Ending(StrEnum):
 
 
 # How often each ending is drawn.
-ENDINGS = {Ending.COMPLETE: 10, Ending.SLOW_READER: 2, Ending.CANCEL: 2, Ending.DISCONNECT: 2, Ending.SILENT_PEER: 1,
-           Ending.OVERSIZED_CHUNK: 1}
+ENDINGS = {
+    Ending.COMPLETE: 10,
+    Ending.SLOW_READER: 2,
+    Ending.CANCEL: 2,
+    Ending.DISCONNECT: 2,
+    Ending.SILENT_PEER: 1,
+    Ending.OVERSIZED_CHUNK: 1,
+}
 TASKS = MODEL_TASKS
 CELLS = tuple(Cell)
 OVERSIZED_BYTES = 4 * 1024 * 1024
@@ -100,7 +106,8 @@ def comparable(responses) -> list[dict]:
 
 
 # Two runs of a stream are batched with other streams each time, and a batch's float rounding depends on its size:
-# their scores agree to 1e-5 (tests/service/test_batching.py), and rounded to 1e-4 (`result_dict`) may land one step apart.
+# their scores agree to 1e-5 (tests/service/test_batching.py), and rounded to 1e-4 (`result_dict`) may land one
+# step apart.
 NUMBER_SLACK = 1.5e-4
 
 
@@ -137,9 +144,13 @@ class Soak:
         self.lock = threading.Lock()
         self.chunks = list(audio.chunks(plan.chunk_s))
         # Every result as it comes: a keyword stream's scores, a recogniser's partial results.
-        self.configs = {(task, cell): stream_config(audio, task=task, cell=cell, interim_scores=task == Task.KEYWORDS,
-                                                    interim_results=task != Task.KEYWORDS)
-                        for task in TASKS for cell in CELLS}
+        self.configs = {
+            (task, cell): stream_config(
+                audio, task=task, cell=cell, interim_scores=task == Task.KEYWORDS, interim_results=task != Task.KEYWORDS
+            )
+            for task in TASKS
+            for cell in CELLS
+        }
         self.expected: dict[tuple[str, str], list[dict]] = {}
         self.window_s = 0.0
 
@@ -152,19 +163,23 @@ class Soak:
             direct.wait_ready(30)
             for task in TASKS:
                 for cell in CELLS:
-                    self.expected[task, cell] = comparable(direct.stream(self.configs[task, cell], self.chunks,
-                                                                         resumable=False))
+                    self.expected[task, cell] = comparable(
+                        direct.stream(self.configs[task, cell], self.chunks, resumable=False)
+                    )
             resuming_proxy, cut_resuming = stack.enter_context(cutting_proxy(self.sut.target))
             plain_proxy, cut_plain = stack.enter_context(cutting_proxy(self.sut.target))
-            self.clients = {"direct": direct, **{
-                name: stack.enter_context(VoiceClient(proxy.target, connection=self.sut.connection))
-                for name, proxy in (("resuming", resuming_proxy), ("plain", plain_proxy))}}
+            self.clients = {
+                "direct": direct,
+                **{
+                    name: stack.enter_context(VoiceClient(proxy.target, connection=self.sut.connection))
+                    for name, proxy in (("resuming", resuming_proxy), ("plain", plain_proxy))
+                },
+            }
             done = threading.Event()
             cutter = threading.Thread(target=self._cut, args=(done, cut_resuming, cut_plain), daemon=True)
             cutter.start()
             with ThreadPoolExecutor(self.plan.concurrency) as pool:
-                for i, _ in enumerate(pool.map(self._stream, kinds, range(len(kinds)),
-                                               [rng.random() for _ in kinds])):
+                for i, _ in enumerate(pool.map(self._stream, kinds, range(len(kinds)), [rng.random() for _ in kinds])):
                     if i + 1 == max(1, len(kinds) // 10):
                         self.report.rss_baseline_bytes = self.sut.rss_bytes()
             done.set()
@@ -189,9 +204,14 @@ class Soak:
 
     def _stream(self, kind: Ending, index: int, draw: float) -> None:
         task, cell = TASKS[index % 2], CELLS[index // 2 % 2]
-        end = {Ending.COMPLETE: self._complete, Ending.SLOW_READER: self._slow_reader, Ending.CANCEL: self._cancel,
-               Ending.DISCONNECT: self._disconnect, Ending.SILENT_PEER: self._silent_peer,
-               Ending.OVERSIZED_CHUNK: self._oversized_chunk}[kind]
+        end = {
+            Ending.COMPLETE: self._complete,
+            Ending.SLOW_READER: self._slow_reader,
+            Ending.CANCEL: self._cancel,
+            Ending.DISCONNECT: self._disconnect,
+            Ending.SILENT_PEER: self._silent_peer,
+            Ending.OVERSIZED_CHUNK: self._oversized_chunk,
+        }[kind]
         try:
             end(task, cell, draw)
         except grpc.RpcError as e:
@@ -223,7 +243,9 @@ class Soak:
             if not same_results(self.expected[task, cell], results):
                 self.report.mismatched_results += 1
                 if len(self.report.mismatches) < 5:
-                    self.report.mismatches.append(f"{task} {cell}: {first_difference(self.expected[task, cell], results)}")
+                    self.report.mismatches.append(
+                        f"{task} {cell}: {first_difference(self.expected[task, cell], results)}"
+                    )
 
     def _complete(self, task: str, cell: str, draw: float, read_pause_s: float = 0.0) -> None:
         stream = self._resumable(task, cell)
@@ -242,8 +264,11 @@ class Soak:
     def _cancel(self, task: str, cell: str, draw: float) -> None:
         """Cancelled after a share of its results: a resumable one is parked for its window, a plain one freed."""
         client = self.clients["direct"]
-        stream = self._resumable(task, cell) if draw < 0.5 else \
-            client.stream(self.configs[task, cell], self._paced(), resumable=False)
+        stream = (
+            self._resumable(task, cell)
+            if draw < 0.5
+            else client.stream(self.configs[task, cell], self._paced(), resumable=False)
+        )
         try:
             for i, _ in enumerate(stream):
                 if i >= 2 + draw * 10:
@@ -273,7 +298,7 @@ class Soak:
 
         def requests():
             yield pb.StreamAudioRequest(config=self.configs[task, cell])
-            for sequence, data in enumerate(self.chunks[:int(draw * 3)]):
+            for sequence, data in enumerate(self.chunks[: int(draw * 3)]):
                 yield pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=sequence, data=data))
             quiet.wait()
 
@@ -295,8 +320,10 @@ class Soak:
 
     def _oversized_chunk(self, task: str, cell: str, draw: float) -> None:
         """A chunk far beyond the limit must be refused with a status that says so."""
-        requests = [pb.StreamAudioRequest(config=self.configs[task, cell]),
-                    pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=0, data=bytes(OVERSIZED_BYTES)))]
+        requests = [
+            pb.StreamAudioRequest(config=self.configs[task, cell]),
+            pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=0, data=bytes(OVERSIZED_BYTES))),
+        ]
         try:
             direct = self.clients["direct"]
             for _ in direct.stub.StreamAudio(iter(requests), metadata=direct.metadata):

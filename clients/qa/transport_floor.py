@@ -41,8 +41,12 @@ class AnswerOnly(pb_grpc.VoiceServicer):
             elif request.HasField("audio") and config is not None:
                 samples = len(request.audio.data) // frame_bytes
                 heard += samples
-                await context.write(pb.StreamAudioResponse(sequence=request.audio.sequence, scores={
-                    "time_s": heard / config.format.sample_rate_hz, "scores": scores}))
+                await context.write(
+                    pb.StreamAudioResponse(
+                        sequence=request.audio.sequence,
+                        scores={"time_s": heard / config.format.sample_rate_hz, "scores": scores},
+                    )
+                )
         if config is None:
             return
         audio_s = heard / config.format.sample_rate_hz

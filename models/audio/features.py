@@ -56,8 +56,9 @@ class FeatureConfig:
 
     def __post_init__(self):
         if self.normalization not in tuple(Normalization):
-            raise ValueError(f"unknown normalization {self.normalization!r}; "
-                             f"expected one of {', '.join(Normalization)}")
+            raise ValueError(
+                f"unknown normalization {self.normalization!r}; expected one of {', '.join(Normalization)}"
+            )
         # A checkpoint's config and the command line hold plain strings.
         object.__setattr__(self, "normalization", Normalization(self.normalization))
 
@@ -131,8 +132,9 @@ def _log(power: torch.Tensor, config: FeatureConfig, dim: int) -> torch.Tensor:
     return torch.log(power + floor)
 
 
-def normalize(frames: torch.Tensor, config: FeatureConfig, state: NormState | None = None,
-              lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, NormState | None]:
+def normalize(
+    frames: torch.Tensor, config: FeatureConfig, state: NormState | None = None, lengths: torch.Tensor | None = None
+) -> tuple[torch.Tensor, NormState | None]:
     """(..., F, n_mels) log-mels normalised as `config.normalization` says; the state carries over between calls.
 
     "running": each channel minus its causal running mean. "peak": every channel minus the recent peak of the
@@ -161,8 +163,13 @@ def normalize(frames: torch.Tensor, config: FeatureConfig, state: NormState | No
     return out, (mean, count)
 
 
-def _peak_normalize(frames: torch.Tensor, live: torch.Tensor, config: FeatureConfig, state: NormState | None,
-                    lengths: torch.Tensor | None) -> tuple[torch.Tensor, NormState]:
+def _peak_normalize(
+    frames: torch.Tensor,
+    live: torch.Tensor,
+    config: FeatureConfig,
+    state: NormState | None,
+    lengths: torch.Tensor | None,
+) -> tuple[torch.Tensor, NormState]:
     """The peak follower of `normalize` in closed form: with a release of r per frame, the peak after frame t is
     max over frames s <= t of level_s - r (t - s), a running maximum of level_s + r s, less r t."""
     release = config.peak_release_db_s / 10 * math.log(10) * config.hop_length / config.sample_rate  # nats a frame

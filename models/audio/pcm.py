@@ -10,7 +10,12 @@ import torch
 import torchaudio
 
 SUPPORTED_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-ENCODINGS = {"pcm_s16le": np.dtype("<i2"), "float32le": np.dtype("<f4"), "mulaw": np.dtype("u1"), "alaw": np.dtype("u1")}
+ENCODINGS = {
+    "pcm_s16le": np.dtype("<i2"),
+    "float32le": np.dtype("<f4"),
+    "mulaw": np.dtype("u1"),
+    "alaw": np.dtype("u1"),
+}
 # Full scale is +-1.0; float samples beyond this (24 dB over full scale) are not audio but a mistake, and squared
 # in the features they would overflow to infinity and turn every later score into NaN.
 MAX_FLOAT_SAMPLE = 16.0
@@ -21,8 +26,14 @@ G711 = {"mulaw": "ULAW", "alaw": "ALAW"}
 @functools.cache
 def g711_table(encoding: str) -> np.ndarray:
     """The 256 values of a G.711 byte as float in [-1, 1], as libsndfile decodes them."""
-    table, _ = soundfile.read(io.BytesIO(bytes(range(256))), format="RAW", subtype=G711[encoding], samplerate=8000,
-                              channels=1, dtype="float32")
+    table, _ = soundfile.read(
+        io.BytesIO(bytes(range(256))),
+        format="RAW",
+        subtype=G711[encoding],
+        samplerate=8000,
+        channels=1,
+        dtype="float32",
+    )
     return table
 
 
@@ -47,8 +58,10 @@ def decode(data: bytes | memoryview, encoding: str, channels: int) -> torch.Tens
         if not np.isfinite(peak):
             raise AudioFormatError("float32 audio contains NaN or infinite samples")
         if peak > MAX_FLOAT_SAMPLE:
-            raise AudioFormatError(f"float32 audio has a sample of magnitude {peak:.3g}; full scale is 1.0 and "
-                                   f"samples beyond {MAX_FLOAT_SAMPLE:g} are refused: scale samples to [-1, 1]")
+            raise AudioFormatError(
+                f"float32 audio has a sample of magnitude {peak:.3g}; full scale is 1.0 and "
+                f"samples beyond {MAX_FLOAT_SAMPLE:g} are refused: scale samples to [-1, 1]"
+            )
     # Mono needs no mixing: a mean over one channel costs more than the rest of decoding.
     mono = samples[:, 0].astype(np.float32) if channels == 1 else samples.astype(np.float32).mean(axis=1)
     if dtype.kind == "i":

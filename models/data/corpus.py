@@ -90,8 +90,11 @@ def heldout_speakers(source: str, speakers, fraction: float) -> set[str]:
 
 def split_by_speaker(clips: list[Clip], heldout_fraction: float) -> list[Clip]:
     """Marks the clips of held-out speakers, never single files, as `heldout`."""
-    heldout = {(source, s) for source in {c.source for c in clips}
-               for s in heldout_speakers(source, [c.speaker for c in clips if c.source == source], heldout_fraction)}
+    heldout = {
+        (source, s)
+        for source in {c.source for c in clips}
+        for s in heldout_speakers(source, [c.speaker for c in clips if c.source == source], heldout_fraction)
+    }
     return [Clip(**{**asdict(c), "split": "heldout" if (c.source, c.speaker) in heldout else "train"}) for c in clips]
 
 
@@ -100,7 +103,9 @@ def split_dev(clips: list[Clip], fraction: float) -> list[Clip]:
     source of three speakers (FSDD) keeps them all for training."""
     dev = set()
     for source in {c.source for c in clips if c.source != "tts"}:
-        speakers = sorted({c.speaker for c in clips if c.source == source and c.split == "train" and c.label != SILENCE})
+        speakers = sorted(
+            {c.speaker for c in clips if c.source == source and c.split == "train" and c.label != SILENCE}
+        )
         dev |= {(source, s) for s in ranked_speakers(f"dev/{source}", speakers)[: math.floor(fraction * len(speakers))]}
     return [Clip(**{**asdict(c), "split": "dev"}) if (c.source, c.speaker) in dev else c for c in clips]
 
@@ -148,8 +153,9 @@ def _speak_all(items: list[Utterance], workers: int = 2) -> None:
         list(tqdm(pool.map(_speak, items, chunksize=16), total=len(items), desc="synthesising", unit="clip"))
 
 
-def synthesize_corpus(out: Path, keyword_takes: int, unknown_takes: int, phrase_takes: int,
-                      seed: int = 0, workers: int = 2) -> list[Clip]:
+def synthesize_corpus(
+    out: Path, keyword_takes: int, unknown_takes: int, phrase_takes: int, seed: int = 0, workers: int = 2
+) -> list[Clip]:
     """Speaks every keyword, non-keyword word and phrase in voices drawn at random."""
     rng = random.Random(seed)
     voices = available_voices()
@@ -182,9 +188,17 @@ def copy_clips(clips: list[Clip], out: Path, name: str) -> list[Clip]:
     return copied
 
 
-def build_corpus(out: Path, real: dict[str, Path], noise: Path | None, keyword_takes: int = 150,
-                 unknown_takes: int = 12, phrase_takes: int = 12, heldout_fraction: float = HELDOUT_FRACTION,
-                 seed: int = 0, workers: int = 2) -> list[Clip]:
+def build_corpus(
+    out: Path,
+    real: dict[str, Path],
+    noise: Path | None,
+    keyword_takes: int = 150,
+    unknown_takes: int = 12,
+    phrase_takes: int = 12,
+    heldout_fraction: float = HELDOUT_FRACTION,
+    seed: int = 0,
+    workers: int = 2,
+) -> list[Clip]:
     """Writes a corpus: synthetic speech plus the real recordings in `real` (name -> folder)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,14 @@ from tqdm import tqdm
 
 from rnnvoice.models.audio.features import FeatureConfig, mel_transform, normalized_log_mel, stack_frames
 from rnnvoice.models.data.augment import (
-    SPEED_FACTORS, NoiseBank, SpecAugment, SpeedChanger, reverberate, rms, room_impulse_response, telephone,
+    SPEED_FACTORS,
+    NoiseBank,
+    SpecAugment,
+    SpeedChanger,
+    reverberate,
+    rms,
+    room_impulse_response,
+    telephone,
 )
 from rnnvoice.models.data.corpus import SAMPLE_RATE, Clip, load_clip
 from rnnvoice.models.nets.speech_recognizer import encode_text
@@ -137,7 +144,11 @@ class StreamMixer:
             speech[pos : pos + len(wave)] += wave * (level / rms(wave[onset:offset]))
             events.append((pos + onset, pos + offset, clip.label))
             run_on = rng.random() < c.run_on_prob
-            gap = rng.uniform(0.03, 0.12) if run_on else rng.uniform(0.1, 0.3) + min(rng.expovariate(1 / c.mean_gap_s), 2.0)
+            gap = (
+                rng.uniform(0.03, 0.12)
+                if run_on
+                else rng.uniform(0.1, 0.3) + min(rng.expovariate(1 / c.mean_gap_s), 2.0)
+            )
             next_onset = pos + offset + int(gap * SAMPLE_RATE)
         if rng.random() < c.reverb_prob:
             speech = reverberate(speech, room_impulse_response(rng))
@@ -183,8 +194,9 @@ class KeywordMixer(StreamMixer):
                 speakers.setdefault(kind, set()).add(clip.speaker)
         self.keywords = [k for k in KEYWORDS if (k, False) in self.pools or (k, True) in self.pools]
         full = config.real_speakers_full
-        self.real_share = {kind: config.real_share * (min(1.0, len(names) / full) if full else 1.0)
-                           for kind, names in speakers.items()}
+        self.real_share = {
+            kind: config.real_share * (min(1.0, len(names) / full) if full else 1.0) for kind, names in speakers.items()
+        }
 
     def _draw(self, kind: str) -> PreparedClip | None:
         real, synthetic = self.pools.get((kind, True)), self.pools.get((kind, False))

@@ -26,8 +26,13 @@ def _duration(rng: random.Random) -> tuple[str, int]:
 def _clock(rng: random.Random) -> tuple[str, str]:
     hour = rng.randint(1, 12)
     minute = rng.choice([0, 0, 5, 10, 15, 20, 30, 30, 40, 45, 50])
-    said = say_number(hour) + (rng.choice([" o'clock", ""]) if minute == 0 else
-                               " oh " + say_number(minute) if minute < 10 else " " + say_number(minute))
+    said = say_number(hour) + (
+        rng.choice([" o'clock", ""])
+        if minute == 0
+        else " oh " + say_number(minute)
+        if minute < 10
+        else " " + say_number(minute)
+    )
     suffix = rng.choice([None, None, "am", "pm"])
     if suffix:
         said = said.removesuffix(" o'clock") + " " + suffix
@@ -49,10 +54,15 @@ def _lights(rng):
     where = f"{room} " if room else ""
     if rng.random() < 0.2:
         level = rng.choice([10, 20, 25, 30, 40, 50, 60, 70, 75, 80, 90])
-        return "lights", f"dim the {where}lights to {say_number(level)} percent", {**slots, "state": "on", "level": level}
-    text = rng.choice([f"turn {state} the {where}lights", f"switch {state} the {where}lights",
-                       f"turn the {where}lights {state}"] +
-                      ([f"turn {state} the lights in the {room}", f"{room} lights {state}"] if room else []))
+        return (
+            "lights",
+            f"dim the {where}lights to {say_number(level)} percent",
+            {**slots, "state": "on", "level": level},
+        )
+    text = rng.choice(
+        [f"turn {state} the {where}lights", f"switch {state} the {where}lights", f"turn the {where}lights {state}"]
+        + ([f"turn {state} the lights in the {room}", f"{room} lights {state}"] if room else [])
+    )
     return "lights", text, slots
 
 
@@ -83,8 +93,14 @@ def _weather(rng):
     city, day = rng.choice((None, *CITIES)), rng.choice((None, *DAYS))
     in_city = f" in {city}" if city else ""
     on_day = f" {day}" if day else ""
-    text = rng.choice([f"what's the weather{on_day}{in_city}", f"what is the weather like{in_city}{on_day}",
-                       f"will it rain{in_city}{on_day}", f"how cold is it{in_city}{on_day}"])
+    text = rng.choice(
+        [
+            f"what's the weather{on_day}{in_city}",
+            f"what is the weather like{in_city}{on_day}",
+            f"will it rain{in_city}{on_day}",
+            f"how cold is it{in_city}{on_day}",
+        ]
+    )
     return "weather", text, ({"city": city} if city else {}) | ({"day": day} if day else {})
 
 
@@ -117,19 +133,32 @@ def _dial(rng):
 
 
 def _simple(rng):
-    name, text = rng.choice([
-        ("get_time", rng.choice(["what time is it", "what's the time", "tell me the time"])),
-        ("get_date", rng.choice(["what's the date today", "what is today's date", "what day is it"])),
-        ("confirm", rng.choice(["yes", "yes please"])), ("deny", rng.choice(["no", "no thanks"])),
-        ("stop", "stop"), ("cancel", rng.choice(["cancel", "never mind"])),
-        ("cancel_timer", rng.choice(["cancel the timer", "stop the timer"])),
-    ])
+    name, text = rng.choice(
+        [
+            ("get_time", rng.choice(["what time is it", "what's the time", "tell me the time"])),
+            ("get_date", rng.choice(["what's the date today", "what is today's date", "what day is it"])),
+            ("confirm", rng.choice(["yes", "yes please"])),
+            ("deny", rng.choice(["no", "no thanks"])),
+            ("stop", "stop"),
+            ("cancel", rng.choice(["cancel", "never mind"])),
+            ("cancel_timer", rng.choice(["cancel the timer", "stop the timer"])),
+        ]
+    )
     return name, text, {}
 
 
 # How often each kind of command comes up.
-GENERATORS = ((0.16, _lights), (0.10, _device), (0.12, _timer), (0.10, _alarm), (0.12, _weather),
-              (0.12, _music), (0.06, _call), (0.10, _dial), (0.12, _simple))
+GENERATORS = (
+    (0.16, _lights),
+    (0.10, _device),
+    (0.12, _timer),
+    (0.10, _alarm),
+    (0.12, _weather),
+    (0.12, _music),
+    (0.06, _call),
+    (0.10, _dial),
+    (0.12, _simple),
+)
 SHORT_ANSWERS = ("confirm", "deny", "stop", "cancel")
 
 

@@ -12,12 +12,17 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import soundfile
 import torch
 
 from rnnvoice.models.data.corpus import (
-    SAMPLE_RATE, Utterance, _speak_all, heldout_speakers, load_clip, scan_folder, split_by_speaker,
+    SAMPLE_RATE,
+    Utterance,
+    _speak_all,
+    heldout_speakers,
+    load_clip,
+    scan_folder,
+    split_by_speaker,
 )
 from rnnvoice.models.data.sentences import generate_command
 from rnnvoice.models.data.tts import Prosody, Voice, available_voices
@@ -80,7 +85,10 @@ def digit_strings(fsdd: Path, folder: Path, speakers: set[str], count: int, seed
         words = [rng.choice(spoken) for _ in range(rng.randint(3, 7))]
         parts = []
         for word in words:
-            parts += [load_clip(rng.choice(takes[speaker, word])), torch.zeros(int(rng.uniform(0.05, 0.25) * SAMPLE_RATE))]
+            parts += [
+                load_clip(rng.choice(takes[speaker, word])),
+                torch.zeros(int(rng.uniform(0.05, 0.25) * SAMPLE_RATE)),
+            ]
         path = Path(folder) / speaker / f"{i:05d}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         soundfile.write(path, torch.cat(parts).clamp(-1, 1).numpy(), SAMPLE_RATE, subtype="PCM_16")
@@ -106,11 +114,19 @@ def spoken_words(speech_commands: Path, out: Path, heldout_fraction: float) -> d
     return parts
 
 
-def build_transcription_corpus(out: Path, fsdd: Path | None, noise: Path | None, sentences: int = 6000,
-                               digit_string_count: int = 1500, heldout_fraction: float = 0.1,
-                               voice_names: list[str] | None = None, seed: int = 0,
-                               workers: int = 2, speech_commands: Path | None = None,
-                               speech_commands_heldout: float = 0.25) -> dict[str, int]:
+def build_transcription_corpus(
+    out: Path,
+    fsdd: Path | None,
+    noise: Path | None,
+    sentences: int = 6000,
+    digit_string_count: int = 1500,
+    heldout_fraction: float = 0.1,
+    voice_names: list[str] | None = None,
+    seed: int = 0,
+    workers: int = 2,
+    speech_commands: Path | None = None,
+    speech_commands_heldout: float = 0.25,
+) -> dict[str, int]:
     """Writes train/ and heldout/ folders; whole voices and speakers are held out, never single files."""
     out = Path(out)
     voices = available_voices()
@@ -124,15 +140,17 @@ def build_transcription_corpus(out: Path, fsdd: Path | None, noise: Path | None,
     written = {}
     parts = {"train": synthesize_sentences(out / "train", train_voices, sentences, seed, workers)}
     if heldout_voices:
-        parts["heldout/tts"] = synthesize_sentences(out / "heldout/tts", heldout_voices,
-                                                    max(1, sentences // 15), seed + 1, workers)
+        parts["heldout/tts"] = synthesize_sentences(
+            out / "heldout/tts", heldout_voices, max(1, sentences // 15), seed + 1, workers
+        )
     if fsdd is not None:
         speakers = {c.speaker for c in scan_folder(fsdd)}
         held_speakers = heldout_speakers("fsdd", speakers, 0.25)
         parts["train"] += digit_strings(fsdd, out / "train", speakers - held_speakers, digit_string_count, seed)
         if held_speakers:
-            parts["heldout/fsdd"] = digit_strings(fsdd, out / "heldout/fsdd", held_speakers,
-                                                  max(1, digit_string_count // 5), seed + 1)
+            parts["heldout/fsdd"] = digit_strings(
+                fsdd, out / "heldout/fsdd", held_speakers, max(1, digit_string_count // 5), seed + 1
+            )
     if speech_commands is not None:
         words = spoken_words(speech_commands, out, speech_commands_heldout)
         parts["train"] += words["train"]

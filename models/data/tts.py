@@ -11,16 +11,81 @@ import numpy as np
 import soundfile
 
 ESPEAK_ACCENTS = (
-    "en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029", "en-us-nyc",
+    "en-us",
+    "en-gb",
+    "en-gb-scotland",
+    "en-gb-x-gbclan",
+    "en-gb-x-rp",
+    "en-gb-x-gbcwmd",
+    "en-029",
+    "en-us-nyc",
 )
 # espeak-ng variants that sound like a person rather than an effect.
 ESPEAK_VARIANTS = (
-    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
-    "klatt", "klatt2", "klatt3", "klatt4", "klatt6", "adam", "Alex", "Alicia", "Andrea", "Andy", "Annie", "aunty",
-    "belinda", "benjamin", "boris", "caleb", "david", "Denis", "ed", "edward", "Gene", "gustave", "Hugo", "iven",
-    "iven2", "iven3", "Jacky", "john", "Lee", "linda", "Marco", "max", "Michael", "michel", "Mike", "norbert",
-    "paul", "pedro", "quincy", "rob", "robert", "steph", "steph2", "steph3", "travis", "victor", "zac",
-    "grandma", "grandpa", "anika", "shelby",
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "m5",
+    "m6",
+    "m7",
+    "m8",
+    "f1",
+    "f2",
+    "f3",
+    "f4",
+    "f5",
+    "klatt",
+    "klatt2",
+    "klatt3",
+    "klatt4",
+    "klatt6",
+    "adam",
+    "Alex",
+    "Alicia",
+    "Andrea",
+    "Andy",
+    "Annie",
+    "aunty",
+    "belinda",
+    "benjamin",
+    "boris",
+    "caleb",
+    "david",
+    "Denis",
+    "ed",
+    "edward",
+    "Gene",
+    "gustave",
+    "Hugo",
+    "iven",
+    "iven2",
+    "iven3",
+    "Jacky",
+    "john",
+    "Lee",
+    "linda",
+    "Marco",
+    "max",
+    "Michael",
+    "michel",
+    "Mike",
+    "norbert",
+    "paul",
+    "pedro",
+    "quincy",
+    "rob",
+    "robert",
+    "steph",
+    "steph2",
+    "steph3",
+    "travis",
+    "victor",
+    "zac",
+    "grandma",
+    "grandpa",
+    "anika",
+    "shelby",
 )
 FLITE_VOICES = ("kal16", "awb", "rms", "slt")
 FESTIVAL_VOICES = ("kal_diphone", "cmu_us_slt_arctic_hts")
@@ -66,12 +131,33 @@ def synthesize(voice: Voice, text: str, prosody: Prosody = Prosody()) -> tuple[n
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "out.wav"
         if voice.engine == "espeak":
-            cmd = ["espeak-ng", "-v", voice.voice, "-s", str(round(165 * prosody.rate)),
-                   "-p", str(round(np.clip(50 * prosody.pitch, 0, 99))), "-w", str(wav), text]
+            cmd = [
+                "espeak-ng",
+                "-v",
+                voice.voice,
+                "-s",
+                str(round(165 * prosody.rate)),
+                "-p",
+                str(round(np.clip(50 * prosody.pitch, 0, 99))),
+                "-w",
+                str(wav),
+                text,
+            ]
             subprocess.run(cmd, check=True, capture_output=True)
         elif voice.engine == "flite":
-            cmd = ["flite", "-voice", voice.voice, "--setf", f"duration_stretch={1 / prosody.rate:.3f}",
-                   "--setf", f"int_f0_target_mean={round(100 * prosody.pitch)}", "-t", text, "-o", str(wav)]
+            cmd = [
+                "flite",
+                "-voice",
+                voice.voice,
+                "--setf",
+                f"duration_stretch={1 / prosody.rate:.3f}",
+                "--setf",
+                f"int_f0_target_mean={round(100 * prosody.pitch)}",
+                "-t",
+                text,
+                "-o",
+                str(wav),
+            ]
             subprocess.run(cmd, check=True, capture_output=True)
         elif voice.engine == "festival":
             quoted = text.replace("\\", " ").replace('"', " ")

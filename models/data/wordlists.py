@@ -5,8 +5,9 @@ they sound like a keyword and would teach the model contradictory labels.
 """
 
 # Speech Commands' own non-command words, then near misses of our keywords, then everyday words.
-UNKNOWN_WORDS = tuple(dict.fromkeys(
-    """
+UNKNOWN_WORDS = tuple(
+    dict.fromkeys(
+        """
     backward bed bird cat dog follow forward happy house learn marvin sheila tree visual wow
     yet yeah yellow yesterday nose note now nod upper cup pup upon town round brown downtown
     lift lefty light bright ride fright own honest onto offer often coffee shop top
@@ -31,7 +32,8 @@ UNKNOWN_WORDS = tuple(dict.fromkeys(
     really actually probably certainly exactly simply quickly slowly easily nearly almost
     banana elephant giraffe tiger monkey rabbit horse sheep mouse spider dragon penguin
     """.split()
-))
+    )
+)
 
 
 # Sentences without any keyword, spoken as running non-keyword speech.

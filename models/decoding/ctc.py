@@ -90,9 +90,18 @@ def word_confidences(ranked: list[Alternative]) -> list[float]:
     """For each word of the first alternative, the posterior of the alternatives that have the same word at an
     overlapping time."""
     words = [a.hypothesis.words() for a in ranked]
-    return [sum(a.confidence for a, others in zip(ranked, words)
-                if any(o.text == w.text and o.start_step <= w.end_step and w.start_step <= o.end_step for o in others))
-            for w in words[0]] if ranked else []
+    return (
+        [
+            sum(
+                a.confidence
+                for a, others in zip(ranked, words)
+                if any(o.text == w.text and o.start_step <= w.end_step and w.start_step <= o.end_step for o in others)
+            )
+            for w in words[0]
+        ]
+        if ranked
+        else []
+    )
 
 
 class GreedyDecoder:
@@ -185,9 +194,17 @@ class BeamSearch:
 
     def options(self, lm_weight: float) -> LexiconDecoderOptions:
         c = self.config
-        return LexiconDecoderOptions(beam_size=c.beam_size, beam_size_token=len(FLASHLIGHT_TOKENS), beam_threshold=50.0,
-                                     lm_weight=lm_weight, word_score=c.word_score, unk_score=-math.inf, sil_score=0.0,
-                                     log_add=False, criterion_type=CriterionType.CTC)
+        return LexiconDecoderOptions(
+            beam_size=c.beam_size,
+            beam_size_token=len(FLASHLIGHT_TOKENS),
+            beam_threshold=50.0,
+            lm_weight=lm_weight,
+            word_score=c.word_score,
+            unk_score=-math.inf,
+            sil_score=0.0,
+            log_add=False,
+            criterion_type=CriterionType.CTC,
+        )
 
     def decoder(self, phrases: list[tuple[str, ...]], python: bool = False) -> tuple[FlashlightDecoder, object, Trie]:
         """A fresh flashlight decoder with its language model and trie (kept alive beside it: flashlight holds

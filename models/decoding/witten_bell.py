@@ -62,8 +62,10 @@ class WittenBellNgrams:
             backoff = f"\t{math.log10(self.backoff(ngram)):.7f}" if has_backoff else ""
             return f"{log10_prob:.7f}\t{' '.join(ngram)}{backoff}"
 
-        sections[1] += [line(("<unk>",), math.log10(self.unseen_prob())),
-                        line(("<s>",), -99.0)]  # <s> is only ever a context
+        sections[1] += [
+            line(("<unk>",), math.log10(self.unseen_prob())),
+            line(("<s>",), -99.0),
+        ]  # <s> is only ever a context
         for context in sorted(self.counts, key=lambda c: (len(c), c)):
             for word in sorted(self.counts[context]):
                 sections[len(context) + 1].append(line((*context, word), self.log_prob(context, word) / math.log(10)))

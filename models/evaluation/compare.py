@@ -5,14 +5,18 @@ from pathlib import Path
 
 # (what, where in the report, as a percentage)
 CLIP_ROWS = (("accuracy", ("clips", "accuracy"), True),)
-STREAM_ROWS = (("keywords detected", ("stream", "hit_rate"), True),
-               ("false accepts per hour", ("stream", "false_accepts_per_hour"), False),
-               ("detection latency (ms)", ("stream", "mean_latency_s"), False))
-TRANSCRIPTION_ROWS = (("word error rate", ("transcription", "word_error_rate"), True),
-                      ("sentences exactly right", ("transcription", "sentence_accuracy"), True),
-                      ("intents exactly right", ("transcription", "intent_accuracy"), True),
-                      ("end of speech to final, median (ms)", ("transcription", "final_latency_median_s"), False),
-                      ("end of speech to final, p90 (ms)", ("transcription", "final_latency_p90_s"), False))
+STREAM_ROWS = (
+    ("keywords detected", ("stream", "hit_rate"), True),
+    ("false accepts per hour", ("stream", "false_accepts_per_hour"), False),
+    ("detection latency (ms)", ("stream", "mean_latency_s"), False),
+)
+TRANSCRIPTION_ROWS = (
+    ("word error rate", ("transcription", "word_error_rate"), True),
+    ("sentences exactly right", ("transcription", "sentence_accuracy"), True),
+    ("intents exactly right", ("transcription", "intent_accuracy"), True),
+    ("end of speech to final, median (ms)", ("transcription", "final_latency_median_s"), False),
+    ("end of speech to final, p90 (ms)", ("transcription", "final_latency_p90_s"), False),
+)
 # Speed is the benchmark's to measure (`rnnvoice bench`, both cells in one run on an otherwise idle
 # machine); evaluations may share the machine with other work, so their real-time factors stay in the JSON.
 
@@ -56,8 +60,10 @@ def compare(folder: Path) -> list[str]:
         name = f"{gru_path.parent.name}/{gru_path.stem[4:]}"
         kind = CLIP_ROWS if "clips" in gru else STREAM_ROWS if "stream" in gru else TRANSCRIPTION_ROWS
         for label, path, percent in kind:
-            rows.append(f"| {name} | {label} | {_show(_get(gru, path), percent, label)} | "
-                        f"{_show(_get(lstm, path), percent, label)} |")
+            rows.append(
+                f"| {name} | {label} | {_show(_get(gru, path), percent, label)} | "
+                f"{_show(_get(lstm, path), percent, label)} |"
+            )
         if "stream" not in gru:
             label = "per speaker accuracy" if "clips" in gru else "per speaker WER"
             rows.append(f"| {name} | {label} | {per_speaker_range(gru)} | {per_speaker_range(lstm)} |")

@@ -54,8 +54,9 @@ def _spread(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def engine_cpu_ms(model: KeywordSpotter, audio: torch.Tensor, rate: int, streams: int, batched: bool,
-                  repeats: int = 3) -> tuple[float, float]:
+def engine_cpu_ms(
+    model: KeywordSpotter, audio: torch.Tensor, rate: int, streams: int, batched: bool, repeats: int = 3
+) -> tuple[float, float]:
     """CPU ms per second of audio per stream through the serving engine (front end, model step, detector):
     `streams` keyword streams fed the recording in 100 ms chunks, each chunk of all of them stepped together
     (`step_streams`, as the batch scheduler does) or stream by stream. Mean and spread over `repeats` runs."""

@@ -70,14 +70,16 @@ def _stream_all(model: KeywordSpotter, clips: list[Clip], progress: bool, level_
     return [_streamed(model, c, level_dbfs) for c in tqdm(clips, desc="classifying", unit="clip", disable=not progress)]
 
 
-def classify_clips(model: KeywordSpotter, clips: list[Clip], progress: bool = False,
-                   level_dbfs: float | None = None) -> list[str]:
+def classify_clips(
+    model: KeywordSpotter, clips: list[Clip], progress: bool = False, level_dbfs: float | None = None
+) -> list[str]:
     """Each clip streamed on its own from a fresh state, classified by `clip_label`."""
     return [label for label, _ in _stream_all(model, clips, progress, level_dbfs)]
 
 
-def closed_set_accuracy(labels: tuple[str, ...], keywords: tuple[str, ...], clips: list[Clip],
-                        peaks: list[np.ndarray]) -> float | None:
+def closed_set_accuracy(
+    labels: tuple[str, ...], keywords: tuple[str, ...], clips: list[Clip], peaks: list[np.ndarray]
+) -> float | None:
     """Of the clips of a keyword in `keywords`, the share whose keyword the model found likeliest among them
     (highest smoothed posterior over the clip): what the model knows when the detection threshold and other
     speech are set aside, as a closed-set classifier of those keywords would be judged. None without such clips."""
@@ -102,14 +104,17 @@ class ClipReport:
     closed_set_accuracy: float | None = None  # see `closed_set_accuracy`
 
 
-def clip_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...],
-                level_dbfs: float | None = None) -> ClipReport:
+def clip_report(
+    model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...], level_dbfs: float | None = None
+) -> ClipReport:
     labels = tuple(dict.fromkeys([*scored_labels, SILENCE, UNKNOWN]))
     streamed = _stream_all(model, clips, True, level_dbfs)
     predicted = [label for label, _ in streamed]
     # Silence clips have no speaker: they are reported together.
-    pairs = [(scored(c.label, labels), scored(p, labels), "(silence clips)" if c.label == SILENCE else c.speaker)
-             for c, p in zip(clips, predicted)]
+    pairs = [
+        (scored(c.label, labels), scored(p, labels), "(silence clips)" if c.label == SILENCE else c.speaker)
+        for c, p in zip(clips, predicted)
+    ]
     confusion = np.zeros((len(labels), len(labels)), dtype=int)
     by_label, by_speaker = defaultdict(list), defaultdict(list)
     for truth, guess, speaker in pairs:
@@ -120,10 +125,15 @@ def clip_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[s
     def summary(hits: list[bool]) -> dict:
         return {"accuracy": round(float(np.mean(hits)), 4), "clips": len(hits)}
 
-    return ClipReport(labels, round(float(np.mean([t == g for t, g, _ in pairs])), 4), len(pairs),
-                      {k: summary(v) for k, v in sorted(by_label.items())},
-                      {k: summary(v) for k, v in sorted(by_speaker.items())}, confusion.tolist(),
-                      closed_set_accuracy(model.config.labels, tuple(scored_labels), clips, [p for _, p in streamed]))
+    return ClipReport(
+        labels,
+        round(float(np.mean([t == g for t, g, _ in pairs])), 4),
+        len(pairs),
+        {k: summary(v) for k, v in sorted(by_label.items())},
+        {k: summary(v) for k, v in sorted(by_speaker.items())},
+        confusion.tolist(),
+        closed_set_accuracy(model.config.labels, tuple(scored_labels), clips, [p for _, p in streamed]),
+    )
 
 
 @dataclass
@@ -177,11 +187,19 @@ def score_stream(detections: list[Detection], events, keywords: tuple[str, ...],
     false_accepts = Counter()
     for d in detections:
         # A hit: the right keyword, ending between the word's onset and one second after it.
-        match = next((i for i, (on, off, label) in enumerate(targets)
-                      if i not in matched and label == d.keyword and on - 0.2 <= d.end_s <= off + 1.0), None)
+        match = next(
+            (
+                i
+                for i, (on, off, label) in enumerate(targets)
+                if i not in matched and label == d.keyword and on - 0.2 <= d.end_s <= off + 1.0
+            ),
+            None,
+        )
         if match is None:
             overlapping = next((e for e in events if e[0] - 0.2 <= d.end_s <= e[1] + 1.0), None)
-            false_accepts[f"{d.keyword} in {overlapping[3] or 'silence'}" if overlapping else f"{d.keyword} in noise"] += 1
+            false_accepts[
+                f"{d.keyword} in {overlapping[3] or 'silence'}" if overlapping else f"{d.keyword} in noise"
+            ] += 1
             continue
         matched.add(match)
         latencies.append(d.detected_s - targets[match][1])
@@ -193,8 +211,12 @@ def score_stream(detections: list[Detection], events, keywords: tuple[str, ...],
     non_keyword_s = stream_s - sum(off - on for on, off, _ in targets)
     fa = sum(false_accepts.values())
     return StreamReport(
-        keywords=len(targets), hits=len(matched), misses=len(targets) - len(matched), false_accepts=fa,
-        stream_s=round(stream_s, 2), non_keyword_s=round(non_keyword_s, 2),
+        keywords=len(targets),
+        hits=len(matched),
+        misses=len(targets) - len(matched),
+        false_accepts=fa,
+        stream_s=round(stream_s, 2),
+        non_keyword_s=round(non_keyword_s, 2),
         hit_rate=round(len(matched) / max(1, len(targets)), 4),
         false_accepts_per_hour=round(fa / (non_keyword_s / 3600), 2),
         mean_latency_s=round(float(np.mean(latencies)), 3) if latencies else 0.0,
@@ -203,8 +225,9 @@ def score_stream(detections: list[Detection], events, keywords: tuple[str, ...],
     )
 
 
-def stream_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...],
-                  noise: NoiseBank | None, seed: int = 0) -> StreamReport:
+def stream_report(
+    model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...], noise: NoiseBank | None, seed: int = 0
+) -> StreamReport:
     wave, events = compose_test_stream(clips, noise, seed)
     keywords = tuple(k for k in scored_labels if k in model.config.keywords)
     stream = keyword_stream(model, SAMPLE_RATE, {k: DEFAULT_SENSITIVITY for k in keywords})
@@ -214,8 +237,9 @@ def stream_report(model: KeywordSpotter, clips: list[Clip], scored_labels: tuple
     return report
 
 
-def calibrate_thresholds(model: KeywordSpotter, clips: list[Clip], noise: NoiseBank | None,
-                         seed: int = 0) -> tuple[dict[str, float], list[dict]]:
+def calibrate_thresholds(
+    model: KeywordSpotter, clips: list[Clip], noise: NoiseBank | None, seed: int = 0
+) -> tuple[dict[str, float], list[dict]]:
     """Each keyword's detection threshold on a validation stream: the one with the most hits less false
     accepts (a false accept costs as much as a miss), the higher one on a tie; a keyword spoken fewer than
     MIN_CALIBRATION_WORDS times keeps its default. The model runs once; the
@@ -232,15 +256,28 @@ def calibrate_thresholds(model: KeywordSpotter, clips: list[Clip], noise: NoiseB
         false_accepts = Counter()
         for where, n in report.false_accept_words.items():
             false_accepts[where.split(" in ")[0]] += n
-        trials.append({"threshold": float(threshold), "hit_rate": report.hit_rate,
-                       "false_accepts_per_hour": report.false_accepts_per_hour,
-                       "keywords": {k: {"hits": report.per_keyword.get(k, {}).get("hits", 0),
-                                        "false_accepts": false_accepts[k],
-                                        "false_accepts_per_hour": round(false_accepts[k] / hours, 2)}
-                                    for k in keywords}})
+        trials.append(
+            {
+                "threshold": float(threshold),
+                "hit_rate": report.hit_rate,
+                "false_accepts_per_hour": report.false_accepts_per_hour,
+                "keywords": {
+                    k: {
+                        "hits": report.per_keyword.get(k, {}).get("hits", 0),
+                        "false_accepts": false_accepts[k],
+                        "false_accepts_per_hour": round(false_accepts[k] / hours, 2),
+                    }
+                    for k in keywords
+                },
+            }
+        )
     # A keyword spoken too rarely in the validation stream keeps its default: a tie at no hits says nothing.
     spoken = Counter(label for _, _, label, _ in events)
-    thresholds = {k: max(trials, key=lambda t: (t["keywords"][k]["hits"] - t["keywords"][k]["false_accepts"],
-                                                t["threshold"]))["threshold"]
-                  for k in keywords if spoken[k] >= MIN_CALIBRATION_WORDS}
+    thresholds = {
+        k: max(trials, key=lambda t: (t["keywords"][k]["hits"] - t["keywords"][k]["false_accepts"], t["threshold"]))[
+            "threshold"
+        ]
+        for k in keywords
+        if spoken[k] >= MIN_CALIBRATION_WORDS
+    }
     return thresholds, trials

@@ -38,8 +38,15 @@ def plot_confusion(confusion: list[list[int]], labels: tuple[str, ...], title: s
     for i in range(len(labels)):
         for j in range(len(labels)):
             if m[i, j]:
-                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if rows[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    int(m[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if rows[i, j] > 0.5 else "black",
+                )
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -53,7 +60,7 @@ def plot_training(histories: dict[str, list[dict]], metric: str, path: Path) -> 
     for name, history in histories.items():
         steps = [h["step"] for h in history]
         losses = np.convolve([h["loss"] for h in history], np.ones(25) / 25, mode="valid")
-        loss_ax.plot(steps[len(steps) - len(losses):], losses, label=name)
+        loss_ax.plot(steps[len(steps) - len(losses) :], losses, label=name)
         points = [(h["step"], h[metric]) for h in history if metric in h]
         metric_ax.plot(*zip(*points), marker="o", label=name)
     loss_ax.set(xlabel="step", ylabel="training loss (moving average)")
@@ -74,19 +81,43 @@ def plot_bench(report: dict, path: Path) -> None:
     fig, axes = plt.subplots(len(tasks), 2, figsize=(11, 3.6 * len(tasks)), squeeze=False)
     for row, task in zip(axes, tasks):
         for i, (cell, entry) in enumerate(report[task].items()):
-            for levels, style, mode in ((entry["levels"], "-", "batched"),
-                                        (entry.get("per_stream_levels", []), "--", "per stream")):
+            for levels, style, mode in (
+                (entry["levels"], "-", "batched"),
+                (entry.get("per_stream_levels", []), "--", "per stream"),
+            ):
                 if not levels:
                     continue
                 streams = [lv["streams"] for lv in levels]
-                row[0].plot(streams, [lv["p99_chunk_latency_ms"] for lv in levels], style, color=f"C{i}", marker="o",
-                            label=f"{cell.upper()} {mode} p99")
-                row[0].plot(streams, [lv["p50_chunk_latency_ms"] for lv in levels], style, color=f"C{i}", alpha=0.4,
-                            label=f"{cell.upper()} {mode} p50")
-                row[1].plot(streams, [lv["rss_bytes"] / 2**20 for lv in levels], style, color=f"C{i}", marker="o",
-                            label=f"{cell.upper()} {mode}")
-        row[0].set(xlabel="concurrent real-time streams", ylabel="ms from chunk to result", yscale="log",
-                   title=f"{task}: chunk latency")
+                row[0].plot(
+                    streams,
+                    [lv["p99_chunk_latency_ms"] for lv in levels],
+                    style,
+                    color=f"C{i}",
+                    marker="o",
+                    label=f"{cell.upper()} {mode} p99",
+                )
+                row[0].plot(
+                    streams,
+                    [lv["p50_chunk_latency_ms"] for lv in levels],
+                    style,
+                    color=f"C{i}",
+                    alpha=0.4,
+                    label=f"{cell.upper()} {mode} p50",
+                )
+                row[1].plot(
+                    streams,
+                    [lv["rss_bytes"] / 2**20 for lv in levels],
+                    style,
+                    color=f"C{i}",
+                    marker="o",
+                    label=f"{cell.upper()} {mode}",
+                )
+        row[0].set(
+            xlabel="concurrent real-time streams",
+            ylabel="ms from chunk to result",
+            yscale="log",
+            title=f"{task}: chunk latency",
+        )
         row[1].set(xlabel="concurrent real-time streams", ylabel="server RSS (MiB)", title=f"{task}: server memory")
         for ax in row:
             ax.legend(fontsize=7)
@@ -140,9 +171,15 @@ ACCURACIES = (("sc_accuracy", "Speech Commands 12-class"), ("fsdd_accuracy", "FS
 def _cell_style(cell: str, int8: bool) -> dict:
     colour = f"C{['gru', 'lstm'].index(cell)}"
     # int8's open markers larger, so that they ring a float point they would hide.
-    return {"color": colour, "marker": "o", "capsize": 3, "linestyle": "--" if int8 else "-",
-            "markersize": 9 if int8 else 6, "markerfacecolor": "none" if int8 else colour,
-            "label": cell.upper() + (" int8" if int8 else "")}
+    return {
+        "color": colour,
+        "marker": "o",
+        "capsize": 3,
+        "linestyle": "--" if int8 else "-",
+        "markersize": 9 if int8 else 6,
+        "markerfacecolor": "none" if int8 else colour,
+        "label": cell.upper() + (" int8" if int8 else ""),
+    }
 
 
 def _series(rows: list[dict], x: str, y: str, **match) -> dict:
@@ -150,8 +187,17 @@ def _series(rows: list[dict], x: str, y: str, **match) -> dict:
     series = {}
     for cell in ("gru", "lstm"):
         for int8 in (False, True):
-            chosen = sorted((r for r in rows if r["cell"] == cell and r["int8"] == int8
-                             and all(r[k] == v for k, v in match.items()) and r[y] is not None), key=lambda r: r[x])
+            chosen = sorted(
+                (
+                    r
+                    for r in rows
+                    if r["cell"] == cell
+                    and r["int8"] == int8
+                    and all(r[k] == v for k, v in match.items())
+                    and r[y] is not None
+                ),
+                key=lambda r: r[x],
+            )
             if chosen:
                 spread = y.removesuffix("_mean") + "_std"
                 series[cell, int8] = ([r[x] for r in chosen], [r[y] for r in chosen], [r[spread] for r in chosen])
@@ -170,8 +216,13 @@ def _accuracy_vs_params(plt, document: dict):
             ax.errorbar(x, [100 * v for v in y], [100 * e for e in err], **_cell_style(cell, int8))
         for row in rows:  # each point's width
             if not row["int8"] and row[f"{name}_mean"] is not None:
-                ax.annotate(str(row["width"]), (row["params"], 100 * row[f"{name}_mean"]), fontsize=7,
-                            xytext=(4, 4), textcoords="offset points")
+                ax.annotate(
+                    str(row["width"]),
+                    (row["params"], 100 * row[f"{name}_mean"]),
+                    fontsize=7,
+                    xytext=(4, 4),
+                    textcoords="offset points",
+                )
         ax.set(xscale="log", xlabel="parameters", ylabel="accuracy on held-out speakers (%)", title=title)
         ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
         ax.xaxis.set_major_formatter(ticker.StrMethodFormatter("{x:,.0f}"))
@@ -181,19 +232,25 @@ def _accuracy_vs_params(plt, document: dict):
 
 def _cpu_vs_width(plt, document: dict):
     settings = document["settings"]
-    panels = [("cpu_ms_per_audio_s", "engine", "streams stepped one at a time"),
-              ("batched_cpu_ms_per_audio_s", "engine", f"{settings['streams']} streams stepped together")]
+    panels = [
+        ("cpu_ms_per_audio_s", "engine", "streams stepped one at a time"),
+        ("batched_cpu_ms_per_audio_s", "engine", f"{settings['streams']} streams stepped together"),
+    ]
     if "server_streams" in settings:  # a server of each model's own, gRPC included
-        panels += [("server_cpu_ms_per_audio_s", "server", f"{settings['server_unbatched_streams']} streams, "
-                                                           "--no-batching server"),
-                   ("server_batched_cpu_ms_per_audio_s", "server", f"{settings['server_streams']} streams, "
-                                                                   "batching server")]
+        panels += [
+            (
+                "server_cpu_ms_per_audio_s",
+                "server",
+                f"{settings['server_unbatched_streams']} streams, --no-batching server",
+            ),
+            ("server_batched_cpu_ms_per_audio_s", "server", f"{settings['server_streams']} streams, batching server"),
+        ]
     panels = [p for p in panels if any(r.get(p[0]) is not None for r in document["rows"])]
     if not panels:
         return None
     rows = (len(panels) + 1) // 2
     fig, axes = plt.subplots(rows, 2, figsize=(11, 4 * rows), squeeze=False)
-    for ax in axes.flat[len(panels):]:
+    for ax in axes.flat[len(panels) :]:
         ax.remove()
     for ax, (name, what, title) in zip(axes.flat, panels):
         for (cell, int8), (x, y, err) in _series(document["rows"], "width", name, data_fraction=1.0).items():
@@ -209,13 +266,22 @@ def _throughput(plt, document: dict):
     widths = sorted({r["width"] for r in document["throughput"]})
     for ax, int8 in zip(axes, (False, True)):
         for i, width in enumerate(widths):
-            for (cell, _), (x, y, err) in _series(document["throughput"], "batch", "steps_per_cpu_s", width=width,
-                                                  int8=int8).items():
-                style = _cell_style(cell, False) | {"marker": "osD^v"[i % 5], "label": f"{cell.upper()} {width}",
-                                                    "alpha": 0.4 + 0.6 * (i + 1) / len(widths)}
+            for (cell, _), (x, y, err) in _series(
+                document["throughput"], "batch", "steps_per_cpu_s", width=width, int8=int8
+            ).items():
+                style = _cell_style(cell, False) | {
+                    "marker": "osD^v"[i % 5],
+                    "label": f"{cell.upper()} {width}",
+                    "alpha": 0.4 + 0.6 * (i + 1) / len(widths),
+                }
                 ax.errorbar(x, y, err, **style)
-        ax.set(xscale="log", yscale="log", xlabel="streams per step (batch)", title="int8" if int8 else "float32",
-               ylabel="stream-steps per CPU second (bare cell)")
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="streams per step (batch)",
+            title="int8" if int8 else "float32",
+            ylabel="stream-steps per CPU second (bare cell)",
+        )
     return fig
 
 
@@ -230,11 +296,19 @@ def _learning_curve(plt, document: dict):
     for ax, (name, title) in zip(axes, ACCURACIES):
         for cell, width in curves:
             for _, (x, y, err) in _series(rows, "data_fraction", f"{name}_mean", cell=cell, width=width).items():
-                ax.errorbar([100 * v for v in x], [100 * v for v in y], [100 * e for e in err],
-                            **_cell_style(cell, False) | {"label": f"{cell.upper()} {width}"})
+                ax.errorbar(
+                    [100 * v for v in x],
+                    [100 * v for v in y],
+                    [100 * e for e in err],
+                    **_cell_style(cell, False) | {"label": f"{cell.upper()} {width}"},
+                )
         # Data on a log scale: a learning curve is read in doublings.
-        ax.set(xscale="log", xlabel="real training clips used (%, log scale)",
-               ylabel="accuracy on held-out speakers (%)", title=title)
+        ax.set(
+            xscale="log",
+            xlabel="real training clips used (%, log scale)",
+            ylabel="accuracy on held-out speakers (%)",
+            title=title,
+        )
         ax.set_xticks(percents, [str(p) for p in percents])
         ax.set_xticks([], minor=True)
     return fig
@@ -249,10 +323,12 @@ def plot_study(document: dict, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     over_seeds, over_repeats = "error bars: one standard deviation over seeds", "error bars: over repeated measurements"
-    for name, draw, caption in (("accuracy_vs_params", _accuracy_vs_params, over_seeds),
-                                ("cpu_vs_width", _cpu_vs_width, over_repeats),
-                                ("throughput_vs_batch", _throughput, over_repeats),
-                                ("learning_curve", _learning_curve, over_seeds)):
+    for name, draw, caption in (
+        ("accuracy_vs_params", _accuracy_vs_params, over_seeds),
+        ("cpu_vs_width", _cpu_vs_width, over_repeats),
+        ("throughput_vs_batch", _throughput, over_repeats),
+        ("learning_curve", _learning_curve, over_seeds),
+    ):
         fig = draw(plt, document)
         if fig is None:
             continue

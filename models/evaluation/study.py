@@ -14,16 +14,29 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rnnvoice.models.data.corpus import MANIFEST, SAMPLE_RATE, Clip, load_clip, read_manifest
-from rnnvoice.models.evaluation.costs import (cell_throughput, engine_cpu_ms, multiply_adds_per_audio_s, quantized,
-                                              weight_bytes)
+from rnnvoice.models.evaluation.costs import (
+    cell_throughput,
+    engine_cpu_ms,
+    multiply_adds_per_audio_s,
+    quantized,
+    weight_bytes,
+)
 from rnnvoice.models.evaluation.keywords import clip_report
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.types import Task
 from rnnvoice.models.vocabulary import COMMANDS, DIGITS
 
-__all__ = ["CHECKPOINTS", "HELDOUT_SETS", "StudyConfig", "StudyError", "find_runs", "markdown_tables", "study",
-           "write_checkpoints"]
+__all__ = [
+    "CHECKPOINTS",
+    "HELDOUT_SETS",
+    "StudyConfig",
+    "StudyError",
+    "find_runs",
+    "markdown_tables",
+    "study",
+    "write_checkpoints",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +47,16 @@ HELDOUT_SETS = {"sc": ("speech_commands", COMMANDS), "fsdd": ("fsdd", DIGITS)}
 # cached accuracies count only if they are of the checkpoint listed here.
 CHECKPOINTS = "MANIFEST.sha256"
 # A row's sizes and CPU: what only a checkpoint of its cell and width can measure (None without one).
-COSTS = ("params", "weight_bytes", "state_bytes", "multiply_adds_per_audio_s", "cpu_ms_per_audio_s",
-         "cpu_ms_per_audio_s_std", "batched_cpu_ms_per_audio_s", "batched_cpu_ms_per_audio_s_std")
+COSTS = (
+    "params",
+    "weight_bytes",
+    "state_bytes",
+    "multiply_adds_per_audio_s",
+    "cpu_ms_per_audio_s",
+    "cpu_ms_per_audio_s_std",
+    "batched_cpu_ms_per_audio_s",
+    "batched_cpu_ms_per_audio_s_std",
+)
 
 
 class StudyError(Exception):
@@ -92,8 +113,12 @@ def find_runs(folder: Path, cache: Path) -> list[Run]:
             log.warning("leaving out %s: a %s model, not a keyword model", path, model.config.task)
             continue
         train = model.metadata.get("train", {})
-        settings = {"cell": str(model.config.cell), "width": model.config.hidden_size,
-                    "data_fraction": float(train.get("real_fraction", 1.0)), "seed": train.get("seed")}
+        settings = {
+            "cell": str(model.config.cell),
+            "width": model.config.hidden_size,
+            "data_fraction": float(train.get("real_fraction", 1.0)),
+            "seed": train.get("seed"),
+        }
         runs.append(Run(name, path, hashlib.sha256(path.read_bytes()).hexdigest(), settings, history, model))
     return runs
 
@@ -110,16 +135,19 @@ def _run_from_cache(name: str, path: Path, history: list[dict], sha256: str | No
     cached = cache / f"{name}.json"
     saved = json.loads(cached.read_text()) if cached.exists() else {}
     if sha256 is None or saved.get("key", {}).get("checkpoint_sha256") != sha256 or "run" not in saved:
-        raise StudyError(f"{name}: no checkpoint at {path}, and no cached accuracy of the one {CHECKPOINTS} lists; "
-                         "`make study` retrains it")
+        raise StudyError(
+            f"{name}: no checkpoint at {path}, and no cached accuracy of the one {CHECKPOINTS} lists; "
+            "`make study` retrains it"
+        )
     return Run(name, path, sha256, saved["run"], history)
 
 
 def write_checkpoints(runs: list[Run], folder: Path) -> Path:
     """MANIFEST.sha256 of the runs' checkpoints (those gone, as listed before), in `sha256sum` format."""
     path = Path(folder) / CHECKPOINTS
-    path.write_text("".join(f"{run.checkpoint_sha256}  {run.path.name}\n"
-                            for run in sorted(runs, key=lambda r: r.path.name)))
+    path.write_text(
+        "".join(f"{run.checkpoint_sha256}  {run.path.name}\n" for run in sorted(runs, key=lambda r: r.path.name))
+    )
     return path
 
 
@@ -134,14 +162,20 @@ def heldout_clips(config: StudyConfig) -> dict[str, list[Clip]] | None:
     return sets
 
 
-def _accuracies(run: Run, int8: bool, clips: dict[str, list[Clip]] | None,
-                config: StudyConfig) -> tuple[dict[str, float | None], dict[str, int]]:
+def _accuracies(
+    run: Run, int8: bool, clips: dict[str, list[Clip]] | None, config: StudyConfig
+) -> tuple[dict[str, float | None], dict[str, int]]:
     """The run's accuracy on each held-out set (None for a set the corpus has no clips of) and the sets' sizes,
     from the cache while its checkpoint and the sets are unchanged. Without the corpus (clips None) the sets'
     sizes are unknown: the cached ones stand."""
     sizes = None if clips is None else {name: len(c) for name, c in clips.items()}
-    key = {"checkpoint_sha256": run.checkpoint_sha256, "corpus": str(config.corpus), "clips": sizes,
-           "limit": config.limit, "int8": int8}
+    key = {
+        "checkpoint_sha256": run.checkpoint_sha256,
+        "corpus": str(config.corpus),
+        "clips": sizes,
+        "limit": config.limit,
+        "int8": int8,
+    }
     cached = config.cache / f"{run.name}{'.int8' if int8 else ''}.json"
     saved = json.loads(cached.read_text()) if cached.exists() else None
     if saved and saved["key"] == key | ({"clips": saved["key"]["clips"]} if clips is None else {}):
@@ -152,8 +186,10 @@ def _accuracies(run: Run, int8: bool, clips: dict[str, list[Clip]] | None,
     if clips is None:
         raise StudyError(f"{what}, and no corpus to measure it on: no corpus manifest at {config.corpus / MANIFEST}")
     model = quantized(run.model) if int8 else run.model
-    accuracy = {name: clip_report(model, clips[name], labels).accuracy if clips[name] else None
-                for name, (_, labels) in HELDOUT_SETS.items()}
+    accuracy = {
+        name: clip_report(model, clips[name], labels).accuracy if clips[name] else None
+        for name, (_, labels) in HELDOUT_SETS.items()
+    }
     config.cache.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps({"key": key, "run": run.settings, "accuracy": accuracy}, indent=1))
     return accuracy, sizes
@@ -166,10 +202,14 @@ def steps_to(history: list[dict], accuracy: float) -> int | None:
 
 def run_record(run: Run, accuracy: dict[str, float | None], config: StudyConfig) -> dict:
     """One run's own numbers: what the rows average."""
-    return {"run": run.name, "seed": run.settings["seed"], "steps": run.history[-1]["step"],
-            **{f"{name}_accuracy": accuracy[name] for name in HELDOUT_SETS},
-            "train_wall_s": run.history[-1]["elapsed_s"],
-            "steps_to_accuracy": steps_to(run.history, config.accuracy_threshold)}
+    return {
+        "run": run.name,
+        "seed": run.settings["seed"],
+        "steps": run.history[-1]["step"],
+        **{f"{name}_accuracy": accuracy[name] for name in HELDOUT_SETS},
+        "train_wall_s": run.history[-1]["elapsed_s"],
+        "steps_to_accuracy": steps_to(run.history, config.accuracy_threshold),
+    }
 
 
 def model_costs(model: KeywordSpotter, int8: bool, config: StudyConfig) -> dict:
@@ -178,10 +218,20 @@ def model_costs(model: KeywordSpotter, int8: bool, config: StudyConfig) -> dict:
     params = model.parameter_count
     model = quantized(model) if int8 else model
     audio = load_clip(config.recording)
-    unbatched, batched = (engine_cpu_ms(model, audio, SAMPLE_RATE, streams, batched=together, repeats=config.repeats)
-                          for streams, together in ((config.unbatched_streams, False), (config.streams, True)))
-    measured = (params, weight_bytes(model), model.state_bytes, round(multiply_adds_per_audio_s(model)),
-                round(unbatched[0], 4), round(unbatched[1], 4), round(batched[0], 4), round(batched[1], 4))
+    unbatched, batched = (
+        engine_cpu_ms(model, audio, SAMPLE_RATE, streams, batched=together, repeats=config.repeats)
+        for streams, together in ((config.unbatched_streams, False), (config.streams, True))
+    )
+    measured = (
+        params,
+        weight_bytes(model),
+        model.state_bytes,
+        round(multiply_adds_per_audio_s(model)),
+        round(unbatched[0], 4),
+        round(unbatched[1], 4),
+        round(batched[0], 4),
+        round(batched[1], 4),
+    )
     return dict(zip(COSTS, measured))
 
 
@@ -191,8 +241,16 @@ def throughput(model: KeywordSpotter, int8: bool, config: StudyConfig) -> list[d
     rows = []
     for batch in config.batch_sizes:
         mean, std = cell_throughput(model, batch, config.repeats)
-        rows.append({"cell": str(model.config.cell), "width": model.config.hidden_size, "int8": int8, "batch": batch,
-                     "steps_per_cpu_s": round(mean), "steps_per_cpu_s_std": round(std)})
+        rows.append(
+            {
+                "cell": str(model.config.cell),
+                "width": model.config.hidden_size,
+                "int8": int8,
+                "batch": batch,
+                "steps_per_cpu_s": round(mean),
+                "steps_per_cpu_s_std": round(std),
+            }
+        )
     return rows
 
 
@@ -200,16 +258,18 @@ def _mean_std(name: str, records: list[dict]) -> dict:
     values = [r[name] for r in records if r[name] is not None]
     if not values:
         return {f"{name}_mean": None, f"{name}_std": None}
-    return {f"{name}_mean": round(statistics.fmean(values), 4),
-            f"{name}_std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0}
+    return {
+        f"{name}_mean": round(statistics.fmean(values), 4),
+        f"{name}_std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
+    }
 
 
 def study(runs: list[Run], config: StudyConfig) -> dict:
     """The study's document: its settings, a row per (cell, width, data fraction, int8) with the spread over seeds
     and every run's own numbers, and the bare cells' throughput against batch size. The full-data runs are
     measured in int8 as well. Runs without a checkpoint are named in `without_checkpoint`; their accuracies
-    must be cached, and a cell and width none of whose checkpoints is here goes without sizes and CPU. The CPU figures use
-    the threads the caller set (the server runs one per operation)."""
+    must be cached, and a cell and width none of whose checkpoints is here goes without sizes and CPU. The CPU
+    figures use the threads the caller set (the server runs one per operation)."""
     clips = heldout_clips(config)
     groups = defaultdict(list)
     for run in sorted(runs, key=lambda r: (r.key, r.settings["seed"] or 0)):
@@ -222,32 +282,59 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
             records.setdefault((key, int8), []).append(run_record(run, accuracy, config))
             sizes += [size] if size not in sizes else []
     if len(sizes) > 1:
-        raise StudyError(f"the cached accuracies were measured on held-out sets of different sizes ({sizes[0]}, "
-                         f"{sizes[1]}): give the corpus (--corpus) to measure them again")
+        raise StudyError(
+            f"the cached accuracies were measured on held-out sets of different sizes ({sizes[0]}, "
+            f"{sizes[1]}): give the corpus (--corpus) to measure them again"
+        )
     # Costs depend on the shapes alone: one model of each (cell, width) stands for all its seeds and data shares.
     models = {}
     for key, runs_ in groups.items():
         if checkpoints := [run.model for run in runs_ if run.model is not None]:
             models[key[:2]] = checkpoints[0]
-    costs = {(shape, int8): model_costs(model, int8, config)
-             for shape, model in tqdm(models.items(), desc="CPU", unit="shape") for int8 in (False, True)}
+    costs = {
+        (shape, int8): model_costs(model, int8, config)
+        for shape, model in tqdm(models.items(), desc="CPU", unit="shape")
+        for int8 in (False, True)
+    }
     rows = []
     for (key, int8), records_ in records.items():
         measures = [f"{s}_accuracy" for s in HELDOUT_SETS] + ["train_wall_s", "steps_to_accuracy"]
-        rows.append({"cell": key[0], "width": key[1], "data_fraction": key[2], "int8": int8,
-                     **costs.get((key[:2], int8), dict.fromkeys(COSTS)),
-                     "seeds": [r["seed"] for r in records_],
-                     **{k: v for name in measures for k, v in _mean_std(name, records_).items()},
-                     "reached_accuracy": sum(r["steps_to_accuracy"] is not None for r in records_),
-                     "runs": records_})
-    cells = [row for model in tqdm(models.values(), desc="cell throughput", unit="shape")
-             for int8 in (False, True) for row in throughput(model, int8, config)]
-    settings = {"corpus": str(config.corpus), "recording": str(config.recording), "limit": config.limit,
-                "accuracy_threshold": config.accuracy_threshold, "streams": config.streams,
-                "unbatched_streams": config.unbatched_streams, "repeats": config.repeats, "threads": 1,
-                "heldout_clips": sizes[0] if sizes else None}
-    return {"settings": settings, "rows": rows, "throughput": cells,
-            "without_checkpoint": sorted(run.name for run in runs if run.model is None)}
+        rows.append(
+            {
+                "cell": key[0],
+                "width": key[1],
+                "data_fraction": key[2],
+                "int8": int8,
+                **costs.get((key[:2], int8), dict.fromkeys(COSTS)),
+                "seeds": [r["seed"] for r in records_],
+                **{k: v for name in measures for k, v in _mean_std(name, records_).items()},
+                "reached_accuracy": sum(r["steps_to_accuracy"] is not None for r in records_),
+                "runs": records_,
+            }
+        )
+    cells = [
+        row
+        for model in tqdm(models.values(), desc="cell throughput", unit="shape")
+        for int8 in (False, True)
+        for row in throughput(model, int8, config)
+    ]
+    settings = {
+        "corpus": str(config.corpus),
+        "recording": str(config.recording),
+        "limit": config.limit,
+        "accuracy_threshold": config.accuracy_threshold,
+        "streams": config.streams,
+        "unbatched_streams": config.unbatched_streams,
+        "repeats": config.repeats,
+        "threads": 1,
+        "heldout_clips": sizes[0] if sizes else None,
+    }
+    return {
+        "settings": settings,
+        "rows": rows,
+        "throughput": cells,
+        "without_checkpoint": sorted(run.name for run in runs if run.model is None),
+    }
 
 
 def _number(value: float | None, spec: str, scale: float = 1.0) -> str:
@@ -264,17 +351,22 @@ def markdown_tables(document: dict) -> str:
     """The rows as the Markdown tables of docs/study.md: the grid (float and int8), then the learning curve (the
     float rows of every cell and width that has runs on less data)."""
     threshold = document["settings"]["accuracy_threshold"]
-    grid = ["| cell | width | int8 | params | weights (KiB) | state (bytes) | mult-adds per audio s (M) | seeds | "
-            f"SC 12-class | FSDD digits | training (min) | steps to {threshold:.0%} dev | engine CPU ms per audio s | "
-            "batched | server CPU ms per audio s | batched |", "|---" * 16 + "|"]
+    grid = [
+        "| cell | width | int8 | params | weights (KiB) | state (bytes) | mult-adds per audio s (M) | seeds | "
+        f"SC 12-class | FSDD digits | training (min) | steps to {threshold:.0%} dev | engine CPU ms per audio s | "
+        "batched | server CPU ms per audio s | batched |",
+        "|---" * 16 + "|",
+    ]
     curve = ["| cell | width | real clips | seeds | SC 12-class | FSDD digits |", "|---" * 6 + "|"]
     rows = document["rows"]
     curves = {(r["cell"], r["width"]) for r in rows if r["data_fraction"] < 1.0}
     for row in rows:
         seeds = len(row["seeds"])
         if (row["cell"], row["width"]) in curves and not row["int8"]:
-            curve.append(f"| {row['cell'].upper()} | {row['width']} | {row['data_fraction']:.0%} | {seeds} | "
-                         f"{_percent(row, 'sc_accuracy')} | {_percent(row, 'fsdd_accuracy')} |")
+            curve.append(
+                f"| {row['cell'].upper()} | {row['width']} | {row['data_fraction']:.0%} | {seeds} | "
+                f"{_percent(row, 'sc_accuracy')} | {_percent(row, 'fsdd_accuracy')} |"
+            )
         if row["data_fraction"] < 1.0:
             continue
         steps, reached = row["steps_to_accuracy_mean"], row["reached_accuracy"]
@@ -287,10 +379,15 @@ def markdown_tables(document: dict) -> str:
             f"{'never' if steps is None else f'{steps:.0f} ({reached}/{seeds})'} | "
             f"{_number(row['cpu_ms_per_audio_s'], '.3f')} | {_number(row['batched_cpu_ms_per_audio_s'], '.3f')} | "
             f"{_number(row.get('server_cpu_ms_per_audio_s'), '.2f')} | "
-            f"{_number(row.get('server_batched_cpu_ms_per_audio_s'), '.2f')} |")
+            f"{_number(row.get('server_batched_cpu_ms_per_audio_s'), '.2f')} |"
+        )
     missing = document.get("without_checkpoint")
-    note = (f"\n{len(missing)} runs have no checkpoint (the JSON's without_checkpoint names them): their accuracies "
-            "come from the cache and their training from their histories. Left out (-) where no checkpoint of a cell "
-            "and width is there: sizes, multiply-adds and CPU, with the cells' throughput and the figures of them. "
-            f"`make study` retrains the checkpoints ({CHECKPOINTS} lists those measured).\n" if missing else "")
+    note = (
+        f"\n{len(missing)} runs have no checkpoint (the JSON's without_checkpoint names them): their accuracies "
+        "come from the cache and their training from their histories. Left out (-) where no checkpoint of a cell "
+        "and width is there: sizes, multiply-adds and CPU, with the cells' throughput and the figures of them. "
+        f"`make study` retrains the checkpoints ({CHECKPOINTS} lists those measured).\n"
+        if missing
+        else ""
+    )
     return "\n".join(grid) + "\n" + ("\nLearning curve:\n\n" + "\n".join(curve) + "\n" if curves else "") + note

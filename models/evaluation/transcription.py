@@ -11,10 +11,10 @@ from tqdm import tqdm
 from rnnvoice.models.data.corpus import SAMPLE_RATE, load_clip
 from rnnvoice.models.data.mixing import speech_extent
 from rnnvoice.models.data.transcription_corpus import Recording
-from rnnvoice.models.types import Decoder
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer, normalise
 from rnnvoice.models.nlu.intents import parse_intent
 from rnnvoice.models.streaming.transcription_stream import Transcript, transcription_stream
+from rnnvoice.models.types import Decoder
 
 CHUNK_S = 0.1
 
@@ -36,16 +36,23 @@ def error_rates(rows: list[dict]) -> dict[str, float]:
     """The word error rate of rows of `word_errors`, and each kind's share of the reference words."""
     words = max(1, sum(r["words"] for r in rows))
     counts = {kind: sum(r[kind] for r in rows) for kind in ERROR_KINDS}
-    return {"word_error_rate": round(sum(counts.values()) / words, 4)} | \
-        {f"{kind}_rate": round(n / words, 4) for kind, n in counts.items()}
+    return {"word_error_rate": round(sum(counts.values()) / words, 4)} | {
+        f"{kind}_rate": round(n / words, 4) for kind, n in counts.items()
+    }
 
 
 def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
     return error_rates([word_errors(r, h) for r, h in zip(references, hypotheses)])["word_error_rate"]
 
 
-def transcribe(model: SpeechRecognizer, wave, rate: int = SAMPLE_RATE, decoder: Decoder = Decoder.BEAM,
-               hints: list[str] | None = None, chunk_s: float = CHUNK_S) -> tuple[list[Transcript], float]:
+def transcribe(
+    model: SpeechRecognizer,
+    wave,
+    rate: int = SAMPLE_RATE,
+    decoder: Decoder = Decoder.BEAM,
+    hints: list[str] | None = None,
+    chunk_s: float = CHUNK_S,
+) -> tuple[list[Transcript], float]:
     """Every partial and final result of one recording streamed in chunks, and the compute seconds it took."""
     stream = transcription_stream(model, rate, decoder=decoder, hints=hints)
     step = max(1, round(chunk_s * rate))
@@ -57,8 +64,9 @@ def final_text(results: list[Transcript]) -> str:
     return " ".join(r.text for r in results if r.is_final)
 
 
-def transcribe_all(model: SpeechRecognizer, recordings: list[Recording], decoder: Decoder = Decoder.GREEDY
-                   ) -> list[str]:
+def transcribe_all(
+    model: SpeechRecognizer, recordings: list[Recording], decoder: Decoder = Decoder.GREEDY
+) -> list[str]:
     return [final_text(transcribe(model, load_clip(r.path), decoder=decoder)[0]) for r in recordings]
 
 
@@ -80,8 +88,9 @@ class TranscriptionReport:
     errors: list[dict]
 
 
-def transcription_report(model: SpeechRecognizer, recordings: list[Recording],
-                         decoder: Decoder = Decoder.BEAM) -> TranscriptionReport:
+def transcription_report(
+    model: SpeechRecognizer, recordings: list[Recording], decoder: Decoder = Decoder.BEAM
+) -> TranscriptionReport:
     by_speaker = defaultdict(list)
     rows = []
     compute_s = audio_s = 0.0
@@ -95,10 +104,16 @@ def transcription_report(model: SpeechRecognizer, recordings: list[Recording],
         hypothesis = final_text(results)
         errors = word_errors(r.text, hypothesis)
         row = {
-            "file": r.path, "speaker": r.speaker, "reference": normalise(r.text), "hypothesis": hypothesis,
-            "errors": sum(errors[kind] for kind in ERROR_KINDS), **errors,
+            "file": r.path,
+            "speaker": r.speaker,
+            "reference": normalise(r.text),
+            "hypothesis": hypothesis,
+            "errors": sum(errors[kind] for kind in ERROR_KINDS),
+            **errors,
             # Scored only where the reference is a command the grammar knows.
-            "intent_ok": (parse_intent(hypothesis) == parse_intent(r.text)) if parse_intent(r.text).name != "unknown" else None,
+            "intent_ok": (parse_intent(hypothesis) == parse_intent(r.text))
+            if parse_intent(r.text).name != "unknown"
+            else None,
             "final_latency_s": finals[-1].decided_s - offset if finals else None,
             "first_partial_s": partials[0].decided_s - onset if partials else None,
         }
@@ -106,19 +121,27 @@ def transcription_report(model: SpeechRecognizer, recordings: list[Recording],
         by_speaker[r.speaker].append(row)
 
     def summary(group: list[dict]) -> dict:
-        return {"recordings": len(group), **error_rates(group),
-                "sentence_accuracy": round(float(np.mean([x["errors"] == 0 for x in group])), 4),
-                "intent_accuracy": round(float(np.mean(scored)), 4) if (scored := [x["intent_ok"] for x in group
-                                                                                  if x["intent_ok"] is not None]) else None}
+        return {
+            "recordings": len(group),
+            **error_rates(group),
+            "sentence_accuracy": round(float(np.mean([x["errors"] == 0 for x in group])), 4),
+            "intent_accuracy": round(float(np.mean(scored)), 4)
+            if (scored := [x["intent_ok"] for x in group if x["intent_ok"] is not None])
+            else None,
+        }
 
     overall = summary(rows)
     latencies = [x["final_latency_s"] for x in rows if x["final_latency_s"] is not None]
     partials = [x["first_partial_s"] for x in rows if x["first_partial_s"] is not None]
     return TranscriptionReport(
-        recordings=len(rows), speakers=len(by_speaker), word_error_rate=overall["word_error_rate"],
-        substitution_rate=overall["substitutions_rate"], deletion_rate=overall["deletions_rate"],
+        recordings=len(rows),
+        speakers=len(by_speaker),
+        word_error_rate=overall["word_error_rate"],
+        substitution_rate=overall["substitutions_rate"],
+        deletion_rate=overall["deletions_rate"],
         insertion_rate=overall["insertions_rate"],
-        sentence_accuracy=overall["sentence_accuracy"], intent_accuracy=overall["intent_accuracy"],
+        sentence_accuracy=overall["sentence_accuracy"],
+        intent_accuracy=overall["intent_accuracy"],
         final_latency_median_s=round(float(np.median(latencies)), 3) if latencies else float("nan"),
         final_latency_p90_s=round(float(np.percentile(latencies, 90)), 3) if latencies else float("nan"),
         first_partial_median_s=round(float(np.median(partials)), 3) if partials else float("nan"),

@@ -26,8 +26,12 @@ def save_model(model: RecurrentModel, path: Path, **metadata) -> None:
 def plain_dict(config) -> dict:
     """A config dataclass as `dataclasses.asdict`, with enums as plain strings: a file loaded with
     weights_only=True may hold no classes of ours, enums included."""
-    return dataclasses.asdict(config, dict_factory=lambda fields: {
-        name: str(value) if isinstance(value, StrEnum) else value for name, value in fields})
+    return dataclasses.asdict(
+        config,
+        dict_factory=lambda fields: {
+            name: str(value) if isinstance(value, StrEnum) else value for name, value in fields
+        },
+    )
 
 
 def build_model(config: ModelConfig) -> RecurrentModel:

@@ -3,7 +3,6 @@ to its endpoint, the grammar reads its intent, then listening for the wake word 
 
 from dataclasses import dataclass
 
-from rnnvoice.models.types import Decoder
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
 from rnnvoice.models.nlu.intents import Intent, parse_intent
@@ -12,6 +11,7 @@ from rnnvoice.models.streaming.keyword_stream import KeywordTask
 from rnnvoice.models.streaming.model_step import Posteriors
 from rnnvoice.models.streaming.stream import Stream, StreamOutput, open_fronts
 from rnnvoice.models.streaming.transcription_stream import Endpointing, Transcript, TranscriptionTask
+from rnnvoice.models.types import Decoder
 from rnnvoice.models.vocabulary import WAKE_WORD
 
 # A wake word with no command after it gives up after this long.
@@ -35,8 +35,7 @@ class AssistantTask:
         self.transcriber = transcriber
         self.wake: Detection | None = None
 
-    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
-               ) -> StreamOutput:
+    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float) -> StreamOutput:
         heard = self.spotter.accept(posteriors[:1], first_step, final, audio_s)
         transcribed = self.transcriber.accept(posteriors[1:], first_step, final, audio_s)
         out = StreamOutput(time_s=transcribed.time_s)
@@ -59,11 +58,20 @@ class AssistantTask:
         return out
 
 
-def assistant_stream(keywords: KeywordSpotter, recognizer: SpeechRecognizer, input_rate: int,
-                     sensitivity: float = DEFAULT_SENSITIVITY, decoder: Decoder = Decoder.BEAM,
-                     hints: list[str] | None = None, endpointing: Endpointing = Endpointing(), interim: bool = True,
-                     max_alternatives: int = 0) -> Stream:
+def assistant_stream(
+    keywords: KeywordSpotter,
+    recognizer: SpeechRecognizer,
+    input_rate: int,
+    sensitivity: float = DEFAULT_SENSITIVITY,
+    decoder: Decoder = Decoder.BEAM,
+    hints: list[str] | None = None,
+    endpointing: Endpointing = Endpointing(),
+    interim: bool = True,
+    max_alternatives: int = 0,
+) -> Stream:
     """Both models over the same audio, each with its own state; one front end when their features agree."""
-    task = AssistantTask(KeywordTask(keywords, {WAKE_WORD: sensitivity}),
-                         TranscriptionTask(recognizer, decoder, hints, endpointing, interim, max_alternatives))
+    task = AssistantTask(
+        KeywordTask(keywords, {WAKE_WORD: sensitivity}),
+        TranscriptionTask(recognizer, decoder, hints, endpointing, interim, max_alternatives),
+    )
     return Stream(*open_fronts([keywords, recognizer], input_rate), task)

@@ -15,8 +15,9 @@ from rnnvoice.models.streaming.keyword_detector import Detection, KeywordDetecto
 __all__ = ["accept_together"]
 
 
-def accept_together(detectors: list[KeywordDetector], posteriors: list[np.ndarray], speech: list[np.ndarray]
-                    ) -> list[tuple[np.ndarray, list[Detection]]]:
+def accept_together(
+    detectors: list[KeywordDetector], posteriors: list[np.ndarray], speech: list[np.ndarray]
+) -> list[tuple[np.ndarray, list[Detection]]]:
     """Each detector's `accept(posteriors[b], speech[b])`: (S_b, C) and (S_b,), S_b >= 1."""
     groups: dict[tuple, list[int]] = {}
     for b, d in enumerate(detectors):
@@ -56,8 +57,9 @@ def _smooth(detectors: list[KeywordDetector], posteriors: list[np.ndarray], step
     return smoothed
 
 
-def _decide(detectors: list[KeywordDetector], posteriors: list[np.ndarray], speech: list[np.ndarray]
-            ) -> list[tuple[np.ndarray, list[Detection]]]:
+def _decide(
+    detectors: list[KeywordDetector], posteriors: list[np.ndarray], speech: list[np.ndarray]
+) -> list[tuple[np.ndarray, list[Detection]]]:
     lengths = np.array([len(p) for p in posteriors])
     steps = int(lengths.max())
     smoothed = _smooth(detectors, posteriors, steps)

@@ -127,4 +127,6 @@ class KeywordDetector:
         start_step = self.speech_onset if recent else step - round(0.5 / self.step_s)
         end_s = (end_step + 1) * self.step_s
         start_s = max(start_step * self.step_s, end_s - self.config.max_word_s, 0.0)
-        return Detection(self.keywords[k], score, round(start_s, 3), round(end_s, 3), round((step + 1) * self.step_s, 3))
+        return Detection(
+            self.keywords[k], score, round(start_s, 3), round(end_s, 3), round((step + 1) * self.step_s, 3)
+        )

@@ -6,8 +6,13 @@ import numpy as np
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
 from rnnvoice.models.streaming.keyword_batch import accept_together
-from rnnvoice.models.streaming.keyword_detector import (DEFAULT_SENSITIVITY, DetectorConfig, KeywordDetector,
-                                                        threshold_for, within_audio)
+from rnnvoice.models.streaming.keyword_detector import (
+    DEFAULT_SENSITIVITY,
+    DetectorConfig,
+    KeywordDetector,
+    threshold_for,
+    within_audio,
+)
 from rnnvoice.models.streaming.model_step import Posteriors
 from rnnvoice.models.streaming.phrase_spotter import DEFAULT_THRESHOLD, PhraseSpotter, phrases_for
 from rnnvoice.models.streaming.stream import SideBySide, Stream, StreamOutput, open_fronts
@@ -22,8 +27,13 @@ def detector_for(model: KeywordSpotter, **overrides) -> DetectorConfig:
 class KeywordTask:
     """Detections from per-step posteriors (classes (S, C), speech (S,)) in any chunking."""
 
-    def __init__(self, model: KeywordSpotter, sensitivities: dict[str, float] | None = None,
-                 detector: DetectorConfig | None = None, interim_scores: bool = False):
+    def __init__(
+        self,
+        model: KeywordSpotter,
+        sensitivities: dict[str, float] | None = None,
+        detector: DetectorConfig | None = None,
+        interim_scores: bool = False,
+    ):
         labels = model.config.labels
         sensitivities = sensitivities or {k: DEFAULT_SENSITIVITY for k in labels if k in KEYWORDS}
         # Each keyword's threshold as tuned for this model (`rnnvoice calibrate`), unless a detector is given.
@@ -34,28 +44,42 @@ class KeywordTask:
         self.detector = KeywordDetector(labels, thresholds, self.step_s, detector)
         self.interim_scores = interim_scores
 
-    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
-               ) -> StreamOutput:
+    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float) -> StreamOutput:
         classes, speech = posteriors[0]
         decided = self.detector.accept(classes, speech) if len(classes) else None
         scores = self.keyword_scores(decided[0][-1]) if decided and self.interim_scores and not final else None
         return self._output(decided, scores, first_step + len(classes), final, audio_s)
 
     @staticmethod
-    def accept_together(tasks: list["KeywordTask"], posteriors: list[tuple[Posteriors, ...]], first_steps: list[int],
-                        finals: list[bool], audio_s: list[float]) -> list[StreamOutput]:
+    def accept_together(
+        tasks: list["KeywordTask"],
+        posteriors: list[tuple[Posteriors, ...]],
+        first_steps: list[int],
+        finals: list[bool],
+        audio_s: list[float],
+    ) -> list[StreamOutput]:
         """`accept` of many streams' tasks, their detectors stepped together: the same outputs."""
         stepped = [b for b, p in enumerate(posteriors) if len(p[0][0])]
-        decided = dict(zip(stepped, accept_together([tasks[b].detector for b in stepped],
-                                                    [posteriors[b][0][0] for b in stepped],
-                                                    [posteriors[b][0][1] for b in stepped])))
+        decided = dict(
+            zip(
+                stepped,
+                accept_together(
+                    [tasks[b].detector for b in stepped],
+                    [posteriors[b][0][0] for b in stepped],
+                    [posteriors[b][0][1] for b in stepped],
+                ),
+            )
+        )
         asking = [b for b in stepped if tasks[b].interim_scores and not finals[b]]
         scores = dict(zip(asking, _last_scores([tasks[b] for b in asking], [decided[b][0] for b in asking])))
-        return [task._output(decided.get(b), scores.get(b), first + len(p[0][0]), final, a)
-                for b, (task, p, first, final, a) in enumerate(zip(tasks, posteriors, first_steps, finals, audio_s))]
+        return [
+            task._output(decided.get(b), scores.get(b), first + len(p[0][0]), final, a)
+            for b, (task, p, first, final, a) in enumerate(zip(tasks, posteriors, first_steps, finals, audio_s))
+        ]
 
-    def _output(self, decided: tuple | None, scores: dict[str, float] | None, steps: int, final: bool,
-                audio_s: float) -> StreamOutput:
+    def _output(
+        self, decided: tuple | None, scores: dict[str, float] | None, steps: int, final: bool, audio_s: float
+    ) -> StreamOutput:
         """What the detector decided on a chunk's steps (None: it had none) and the interim scores, the stream now
         `steps` long."""
         end_s = steps * self.step_s
@@ -86,15 +110,19 @@ def _last_scores(tasks: list[KeywordTask], smoothed: list[np.ndarray]) -> list[d
 class PhraseTask:
     """Detections of phrases chosen at run time, from the recogniser's log-probabilities (S, V) in any chunking."""
 
-    def __init__(self, recognizer: SpeechRecognizer, sensitivities: dict[str, float], interim_scores: bool = False,
-                 threshold: float = DEFAULT_THRESHOLD):
+    def __init__(
+        self,
+        recognizer: SpeechRecognizer,
+        sensitivities: dict[str, float],
+        interim_scores: bool = False,
+        threshold: float = DEFAULT_THRESHOLD,
+    ):
         """sensitivities: phrase text -> 0..1; threshold: the score that fires at sensitivity 0.5."""
         self.step_s = recognizer.config.features.step_s
         self.spotter = PhraseSpotter(phrases_for(sensitivities, threshold), self.step_s)
         self.interim_scores = interim_scores
 
-    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
-               ) -> StreamOutput:
+    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float) -> StreamOutput:
         log_probs = posteriors[0]
         detections = self.spotter.accept(log_probs)
         if final:
@@ -105,9 +133,15 @@ class PhraseTask:
         return StreamOutput(detections=detections, scores=scores, time_s=(first_step + len(log_probs)) * self.step_s)
 
 
-def keyword_stream(model: KeywordSpotter | None, input_rate: int, sensitivities: dict[str, float] | None = None,
-                   detector: DetectorConfig | None = None, interim_scores: bool = False,
-                   recognizer: SpeechRecognizer | None = None, phrases: dict[str, float] | None = None) -> Stream:
+def keyword_stream(
+    model: KeywordSpotter | None,
+    input_rate: int,
+    sensitivities: dict[str, float] | None = None,
+    detector: DetectorConfig | None = None,
+    interim_scores: bool = False,
+    recognizer: SpeechRecognizer | None = None,
+    phrases: dict[str, float] | None = None,
+) -> Stream:
     """Keyword detections for a stream fed in chunks of any size: the keyword model's (unless None) and, for
     phrases (text -> sensitivity), the recogniser's, side by side."""
     tasks, models = [], []

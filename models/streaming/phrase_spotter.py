@@ -99,8 +99,10 @@ class PhraseSpotter:
 
     def _viterbi(self, ratio: np.ndarray, step: int, boundary: bool) -> None:
         score, start = self.score.copy(), self.start.copy()  # staying in a state
-        candidates = [(np.where(self.advance, np.roll(self.score, 1), -np.inf), np.roll(self.start, 1)),
-                      (np.where(self.skip, np.roll(self.score, 2), -np.inf), np.roll(self.start, 2))]
+        candidates = [
+            (np.where(self.advance, np.roll(self.score, 1), -np.inf), np.roll(self.start, 1)),
+            (np.where(self.skip, np.roll(self.score, 2), -np.inf), np.roll(self.start, 2)),
+        ]
         for other, other_start in candidates:
             better = other > score
             score, start = np.where(better, other, score), np.where(better, other_start, start)
@@ -123,8 +125,15 @@ class PhraseSpotter:
                 self.peak[k] = None  # the word goes on: the phrase was only its beginning
             elif peak is not None and step - peak[2] >= self.settle_steps:
                 score, first, end = peak
-                detections.append(Detection(self.phrases[k].text, round(score, 4), round(first * self.step_s, 3),
-                                            round((end + 1) * self.step_s, 3), round((step + 1) * self.step_s, 3)))
+                detections.append(
+                    Detection(
+                        self.phrases[k].text,
+                        round(score, 4),
+                        round(first * self.step_s, 3),
+                        round((end + 1) * self.step_s, 3),
+                        round((step + 1) * self.step_s, 3),
+                    )
+                )
                 self.peak[k] = None
                 self.score[self.owner == k] = -np.inf  # the path that fired is spent: one utterance, one detection
         return detections

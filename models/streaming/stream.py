@@ -44,11 +44,16 @@ class StreamOutput:
         """Two tasks' outputs of the same steps as one (detections in the order they were decided)."""
         return StreamOutput(
             detections=sorted(self.detections + other.detections, key=lambda d: d.detected_s),
-            transcripts=self.transcripts + other.transcripts, commands=self.commands + other.commands,
+            transcripts=self.transcripts + other.transcripts,
+            commands=self.commands + other.commands,
             smoothed=self.smoothed if self.smoothed is not None else other.smoothed,
-            scores=None if self.scores is None and other.scores is None else {**(self.scores or {}), **(other.scores or {})},
-            time_s=max(self.time_s, other.time_s), voice=self.voice + other.voice,
-            silence_s=max(self.silence_s, other.silence_s))
+            scores=None
+            if self.scores is None and other.scores is None
+            else {**(self.scores or {}), **(other.scores or {})},
+            time_s=max(self.time_s, other.time_s),
+            voice=self.voice + other.voice,
+            silence_s=max(self.silence_s, other.silence_s),
+        )
 
     @property
     def finals(self) -> int:
@@ -63,8 +68,9 @@ class Task(Protocol):
     of many streams' tasks at once, which `step_streams` then calls with every such stream of a batch.
     """
 
-    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
-               ) -> StreamOutput: ...
+    def accept(
+        self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
+    ) -> StreamOutput: ...
 
 
 class SideBySide:
@@ -73,10 +79,11 @@ class SideBySide:
     def __init__(self, tasks: list[tuple[Task, slice]]):
         self.tasks = tasks
 
-    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
-               ) -> StreamOutput:
-        return functools.reduce(StreamOutput.merge, [task.accept(posteriors[lanes], first_step, final, audio_s)
-                                                     for task, lanes in self.tasks])
+    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float) -> StreamOutput:
+        return functools.reduce(
+            StreamOutput.merge,
+            [task.accept(posteriors[lanes], first_step, final, audio_s) for task, lanes in self.tasks],
+        )
 
 
 def step_count(posteriors: tuple[Posteriors, ...] | list[Posteriors]) -> int:
@@ -139,8 +146,9 @@ class Stream:
 Chunk = tuple[Stream, torch.Tensor | None]
 
 
-def step_streams(chunks: list[Chunk], max_batch: int = 1 << 30,
-                 batched: Callable[[object, int], None] | None = None) -> list[StreamOutput | Exception]:
+def step_streams(
+    chunks: list[Chunk], max_batch: int = 1 << 30, batched: Callable[[object, int], None] | None = None
+) -> list[StreamOutput | Exception]:
     """One chunk of each stream (at most one per stream) through front end, model and decisions, every model
     stepped over the lanes of all the streams at once, at most `max_batch` lanes a step.
 
@@ -184,8 +192,12 @@ def _front_ends(chunks: list[Chunk], results: list) -> dict[int, list[torch.Tens
     return features
 
 
-def _model_steps(chunks: list[Chunk], features: dict[int, list[torch.Tensor]], max_batch: int,
-                 batched: Callable[[object, int], None] | None) -> list[list[Posteriors | Exception | None]]:
+def _model_steps(
+    chunks: list[Chunk],
+    features: dict[int, list[torch.Tensor]],
+    max_batch: int,
+    batched: Callable[[object, int], None] | None,
+) -> list[list[Posteriors | Exception | None]]:
     """Each chunk's posteriors per lane (or the exception its step raised): every model stepped once over the
     lanes of all chunks (per max_batch)."""
     groups = defaultdict(list)  # model -> [(chunk, lane)]
@@ -197,8 +209,9 @@ def _model_steps(chunks: list[Chunk], features: dict[int, list[torch.Tensor]], m
         for first in range(0, len(members), max_batch):
             part = members[first : first + max_batch]
             started = time.perf_counter()
-            stepped = _step_apart_on_failure([chunks[i][0].lanes[j][1] for i, j in part],
-                                             [features[i][j] for i, j in part])
+            stepped = _step_apart_on_failure(
+                [chunks[i][0].lanes[j][1] for i, j in part], [features[i][j] for i, j in part]
+            )
             for (i, j), p in zip(part, stepped):
                 posteriors[i][j] = p
             _charge([chunks[i][0] for i, _ in part], time.perf_counter() - started)
@@ -236,9 +249,13 @@ def _decisions(chunks: list[Chunk], posteriors: list[list[Posteriors]], results:
         started = time.perf_counter()
         streams = [chunks[i][0] for i in members]
         try:
-            outputs = together([s.task for s in streams], [tuple(posteriors[i]) for i in members],
-                               [s.steps for s in streams], [chunks[i][1] is None for i in members],
-                               [s.audio_s for s in streams])
+            outputs = together(
+                [s.task for s in streams],
+                [tuple(posteriors[i]) for i in members],
+                [s.steps for s in streams],
+                [chunks[i][1] is None for i in members],
+                [s.audio_s for s in streams],
+            )
         except Exception as e:  # handed back to the callers of the streams decided together
             outputs = [e] * len(members)
         for i, stream, out in zip(members, streams, outputs):

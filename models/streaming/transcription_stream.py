@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnvoice.models.decoding.ctc import (Alternative, Hypothesis, alternatives, make_decoder,
-                                          word_confidences)
+from rnnvoice.models.decoding.ctc import Alternative, Hypothesis, alternatives, make_decoder, word_confidences
 from rnnvoice.models.nets.speech_recognizer import BLANK, INDEX, SpeechRecognizer
 from rnnvoice.models.streaming.model_step import Posteriors
 from rnnvoice.models.streaming.stream import Stream, StreamOutput, open_fronts
+from rnnvoice.models.types import Decoder
 
 # Chosen on new commands in training voices: 0.25 s split one in five utterances at a pause, 0.35 s
 # one in forty, still within 0.4 s of the end of speech at the 90th percentile.
@@ -66,8 +66,15 @@ class Transcript:
 class TranscriptionTask:
     """Transcripts from per-step token log-probabilities (S, V) in any chunking."""
 
-    def __init__(self, model: SpeechRecognizer, decoder: Decoder = Decoder.BEAM, hints: list[str] | None = None,
-                 endpointing: Endpointing = Endpointing(), interim: bool = True, max_alternatives: int = 0):
+    def __init__(
+        self,
+        model: SpeechRecognizer,
+        decoder: Decoder = Decoder.BEAM,
+        hints: list[str] | None = None,
+        endpointing: Endpointing = Endpointing(),
+        interim: bool = True,
+        max_alternatives: int = 0,
+    ):
         self.step_s = model.config.features.step_s
         self.audio_s = 0.0
         self.decoder_kind, self.hints = decoder, hints
@@ -98,8 +105,7 @@ class TranscriptionTask:
         buffered = self.history[step - self.history_start :]
         return self._decode(buffered, step) if len(buffered) else []
 
-    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
-               ) -> StreamOutput:
+    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float) -> StreamOutput:
         log_probs = posteriors[0]
         self.audio_s = audio_s
         end_step = first_step + len(log_probs)
@@ -132,7 +138,7 @@ class TranscriptionTask:
         voiced = np.nonzero(~blank)[0]
         if self.after_pause:
             needed = max(1, round(COMMAND_PAUSE_S / self.step_s))
-            for i, is_blank in enumerate(blank):
+            for is_blank in blank:
                 self.pause_steps = self.pause_steps + 1 if is_blank else 0
                 if self.pause_steps >= needed:
                     self.after_pause = False
@@ -140,10 +146,16 @@ class TranscriptionTask:
             else:
                 return results
         while i < len(log_probs):
-            silence_end = (self.utterance_start + self.initial_steps if self.last_voiced is None
-                           else self.last_voiced + 1 + self.endpoint_steps) - first_step
-            limit = math.inf if self.first_voiced is None or math.isinf(self.max_steps) else \
-                math.ceil(self.first_voiced + self.max_steps) - first_step
+            silence_end = (
+                self.utterance_start + self.initial_steps
+                if self.last_voiced is None
+                else self.last_voiced + 1 + self.endpoint_steps
+            ) - first_step
+            limit = (
+                math.inf
+                if self.first_voiced is None or math.isinf(self.max_steps)
+                else math.ceil(self.first_voiced + self.max_steps) - first_step
+            )
             end = min(silence_end, limit, len(log_probs))
             ahead = voiced[(voiced >= i) & (voiced < end)]
             if len(ahead):
@@ -170,19 +182,35 @@ class TranscriptionTask:
             confidences = word_confidences(ranked)
         else:
             ranked, confidences = [], [w.confidence for w in best.words()]
-        words = tuple(WordTiming(w.text, round(w.start_step * s, 3), round((w.end_step + 1) * s, 3), round(c, 4))
-                      for w, c in zip(best.words(), confidences))
+        words = tuple(
+            WordTiming(w.text, round(w.start_step * s, 3), round((w.end_step + 1) * s, 3), round(c, 4))
+            for w, c in zip(best.words(), confidences)
+        )
         settled = sum(1 for t in best.steps if step - t > self.endpoint_steps)
         end_s = min(words[-1].end_s, self.audio_s) if words else step * s
         stability = 1.0 if is_final else round(settled / max(1, len(best.steps)), 3)
-        return Transcript(best.text, is_final, words[0].start_s if words else step * s, end_s,
-                          round(best.confidence, 4), stability, words, round(min(step * s, self.audio_s), 3),
-                          tuple(ranked[: self.max_alternatives]))
+        return Transcript(
+            best.text,
+            is_final,
+            words[0].start_s if words else step * s,
+            end_s,
+            round(best.confidence, 4),
+            stability,
+            words,
+            round(min(step * s, self.audio_s), 3),
+            tuple(ranked[: self.max_alternatives]),
+        )
 
 
-def transcription_stream(model: SpeechRecognizer, input_rate: int, decoder: Decoder = Decoder.BEAM,
-                         hints: list[str] | None = None, endpointing: Endpointing = Endpointing(),
-                         interim: bool = True, max_alternatives: int = 0) -> Stream:
+def transcription_stream(
+    model: SpeechRecognizer,
+    input_rate: int,
+    decoder: Decoder = Decoder.BEAM,
+    hints: list[str] | None = None,
+    endpointing: Endpointing = Endpointing(),
+    interim: bool = True,
+    max_alternatives: int = 0,
+) -> Stream:
     """Transcripts for a stream fed in chunks of any size."""
     task = TranscriptionTask(model, decoder, hints, endpointing, interim, max_alternatives)
     return Stream(*open_fronts([model], input_rate), task)

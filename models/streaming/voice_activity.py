@@ -46,8 +46,7 @@ class VoiceActivityTask:
         self.last_speech: int | None = None  # the last step of speech
         self.in_speech = False
 
-    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
-               ) -> StreamOutput:
+    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float) -> StreamOutput:
         out = self.task.accept(posteriors, first_step, final, audio_s)
         events = []
         for step, is_speech in enumerate(self.speech(posteriors).tolist(), first_step):

@@ -77,14 +77,23 @@ class TrainConfig:
         object.__setattr__(self, "cell", Cell(self.cell))
 
     def features(self) -> FeatureConfig:
-        return FeatureConfig(normalization=self.normalization, log_floor=self.log_floor,
-                             relative_floor=self.relative_floor)
+        return FeatureConfig(
+            normalization=self.normalization, log_floor=self.log_floor, relative_floor=self.relative_floor
+        )
 
     @staticmethod
     def for_task(task: Task, **overrides) -> "TrainConfig":
         """The shipped recipe of a task, with any field overridden."""
-        recipe = {Task.TRANSCRIPTION: {"hidden_size": 256, "num_layers": 3, "batch_size": 16, "seconds": 8.0,
-                                       "lr": 2e-3, "steps": 4000}}.get(task, {})
+        recipe = {
+            Task.TRANSCRIPTION: {
+                "hidden_size": 256,
+                "num_layers": 3,
+                "batch_size": 16,
+                "seconds": 8.0,
+                "lr": 2e-3,
+                "steps": 4000,
+            }
+        }.get(task, {})
         return TrainConfig(task=task, **{**recipe, **overrides})
 
 
@@ -102,15 +111,28 @@ class KeywordJob:
             real = [c for c in train_clips if c.source != "tts" and c.label != SILENCE]
             kept = set(random.Random(config.seed).sample(real, round(config.real_fraction * len(real))))
             train_clips = [c for c in train_clips if c.source == "tts" or c.label == SILENCE or c in kept]
-        model_config = ModelConfig(Task.KEYWORDS, config.cell, config.hidden_size, config.num_layers, labels=LABELS,
-                                   features=config.features(), pool_s=config.pool_s)
+        model_config = ModelConfig(
+            Task.KEYWORDS,
+            config.cell,
+            config.hidden_size,
+            config.num_layers,
+            labels=LABELS,
+            features=config.features(),
+            pool_s=config.pool_s,
+        )
         self.model = KeywordSpotter(model_config)
-        mix = MixConfig(seconds=config.seconds, real_share=config.real_share,
-                        real_speakers_full=config.real_speakers_full, short_prob=config.short_prob,
-                        level_db=(config.level_db_min, config.level_db_max), pool_s=config.pool_s)
+        mix = MixConfig(
+            seconds=config.seconds,
+            real_share=config.real_share,
+            real_speakers_full=config.real_speakers_full,
+            short_prob=config.short_prob,
+            level_db=(config.level_db_min, config.level_db_max),
+            pool_s=config.pool_s,
+        )
         self.mixer = KeywordMixer(train_clips, self.noise, model_config.features, mix, seed=config.seed)
-        weights = torch.tensor([config.keyword_weight if k in model_config.keywords else 1.0
-                                for k in model_config.labels])
+        weights = torch.tensor(
+            [config.keyword_weight if k in model_config.keywords else 1.0 for k in model_config.labels]
+        )
         self.classes = nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE, label_smoothing=config.label_smoothing)
         self.speech = nn.BCEWithLogitsLoss()
         self.speech_weight = config.speech_weight
@@ -127,7 +149,9 @@ class KeywordJob:
         from rnnvoice.models.evaluation.keywords import classify_clips
 
         predicted = classify_clips(self.model, self.dev)
-        return {"dev_accuracy": round(sum(p == c.label for p, c in zip(predicted, self.dev)) / max(1, len(self.dev)), 4)}
+        return {
+            "dev_accuracy": round(sum(p == c.label for p, c in zip(predicted, self.dev)) / max(1, len(self.dev)), 4)
+        }
 
 
 class TranscriptionJob:
@@ -135,15 +159,31 @@ class TranscriptionJob:
 
     def __init__(self, config: TrainConfig):
         corpus = Path(config.corpus)
-        self.heldout = [r for part in ("heldout/tts", "heldout/fsdd") if (corpus / part).is_dir()
-                        for r in read_transcripts(corpus / part)[:60]]
-        model_config = ModelConfig(Task.TRANSCRIPTION, config.cell, config.hidden_size, config.num_layers,
-                                   labels=TOKENS, features=config.features())
+        self.heldout = [
+            r
+            for part in ("heldout/tts", "heldout/fsdd")
+            if (corpus / part).is_dir()
+            for r in read_transcripts(corpus / part)[:60]
+        ]
+        model_config = ModelConfig(
+            Task.TRANSCRIPTION,
+            config.cell,
+            config.hidden_size,
+            config.num_layers,
+            labels=TOKENS,
+            features=config.features(),
+        )
         self.model = SpeechRecognizer(model_config)
-        mix = MixConfig(seconds=config.seconds, run_on_prob=0.0, short_prob=0.0,
-                        level_db=(config.level_db_min, config.level_db_max))
-        self.mixer = UtteranceMixer(read_transcripts(corpus / "train"), NoiseBank(sorted((corpus / "noise").glob("*.wav"))),
-                                    model_config.features, mix, seed=config.seed)
+        mix = MixConfig(
+            seconds=config.seconds, run_on_prob=0.0, short_prob=0.0, level_db=(config.level_db_min, config.level_db_max)
+        )
+        self.mixer = UtteranceMixer(
+            read_transcripts(corpus / "train"),
+            NoiseBank(sorted((corpus / "noise").glob("*.wav"))),
+            model_config.features,
+            mix,
+            seed=config.seed,
+        )
 
     def loss(self, batch) -> torch.Tensor:
         x, targets, lengths = batch
@@ -205,8 +245,13 @@ def train(config: TrainConfig) -> Path:
         elapsed = history[-1]["elapsed_s"] if history else 0.0
         log.info("resuming %s at step %d", out, done)
     started = time.time() - elapsed
-    progress = tqdm(range(done + 1, config.steps + 1), desc=f"training {config.task} {config.cell}", unit="batch",
-                    initial=done, total=config.steps)
+    progress = tqdm(
+        range(done + 1, config.steps + 1),
+        desc=f"training {config.task} {config.cell}",
+        unit="batch",
+        initial=done,
+        total=config.steps,
+    )
     for step in progress:
         model.train()
         loss = job.loss(job.mixer.batch(config.batch_size))
@@ -220,10 +265,19 @@ def train(config: TrainConfig) -> Path:
             model.eval()
             record |= job.evaluate()
             save_model(model, out, train=plain_dict(config), history=history)
-            torch.save({"config": plain_dict(config), "step": step, "history": history + [record],
-                        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "schedule": schedule.state_dict(), "mixer_rng": job.mixer.rng.getstate(),
-                        "torch_rng": torch.get_rng_state()}, resume)
+            torch.save(
+                {
+                    "config": plain_dict(config),
+                    "step": step,
+                    "history": history + [record],
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "mixer_rng": job.mixer.rng.getstate(),
+                    "torch_rng": torch.get_rng_state(),
+                },
+                resume,
+            )
             log.info("step %d: %s", step, record)
         history.append(record)
         progress.set_postfix(loss=f"{loss.item():.3f}")

@@ -33,8 +33,9 @@ def test_every_option_has_help_that_shows_its_default(name):
             continue
         shown = cli.HelpFormatter(name)._get_help_string(action)
         # A default of none is said in words: what leaving the option out means, or that it is needed.
-        assert "%(default)s" in shown or "default:" in shown or "needed" in shown, \
+        assert "%(default)s" in shown or "default:" in shown or "needed" in shown, (
             f"{name} {action.option_strings[0]}: {shown!r}"
+        )
     assert "(default: " in text
 
 
@@ -49,9 +50,23 @@ def test_mic_takes_the_same_transcription_and_keyword_options_as_stream():
     parsers = commands()
     stream = {a.dest: (a.option_strings, a.default) for a in options(parsers["stream"])}
     mic = {a.dest: (a.option_strings, a.default) for a in options(parsers["mic"])}
-    for dest in ("task", "cell", "server", "keywords", "phrase", "sensitivity", "hint", "endpoint_s",
-                 "initial_silence_s", "max_utterance_s", "decoder", "alternatives", "voice_events",
-                 "voice_timeout_s", "interim"):
+    for dest in (
+        "task",
+        "cell",
+        "server",
+        "keywords",
+        "phrase",
+        "sensitivity",
+        "hint",
+        "endpoint_s",
+        "initial_silence_s",
+        "max_utterance_s",
+        "decoder",
+        "alternatives",
+        "voice_events",
+        "voice_timeout_s",
+        "interim",
+    ):
         assert dest in stream and dest in mic, dest
         assert mic[dest][0] == stream[dest][0], dest
     assert (stream["interim"][1], mic["interim"][1]) == (False, True)  # a live microphone shows partials
@@ -66,11 +81,14 @@ def test_the_recognition_task_is_transcription_and_asr_is_still_understood(comma
     assert "asr" not in task.choices and "transcription" in task.choices
 
 
-@pytest.mark.parametrize("argv, library, extra", [
-    (["fuzz"], "hypothesis", "qa"),
-    (["soak", str(FIXTURES / "spoken_seven_yes.wav")], "hypothesis", "qa"),
-    (["dashboard"], "matplotlib", "plots"),  # the PNG is all it makes
-])
+@pytest.mark.parametrize(
+    "argv, library, extra",
+    [
+        (["fuzz"], "hypothesis", "qa"),
+        (["soak", str(FIXTURES / "spoken_seven_yes.wav")], "hypothesis", "qa"),
+        (["dashboard"], "matplotlib", "plots"),  # the PNG is all it makes
+    ],
+)
 def test_a_command_whose_extra_is_not_installed_says_how_to_install_it(argv, library, extra, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, library, None)  # as if not installed: importing it fails
     assert cli.main(argv) == 2

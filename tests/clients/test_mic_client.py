@@ -59,10 +59,23 @@ class MicProcess:
         # child inherits: the child restores it itself. Not with a preexec_fn: that makes Popen fork, and gRPC's
         # fork handlers then restart its poller in the child, which can abort on the fd closed for exec
         # (grpc/grpc#43055).
-        start = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                 "from rnnvoice.clients.cli import main; sys.exit(main(sys.argv[1:]))")
-        command = [sys.executable, "-X", "faulthandler", "-c", start, "mic", "--device", "speech", "--server", target,
-                   *args]
+        start = (
+            "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from rnnvoice.clients.cli import main; sys.exit(main(sys.argv[1:]))"
+        )
+        command = [
+            sys.executable,
+            "-X",
+            "faulthandler",
+            "-c",
+            start,
+            "mic",
+            "--device",
+            "speech",
+            "--server",
+            target,
+            *args,
+        ]
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
@@ -105,8 +118,11 @@ class MicProcess:
 
 
 def summary(output: str) -> re.Match:
-    found = re.search(r"summary: ([\d.]+) s of audio from 'speech', ([\d.]+) s streamed in (\d+) streams "
-                      r"\((\d+) reconnects\); detections: (.*); final transcripts and commands: (\d+)", output)
+    found = re.search(
+        r"summary: ([\d.]+) s of audio from 'speech', ([\d.]+) s streamed in (\d+) streams "
+        r"\((\d+) reconnects\); detections: (.*); final transcripts and commands: (\d+)",
+        output,
+    )
     assert found, output[-3000:]
     return found
 

@@ -23,8 +23,12 @@ RNNVOICE = [sys.executable, "-m", "rnnvoice.clients.cli"]
 @pytest.fixture()
 def serve_process():
     port = free_port()
-    process = subprocess.Popen([*RNNVOICE, "serve", "--host", "127.0.0.1", "--port", str(port), "--grace", "5"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [*RNNVOICE, "serve", "--host", "127.0.0.1", "--port", str(port), "--grace", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     client = VoiceClient(f"127.0.0.1:{port}", timeout_s=60)
     try:
         client.wait_ready(timeout_s=60)
@@ -79,8 +83,23 @@ def test_stream_command_prints_json_lines(serve_process, tmp_path):
     wav = tmp_path / "stereo_float.wav"
     rng = np.random.default_rng(0)
     soundfile.write(wav, (rng.standard_normal((44100, 2)) * 0.01).astype(np.float32), 44100, subtype="FLOAT")
-    out = subprocess.run([*RNNVOICE, "stream", str(wav), "--server", f"127.0.0.1:{port}", "--cell", "lstm",
-                          "--json", "--chunk-ms", "50"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            *RNNVOICE,
+            "stream",
+            str(wav),
+            "--server",
+            f"127.0.0.1:{port}",
+            "--cell",
+            "lstm",
+            "--json",
+            "--chunk-ms",
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert lines[-1]["type"] == "summary"
@@ -92,16 +111,18 @@ def test_stream_command_reports_server_errors(serve_process, tmp_path):
     _, _, port = serve_process
     wav = tmp_path / "odd_rate.wav"
     soundfile.write(wav, np.zeros(12345, np.int16), 12345)
-    out = subprocess.run([*RNNVOICE, "stream", str(wav), "--server", f"127.0.0.1:{port}"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [*RNNVOICE, "stream", str(wav), "--server", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 1
     assert "INVALID_ARGUMENT: unsupported sample rate 12345 Hz" in out.stderr
 
 
 def test_stream_command_says_what_is_wrong_with_a_recording_without_a_traceback(tmp_path):
     for path, reason in ((tmp_path / "missing.wav", "no such file"), (Path(__file__), "")):
-        out = subprocess.run([*RNNVOICE, "stream", str(path), "--server", "127.0.0.1:1"], capture_output=True,
-                             text=True, timeout=120)
+        out = subprocess.run(
+            [*RNNVOICE, "stream", str(path), "--server", "127.0.0.1:1"], capture_output=True, text=True, timeout=120
+        )
         assert out.returncode == 2 and "Traceback" not in out.stderr
         assert f"error: cannot read the recording {path}: {reason}" in out.stderr
 
@@ -109,8 +130,22 @@ def test_stream_command_says_what_is_wrong_with_a_recording_without_a_traceback(
 @pytest.mark.slow
 def test_stream_command_sets_the_wake_words_sensitivity_in_assistant_mode(serve_process):
     _, _, port = serve_process
-    out = subprocess.run([*RNNVOICE, "stream", str(FIXTURES / "computer_awb.wav"), "--server", f"127.0.0.1:{port}",
-                          "--task", "assistant", "--sensitivity", "0.7", "--json"], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [
+            *RNNVOICE,
+            "stream",
+            str(FIXTURES / "computer_awb.wav"),
+            "--server",
+            f"127.0.0.1:{port}",
+            "--task",
+            "assistant",
+            "--sensitivity",
+            "0.7",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1])["end_reason"] == "completed"

@@ -1,4 +1,5 @@
-"""The image built from the Dockerfile with no registry: a debootstrap base and local wheels; then run, asked and streamed to."""
+"""The image built from the Dockerfile with no registry (a debootstrap base and local wheels), then run, asked and
+streamed to."""
 
 import json
 import os
@@ -36,8 +37,9 @@ def docker(*args: str, timeout_s: float = 120, **kwargs) -> str:
 
 
 def image_id(name: str) -> str | None:
-    out = subprocess.run([binary("docker"), "image", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [binary("docker"), "image", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True, timeout=60
+    )
     return out.stdout.strip() if out.returncode == 0 else None
 
 
@@ -65,8 +67,12 @@ def base_image(engine, tmp_path_factory) -> str:
     """BASE_IMAGE, made offline when missing: debootstrap's minimal bookworm, imported as an image."""
     if image_id(BASE_IMAGE) is None:
         root = tmp_path_factory.mktemp("bookworm")
-        made = subprocess.run([binary("debootstrap"), "--variant=minbase", "bookworm", str(root), MIRROR],
-                              capture_output=True, text=True, timeout=1200)
+        made = subprocess.run(
+            [binary("debootstrap"), "--variant=minbase", "bookworm", str(root), MIRROR],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
         assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
         docker("import", "-", BASE_IMAGE, stdin=tar.stdout, timeout_s=600)
@@ -79,14 +85,28 @@ def base_image(engine, tmp_path_factory) -> str:
 def image(base_image) -> str:
     """IMAGE, built from the Dockerfile with pip limited to wheels/ (filled here from this machine's pip sources)."""
     build_requires = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
-    wheels = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "-d", str(WHEELS), str(REPO), *build_requires],
-                            capture_output=True, text=True, timeout=1800)
+    wheels = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "-d", str(WHEELS), str(REPO), *build_requires],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert wheels.returncode == 0, wheels.stderr[-3000:]
     previous = image_id(IMAGE)
     # The classic builder takes the imported base image as it is, asking no registry.
-    docker("build", "--force-rm", "-t", IMAGE, "--build-arg", f"BASE={base_image}",
-           "--build-arg", "PIP_SOURCE=--no-index --find-links /wheels", str(REPO),
-           timeout_s=3000, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    docker(
+        "build",
+        "--force-rm",
+        "-t",
+        IMAGE,
+        "--build-arg",
+        f"BASE={base_image}",
+        "--build-arg",
+        "PIP_SOURCE=--no-index --find-links /wheels",
+        str(REPO),
+        timeout_s=3000,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )
     if previous not in (None, image_id(IMAGE)):  # the last run's image, untagged now: its own layers go
         subprocess.run([binary("docker"), "rmi", previous], capture_output=True, timeout=300)
     return IMAGE
@@ -94,7 +114,8 @@ def image(base_image) -> str:
 
 @pytest.fixture(scope="module")
 def container(image):
-    """The image running as `docker run` starts it, its gRPC port published on an ephemeral loopback port; removed after."""
+    """The image running as `docker run` starts it, its gRPC port published on an ephemeral loopback port; removed
+    after."""
     name = f"rnnvoice-test-{uuid.uuid4().hex[:12]}"
     docker("run", "-d", "--name", name, "-p", "127.0.0.1::50051", image)
     try:
@@ -108,13 +129,18 @@ def health(container: str) -> dict:
 
 
 def logs(container: str) -> str:
-    return subprocess.run([binary("docker"), "logs", container], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=60).stdout[-3000:]
+    return subprocess.run(
+        [binary("docker"), "logs", container], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60
+    ).stdout[-3000:]
 
 
 def test_the_image_checks_its_models_and_runs_as_a_user(image):
-    out = subprocess.run([binary("docker"), "run", "--rm", image, "rnnvoice", "check-models"],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [binary("docker"), "run", "--rm", image, "rnnvoice", "check-models"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert checked_files(out.stdout) == dict.fromkeys(SHIPPED_FILES, "ok"), out.stdout
     user = docker("run", "--rm", image, "id", "-u").strip()
@@ -137,7 +163,9 @@ def test_keywords_streamed_through_the_published_port_are_detected(container):
         served = health_pb2_grpc.HealthStub(client.channel).Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME))
         assert served.status == health_pb2.HealthCheckResponse.SERVING
         models = {(m.task, m.cell) for m in client.list_models()}
-        assert models == {(t, c) for t in (pb.TASK_KEYWORDS, pb.TASK_TRANSCRIPTION) for c in (pb.CELL_GRU, pb.CELL_LSTM)}
+        assert models == {
+            (t, c) for t in (pb.TASK_KEYWORDS, pb.TASK_TRANSCRIPTION) for c in (pb.CELL_GRU, pb.CELL_LSTM)
+        }
         audio = read_audio(FIXTURES / "spoken_seven_yes.wav")
         for cell in ("gru", "lstm"):
             results = list(client.stream_audio(audio, cell))

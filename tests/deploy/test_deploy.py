@@ -1,4 +1,4 @@
-"""The deployment's files as their own tools read them (docker-compose, promtool), and the commands of its health checks."""
+"""The deployment's files as their own tools read them (docker-compose, promtool), and its health checks' commands."""
 
 import dataclasses
 import os
@@ -27,8 +27,13 @@ SHIPPED_FILES = [path.name for path in model_files().values()] + [DECODER_FILE, 
 def compose_config(*profiles: str) -> dict:
     """The compose file as docker-compose resolves it (it validates it first; no Docker engine needed)."""
     flags = [arg for p in profiles for arg in ("--profile", p)]
-    out = subprocess.run([binary("docker-compose"), "-f", str(REPO / "docker-compose.yml"), *flags, "config"],
-                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    out = subprocess.run(
+        [binary("docker-compose"), "-f", str(REPO / "docker-compose.yml"), *flags, "config"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert out.returncode == 0, out.stderr
     return yaml.safe_load(out.stdout)
 
@@ -38,8 +43,10 @@ def test_compose_starts_each_service_once_the_one_it_needs_is_healthy():
     # docker-compose 1.29 lists the scale profile's services too, marked as such; they start only with it.
     services = {name: s for name, s in resolved.items() if "profiles" not in s}
     assert set(services) == {"rnnvoice", "prometheus", "grafana"}
-    assert {name: s["profiles"] for name, s in resolved.items() if name not in services} == \
-        {"replica": ["scale"], "lb": ["scale"]}
+    assert {name: s["profiles"] for name, s in resolved.items() if name not in services} == {
+        "replica": ["scale"],
+        "lb": ["scale"],
+    }
     assert services["prometheus"]["depends_on"] == {"rnnvoice": {"condition": "service_healthy"}}
     assert services["grafana"]["depends_on"] == {"prometheus": {"condition": "service_healthy"}}
     for name in ("prometheus", "grafana"):
@@ -49,7 +56,9 @@ def test_compose_starts_each_service_once_the_one_it_needs_is_healthy():
     environment = services["rnnvoice"]["environment"]
     assert environment["RNNVOICE_METRICS_PORT"] == "9100"
     # Clients and Prometheus reach the server over TLS, with the files `make certs` makes in deploy/tls/.
-    assert environment["RNNVOICE_TLS_CERT"] == "/tls/server.pem" and environment["RNNVOICE_TLS_KEY"] == "/tls/server.key"
+    assert (
+        environment["RNNVOICE_TLS_CERT"] == "/tls/server.pem" and environment["RNNVOICE_TLS_KEY"] == "/tls/server.key"
+    )
     mounted = [v.split(":")[0] for service in services.values() for v in service.get("volumes", [])]
     files = [Path(m) for m in mounted if m.startswith("/")]  # the others are named volumes
     assert len(files) == 5 and all(f.exists() and f.is_relative_to(REPO) for f in files), files
@@ -73,8 +82,11 @@ def test_compose_scale_profile_adds_replicas_behind_nginx():
 def test_promtool_accepts_the_configuration_and_the_rules_pass_their_unit_tests():
     promtool = binary("promtool")
     prometheus = DEPLOY / "prometheus"
-    for command in (["check", "config", "prometheus.yml"], ["check", "rules", "rules.yml", "alerts.yml"],
-                    ["test", "rules", "tests.yml"]):
+    for command in (
+        ["check", "config", "prometheus.yml"],
+        ["check", "rules", "rules.yml", "alerts.yml"],
+        ["test", "rules", "tests.yml"],
+    ):
         out = subprocess.run([promtool, *command], capture_output=True, text=True, timeout=120, cwd=prometheus)
         assert out.returncode == 0, out.stdout + out.stderr
     alerts = yaml.safe_load((prometheus / "alerts.yml").read_text())["groups"][0]["rules"]
@@ -111,8 +123,9 @@ def test_check_models_names_each_missing_or_corrupt_file(tmp_path):
     (weights / "keywords_lstm.pt").write_bytes((WEIGHTS / "keywords_lstm.pt").read_bytes()[:5000])
     shutil.copy(WEIGHTS / "keywords_gru.pt", weights / "transcription_lstm.pt")  # a model of another task
     (weights / "transcription_lm.arpa").write_text("not an ARPA file\n")
-    out = subprocess.run([*RNNVOICE, "check-models", "--weights", str(weights)], capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [*RNNVOICE, "check-models", "--weights", str(weights)], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 1, out.stdout + out.stderr
     broken = ["keywords_lstm.pt", "transcription_gru.pt", "transcription_lstm.pt", "transcription_lm.arpa"]
     assert checked_files(out.stdout) == {name: "FAILED" if name in broken else "ok" for name in SHIPPED_FILES}
@@ -122,7 +135,9 @@ def test_check_models_names_each_missing_or_corrupt_file(tmp_path):
 
 
 def test_kubernetes_probes_ask_the_servers_health_service():
-    documents = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all((DEPLOY / "k8s/rnnvoice.yaml").read_text())}
+    documents = {
+        (d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all((DEPLOY / "k8s/rnnvoice.yaml").read_text())
+    }
     container = documents["Deployment", "replica"]["spec"]["template"]["spec"]["containers"][0]
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"] == {"port": 50051, "service": SERVICE_NAME}
@@ -133,21 +148,32 @@ def test_kubernetes_probes_ask_the_servers_health_service():
 def test_health_command_is_zero_only_for_a_serving_server(server):
     ok = subprocess.run([*RNNVOICE, "health", "--server", server.target], capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and "SERVING" in ok.stdout
-    closed = subprocess.run([*RNNVOICE, "health", "--server", "127.0.0.1:1", "--timeout", "1"],
-                            capture_output=True, text=True, timeout=60)
+    closed = subprocess.run(
+        [*RNNVOICE, "health", "--server", "127.0.0.1:1", "--timeout", "1"], capture_output=True, text=True, timeout=60
+    )
     assert closed.returncode == 1 and "UNAVAILABLE" in closed.stderr
 
 
 def test_make_certs_gives_a_certificate_the_server_serves_and_clients_trust(settings, tmp_path):
-    out = subprocess.run(["make", "-s", "certs", f"TLS_DIR={tmp_path}"], capture_output=True, text=True, timeout=120,
-                         cwd=REPO)
+    out = subprocess.run(
+        ["make", "-s", "certs", f"TLS_DIR={tmp_path}"], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
     assert out.returncode == 0, out.stderr
-    server = ServerThread(dataclasses.replace(settings, tls_cert=tmp_path / "server.pem", tls_key=tmp_path / "server.key"))
+    server = ServerThread(
+        dataclasses.replace(settings, tls_cert=tmp_path / "server.pem", tls_key=tmp_path / "server.key")
+    )
     try:
-        with VoiceClient(f"localhost:{server.server.port}", timeout_s=30, connection=Connection(ca=tmp_path / "ca.pem")) as c:
+        with VoiceClient(
+            f"localhost:{server.server.port}", timeout_s=30, connection=Connection(ca=tmp_path / "ca.pem")
+        ) as c:
             assert len(c.list_models()) == 4
-        health = subprocess.run([*RNNVOICE, "health", "--server", f"localhost:{server.server.port}"], capture_output=True,
-                                text=True, timeout=60, env={**os.environ, "RNNVOICE_TLS_CA": str(tmp_path / "ca.pem")})
+        health = subprocess.run(
+            [*RNNVOICE, "health", "--server", f"localhost:{server.server.port}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "RNNVOICE_TLS_CA": str(tmp_path / "ca.pem")},
+        )
         assert health.returncode == 0 and "SERVING" in health.stdout  # the image's health check, as it runs there
     finally:
         server.stop()

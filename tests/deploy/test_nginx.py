@@ -10,8 +10,8 @@ import pytest
 
 from rnnvoice.clients.client import CELLS, VoiceClient, read_audio, stream_config
 from rnnvoice.clients.connection import Connection
-from rnnvoice.clients.qa.cutting_proxy import cutting_proxy
 from rnnvoice.clients.load import run_load
+from rnnvoice.clients.qa.cutting_proxy import cutting_proxy
 from rnnvoice.clients.qa.scrape import scrape, value
 from tests.certificates import make_certificates
 from tests.conftest import FIXTURES, ServerThread, cutting_every, free_port, results, wait_until
@@ -48,8 +48,20 @@ def balancer(replicas, certificates, tmp_path) -> str:
     config, n = re.subn(r"listen 50051 ssl http2;", f"listen 127.0.0.1:{port} ssl http2;", config)
     assert n == 1
     (tmp_path / "nginx.conf").write_text(config)
-    daemon = Daemon([binary("nginx"), "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", "stderr",
-                     "-g", f"daemon off; pid {tmp_path / 'nginx.pid'};"], tmp_path / "nginx.log")
+    daemon = Daemon(
+        [
+            binary("nginx"),
+            "-p",
+            str(tmp_path),
+            "-c",
+            str(tmp_path / "nginx.conf"),
+            "-e",
+            "stderr",
+            "-g",
+            f"daemon off; pid {tmp_path / 'nginx.pid'};",
+        ],
+        tmp_path / "nginx.log",
+    )
     try:
         assert wait_until(lambda: _listening(port, daemon), timeout_s=30), daemon.log()[-3000:]
         yield f"127.0.0.1:{port}"
@@ -88,9 +100,12 @@ def test_resumes_through_nginx_reach_the_replica_that_holds_the_stream(replicas,
     with VoiceClient(balancer, timeout_s=60, connection=connection) as direct:
         expected = results(direct.stream(config, audio.chunks(0.1), resumable=False))
     resumes = 0
-    with cutting_proxy(balancer) as (proxy, cut), \
-            VoiceClient(proxy.target, timeout_s=60, connection=connection) as client:
-        # Four streams, each cut every 50 ms (see cutting_every): a resume sent to the other replica would fail the stream (NOT_FOUND),
+    with (
+        cutting_proxy(balancer) as (proxy, cut),
+        VoiceClient(proxy.target, timeout_s=60, connection=connection) as client,
+    ):
+        # Four streams, each cut every 50 ms (see cutting_every): a resume sent to the other replica would fail the
+        # stream (NOT_FOUND),
         # as each would have even odds of doing without the route.
         for _ in range(4):
             with cutting_every(proxy, cut):

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from rnnvoice.clients.client import CELLS, Audio, VoiceClient, read_audio
-from rnnvoice.clients.qa.dashboard import fill_panels, panels
 from rnnvoice.clients.load import run_load
+from rnnvoice.clients.qa.dashboard import fill_panels, panels
 from rnnvoice.clients.qa.scrape import scrape
 from rnnvoice.models.evaluation.plots import plot_dashboard
 from tests.conftest import FIXTURES, free_port, rpc_error, wait_until
@@ -47,8 +47,15 @@ def prometheus(metered_server, tmp_path_factory):
         job["scheme"] = "http"
         job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-    daemon = Daemon([binary("prometheus"), f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
-                     f"--web.listen-address=127.0.0.1:{port}"], tmp / "prometheus.log")
+    daemon = Daemon(
+        [
+            binary("prometheus"),
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        tmp / "prometheus.log",
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         assert wait_until(lambda: daemon.answers(f"{url}/-/ready"), timeout_s=60), daemon.log()[-3000:]
@@ -59,7 +66,9 @@ def prometheus(metered_server, tmp_path_factory):
 
 def query(prometheus: str, expr: str) -> dict[tuple, float]:
     """An instant query: {labels as sorted items: value}."""
-    with urllib.request.urlopen(f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': expr})}", timeout=30) as r:
+    with urllib.request.urlopen(
+        f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': expr})}", timeout=30
+    ) as r:
         answer = json.load(r)
     assert answer["status"] == "success", answer
     return {tuple(sorted(s["metric"].items())): float(s["value"][1]) for s in answer["data"]["result"]}
@@ -78,14 +87,17 @@ def traffic(metered_server, prometheus) -> tuple[float, float]:
     started = time.time()
     for streams in (2, 6):
         with ThreadPoolExecutor(len(CELLS)) as pool:
-            loads = list(pool.map(lambda cell, n=streams: run_load(metered_server.target, audio, cell, n, loops=2), CELLS))
+            loads = list(
+                pool.map(lambda cell, n=streams: run_load(metered_server.target, audio, cell, n, loops=2), CELLS)
+            )
         assert not [e for load in loads for e in load.errors]
     with VoiceClient(metered_server.target, timeout_s=30) as client:
         bad = rpc_error(lambda: client.recognize(Audio(b"\x00\x00", 12345)))
         assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT
     total = sum(s.value for s in scrape(metered_server.metrics_url) if s.name == "rnnvoice_audio_seconds_total")
-    assert wait_until(lambda: sum(query(prometheus, "rnnvoice_audio_seconds_total").values()) >= total - 1e-6,
-                      timeout_s=30)
+    assert wait_until(
+        lambda: sum(query(prometheus, "rnnvoice_audio_seconds_total").values()) >= total - 1e-6, timeout_s=30
+    )
     return started, time.time()
 
 
@@ -93,8 +105,12 @@ def traffic(metered_server, prometheus) -> tuple[float, float]:
 def test_prometheus_stores_latency_and_memory_of_both_cells(prometheus, traffic):
     up = query(prometheus, 'up{job="rnnvoice"}')
     assert list(up.values()) == [1.0]
-    for expr in ("rnnvoice_result_latency_seconds_count", "rnnvoice_chunk_compute_seconds_bucket",
-                 "rnnvoice_stream_state_bytes", "rnnvoice_model_parameter_bytes"):
+    for expr in (
+        "rnnvoice_result_latency_seconds_count",
+        "rnnvoice_chunk_compute_seconds_bucket",
+        "rnnvoice_stream_state_bytes",
+        "rnnvoice_model_parameter_bytes",
+    ):
         assert cells_of(query(prometheus, expr)) == set(CELLS), expr
     assert all(v > 0 for v in query(prometheus, 'rnnvoice_result_latency_seconds_count{task="keywords"}').values())
     memory = query(prometheus, 'process_resident_memory_bytes{job="rnnvoice"}')
@@ -107,14 +123,19 @@ def test_prometheus_stores_latency_and_memory_of_both_cells(prometheus, traffic)
 
 
 def test_recording_rules_give_each_cell_its_percentiles_and_real_time_factor(prometheus, traffic):
-    for rule in ("task_cell:rnnvoice_result_latency_seconds:p50_5m", "task_cell:rnnvoice_result_latency_seconds:p99_5m",
-                 "task_cell:rnnvoice_chunk_compute_seconds:p99_5m", "task_cell:rnnvoice_real_time_factor:ratio_rate5m"):
+    for rule in (
+        "task_cell:rnnvoice_result_latency_seconds:p50_5m",
+        "task_cell:rnnvoice_result_latency_seconds:p99_5m",
+        "task_cell:rnnvoice_chunk_compute_seconds:p99_5m",
+        "task_cell:rnnvoice_real_time_factor:ratio_rate5m",
+    ):
         keywords = rule + '{task="keywords"}'  # the traffic is keyword streams; other tasks have no data
         assert wait_until(lambda q=keywords: cells_of(query(prometheus, q)) == set(CELLS), timeout_s=20), rule
         assert all(0 < v < 10 for v in query(prometheus, keywords).values()), rule
     # One refused request, no server errors: a ratio of 0 (NaN until the rule has seen streams end).
-    assert wait_until(lambda: list(query(prometheus, "job:rnnvoice_stream_errors:ratio_rate5m").values()) == [0.0],
-                      timeout_s=20)
+    assert wait_until(
+        lambda: list(query(prometheus, "job:rnnvoice_stream_errors:ratio_rate5m").values()) == [0.0], timeout_s=20
+    )
     rules = json.load(urllib.request.urlopen(f"{prometheus}/api/v1/rules", timeout=30))["data"]["groups"]
     assert all(r["health"] == "ok" for group in rules for r in group["rules"]), rules
 
@@ -123,8 +144,11 @@ def metric_names(expr: str) -> set[str]:
     """The metric names a PromQL expression reads: identifiers that are neither functions, keywords nor labels."""
     expr = re.sub(r'\{[^}]*\}|\[[^\]]*\]|"[^"]*"', " ", expr)  # label matchers, ranges, strings
     expr = re.sub(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)  # label lists
-    return {m[0] for m in re.finditer(r"[A-Za-z_:][\w:]*", expr)
-            if not expr[m.end():].lstrip().startswith("(") and m[0] not in {"and", "or", "unless", "bool", "offset"}}
+    return {
+        m[0]
+        for m in re.finditer(r"[A-Za-z_:][\w:]*", expr)
+        if not expr[m.end() :].lstrip().startswith("(") and m[0] not in {"and", "or", "unless", "bool", "offset"}
+    }
 
 
 def test_every_dashboard_query_reads_metrics_the_server_exports(metered_server):

@@ -16,8 +16,9 @@ from tests.conftest import fixture_clip
 
 RATES = (8000, 44100)
 # From single samples to several seconds, in any mixture.
-chunk_sizes = st.lists(st.one_of(st.integers(1, 40), st.integers(41, 4000), st.integers(4001, 150000)),
-                       min_size=1, max_size=30)
+chunk_sizes = st.lists(
+    st.one_of(st.integers(1, 40), st.integers(41, 4000), st.integers(4001, 150000)), min_size=1, max_size=30
+)
 property_test = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -69,8 +70,9 @@ def test_random_chunking_gives_the_same_detections_and_scores(models, cell, rate
     assert len(whole_detections) >= 2  # there is something to keep the same
     assert scores.shape == whole_scores.shape
     np.testing.assert_allclose(scores, whole_scores, atol=1e-5)
-    assert [(d.keyword, d.start_s, d.end_s) for d in detections] == \
-        [(d.keyword, d.start_s, d.end_s) for d in whole_detections]
+    assert [(d.keyword, d.start_s, d.end_s) for d in detections] == [
+        (d.keyword, d.start_s, d.end_s) for d in whole_detections
+    ]
     np.testing.assert_allclose([d.score for d in detections], [d.score for d in whole_detections], atol=1e-5)
 
 

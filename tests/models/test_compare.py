@@ -25,8 +25,10 @@ def test_training_runs_become_learning_curves(tmp_path):
 
     runs = []
     for name, offset in (("running", 0.0), ("none", 0.1)):
-        history = [{"step": s, "loss": 2.0 - s / 100} | ({"dev_accuracy": offset + s / 100} if s % 10 == 0 else {})
-                   for s in range(1, 51)]
+        history = [
+            {"step": s, "loss": 2.0 - s / 100} | ({"dev_accuracy": offset + s / 100} if s % 10 == 0 else {})
+            for s in range(1, 51)
+        ]
         runs.append(tmp_path / f"{name}.history.json")
         runs[-1].write_text(json.dumps(history))
     plot = tmp_path / "curves.png"

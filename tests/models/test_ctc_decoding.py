@@ -97,8 +97,7 @@ def test_domain_ngrams_prefer_what_people_say():
     cities = [c for c in CITIES if " " not in c]
     assert min(log_prob(("it", "rain", "in"), c) for c in cities) > np.log(0.2 / len(cities))
     assert log_prob(("<s>",), "<unk>") > -30  # unseen words keep some probability
-    assert sum(np.exp(log_prob(("set", "a"), w)) for w in vocabulary | {"</s>"}) == \
-        pytest.approx(1.0, abs=0.01)
+    assert sum(np.exp(log_prob(("set", "a"), w)) for w in vocabulary | {"</s>"}) == pytest.approx(1.0, abs=0.01)
 
 
 def test_spelling_lookahead_is_unigrams_not_first_words():

@@ -38,8 +38,16 @@ def test_one_word_one_detection_with_its_times():
 
 
 def test_a_wobbling_score_fires_once_and_repeated_words_fire_again():
-    p, speech = posteriors(300, [(50, 54, "yes", 0.9), (55, 56, "yes", 0.65), (57, 62, "yes", 0.9),
-                                 (150, 160, "yes", 0.9), (230, 240, "no", 0.8)])
+    p, speech = posteriors(
+        300,
+        [
+            (50, 54, "yes", 0.9),
+            (55, 56, "yes", 0.65),
+            (57, 62, "yes", 0.9),
+            (150, 160, "yes", 0.9),
+            (230, 240, "no", 0.8),
+        ],
+    )
     _, found = detector().accept(p, speech)
     assert [d.keyword for d in found] == ["yes", "yes", "no"]
 

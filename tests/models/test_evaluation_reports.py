@@ -34,18 +34,25 @@ def test_the_kinds_add_up_to_the_edit_distance(reference, hypothesis):
     errors = word_errors(" ".join(reference), " ".join(hypothesis))
     distance = torchaudio.functional.edit_distance(reference, hypothesis)
     assert errors["substitutions"] + errors["deletions"] + errors["insertions"] == distance
-    assert word_error_rate([" ".join(reference)], [" ".join(hypothesis)]) == pytest.approx(distance / len(reference),
-                                                                                           abs=1e-4)
+    assert word_error_rate([" ".join(reference)], [" ".join(hypothesis)]) == pytest.approx(
+        distance / len(reference), abs=1e-4
+    )
 
 
 def test_closed_set_accuracy_counts_the_likeliest_of_the_scored_keywords():
     labels = ("yes", "no", "up", "_silence_", "_unknown_")
-    clips = [Clip("a.wav", "yes", "yes", "s1", "speech_commands"), Clip("b.wav", "no", "no", "s1", "speech_commands"),
-             Clip("c.wav", "_unknown_", "tree", "s2", "speech_commands"), Clip("d.wav", "up", "up", "s2", "fsdd")]
-    peaks = [np.array([0.3, 0.1, 0.0, 0.0, 0.9]),  # yes likeliest of yes and no: unknown speech is set aside
-             np.array([0.5, 0.4, 0.0, 0.1, 0.2]),  # no taken for yes
-             np.array([0.9, 0.0, 0.0, 0.0, 0.9]),  # not a scored keyword's clip: not counted
-             np.array([0.0, 0.0, 0.9, 0.0, 0.0])]  # up is not scored here: not counted
+    clips = [
+        Clip("a.wav", "yes", "yes", "s1", "speech_commands"),
+        Clip("b.wav", "no", "no", "s1", "speech_commands"),
+        Clip("c.wav", "_unknown_", "tree", "s2", "speech_commands"),
+        Clip("d.wav", "up", "up", "s2", "fsdd"),
+    ]
+    peaks = [
+        np.array([0.3, 0.1, 0.0, 0.0, 0.9]),  # yes likeliest of yes and no: unknown speech is set aside
+        np.array([0.5, 0.4, 0.0, 0.1, 0.2]),  # no taken for yes
+        np.array([0.9, 0.0, 0.0, 0.0, 0.9]),  # not a scored keyword's clip: not counted
+        np.array([0.0, 0.0, 0.9, 0.0, 0.0]),
+    ]  # up is not scored here: not counted
     assert closed_set_accuracy(labels, ("yes", "no"), clips, peaks) == 0.5
     assert closed_set_accuracy(labels, ("yes", "no", "up"), clips, peaks) == pytest.approx(2 / 3, abs=1e-4)
     assert closed_set_accuracy(labels, ("yes", "no"), clips[2:], peaks[2:]) is None
@@ -62,8 +69,22 @@ def _real_word_folder(tmp_path):
 
 def test_eval_reports_the_closed_set_accuracy_beside_the_detectors(tmp_path, capsys):
     report_path = tmp_path / "clips.json"
-    assert main(["eval", "--cell", "gru", "--data", str(_real_word_folder(tmp_path)), "--speakers", "all",
-                 "--json", str(report_path)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--cell",
+                "gru",
+                "--data",
+                str(_real_word_folder(tmp_path)),
+                "--speakers",
+                "all",
+                "--json",
+                str(report_path),
+            ]
+        )
+        == 0
+    )
     clips = json.loads(report_path.read_text())["clips"]
     assert clips["clips"] == 12 and 0.0 <= clips["closed_set_accuracy"] <= 1.0
     # These six real words are ones the shipped model hears: the likeliest keyword is the spoken one for most.
@@ -75,8 +96,22 @@ def test_eval_without_matplotlib_writes_its_report_and_says_how_to_get_the_plot(
     """The base install has no matplotlib (the `plots` extra): the numbers come all the same, the figure does not."""
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed: importing it fails
     report_path = tmp_path / "clips.json"
-    assert main(["eval", "--cell", "gru", "--data", str(_real_word_folder(tmp_path)), "--speakers", "all",
-                 "--json", str(report_path)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--cell",
+                "gru",
+                "--data",
+                str(_real_word_folder(tmp_path)),
+                "--speakers",
+                "all",
+                "--json",
+                str(report_path),
+            ]
+        )
+        == 0
+    )
     assert json.loads(report_path.read_text())["clips"]["clips"] == 12
     assert not report_path.with_suffix(".png").exists()
     out = capsys.readouterr().out
@@ -86,8 +121,24 @@ def test_eval_without_matplotlib_writes_its_report_and_says_how_to_get_the_plot(
 def test_eval_phrases_sweeps_thresholds_on_a_stream_of_real_clips(tmp_path, capsys):
     folder = _real_word_folder(tmp_path)
     report_path = tmp_path / "phrases.json"
-    assert main(["eval", "--cell", "gru", "--data", str(folder), "--speakers", "all", "--phrases", "stop,go",
-                 "--json", str(report_path)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--cell",
+                "gru",
+                "--data",
+                str(folder),
+                "--speakers",
+                "all",
+                "--phrases",
+                "stop,go",
+                "--json",
+                str(report_path),
+            ]
+        )
+        == 0
+    )
     report = json.loads(report_path.read_text())
     assert report["phrases"] == ["stop", "go"] and report["clips"] == 12
     assert report["default"]["phrases"]["stop"]["spoken"] == 2

@@ -6,8 +6,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnvoice.models.audio.features import (FeatureConfig, Normalization, StreamingFeatures, add_many, features,
-                                            frames_of, log_mel_frames)
+from rnnvoice.models.audio.features import (
+    FeatureConfig,
+    Normalization,
+    StreamingFeatures,
+    add_many,
+    features,
+    frames_of,
+    log_mel_frames,
+)
 
 # The floors of the level-invariant front ends (the shipped raw log-mels have others): a far lower absolute floor,
 # and one relative to each frame's loudest channel.
@@ -19,8 +26,9 @@ def test_streaming_features_equal_whole_signal_features(normalization):
     config = FeatureConfig(normalization=normalization, **LEVEL_FLOORS)
     rng = np.random.default_rng(0)
     # Digital silence, then noise that grows louder: every normaliser's state moves.
-    x = torch.from_numpy(rng.standard_normal(16000 * 3).astype(np.float32) * np.linspace(0.001, 0.3, 16000 * 3,
-                                                                                          dtype=np.float32))
+    x = torch.from_numpy(
+        rng.standard_normal(16000 * 3).astype(np.float32) * np.linspace(0.001, 0.3, 16000 * 3, dtype=np.float32)
+    )
     x[:2000] = 0.0
     whole = features(x, config)
     stream = StreamingFeatures(config)
@@ -35,23 +43,31 @@ def test_streaming_features_equal_whole_signal_features(normalization):
 
 
 @settings(max_examples=40, deadline=None)
-@given(normalization=st.sampled_from(list(Normalization)), seed=st.integers(0, 2**16),
-       plans=st.lists(st.lists(st.sampled_from([0, 1, 160, 479, 1600, 4000]), min_size=1, max_size=12),
-                      min_size=1, max_size=4))
+@given(
+    normalization=st.sampled_from(list(Normalization)),
+    seed=st.integers(0, 2**16),
+    plans=st.lists(
+        st.lists(st.sampled_from([0, 1, 160, 479, 1600, 4000]), min_size=1, max_size=12), min_size=1, max_size=4
+    ),
+)
 def test_streams_framed_and_normalised_together_equal_each_alone(normalization, seed, plans):
     """`frames_of` and `add_many` over several streams (each chunk size 0: the stream sends nothing that tick) give
     each stream what its own `accept` gives, and leave it in the same state."""
     config = FeatureConfig(normalization=normalization, **LEVEL_FLOORS)
     rng = np.random.default_rng(seed)
-    signals = [torch.from_numpy(rng.standard_normal(sum(p)).astype(np.float32) * float(10.0 ** -rng.integers(0, 4)))
-               for p in plans]
+    signals = [
+        torch.from_numpy(rng.standard_normal(sum(p)).astype(np.float32) * float(10.0 ** -rng.integers(0, 4)))
+        for p in plans
+    ]
     for x in signals:
         x[: len(x) // 4] = 0.0  # digital silence first: no level yet
     alone = [StreamingFeatures(config) for _ in plans]
     together = [StreamingFeatures(config) for _ in plans]
     sent = [0] * len(plans)
     for tick in range(max(len(p) for p in plans)):
-        chunks = [(b, signals[b][sent[b] : sent[b] + p[tick]]) for b, p in enumerate(plans) if tick < len(p) and p[tick]]
+        chunks = [
+            (b, signals[b][sent[b] : sent[b] + p[tick]]) for b, p in enumerate(plans) if tick < len(p) and p[tick]
+        ]
         for b, x in chunks:
             sent[b] += len(x)
         if not chunks:

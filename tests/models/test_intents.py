@@ -16,18 +16,21 @@ def test_every_generated_command_parses_to_its_intent():
         assert parse_intent(text) == intent, text
 
 
-@pytest.mark.parametrize("text, intent", [
-    ("set a timer for five minutes", Intent("set_timer", {"duration_s": 300})),
-    ("set a timer for an hour and ten minutes", Intent("set_timer", {"duration_s": 4200})),
-    ("turn on the kitchen lights", Intent("lights", {"state": "on", "room": "kitchen"})),
-    ("switch the lights off in the living room", Intent("lights", {"state": "off", "room": "living room"})),
-    ("dial five five five one two three four", Intent("dial", {"number": "5551234"})),
-    ("wake me up at seven thirty pm on friday", Intent("set_alarm", {"time": "19:30", "day": "friday"})),
-    ("what's the weather in new york tomorrow", Intent("weather", {"city": "new york", "day": "tomorrow"})),
-    ("please call mom", Intent("call", {"contact": "mom"})),
-    ("set the volume to seven", Intent("volume", {"level": 7})),
-    ("no thanks", Intent("deny")),
-])
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("set a timer for five minutes", Intent("set_timer", {"duration_s": 300})),
+        ("set a timer for an hour and ten minutes", Intent("set_timer", {"duration_s": 4200})),
+        ("turn on the kitchen lights", Intent("lights", {"state": "on", "room": "kitchen"})),
+        ("switch the lights off in the living room", Intent("lights", {"state": "off", "room": "living room"})),
+        ("dial five five five one two three four", Intent("dial", {"number": "5551234"})),
+        ("wake me up at seven thirty pm on friday", Intent("set_alarm", {"time": "19:30", "day": "friday"})),
+        ("what's the weather in new york tomorrow", Intent("weather", {"city": "new york", "day": "tomorrow"})),
+        ("please call mom", Intent("call", {"contact": "mom"})),
+        ("set the volume to seven", Intent("volume", {"level": 7})),
+        ("no thanks", Intent("deny")),
+    ],
+)
 def test_examples(text, intent):
     assert parse_intent(text) == intent
 

@@ -11,12 +11,20 @@ from rnnvoice.models.streaming.keyword_detector import DetectorConfig, KeywordDe
 LABELS = ("_silence_", "_unknown_", "yes", "no", "up")
 STEP_S = 0.03
 
-configs = st.builds(DetectorConfig, smooth_steps=st.integers(1, 5), refractory_s=st.sampled_from([0.0, 0.09, 0.3]),
-                    speech_hangover_s=st.sampled_from([0.03, 0.15]), pool_s=st.sampled_from([0.0, 0.0, 0.09]))
+configs = st.builds(
+    DetectorConfig,
+    smooth_steps=st.integers(1, 5),
+    refractory_s=st.sampled_from([0.0, 0.09, 0.3]),
+    speech_hangover_s=st.sampled_from([0.03, 0.15]),
+    pool_s=st.sampled_from([0.0, 0.0, 0.09]),
+)
 detectors = st.tuples(configs, st.dictionaries(st.sampled_from(LABELS[2:]), st.floats(0.2, 0.9), min_size=1))
 # A stream: its detector, a seed for its posteriors, and at each tick the steps it sends (0: none).
-streams = st.lists(st.tuples(detectors, st.integers(0, 2**16), st.lists(st.integers(0, 6), min_size=1, max_size=30)),
-                   min_size=1, max_size=5)
+streams = st.lists(
+    st.tuples(detectors, st.integers(0, 2**16), st.lists(st.integers(0, 6), min_size=1, max_size=30)),
+    min_size=1,
+    max_size=5,
+)
 
 
 def posteriors(seed: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +63,9 @@ def test_detectors_stepped_together_decide_as_each_alone(plans):
                 sent[b] += n
         if not chunks:
             continue
-        outs = accept_together([together[b] for b, _, _ in chunks], [p for _, p, _ in chunks], [s for _, _, s in chunks])
+        outs = accept_together(
+            [together[b] for b, _, _ in chunks], [p for _, p, _ in chunks], [s for _, _, s in chunks]
+        )
         for (b, p, speech), (smoothed, detections) in zip(chunks, outs):
             want_smoothed, want = alone[b].accept(p, speech)
             assert detections == want

@@ -43,8 +43,9 @@ def queries(counted: WittenBellNgrams) -> list[tuple[tuple[str, ...], str]]:
 
 
 def test_the_command_writes_the_shipped_files_again(tmp_path):
-    args = argparse.Namespace(out=tmp_path, sentences=SETTINGS["sentences"], order=SETTINGS["order"],
-                              seed=SETTINGS["seed"])
+    args = argparse.Namespace(
+        out=tmp_path, sentences=SETTINGS["sentences"], order=SETTINGS["order"], seed=SETTINGS["seed"]
+    )
     assert lm_command.run(args) == 0
     for name in (LM_FILE, LEXICON_FILE, DECODER_FILE):
         assert (tmp_path / name).read_text() == (WEIGHTS / name).read_text(), name
@@ -68,8 +69,9 @@ def kenlm_log_prob(history: tuple[str, ...], word: str) -> float:
 
 def test_kenlm_reads_the_arpa_file_as_counted(counted):
     for history, word in queries(counted):
-        assert kenlm_log_prob(history, word.replace("zebra", "<unk>")) == \
-            pytest.approx(counted.log_prob(history, word), abs=1e-4), (history, word)
+        assert kenlm_log_prob(history, word.replace("zebra", "<unk>")) == pytest.approx(
+            counted.log_prob(history, word), abs=1e-4
+        ), (history, word)
 
 
 def test_the_model_of_streams_with_hints_scores_as_counted_and_adds_their_bonus(counted):

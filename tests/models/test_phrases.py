@@ -76,8 +76,19 @@ def stream_cli(capsys, server, *args) -> list[dict]:
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_stream_command_detects_phrases_chosen_at_run_time(capsys, server, cell):
-    lines = stream_cli(capsys, server, FIXTURES / "call_mom_norbert.wav", "--cell", cell,
-                       "--phrase", "call mom", "--phrase", "jarvis", "--phrase", "lights on=0.9")
+    lines = stream_cli(
+        capsys,
+        server,
+        FIXTURES / "call_mom_norbert.wav",
+        "--cell",
+        cell,
+        "--phrase",
+        "call mom",
+        "--phrase",
+        "jarvis",
+        "--phrase",
+        "lights on=0.9",
+    )
     detections = [line for line in lines if line["type"] == "keyword"]
     assert [d["keyword"] for d in detections] == ["call mom"]
     assert 0.05 < detections[0]["start_s"] < detections[0]["end_s"] < 0.8  # spoken from 0.05 to 0.77 s
@@ -101,14 +112,20 @@ def phrase_config(task=pb.TASK_KEYWORDS, **phrases) -> pb.StreamConfig:
     return c
 
 
-@pytest.mark.parametrize("config, message", [
-    (phrase_config(**{f"name{'x' * i}": 0.5 for i in range(21)}), "21 phrases; send at most 20"),
-    (phrase_config(**{"12 !!": 0.5}), "phrase 0 ('12 !!') has no letters"),
-    (phrase_config(**{"y" * 51: 0.5}), "phrase 0 has 51 characters; at most 50"),
-    (phrase_config(**{"Jarvis": 0.5, "jarvis!": 0.5}), "phrase 'jarvis!' is listed twice"),
-    (phrase_config(jarvis=2.0), "sensitivity 2.0 for phrase 'jarvis' is outside 0 to 1"),
-    (phrase_config(pb.TASK_TRANSCRIPTION, jarvis=0.5), "phrases are keywords chosen at run time, for TASK_KEYWORDS"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (phrase_config(**{f"name{'x' * i}": 0.5 for i in range(21)}), "21 phrases; send at most 20"),
+        (phrase_config(**{"12 !!": 0.5}), "phrase 0 ('12 !!') has no letters"),
+        (phrase_config(**{"y" * 51: 0.5}), "phrase 0 has 51 characters; at most 50"),
+        (phrase_config(**{"Jarvis": 0.5, "jarvis!": 0.5}), "phrase 'jarvis!' is listed twice"),
+        (phrase_config(jarvis=2.0), "sensitivity 2.0 for phrase 'jarvis' is outside 0 to 1"),
+        (
+            phrase_config(pb.TASK_TRANSCRIPTION, jarvis=0.5),
+            "phrases are keywords chosen at run time, for TASK_KEYWORDS",
+        ),
+    ],
+)
 def test_bad_phrases_get_a_clear_error(client, server, config, message):
     error = rpc_error(lambda: client.stub.StreamAudio(iter([pb.StreamAudioRequest(config=config)]), timeout=30))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -118,8 +135,11 @@ def test_bad_phrases_get_a_clear_error(client, server, config, message):
 
 def test_interim_scores_carry_the_phrases_scores(client):
     audio = Audio.from_array(fixture_clip("call_mom_norbert.wav"), 16000)
-    scores = [r.scores.scores for r in client.stream_audio(audio, "gru", phrases={"call mom": None, "jarvis": None},
-                                                           interim_scores=True) if r.HasField("scores")]
+    scores = [
+        r.scores.scores
+        for r in client.stream_audio(audio, "gru", phrases={"call mom": None, "jarvis": None}, interim_scores=True)
+        if r.HasField("scores")
+    ]
     assert scores and all(set(s) == {"call mom", "jarvis"} for s in scores)
     # A chunk's last step, not the peak: a phrase that fired is spent, its score back to 0.
     assert max(s["call mom"] for s in scores) > 0.2 > max(s["jarvis"] for s in scores)

@@ -21,13 +21,44 @@ from rnnvoice.models.training.train import TrainConfig, train
 from tests.conftest import FIXTURES
 
 # The issue's fields of every row, and the ones added beside them.
-ROW_FIELDS = {"cell", "width", "params", "state_bytes", "seeds", "sc_accuracy_mean", "sc_accuracy_std",
-              "fsdd_accuracy_mean", "fsdd_accuracy_std", "cpu_ms_per_audio_s", "batched_cpu_ms_per_audio_s", "int8",
-              "data_fraction", "weight_bytes", "multiply_adds_per_audio_s", "train_wall_s_mean",
-              "steps_to_accuracy_mean", "reached_accuracy", "runs"}
+ROW_FIELDS = {
+    "cell",
+    "width",
+    "params",
+    "state_bytes",
+    "seeds",
+    "sc_accuracy_mean",
+    "sc_accuracy_std",
+    "fsdd_accuracy_mean",
+    "fsdd_accuracy_std",
+    "cpu_ms_per_audio_s",
+    "batched_cpu_ms_per_audio_s",
+    "int8",
+    "data_fraction",
+    "weight_bytes",
+    "multiply_adds_per_audio_s",
+    "train_wall_s_mean",
+    "steps_to_accuracy_mean",
+    "reached_accuracy",
+    "runs",
+}
 # Small and quick: four streams batched, two alone, two batch sizes.
-QUICK = ["--streams", "4", "--unbatched-streams", "2", "--repeats", "2", "--batch-sizes", "1,8", "--accuracy", "0",
-         "--server-streams", "0", "--server-unbatched-streams", "0"]
+QUICK = [
+    "--streams",
+    "4",
+    "--unbatched-streams",
+    "2",
+    "--repeats",
+    "2",
+    "--batch-sizes",
+    "1,8",
+    "--accuracy",
+    "0",
+    "--server-streams",
+    "0",
+    "--server-unbatched-streams",
+    "0",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +66,27 @@ def study_runs(keyword_corpus, tmp_path_factory):
     """The study's file naming on 8-wide one-layer models of a few steps: GRU over two seeds, LSTM over one, and
     a GRU on half the real clips."""
     folder = tmp_path_factory.mktemp("study")
-    for name, cell, seed, fraction in (("gru_w8_s0", "gru", 0, 1.0), ("gru_w8_s1", "gru", 1, 1.0),
-                                       ("lstm_w8_s0", "lstm", 0, 1.0), ("gru_w8_s0_f50", "gru", 0, 0.5)):
-        train(TrainConfig(corpus=str(keyword_corpus), out=str(folder / f"{name}.pt"), cell=cell, seed=seed,
-                          real_fraction=fraction, hidden_size=8, num_layers=1, steps=2, batch_size=2, seconds=2.0,
-                          eval_every=2))
+    for name, cell, seed, fraction in (
+        ("gru_w8_s0", "gru", 0, 1.0),
+        ("gru_w8_s1", "gru", 1, 1.0),
+        ("lstm_w8_s0", "lstm", 0, 1.0),
+        ("gru_w8_s0_f50", "gru", 0, 0.5),
+    ):
+        train(
+            TrainConfig(
+                corpus=str(keyword_corpus),
+                out=str(folder / f"{name}.pt"),
+                cell=cell,
+                seed=seed,
+                real_fraction=fraction,
+                hidden_size=8,
+                num_layers=1,
+                steps=2,
+                batch_size=2,
+                seconds=2.0,
+                eval_every=2,
+            )
+        )
     return folder
 
 
@@ -53,8 +100,13 @@ def test_study_writes_a_row_per_cell_width_data_share_and_precision(study_runs, 
     document = _study(study_runs, keyword_corpus, tmp_path / "study.json", "--plots", str(tmp_path / "plots"))
     rows = {(r["cell"], r["width"], r["data_fraction"], r["int8"]): r for r in document["rows"]}
     # int8 is measured on the full-data runs; the run on half the clips is a learning-curve row.
-    assert set(rows) == {("gru", 8, 1.0, False), ("gru", 8, 1.0, True), ("lstm", 8, 1.0, False),
-                         ("lstm", 8, 1.0, True), ("gru", 8, 0.5, False)}
+    assert set(rows) == {
+        ("gru", 8, 1.0, False),
+        ("gru", 8, 1.0, True),
+        ("lstm", 8, 1.0, False),
+        ("lstm", 8, 1.0, True),
+        ("gru", 8, 0.5, False),
+    }
     for row in rows.values():
         assert ROW_FIELDS <= set(row)
         assert row["cpu_ms_per_audio_s"] > 0 and row["batched_cpu_ms_per_audio_s"] > 0
@@ -69,11 +121,16 @@ def test_study_writes_a_row_per_cell_width_data_share_and_precision(study_runs, 
     assert gru["fsdd_accuracy_mean"] == pytest.approx(np.mean([r["fsdd_accuracy"] for r in gru["runs"]]), abs=1e-4)
     int8 = rows["gru", 8, 1.0, True]
     assert int8["params"] == gru["params"] and int8["weight_bytes"] != gru["weight_bytes"]
-    assert {(t["cell"], t["int8"], t["batch"]) for t in document["throughput"]} == \
-        {(c, q, b) for c in ("gru", "lstm") for q in (False, True) for b in (1, 8)}
+    assert {(t["cell"], t["int8"], t["batch"]) for t in document["throughput"]} == {
+        (c, q, b) for c in ("gru", "lstm") for q in (False, True) for b in (1, 8)
+    }
     assert all(t["steps_per_cpu_s"] > 0 for t in document["throughput"])
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == \
-        ["accuracy_vs_params.png", "cpu_vs_width.png", "learning_curve.png", "throughput_vs_batch.png"]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "accuracy_vs_params.png",
+        "cpu_vs_width.png",
+        "learning_curve.png",
+        "throughput_vs_batch.png",
+    ]
     tables = (tmp_path / "study.md").read_text()
     assert "| GRU | 8 | yes |" in tables and "| GRU | 8 | 50% | 1 |" in tables
 
@@ -82,8 +139,19 @@ def test_study_writes_a_row_per_cell_width_data_share_and_precision(study_runs, 
 def test_study_measures_each_cell_and_width_on_a_server_of_its_own(study_runs, keyword_corpus, tmp_path):
     """Batched and --no-batching servers of each (cell, width), loaded as the bench loads one: their CPU goes to
     the float rows of that shape (the learning-curve run's too), None to int8's (the server serves float)."""
-    document = _study(study_runs, keyword_corpus, tmp_path / "study.json", "--plots", str(tmp_path / "plots"),
-                      "--server-streams", "3", "--server-unbatched-streams", "2", "--server-level-s", "1")
+    document = _study(
+        study_runs,
+        keyword_corpus,
+        tmp_path / "study.json",
+        "--plots",
+        str(tmp_path / "plots"),
+        "--server-streams",
+        "3",
+        "--server-unbatched-streams",
+        "2",
+        "--server-level-s",
+        "1",
+    )
     assert document["settings"]["server_streams"] == 3
     for row in document["rows"]:
         for key in ("server_cpu", "server_batched_cpu"):
@@ -92,8 +160,10 @@ def test_study_measures_each_cell_and_width_on_a_server_of_its_own(study_runs, k
                 continue
             assert 0 < row[f"{key}_ms_per_audio_s"] < 1000 and row[f"{key}_ms_per_audio_s_std"] >= 0
             assert row[f"{key}_failed_streams"] == 0 and 0 < row[f"{key}_p99_chunk_latency_ms"] < 1000
-    full, half = (next(r for r in document["rows"] if (r["cell"], r["data_fraction"], r["int8"]) == ("gru", f, False))
-                  for f in (1.0, 0.5))
+    full, half = (
+        next(r for r in document["rows"] if (r["cell"], r["data_fraction"], r["int8"]) == ("gru", f, False))
+        for f in (1.0, 0.5)
+    )
     assert half["server_batched_cpu_ms_per_audio_s"] == full["server_batched_cpu_ms_per_audio_s"]
     grid = (tmp_path / "study.md").read_text().split("\n\n")[0].splitlines()
     assert "| GRU | 8 | no |" in grid[2] and len({line.count("|") for line in grid}) == 1  # a cell for every column
@@ -140,9 +210,21 @@ def test_cached_accuracies_need_neither_the_corpus_nor_the_checkpoints(study_run
     assert "4 runs have no checkpoint" in (out := capsys.readouterr().out) and "`make study` retrains" in out
     assert again["without_checkpoint"] == ["gru_w8_s0", "gru_w8_s0_f50", "gru_w8_s1", "lstm_w8_s0"]
     assert again["settings"]["heldout_clips"] == first["settings"]["heldout_clips"]
-    accuracy = ["cell", "width", "data_fraction", "int8", "seeds", "sc_accuracy_mean", "sc_accuracy_std",
-                "fsdd_accuracy_mean", "fsdd_accuracy_std", "train_wall_s_mean", "steps_to_accuracy_mean",
-                "reached_accuracy", "runs"]
+    accuracy = [
+        "cell",
+        "width",
+        "data_fraction",
+        "int8",
+        "seeds",
+        "sc_accuracy_mean",
+        "sc_accuracy_std",
+        "fsdd_accuracy_mean",
+        "fsdd_accuracy_std",
+        "train_wall_s_mean",
+        "steps_to_accuracy_mean",
+        "reached_accuracy",
+        "runs",
+    ]
     assert [{k: r[k] for k in accuracy} for r in again["rows"]] == [{k: r[k] for k in accuracy} for r in first["rows"]]
     assert all(r["params"] is None and r["cpu_ms_per_audio_s"] is None for r in again["rows"])
     assert again["throughput"] == []
@@ -151,10 +233,14 @@ def test_cached_accuracies_need_neither_the_corpus_nor_the_checkpoints(study_run
     # A run the cache does not answer for: with its checkpoint, it needs the corpus; without, a retraining.
     shutil.copy(study_runs / "lstm_w8_s0.pt", folder / "lstm_w8_s0.pt")
     (folder / "evaluations" / "lstm_w8_s0.int8.json").unlink()
-    assert main(["compare", "--study", str(folder), "--json", str(tmp_path / "s.json"), "--corpus", str(corpus),
-                 *QUICK]) == 2
-    assert f"lstm_w8_s0 in int8: no cached accuracy for these settings, and no corpus to measure it on: no corpus " \
-           f"manifest at {corpus / 'manifest.jsonl'}" in capsys.readouterr().err
+    assert (
+        main(["compare", "--study", str(folder), "--json", str(tmp_path / "s.json"), "--corpus", str(corpus), *QUICK])
+        == 2
+    )
+    assert (
+        f"lstm_w8_s0 in int8: no cached accuracy for these settings, and no corpus to measure it on: no corpus "
+        f"manifest at {corpus / 'manifest.jsonl'}" in capsys.readouterr().err
+    )
     (folder / "lstm_w8_s0.pt").unlink()
     (folder / "evaluations" / "lstm_w8_s0.json").unlink()
     assert main(["compare", "--study", str(folder), "--json", str(tmp_path / "s.json"), "--corpus", str(corpus)]) == 2
@@ -178,20 +264,66 @@ def test_a_run_in_progress_is_left_out(study_runs, keyword_corpus, tmp_path):
 def test_study_usage_errors_say_what_to_fix(study_runs, keyword_corpus, tmp_path, capsys):
     assert main(["compare", "--study", str(study_runs)]) == 2
     assert "--study needs --json" in capsys.readouterr().err
-    assert main(["compare", "--study", str(tmp_path), "--json", str(tmp_path / "s.json"),
-                 "--corpus", str(keyword_corpus)]) == 2
+    assert (
+        main(["compare", "--study", str(tmp_path), "--json", str(tmp_path / "s.json"), "--corpus", str(keyword_corpus)])
+        == 2
+    )
     assert "no finished runs" in capsys.readouterr().err
-    assert main(["compare", "--study", str(study_runs), "--json", str(tmp_path / "s.json"),
-                 "--corpus", str(tmp_path)]) == 2
+    assert (
+        main(["compare", "--study", str(study_runs), "--json", str(tmp_path / "s.json"), "--corpus", str(tmp_path)])
+        == 2
+    )
     assert "no corpus manifest" in capsys.readouterr().err
-    assert main(["compare", "--study", str(study_runs), "--json", str(tmp_path / "s.json"),
-                 "--corpus", str(keyword_corpus), "--batch-sizes", "1,many"]) == 2
+    assert (
+        main(
+            [
+                "compare",
+                "--study",
+                str(study_runs),
+                "--json",
+                str(tmp_path / "s.json"),
+                "--corpus",
+                str(keyword_corpus),
+                "--batch-sizes",
+                "1,many",
+            ]
+        )
+        == 2
+    )
     assert "--batch-sizes: give whole numbers" in capsys.readouterr().err
-    assert main(["compare", "--study", str(study_runs), "--json", str(tmp_path / "s.json"),
-                 "--corpus", str(keyword_corpus), "--repeats", "0"]) == 2
+    assert (
+        main(
+            [
+                "compare",
+                "--study",
+                str(study_runs),
+                "--json",
+                str(tmp_path / "s.json"),
+                "--corpus",
+                str(keyword_corpus),
+                "--repeats",
+                "0",
+            ]
+        )
+        == 2
+    )
     assert "--repeats: give whole numbers" in capsys.readouterr().err
-    assert main(["compare", "--study", str(study_runs), "--json", str(tmp_path / "s.json"),
-                 "--corpus", str(keyword_corpus), "--server-streams", "-1"]) == 2
+    assert (
+        main(
+            [
+                "compare",
+                "--study",
+                str(study_runs),
+                "--json",
+                str(tmp_path / "s.json"),
+                "--corpus",
+                str(keyword_corpus),
+                "--server-streams",
+                "-1",
+            ]
+        )
+        == 2
+    )
     assert "--server-streams and --server-unbatched-streams: 0 or more" in capsys.readouterr().err
 
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from rnnvoice.clients.cli import main
-from rnnvoice.models.data.corpus import read_manifest, scan_folder
-from rnnvoice.models.data.transcription_corpus import read_transcripts
 from rnnvoice.models.data.augment import NoiseBank
+from rnnvoice.models.data.corpus import read_manifest, scan_folder
 from rnnvoice.models.data.mixing import KeywordMixer
+from rnnvoice.models.data.transcription_corpus import read_transcripts
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.training.train import TrainConfig, train
 from tests.conftest import FIXTURES
@@ -41,8 +41,28 @@ def test_keyword_corpus_and_training(keyword_corpus, tmp_path):
                 splits.setdefault(c.speaker, set()).add(c.split)
         assert all(len(s) == 1 for s in splits.values()) and {"train", "heldout"} <= set().union(*splits.values())
     out = tmp_path / "kws_lstm.pt"
-    assert main(["train", "--corpus", str(corpus), "--out", str(out), "--cell", "lstm", "--steps", "3",
-                 "--batch-size", "2", "--seconds", "3", "--eval-every", "2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--corpus",
+                str(corpus),
+                "--out",
+                str(out),
+                "--cell",
+                "lstm",
+                "--steps",
+                "3",
+                "--batch-size",
+                "2",
+                "--seconds",
+                "3",
+                "--eval-every",
+                "2",
+            ]
+        )
+        == 0
+    )
     model = load_model(out)
     assert model.config.task == "keywords" and model.config.cell == "lstm"
     history = json.loads(out.with_suffix(".history.json").read_text())
@@ -52,8 +72,17 @@ def test_keyword_corpus_and_training(keyword_corpus, tmp_path):
 
 def test_training_resumes_where_it_stopped(keyword_corpus, tmp_path, monkeypatch):
     """A run stopped after its checkpoint goes on from it to the very weights of a run never stopped."""
-    config = TrainConfig(corpus=str(keyword_corpus), out=str(tmp_path / "stopped.pt"), cell="gru", steps=4,
-                         batch_size=2, seconds=2.0, eval_every=2, hidden_size=16, num_layers=1)
+    config = TrainConfig(
+        corpus=str(keyword_corpus),
+        out=str(tmp_path / "stopped.pt"),
+        cell="gru",
+        steps=4,
+        batch_size=2,
+        seconds=2.0,
+        eval_every=2,
+        hidden_size=16,
+        num_layers=1,
+    )
     whole = load_model(train(dataclasses.replace(config, out=str(tmp_path / "whole.pt"))))
     draw, batches = KeywordMixer.batch, []
 
@@ -83,8 +112,9 @@ def test_a_checkpoint_resumes_only_a_run_of_its_settings():
     saved = dataclasses.asdict(config)
     assert _same_run(saved, config)
     assert _same_run({k: v for k, v in saved.items() if k != "real_fraction"}, config)  # added since: its default
-    assert not _same_run({k: v for k, v in saved.items() if k != "real_fraction"},
-                         dataclasses.replace(config, real_fraction=0.5))
+    assert not _same_run(
+        {k: v for k, v in saved.items() if k != "real_fraction"}, dataclasses.replace(config, real_fraction=0.5)
+    )
     assert not _same_run({**saved, "word_pooling": False}, config)  # a setting that no longer exists
     assert not _same_run({**saved, "steps": 10}, config)
 
@@ -92,10 +122,32 @@ def test_a_checkpoint_resumes_only_a_run_of_its_settings():
 @pytest.mark.slow
 def test_transcription_corpus_and_training(real_folders, tmp_path):
     corpus = tmp_path / "asr"
-    assert main(["data", "--task", "transcription", "--out", str(corpus), "--fsdd", str(real_folders / "fsdd"),
-                 "--noise", str(real_folders / "noise"), "--sentences", "6", "--digit-strings", "4",
-                 "--speech-commands", str(real_folders / "sc"), "--heldout-fraction", "0",
-                 "--voices", "flite-slt,flite-awb,espeak-en-us-m1"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "--task",
+                "transcription",
+                "--out",
+                str(corpus),
+                "--fsdd",
+                str(real_folders / "fsdd"),
+                "--noise",
+                str(real_folders / "noise"),
+                "--sentences",
+                "6",
+                "--digit-strings",
+                "4",
+                "--speech-commands",
+                str(real_folders / "sc"),
+                "--heldout-fraction",
+                "0",
+                "--voices",
+                "flite-slt,flite-awb,espeak-en-us-m1",
+            ]
+        )
+        == 0
+    )
     train = read_transcripts(corpus / "train")
     assert len(train) == 6 + 4 + 4  # sentences, digit strings, the four Speech Commands words
     assert {r.text for r in train if r.speaker == "b83c1acf"} == {"yes", "stop", "left", "go"}
@@ -104,13 +156,40 @@ def test_transcription_corpus_and_training(real_folders, tmp_path):
     digits = [r for r in train if r.speaker in ("lucas", "george")]
     assert digits and all(3 <= len(r.text.split()) <= 7 for r in digits)
     out = tmp_path / "asr_gru.pt"
-    assert main(["train", "--task", "transcription", "--corpus", str(corpus), "--out", str(out), "--cell", "gru",
-                 "--steps", "2", "--batch-size", "2", "--seconds", "4", "--hidden-size", "32", "--num-layers", "1",
-                 "--eval-every", "2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "transcription",
+                "--corpus",
+                str(corpus),
+                "--out",
+                str(out),
+                "--cell",
+                "gru",
+                "--steps",
+                "2",
+                "--batch-size",
+                "2",
+                "--seconds",
+                "4",
+                "--hidden-size",
+                "32",
+                "--num-layers",
+                "1",
+                "--eval-every",
+                "2",
+            ]
+        )
+        == 0
+    )
     model = load_model(out)
     assert model.config.task == "transcription" and model.config.hidden_size == 32
-    assert "heldout_wer" in model.metadata["history"][-1] or "heldout_wer" in json.loads(
-        out.with_suffix(".history.json").read_text())[-1]
+    assert (
+        "heldout_wer" in model.metadata["history"][-1]
+        or "heldout_wer" in json.loads(out.with_suffix(".history.json").read_text())[-1]
+    )
 
 
 def test_transcription_corpus_holds_out_the_keyword_corpus_speakers(tmp_path):
@@ -146,8 +225,11 @@ def test_pooled_targets_say_what_the_window_holds():
     features = FeatureConfig()
     mixer = KeywordMixer([], NoiseBank([FIXTURES / "noise_dishes.wav"]), features, MixConfig(pool_s=0.8))
     second = 16000
-    yes, no, other = (int(0.5 * second), int(1.0 * second), "yes"), (int(2.9 * second), int(3.3 * second), "no"), \
-        (int(1.6 * second), int(2.0 * second), "_unknown_")
+    yes, no, other = (
+        (int(0.5 * second), int(1.0 * second), "yes"),
+        (int(2.9 * second), int(3.3 * second), "no"),
+        (int(1.6 * second), int(2.0 * second), "_unknown_"),
+    )
     steps = round(4.5 * features.step_rate)
     classes, speech = mixer.targets([yes, other, no], steps)
     t = (torch.arange(steps) * features.step_samples + 400) / second  # step centres, seconds
@@ -181,8 +263,30 @@ def test_pooled_logits_are_each_classes_best_in_the_window():
 
 def test_keyword_training_on_pooled_scores(keyword_corpus, tmp_path):
     out = tmp_path / "kws_pooled.pt"
-    assert main(["train", "--corpus", str(keyword_corpus), "--out", str(out), "--steps", "2", "--batch-size", "2",
-                 "--seconds", "3", "--eval-every", "2", "--pool-s", "0.8", "--cell", "gru"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--corpus",
+                str(keyword_corpus),
+                "--out",
+                str(out),
+                "--steps",
+                "2",
+                "--batch-size",
+                "2",
+                "--seconds",
+                "3",
+                "--eval-every",
+                "2",
+                "--pool-s",
+                "0.8",
+                "--cell",
+                "gru",
+            ]
+        )
+        == 0
+    )
     model = load_model(out)
     assert model.config.pool_s == 0.8
     from rnnvoice.models.streaming.keyword_stream import KeywordTask

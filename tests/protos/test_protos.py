@@ -11,7 +11,8 @@ def test_committed_stubs_match_the_proto(tmp_path):
     for path in written:
         committed = generate.PROTO_ROOT / path.relative_to(tmp_path)
         assert committed.read_bytes() == path.read_bytes(), (
-            f"{committed} is out of date: run `python -m rnnvoice.protos.generate`")
+            f"{committed} is out of date: run `python -m rnnvoice.protos.generate`"
+        )
 
 
 def test_stubs_import_under_the_package_namespace():

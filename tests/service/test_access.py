@@ -35,9 +35,15 @@ def certificates(tmp_path_factory):
 @pytest.fixture(scope="module")
 def guarded(settings, certificates):
     """A server with TLS, tokens and metrics (over HTTPS)."""
-    running = ServerThread(dataclasses.replace(
-        settings, tls_cert=certificates.server_cert, tls_key=certificates.server_key, metrics_port=free_port(),
-        tokens=parse_tokens(TOKENS, "test tokens")))
+    running = ServerThread(
+        dataclasses.replace(
+            settings,
+            tls_cert=certificates.server_cert,
+            tls_key=certificates.server_key,
+            metrics_port=free_port(),
+            tokens=parse_tokens(TOKENS, "test tokens"),
+        )
+    )
     yield running
     running.stop()
 
@@ -110,11 +116,39 @@ def test_metrics_are_served_over_https_with_the_servers_certificate(guarded, cer
 def test_bench_measures_a_server_with_tls_and_tokens_through_its_https_metrics(guarded, certificates, tmp_path):
     report = tmp_path / "bench.json"
     metrics = f"https://127.0.0.1:{guarded.server.settings.metrics_port}/metrics"
-    out = subprocess.run([sys.executable, "-m", "rnnvoice.clients.cli", "bench", str(FIXTURES / "spoken_seven_yes.wav"),
-                          "--server", guarded.target, "--metrics", metrics, "--tls-ca", str(certificates.ca),
-                          "--tasks", "keywords", "--cells", "gru", "--start-streams", "1", "--max-streams", "1",
-                          "--level-s", "1", "--step-batch", "4", "--json", str(report)],
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "RNNVOICE_TOKEN": KEYWORDS_TOKEN})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnvoice.clients.cli",
+            "bench",
+            str(FIXTURES / "spoken_seven_yes.wav"),
+            "--server",
+            guarded.target,
+            "--metrics",
+            metrics,
+            "--tls-ca",
+            str(certificates.ca),
+            "--tasks",
+            "keywords",
+            "--cells",
+            "gru",
+            "--start-streams",
+            "1",
+            "--max-streams",
+            "1",
+            "--level-s",
+            "1",
+            "--step-batch",
+            "4",
+            "--json",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "RNNVOICE_TOKEN": KEYWORDS_TOKEN},
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     [level] = json.loads(report.read_text())["gru"]["levels"]
     # The server's own CPU and audio came through its HTTPS endpoint: the chunks it counted are the client's.
@@ -123,8 +157,11 @@ def test_bench_measures_a_server_with_tls_and_tokens_through_its_https_metrics(g
 
 
 def test_mutual_tls_needs_a_client_certificate_the_ca_signed(settings, certificates):
-    server = ServerThread(dataclasses.replace(settings, tls_cert=certificates.server_cert,
-                                              tls_key=certificates.server_key, tls_client_ca=certificates.ca))
+    server = ServerThread(
+        dataclasses.replace(
+            settings, tls_cert=certificates.server_cert, tls_key=certificates.server_key, tls_client_ca=certificates.ca
+        )
+    )
     try:
         with client(server, certificates) as anonymous:
             assert rpc_error(anonymous.list_models).code() == grpc.StatusCode.UNAVAILABLE
@@ -162,22 +199,43 @@ def test_the_command_line_speaks_tls_and_tokens(certificates, tmp_path):
     tokens.write_text(TOKENS)
     port = free_port()
     command = [sys.executable, "-m", "rnnvoice.clients.cli"]
-    server = subprocess.Popen([*command, "serve", "--port", str(port), "--tls-cert", str(certificates.server_cert),
-                               "--tls-key", str(certificates.server_key), "--tokens", str(tokens)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            *command,
+            "serve",
+            "--port",
+            str(port),
+            "--tls-cert",
+            str(certificates.server_cert),
+            "--tls-key",
+            str(certificates.server_key),
+            "--tokens",
+            str(tokens),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         target, tls = f"localhost:{port}", ["--tls-ca", str(certificates.ca)]
         with VoiceClient(target, connection=Connection(ca=certificates.ca)) as c:
             c.wait_ready(60)
-        health = subprocess.run([*command, "health", "--server", target, *tls], capture_output=True, text=True,
-                                timeout=60)
+        health = subprocess.run(
+            [*command, "health", "--server", target, *tls], capture_output=True, text=True, timeout=60
+        )
         assert health.returncode == 0 and "SERVING" in health.stdout
         wav = str(FIXTURES / "spoken_seven_yes.wav")
-        refused = subprocess.run([*command, "stream", wav, "--server", target, *tls], capture_output=True, text=True,
-                                 timeout=120)
+        refused = subprocess.run(
+            [*command, "stream", wav, "--server", target, *tls], capture_output=True, text=True, timeout=120
+        )
         assert refused.returncode == 1 and "UNAUTHENTICATED" in refused.stderr
-        allowed = subprocess.run([*command, "stream", wav, "--server", target, *tls, "--json"], capture_output=True,
-                                 text=True, timeout=120, env={**os.environ, "RNNVOICE_TOKEN": KEYWORDS_TOKEN})
+        allowed = subprocess.run(
+            [*command, "stream", wav, "--server", target, *tls, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "RNNVOICE_TOKEN": KEYWORDS_TOKEN},
+        )
         assert allowed.returncode == 0, allowed.stderr
         assert '"type": "summary"' in allowed.stdout.splitlines()[-1]
     finally:

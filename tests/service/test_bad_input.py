@@ -42,27 +42,91 @@ def first(c: pb.StreamConfig) -> pb.StreamAudioRequest:
 PCM = np.zeros(1600, "<i2").tobytes()
 
 CASES = {
-    "audio before configuration": ([audio(0, PCM)], grpc.StatusCode.INVALID_ARGUMENT, "first request must carry a StreamConfig"),
-    "empty first message": ([pb.StreamAudioRequest()], grpc.StatusCode.INVALID_ARGUMENT, "first request must carry a StreamConfig"),
+    "audio before configuration": (
+        [audio(0, PCM)],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "first request must carry a StreamConfig",
+    ),
+    "empty first message": (
+        [pb.StreamAudioRequest()],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "first request must carry a StreamConfig",
+    ),
     "no messages at all": ([], grpc.StatusCode.INVALID_ARGUMENT, "ended before its configuration"),
-    "unspecified cell": ([first(config(cell=pb.CELL_UNSPECIFIED))], grpc.StatusCode.INVALID_ARGUMENT, "CELL_GRU or CELL_LSTM"),
+    "unspecified cell": (
+        [first(config(cell=pb.CELL_UNSPECIFIED))],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "CELL_GRU or CELL_LSTM",
+    ),
     "unknown cell number": ([first(config(cell=7))], grpc.StatusCode.INVALID_ARGUMENT, "unknown cell 7"),
-    "unspecified task": ([first(config(task=pb.TASK_UNSPECIFIED))], grpc.StatusCode.INVALID_ARGUMENT, "set task to one of TASK_KEYWORDS"),
+    "unspecified task": (
+        [first(config(task=pb.TASK_UNSPECIFIED))],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "set task to one of TASK_KEYWORDS",
+    ),
     "unknown task number": ([first(config(task=42))], grpc.StatusCode.INVALID_ARGUMENT, "unknown task 42"),
-    "unsupported rate": ([first(config(format__sample_rate_hz=12345))], grpc.StatusCode.INVALID_ARGUMENT, "unsupported sample rate 12345 Hz"),
-    "zero rate": ([first(config(format__sample_rate_hz=0))], grpc.StatusCode.INVALID_ARGUMENT, "unsupported sample rate 0 Hz"),
-    "unspecified encoding": ([first(config(format__encoding=pb.ENCODING_UNSPECIFIED))], grpc.StatusCode.INVALID_ARGUMENT, "use one of ENCODING_PCM_S16LE, ENCODING_FLOAT32LE, ENCODING_MULAW, ENCODING_ALAW"),
+    "unsupported rate": (
+        [first(config(format__sample_rate_hz=12345))],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "unsupported sample rate 12345 Hz",
+    ),
+    "zero rate": (
+        [first(config(format__sample_rate_hz=0))],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "unsupported sample rate 0 Hz",
+    ),
+    "unspecified encoding": (
+        [first(config(format__encoding=pb.ENCODING_UNSPECIFIED))],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "use one of ENCODING_PCM_S16LE, ENCODING_FLOAT32LE, ENCODING_MULAW, ENCODING_ALAW",
+    ),
     "too many channels": ([first(config(format__channels=64))], grpc.StatusCode.INVALID_ARGUMENT, "64 channels"),
-    "odd byte count": ([first(config()), audio(0, b"\x00\x01\x02")], grpc.StatusCode.INVALID_ARGUMENT, "not a whole number"),
-    "NaN floats": ([first(config(format__encoding=pb.ENCODING_FLOAT32LE)), audio(0, np.array([0, np.nan], "<f4").tobytes())], grpc.StatusCode.INVALID_ARGUMENT, "NaN or infinite"),
-    "infinite floats": ([first(config(format__encoding=pb.ENCODING_FLOAT32LE)), audio(0, np.array([np.inf], "<f4").tobytes())], grpc.StatusCode.INVALID_ARGUMENT, "NaN or infinite"),
-    "absurd finite floats": ([first(config(format__encoding=pb.ENCODING_FLOAT32LE)), audio(0, np.array([0.1, -1e19], "<f4").tobytes())], grpc.StatusCode.INVALID_ARGUMENT, "a sample of magnitude 1e+19; full scale is 1.0"),
+    "odd byte count": (
+        [first(config()), audio(0, b"\x00\x01\x02")],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "not a whole number",
+    ),
+    "NaN floats": (
+        [first(config(format__encoding=pb.ENCODING_FLOAT32LE)), audio(0, np.array([0, np.nan], "<f4").tobytes())],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "NaN or infinite",
+    ),
+    "infinite floats": (
+        [first(config(format__encoding=pb.ENCODING_FLOAT32LE)), audio(0, np.array([np.inf], "<f4").tobytes())],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "NaN or infinite",
+    ),
+    "absurd finite floats": (
+        [first(config(format__encoding=pb.ENCODING_FLOAT32LE)), audio(0, np.array([0.1, -1e19], "<f4").tobytes())],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "a sample of magnitude 1e+19; full scale is 1.0",
+    ),
     "empty chunk": ([first(config()), audio(0, b"")], grpc.StatusCode.INVALID_ARGUMENT, "chunk 0 is empty"),
-    "oversized chunk": ([first(config()), audio(0, np.zeros(16000 * 11, "<i2").tobytes())], grpc.StatusCode.INVALID_ARGUMENT, "more than 10 s of audio"),
-    "second configuration": ([first(config()), audio(0, PCM), first(config())], grpc.StatusCode.INVALID_ARGUMENT, "one StreamConfig"),
-    "sequence gap": ([first(config()), audio(0, PCM), audio(2, PCM)], grpc.StatusCode.INVALID_ARGUMENT, "sequence 2 where 1 was expected"),
-    "sequence not from zero": ([first(config()), audio(5, PCM)], grpc.StatusCode.INVALID_ARGUMENT, "sequence 5 where 0 was expected"),
-    "request with nothing in it": ([first(config()), pb.StreamAudioRequest()], grpc.StatusCode.INVALID_ARGUMENT, "must carry an AudioChunk"),
+    "oversized chunk": (
+        [first(config()), audio(0, np.zeros(16000 * 11, "<i2").tobytes())],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "more than 10 s of audio",
+    ),
+    "second configuration": (
+        [first(config()), audio(0, PCM), first(config())],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "one StreamConfig",
+    ),
+    "sequence gap": (
+        [first(config()), audio(0, PCM), audio(2, PCM)],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "sequence 2 where 1 was expected",
+    ),
+    "sequence not from zero": (
+        [first(config()), audio(5, PCM)],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "sequence 5 where 0 was expected",
+    ),
+    "request with nothing in it": (
+        [first(config()), pb.StreamAudioRequest()],
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "must carry an AudioChunk",
+    ),
 }
 
 
@@ -93,21 +157,38 @@ def transcription(**options):
 
 
 CASES["unknown keyword"] = (unknown_keyword(), grpc.StatusCode.INVALID_ARGUMENT, "unknown keyword 'banana'")
-CASES["too many phrase hints"] = (transcription(phrase_hints=[f"call number {i}" for i in range(101)]),
-                                  grpc.StatusCode.INVALID_ARGUMENT, "101 phrase hints; send at most 100")
-CASES["phrase hint that is not text"] = (transcription(phrase_hints=["call mom", "12 34 !!"]),
-                                         grpc.StatusCode.INVALID_ARGUMENT, "phrase hint 1 ('12 34 !!') has no letters")
-CASES["overlong phrase hint"] = (transcription(phrase_hints=["a" * 101]), grpc.StatusCode.INVALID_ARGUMENT,
-                                 "phrase hint 0 has 101 characters")
-CASES["endpoint out of range"] = (transcription(endpoint_silence_s=5.0), grpc.StatusCode.INVALID_ARGUMENT,
-                                  "endpoint_silence_s 5 is outside 0.1 to 3 seconds")
+CASES["too many phrase hints"] = (
+    transcription(phrase_hints=[f"call number {i}" for i in range(101)]),
+    grpc.StatusCode.INVALID_ARGUMENT,
+    "101 phrase hints; send at most 100",
+)
+CASES["phrase hint that is not text"] = (
+    transcription(phrase_hints=["call mom", "12 34 !!"]),
+    grpc.StatusCode.INVALID_ARGUMENT,
+    "phrase hint 1 ('12 34 !!') has no letters",
+)
+CASES["overlong phrase hint"] = (
+    transcription(phrase_hints=["a" * 101]),
+    grpc.StatusCode.INVALID_ARGUMENT,
+    "phrase hint 0 has 101 characters",
+)
+CASES["endpoint out of range"] = (
+    transcription(endpoint_silence_s=5.0),
+    grpc.StatusCode.INVALID_ARGUMENT,
+    "endpoint_silence_s 5 is outside 0.1 to 3 seconds",
+)
 CASES["unknown decoder"] = (transcription(decoder=9), grpc.StatusCode.INVALID_ARGUMENT, "unknown decoder 9")
 CASES["sensitivity out of range"] = (bad_sensitivity(), grpc.StatusCode.INVALID_ARGUMENT, "sensitivity 1.5")
-CASES["keyword name of 100 KB"] = (keyword_named("x" * 100_000), grpc.StatusCode.INVALID_ARGUMENT,
-                                   "a keyword name of 100000 characters; names have at most 32")
-CASES["phrase hint in another script"] = (transcription(phrase_hints=["call mom", "给妈妈打电话"]),
-                                          grpc.StatusCode.INVALID_ARGUMENT,
-                                          "phrase hint 1 ('给妈妈打电话') has letters the recogniser cannot write")
+CASES["keyword name of 100 KB"] = (
+    keyword_named("x" * 100_000),
+    grpc.StatusCode.INVALID_ARGUMENT,
+    "a keyword name of 100000 characters; names have at most 32",
+)
+CASES["phrase hint in another script"] = (
+    transcription(phrase_hints=["call mom", "给妈妈打电话"]),
+    grpc.StatusCode.INVALID_ARGUMENT,
+    "phrase hint 1 ('给妈妈打电话') has letters the recogniser cannot write",
+)
 
 
 def resumable(*later):
@@ -116,15 +197,26 @@ def resumable(*later):
     return [first(c), *later]
 
 
-CASES["resume of an unknown stream"] = ([pb.StreamAudioRequest(resume=pb.ResumeStream(token="no-such-stream"))],
-                                        grpc.StatusCode.NOT_FOUND, "no resumable stream has this token")
-CASES["end of audio of a plain stream"] = ([first(config()), pb.StreamAudioRequest(end=pb.EndOfAudio())],
-                                           grpc.StatusCode.INVALID_ARGUMENT, "EndOfAudio ends resumable streams only")
+CASES["resume of an unknown stream"] = (
+    [pb.StreamAudioRequest(resume=pb.ResumeStream(token="no-such-stream"))],
+    grpc.StatusCode.NOT_FOUND,
+    "no resumable stream has this token",
+)
+CASES["end of audio of a plain stream"] = (
+    [first(config()), pb.StreamAudioRequest(end=pb.EndOfAudio())],
+    grpc.StatusCode.INVALID_ARGUMENT,
+    "EndOfAudio ends resumable streams only",
+)
 CASES["more results received than sent"] = (
     resumable(pb.StreamAudioRequest(audio=pb.AudioChunk(data=PCM, results_received=3))),
-    grpc.StatusCode.INVALID_ARGUMENT, "results_received 3 is more than the 0 results sent")
-CASES["audio after the summary"] = (resumable(pb.StreamAudioRequest(end=pb.EndOfAudio()), audio(0, PCM)),
-                                    grpc.StatusCode.INVALID_ARGUMENT, "after EndOfAudio and the summary")
+    grpc.StatusCode.INVALID_ARGUMENT,
+    "results_received 3 is more than the 0 results sent",
+)
+CASES["audio after the summary"] = (
+    resumable(pb.StreamAudioRequest(end=pb.EndOfAudio()), audio(0, PCM)),
+    grpc.StatusCode.INVALID_ARGUMENT,
+    "after EndOfAudio and the summary",
+)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -177,8 +269,7 @@ def test_any_float_audio_within_the_limit_keeps_every_score_finite(server, sampl
     c = config(format__encoding=pb.ENCODING_FLOAT32LE, keywords__interim_scores=True)
     loud = np.array(samples * (16000 // len(samples) + 1), "<f4")[:16000].tobytes()  # a second of it
     with VoiceClient(server.target, timeout_s=60) as client:
-        responses = list(client.stub.StreamAudio(iter([first(c), audio(0, loud), audio(1, loud[:3200])]),
-                                                 timeout=60))
+        responses = list(client.stub.StreamAudio(iter([first(c), audio(0, loud), audio(1, loud[:3200])]), timeout=60))
     scores = [v for r in responses if r.HasField("scores") for v in r.scores.scores.values()]
     assert scores and np.isfinite(scores).all()
     assert responses[-1].summary.end_reason == pb.STREAM_END_COMPLETED
@@ -191,7 +282,9 @@ def held_open(gate: threading.Event):
 
 
 def test_missing_model_is_not_found(settings):
-    gru_only = ServerThread(dataclasses.replace(settings, models={("keywords", "gru"): settings.models["keywords", "gru"]}))
+    gru_only = ServerThread(
+        dataclasses.replace(settings, models={("keywords", "gru"): settings.models["keywords", "gru"]})
+    )
     try:
         with VoiceClient(gru_only.target, timeout_s=30) as c:
             error = rpc_error(lambda: c.stream_audio(ONE_SECOND, "lstm"))

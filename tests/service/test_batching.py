@@ -30,18 +30,27 @@ from tests.models.test_chunking import spoken
 SCRIPTS = {
     "keywords": [["seven_lucas.wav", "yes_sc.wav"], ["stop_sc.wav"], ["go_sc.wav", "left_sc.wav"], ["up_sc.wav"]],
     "transcription": [["lights_awb.wav"], ["five_lucas.wav", "three_lucas.wav"], ["time_awb.wav"], ["one_lucas.wav"]],
-    "assistant": [["computer_awb.wav", "call_mom_norbert.wav"], ["computer_david.wav", "timer_david.wav"],
-                  ["yes_sc.wav"], ["computer_awb.wav", "time_awb.wav"]],
+    "assistant": [
+        ["computer_awb.wav", "call_mom_norbert.wav"],
+        ["computer_david.wav", "timer_david.wav"],
+        ["yes_sc.wav"],
+        ["computer_awb.wav", "time_awb.wav"],
+    ],
 }
 # Trained keywords and phrases chosen at run time side by side, with voice activity on top.
 SCRIPTS["phrases"] = [["call_mom_norbert.wav", "yes_sc.wav"], *SCRIPTS["keywords"][1:]]
 RATES = (16000, 8000, 44100, 16000)
 
 # A stream: when it starts (in scheduler ticks), its chunk sizes (ms), and the ticks at which it sends nothing.
-stream_plans = st.lists(st.tuples(st.integers(0, 6), st.lists(st.sampled_from([10, 30, 100, 100, 100, 170, 400]),
-                                                              min_size=1, max_size=6),
-                                  st.sets(st.integers(0, 40), max_size=8)),
-                        min_size=2, max_size=4)
+stream_plans = st.lists(
+    st.tuples(
+        st.integers(0, 6),
+        st.lists(st.sampled_from([10, 30, 100, 100, 100, 170, 400]), min_size=1, max_size=6),
+        st.sets(st.integers(0, 40), max_size=8),
+    ),
+    min_size=2,
+    max_size=4,
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +64,15 @@ def open_stream(models, task: str, cell: str, rate: int):
     if task == "transcription":
         return transcription_stream(models["transcription", cell], rate, hints=["turn on the kitchen lights"])
     if task == "phrases":
-        return with_voice_activity(keyword_stream(models["keywords", cell], rate, {"yes": 0.5, "stop": 0.5},
-                                                  recognizer=models["transcription", cell],
-                                                  phrases={"call mom": 0.5, "seven": 0.5}))
+        return with_voice_activity(
+            keyword_stream(
+                models["keywords", cell],
+                rate,
+                {"yes": 0.5, "stop": 0.5},
+                recognizer=models["transcription", cell],
+                phrases={"call mom": 0.5, "seven": 0.5},
+            )
+        )
     return assistant_stream(models["keywords", cell], models["transcription", cell], rate)
 
 
@@ -80,6 +95,7 @@ def assert_same(batched: StreamOutput, alone: StreamOutput) -> None:
     if alone.smoothed is not None:
         np.testing.assert_allclose(batched.smoothed, alone.smoothed, atol=1e-5)
         assert batched.scores.keys() == alone.scores.keys() if alone.scores else batched.scores is None
+
     # Confidences (of results and of words) are rounded to 1e-4 from scores equal to 1e-5.
     def plain(t):
         words = tuple(dataclasses.replace(w, confidence=0.0) for w in t.words)
@@ -89,8 +105,9 @@ def assert_same(batched: StreamOutput, alone: StreamOutput) -> None:
     for b, a in zip(batched.transcripts, alone.transcripts):
         assert b.confidence == pytest.approx(a.confidence, abs=2e-4)
         assert [w.confidence for w in b.words] == pytest.approx([w.confidence for w in a.words], abs=2e-4)
-    assert [(c.wake.keyword, c.transcript and c.transcript.text, c.intent) for c in batched.commands] == \
-        [(c.wake.keyword, c.transcript and c.transcript.text, c.intent) for c in alone.commands]
+    assert [(c.wake.keyword, c.transcript and c.transcript.text, c.intent) for c in batched.commands] == [
+        (c.wake.keyword, c.transcript and c.transcript.text, c.intent) for c in alone.commands
+    ]
     assert batched.time_s == alone.time_s
     assert (batched.voice, batched.silence_s) == (alone.voice, alone.silence_s)
 
@@ -113,17 +130,22 @@ def test_streams_batched_together_give_what_each_gives_alone(models, task, cell,
     sent, batched, tick, sizes = [0] * len(plans), [[] for _ in plans], 0, []
     while any(s < len(c) for s, c in zip(sent, chunks)):
         # Who has a chunk this tick: started, not pausing, not ended.
-        ready = [i for i, (start, _, pauses) in enumerate(plans)
-                 if start <= tick and tick not in pauses and sent[i] < len(chunks[i])]
-        outputs = step_streams([(streams[i], chunks[i][sent[i]]) for i in ready], max_batch,
-                               lambda model, n: sizes.append(n))
+        ready = [
+            i
+            for i, (start, _, pauses) in enumerate(plans)
+            if start <= tick and tick not in pauses and sent[i] < len(chunks[i])
+        ]
+        outputs = step_streams(
+            [(streams[i], chunks[i][sent[i]]) for i in ready], max_batch, lambda model, n: sizes.append(n)
+        )
         for i, out in zip(ready, outputs):
             assert not isinstance(out, Exception), out
             batched[i].append(out)
             sent[i] += 1
         tick += 1
-    if max_batch > 1 and all(start == 0 and sizes_ms[0] >= 100 and 0 not in pauses
-                             for start, sizes_ms, pauses in plans[:2]):
+    if max_batch > 1 and all(
+        start == 0 and sizes_ms[0] >= 100 and 0 not in pauses for start, sizes_ms, pauses in plans[:2]
+    ):
         assert max(sizes) > 1  # the first tick's steps, at least, were shared
     for b, a in zip(batched, alone):
         assert len(b) == len(a)
@@ -134,7 +156,11 @@ def test_streams_batched_together_give_what_each_gives_alone(models, task, cell,
 def comparable(result: dict) -> dict:
     """A response without what legitimately differs between two runs: compute time, and scores past 1e-4."""
     result = {k: v for k, v in result.items() if k not in ("compute_s", "score", "confidence")}
-    return result if result["type"] != "scores" else {**result, "scores": {k: round(v, 3) for k, v in result["scores"].items()}}
+    return (
+        result
+        if result["type"] != "scores"
+        else {**result, "scores": {k: round(v, 3) for k, v in result["scores"].items()}}
+    )
 
 
 @pytest.mark.slow
@@ -149,8 +175,10 @@ def test_a_batching_server_answers_concurrent_streams_as_each_stream_alone(setti
 
     def run(target: str, task: str, cell: str) -> list[dict]:
         with VoiceClient(target, timeout_s=120) as c:
-            return [comparable(result_dict(r))
-                    for r in c.stream_audio(recording, cell, chunk_s=0.1, task=task, interim_scores=True)]
+            return [
+                comparable(result_dict(r))
+                for r in c.stream_audio(recording, cell, chunk_s=0.1, task=task, interim_scores=True)
+            ]
 
     try:
         with ThreadPoolExecutor(len(requests)) as pool:
@@ -187,6 +215,7 @@ def test_lanes_freed_by_the_garbage_collector_inside_take_give_their_slots_back(
     model = models["keywords", "gru"]
     thresholds = gc.get_threshold()
     gc.set_threshold(5, 1, 1)  # the collector runs every few allocations, inside take as anywhere else
+
     def churn():
         for _ in range(3000):
             cycle = [ModelLane(model)]
@@ -208,8 +237,9 @@ def test_a_slot_given_back_by_the_garbage_collector_inside_take_does_not_deadloc
     """Found by `rnnvoice fuzz`: a lane's finalizer ran while its pool's take() held the lock, and the server hung."""
     pool = StatePool(models["keywords", "gru"], slots=1)
     slot = pool.take()
-    giver = threading.Thread(target=lambda: (pool.lock.acquire(), pool.give_back(slot), pool.lock.release()),
-                             daemon=True)
+    giver = threading.Thread(
+        target=lambda: (pool.lock.acquire(), pool.give_back(slot), pool.lock.release()), daemon=True
+    )
     giver.start()  # as the collector would, in the thread that holds the lock
     giver.join(10)
     assert not giver.is_alive()

@@ -52,6 +52,7 @@ def test_a_model_that_raises_on_one_stream_fails_that_stream_alone(settings, bat
                 if i == 5:
                     gate.wait(30)  # from here on the fault stream's chunk is among theirs
                 yield chunk
+
         try:
             results[name] = list(c.stream(config, chunks(), pace_s=0.02))[-1].summary
         except grpc.RpcError as e:
@@ -67,7 +68,9 @@ def test_a_model_that_raises_on_one_stream_fails_that_stream_alone(settings, bat
             for t in threads:
                 t.join(60)
             assert error.code() == grpc.StatusCode.INTERNAL and "other streams go on" in error.details()
-            assert all(isinstance(r, pb.StreamSummary) and r.audio_s == pytest.approx(2.0) for r in results.values()), results
+            assert all(isinstance(r, pb.StreamSummary) and r.audio_s == pytest.approx(2.0) for r in results.values()), (
+                results
+            )
             assert "injected fault" in caplog.text and "failed" in caplog.text
             assert list(c.stream(config, [chunk]))[-1].HasField("summary")  # and the server goes on
         assert wait_until(lambda: len(server.server.servicer.sessions) == 0)
@@ -85,17 +88,21 @@ def serve_error(*flags) -> str:
 
 @pytest.mark.slow
 def test_missing_or_corrupt_weights_stop_start_up_with_a_message_naming_the_file(tmp_path):
-    assert "the keywords gru model file /missing.pt does not exist" in serve_error("--model", "keywords:gru=/missing.pt")
+    assert "the keywords gru model file /missing.pt does not exist" in serve_error(
+        "--model", "keywords:gru=/missing.pt"
+    )
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(np.random.default_rng(0).bytes(4096))
-    assert f"the keywords gru model file {corrupt} is not a readable rnnvoice model" in \
-        serve_error("--model", f"keywords:gru={corrupt}")
+    assert f"the keywords gru model file {corrupt} is not a readable rnnvoice model" in serve_error(
+        "--model", f"keywords:gru={corrupt}"
+    )
 
 
 @pytest.mark.slow
 def test_bad_tls_and_token_files_stop_start_up_with_a_message_naming_them(tmp_path):
-    assert "cannot read the TLS key file /missing.key: No such file" in \
-        serve_error("--tls-cert", "/missing.pem", "--tls-key", "/missing.key")
+    assert "cannot read the TLS key file /missing.key: No such file" in serve_error(
+        "--tls-cert", "/missing.pem", "--tls-key", "/missing.key"
+    )
     assert "TLS needs both --tls-cert and --tls-key" in serve_error("--tls-cert", "/missing.pem")
     tokens = tmp_path / "tokens"
     tokens.write_text("kiosk short keywords\n")

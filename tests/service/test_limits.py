@@ -96,8 +96,9 @@ class SilenceableProxy:
             s.close()
 
 
-@pytest.mark.parametrize("limited", [{"idle_timeout_s": 600.0, "keepalive_s": 1.0, "keepalive_timeout_s": 1.0}],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "limited", [{"idle_timeout_s": 600.0, "keepalive_s": 1.0, "keepalive_timeout_s": 1.0}], indirect=True
+)
 def test_a_peer_whose_network_goes_silent_is_found_by_keepalive_and_its_session_freed(limited):
     sessions = limited.server.servicer.sessions
     proxy = SilenceableProxy(limited.target)
@@ -130,8 +131,9 @@ def test_a_stream_ends_at_the_longest_stream_with_its_results_and_says_so(limite
     assert summary.end_reason == pb.STREAM_END_MAX_DURATION and 0 < summary.chunks < 30
 
 
-@pytest.mark.parametrize("limited", [{"max_stream_message_bytes": 64 << 10, "max_recognize_bytes": 1 << 20}],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "limited", [{"max_stream_message_bytes": 64 << 10, "max_recognize_bytes": 1 << 20}], indirect=True
+)
 def test_each_method_has_its_own_message_limit(limited):
     def big(n):
         return np.zeros(n // 2, "<i2").tobytes()
@@ -140,11 +142,16 @@ def test_each_method_has_its_own_message_limit(limited):
         # Over StreamAudio's limit: refused before it is parsed.
         error = rpc_error(lambda: c.stream(stream_config(ONE_SECOND), [big(100_000)], resumable=False))
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert "StreamAudioRequest of 100" in error.details() and "more than this server takes (65536 bytes)" in error.details()
+        assert (
+            "StreamAudioRequest of 100" in error.details()
+            and "more than this server takes (65536 bytes)" in error.details()
+        )
         # Over every method's limit: gRPC refuses it from its length prefix, before it arrives.
         # (A resumable stream's call that gRPC ends so is parked for its window, as a lost call is.)
-        assert rpc_error(lambda: c.stream(stream_config(ONE_SECOND), [big(8 << 20)], resumable=False)).code() == \
-            grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert (
+            rpc_error(lambda: c.stream(stream_config(ONE_SECOND), [big(8 << 20)], resumable=False)).code()
+            == grpc.StatusCode.RESOURCE_EXHAUSTED
+        )
         # Recognize takes more than a chunk, up to its own limit.
         assert c.recognize(Audio(big(600_000), 16000)).summary.audio_s == pytest.approx(18.75)
         error = rpc_error(lambda: c.recognize(Audio(big(1_100_000), 16000)))
@@ -180,14 +187,17 @@ def test_no_single_request_makes_the_server_hold_more_than_16_mb():
             c.recognize(ONE_SECOND)  # the first call's one-time costs are not a request's
             huge, over_chunk = bytes(64 << 20), bytes(2 << 20)
             # The largest chunk taken: 1 MiB of 48 kHz float stereo (2.7 s).
-            largest = Audio.from_array(np.random.default_rng(1).uniform(-0.1, 0.1, ((1 << 20) // 8 - 256, 2)), 48000,
-                                       "float32le")
+            largest = Audio.from_array(
+                np.random.default_rng(1).uniform(-0.1, 0.1, ((1 << 20) // 8 - 256, 2)), 48000, "float32le"
+            )
             recording = np.random.default_rng(0).integers(-3000, 3000, (3 << 20) // 2 - 4096, dtype="<i2").tobytes()
-            requests = {"64 MB chunk": (lambda: c.stream(stream_config(ONE_SECOND), [huge]), "RESOURCE_EXHAUSTED"),
-                        "2 MiB chunk": (lambda: c.stream(stream_config(ONE_SECOND), [over_chunk]), "INVALID_ARGUMENT"),
-                        "1 MiB chunk": (lambda: c.stream(stream_config(largest), [largest.data]), "OK"),
-                        "64 MB recording": (lambda: c.recognize(Audio(huge, 16000)), "RESOURCE_EXHAUSTED"),
-                        "3 MiB recording": (lambda: c.recognize(Audio(recording, 16000)), "OK")}
+            requests = {
+                "64 MB chunk": (lambda: c.stream(stream_config(ONE_SECOND), [huge]), "RESOURCE_EXHAUSTED"),
+                "2 MiB chunk": (lambda: c.stream(stream_config(ONE_SECOND), [over_chunk]), "INVALID_ARGUMENT"),
+                "1 MiB chunk": (lambda: c.stream(stream_config(largest), [largest.data]), "OK"),
+                "64 MB recording": (lambda: c.recognize(Audio(huge, 16000)), "RESOURCE_EXHAUSTED"),
+                "3 MiB recording": (lambda: c.recognize(Audio(recording, 16000)), "OK"),
+            }
             for name, (call, expected) in requests.items():
                 with open(f"/proc/{pid}/clear_refs", "w") as reset:
                     reset.write("5")  # the peak starts again from what is resident now

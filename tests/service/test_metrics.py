@@ -33,8 +33,11 @@ def test_streams_are_measured_per_cell(metered_server, metered_client):
     summaries = {}
     for cell in CELLS:
         # Every keyword at the most sensitive setting, and interim scores: every chunk gets a response.
-        responses = list(metered_client.stream_audio(NOISE, cell, chunk_s=0.1, interim_scores=True,
-                                                     sensitivities={k: 1.0 for k in KEYWORDS}))
+        responses = list(
+            metered_client.stream_audio(
+                NOISE, cell, chunk_s=0.1, interim_scores=True, sensitivities={k: 1.0 for k in KEYWORDS}
+            )
+        )
         summaries[cell] = responses[-1].summary
     after = scrape(metered_server.metrics_url)
 
@@ -53,8 +56,12 @@ def test_streams_are_measured_per_cell(metered_server, metered_client):
         assert value(after, "rnnvoice_active_streams", cell=cell) == 0
         # Histogram buckets are cumulative and end at +Inf with the count.
         counts = list(buckets(after, "rnnvoice_result_latency_seconds", cell=cell).values())
-        assert counts == sorted(counts) and counts[-1] == value(after, "rnnvoice_result_latency_seconds_count", cell=cell)
-        keywords = {s.labels["keyword"] for s in after if s.name == "rnnvoice_detections_total" and s.labels["cell"] == cell}
+        assert counts == sorted(counts) and counts[-1] == value(
+            after, "rnnvoice_result_latency_seconds_count", cell=cell
+        )
+        keywords = {
+            s.labels["keyword"] for s in after if s.name == "rnnvoice_detections_total" and s.labels["cell"] == cell
+        }
         assert keywords == {*KEYWORDS, PHRASES_LABEL}
 
 
@@ -83,12 +90,16 @@ def test_open_streams_and_how_streams_end(metered_server, metered_client):
     assert wait_until(lambda: value(scrape(url), "rnnvoice_active_streams", cell="lstm") == 0)
     bad = stream_config(NOISE, cell="gru")
     bad.format.sample_rate_hz = 12345
-    assert rpc_error(lambda: metered_client.stub.StreamAudio(iter([pb.StreamAudioRequest(config=bad)]))).code() == \
-        grpc.StatusCode.INVALID_ARGUMENT
+    assert (
+        rpc_error(lambda: metered_client.stub.StreamAudio(iter([pb.StreamAudioRequest(config=bad)]))).code()
+        == grpc.StatusCode.INVALID_ARGUMENT
+    )
     after = scrape(url)
 
     def ended(**labels):
-        return value(after, "rnnvoice_streams_ended_total", **labels) - value(before, "rnnvoice_streams_ended_total", **labels)
+        return value(after, "rnnvoice_streams_ended_total", **labels) - value(
+            before, "rnnvoice_streams_ended_total", **labels
+        )
 
     assert ended(cell="lstm", outcome="cancelled", code="CANCELLED") == 1
     # Refused before its configuration named a model: no task or cell to count it under.
@@ -108,6 +119,9 @@ def test_phrases_chosen_at_run_time_are_counted_under_one_label(metered_server, 
     responses = list(metered_client.stream_audio(call, "gru", phrases={"call mom": None, "jarvis": None}))
     after = scrape(metered_server.metrics_url)
     assert responses[-1].summary.detections == 1
-    assert value(after, "rnnvoice_detections_total", cell="gru", task="keywords", keyword=PHRASES_LABEL) - \
-        value(before, "rnnvoice_detections_total", cell="gru", task="keywords", keyword=PHRASES_LABEL) == 1
+    assert (
+        value(after, "rnnvoice_detections_total", cell="gru", task="keywords", keyword=PHRASES_LABEL)
+        - value(before, "rnnvoice_detections_total", cell="gru", task="keywords", keyword=PHRASES_LABEL)
+        == 1
+    )
     assert not any(s.labels.get("keyword") in ("call mom", "jarvis") for s in after)

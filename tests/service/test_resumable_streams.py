@@ -93,8 +93,9 @@ def test_lost_stream_is_kept_for_its_window_then_freed(resumable_server):
 
         # Resumed with one of its two results received: the other comes again, and audio goes on from chunk 2.
         resume = pb.StreamAudioRequest(resume=pb.ResumeStream(token=token, results_received=1))
-        call = client.stub.StreamAudio(requests(resume, pb.StreamAudioRequest(
-            audio=pb.AudioChunk(sequence=2, data=PCM, results_received=2))))
+        call = client.stub.StreamAudio(
+            requests(resume, pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=2, data=PCM, results_received=2)))
+        )
         opened, again, third = first_responses(call, 3)
         assert opened.resumption.token == token and opened.resumption.next_sequence == 2
         assert again.sequence == 1 and again.HasField("scores")
@@ -111,8 +112,9 @@ def test_lost_stream_is_kept_for_its_window_then_freed(resumable_server):
     assert value(after, "rnnvoice_stream_resumes_total") - value(before, "rnnvoice_stream_resumes_total") == 1
 
     def ended(outcome):
-        return value(after, "rnnvoice_streams_ended_total", outcome=outcome) - \
-            value(before, "rnnvoice_streams_ended_total", outcome=outcome)
+        return value(after, "rnnvoice_streams_ended_total", outcome=outcome) - value(
+            before, "rnnvoice_streams_ended_total", outcome=outcome
+        )
 
     assert ended("parked") == 2 and ended("expired") == 1
 
@@ -141,8 +143,14 @@ def test_a_parked_stream_keeps_its_token_holder_and_limits(settings):
     """Parked, a stream still counts against its token's stream limit; only its holder resumes it; the window is
     no longer than the idle timeout, the longest any stream holds its slot without audio."""
     owner, other = "o" * 24, "x" * 24
-    guarded = ServerThread(dataclasses.replace(settings, resume_window_s=30.0, idle_timeout_s=2.0,
-                                               tokens=parse_tokens(f"owner {owner} keywords 1\nother {other}", "test")))
+    guarded = ServerThread(
+        dataclasses.replace(
+            settings,
+            resume_window_s=30.0,
+            idle_timeout_s=2.0,
+            tokens=parse_tokens(f"owner {owner} keywords 1\nother {other}", "test"),
+        )
+    )
     config = stream_config(Audio(PCM, 16000), cell="gru")
     config.resumable = True
     gate = threading.Event()

@@ -26,8 +26,10 @@ def with_pauses(names: list[str], pause_s: float, rate: int = 16000, lead_s: flo
 
 
 def stream(client, audio: np.ndarray, cell: str, task: str = "transcription", **options) -> list[dict]:
-    return [result_dict(r) for r in client.stream_audio(Audio.from_array(audio, 16000), cell, task=task,
-                                                         chunk_s=0.1, **options)]
+    return [
+        result_dict(r)
+        for r in client.stream_audio(Audio.from_array(audio, 16000), cell, task=task, chunk_s=0.1, **options)
+    ]
 
 
 def digit_results(client, cell: str) -> list[dict]:
@@ -73,13 +75,17 @@ def test_two_utterances_are_transcribed_word_for_word(client, cell):
     assert finals == ["turn on the kitchen lights", "what time is it"]
 
 
-@pytest.mark.parametrize("wake, command, intent, slots, cell", [
-    *both_cells("computer_awb.wav", "call_mom_norbert.wav", "call", {"contact": "mom"}),
-    *both_cells("computer_david.wav", "timer_david.wav", "set_timer", {"duration_s": 300}),
-])
+@pytest.mark.parametrize(
+    "wake, command, intent, slots, cell",
+    [
+        *both_cells("computer_awb.wav", "call_mom_norbert.wav", "call", {"contact": "mom"}),
+        *both_cells("computer_david.wav", "timer_david.wav", "set_timer", {"duration_s": 300}),
+    ],
+)
 def test_assistant_hears_the_wake_word_then_the_command(client, wake, command, intent, slots, cell):
-    results = stream(client, with_pauses([wake, command], 0.3, lead_s=1.0), cell, task="assistant",
-                     interim_results=True)
+    results = stream(
+        client, with_pauses([wake, command], 0.3, lead_s=1.0), cell, task="assistant", interim_results=True
+    )
     kinds = [r["type"] for r in results]
     assert kinds[0] == "keyword" and results[0]["keyword"] == "computer"
     commands = [r for r in results if r["type"] == "intent"]

@@ -44,8 +44,10 @@ def test_every_word_has_a_confidence(client, decoder):
 def test_a_word_is_as_sure_as_the_alternatives_that_have_it(client):
     call = with_pauses(["call_mom_norbert.wav"], 0.5, lead_s=0.0)
     [final] = finals(stream(client, call, "lstm", max_alternatives=10))
-    share = {w["word"]: sum(a["confidence"] for a in final["alternatives"] if w["word"] in a["text"].split())
-             for w in final["words"]}
+    share = {
+        w["word"]: sum(a["confidence"] for a in final["alternatives"] if w["word"] in a["text"].split())
+        for w in final["words"]
+    }
     assert {w["word"]: w["confidence"] for w in final["words"]} == pytest.approx(share, abs=2e-3)
     assert min(share.values()) < 0.99  # the rivals ("call one") take their share from one word
 
@@ -76,11 +78,14 @@ def test_the_silence_before_speech_is_counted_from_the_utterance_start():
     assert stream_.task.utterance_start == 3 * round(1.0 / stream_.task.step_s)
 
 
-@pytest.mark.parametrize("options, message", [
-    (dict(max_alternatives=11), "max_alternatives 11 is more than 10"),
-    (dict(max_utterance_s=0.5), "max_utterance_s 0.5 is outside 1 to 60 seconds"),
-    (dict(initial_silence_s=60.0), "initial_silence_s 60 is outside 0.5 to 30 seconds"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(max_alternatives=11), "max_alternatives 11 is more than 10"),
+        (dict(max_utterance_s=0.5), "max_utterance_s 0.5 is outside 1 to 60 seconds"),
+        (dict(initial_silence_s=60.0), "initial_silence_s 60 is outside 0.5 to 30 seconds"),
+    ],
+)
 def test_bad_transcription_options_get_a_clear_error(client, options, message):
     error = rpc_error(lambda: client.stub.StreamAudio(iter(transcription(**options)), timeout=30))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -88,7 +93,8 @@ def test_bad_transcription_options_get_a_clear_error(client, options, message):
 
 
 def test_recognize_returns_alternatives_too(client):
-    response = client.recognize(Audio.from_array(fixture_clip("call_mom_norbert.wav"), 16000), "gru",
-                                task="transcription", max_alternatives=3)
+    response = client.recognize(
+        Audio.from_array(fixture_clip("call_mom_norbert.wav"), 16000), "gru", task="transcription", max_alternatives=3
+    )
     [final] = response.transcripts
     assert isinstance(final, pb.TranscriptResult) and final.alternatives[0].text == final.text

@@ -60,8 +60,12 @@ def test_a_stream_that_ends_first_says_it_completed(client):
 
 
 def test_recognize_stops_at_the_timeout_too(client):
-    response = client.recognize(Audio.from_array(np.concatenate([SILENCE, fixture_clip("yes_sc.wav")]), 16000),
-                                "gru", voice_activity_timeout_s=1.5, voice_activity_events=True)
+    response = client.recognize(
+        Audio.from_array(np.concatenate([SILENCE, fixture_clip("yes_sc.wav")]), 16000),
+        "gru",
+        voice_activity_timeout_s=1.5,
+        voice_activity_events=True,
+    )
     assert response.summary.end_reason == pb.STREAM_END_VOICE_ACTIVITY_TIMEOUT
     assert response.summary.audio_s == pytest.approx(2.0)  # handed to the engine a second at a time
     assert not response.detections and not response.voice_activity  # the word after the timeout is not heard

@@ -1,4 +1,5 @@
-"""`rnnvoice check-models`: loads every shipped model and beam search file as the server does (the image build runs it)."""
+"""`rnnvoice check-models`: every shipped model and beam search file loaded as the server loads them (the image build
+runs it)."""
 
 import argparse
 import sys
@@ -16,8 +17,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def checks(folder: Path) -> list[tuple[Path, Callable[[Path], str]]]:
     """(file, a function that loads it as the server does and says what it holds), in the order the server loads."""
-    from rnnvoice.models.decoding.ctc import (DECODER_FILE, LEXICON_FILE, LM_FILE, BeamSearch, DecoderConfig,
-                                              read_lexicon)
+    from rnnvoice.models.decoding.ctc import (
+        DECODER_FILE,
+        LEXICON_FILE,
+        LM_FILE,
+        BeamSearch,
+        DecoderConfig,
+        read_lexicon,
+    )
     from rnnvoice.models.weights import model_files
     from rnnvoice.service.registry import load_served_model
 
@@ -25,13 +32,16 @@ def checks(folder: Path) -> list[tuple[Path, Callable[[Path], str]]]:
         def load(path: Path) -> str:
             c = load_served_model(path, task, cell).config
             return f"{task} {cell.upper()} model: {len(c.labels)} labels, {c.num_layers} x {c.hidden_size} units"
+
         return load
 
-    return [*((path, model(task, cell)) for (task, cell), path in model_files(folder).items()),
-            (folder / DECODER_FILE, lambda path: f"beam search settings: beam {DecoderConfig.load(path).beam_size}"),
-            (folder / LEXICON_FILE, lambda path: f"lexicon: {len(read_lexicon(path))} words"),
-            # Last: KenLM reads it with the lexicon's words, and the beam search with the settings.
-            (folder / LM_FILE, lambda path: f"language model: read by KenLM over {len(BeamSearch(folder).words)} words")]
+    return [
+        *((path, model(task, cell)) for (task, cell), path in model_files(folder).items()),
+        (folder / DECODER_FILE, lambda path: f"beam search settings: beam {DecoderConfig.load(path).beam_size}"),
+        (folder / LEXICON_FILE, lambda path: f"lexicon: {len(read_lexicon(path))} words"),
+        # Last: KenLM reads it with the lexicon's words, and the beam search with the settings.
+        (folder / LM_FILE, lambda path: f"language model: read by KenLM over {len(BeamSearch(folder).words)} words"),
+    ]
 
 
 def run(args) -> int:

@@ -13,38 +13,77 @@ CURVE_METRICS = ("dev_accuracy", "heldout_accuracy", "heldout_wer")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("reports", type=Path, nargs="?", default=Path("reports"),
-                   help="folder of `rnnvoice eval --json` reports named gru_*.json and lstm_*.json")
-    p.add_argument("--training", type=Path, nargs="+", default=[],
-                   help="training runs to plot instead: checkpoints (.pt) or their .history.json files (default: none)")
-    p.add_argument("--plot", type=Path, help="with --training: the PNG of their loss and dev metric by step (default: no plot)")
+    p.add_argument(
+        "reports",
+        type=Path,
+        nargs="?",
+        default=Path("reports"),
+        help="folder of `rnnvoice eval --json` reports named gru_*.json and lstm_*.json",
+    )
+    p.add_argument(
+        "--training",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="training runs to plot instead: checkpoints (.pt) or their .history.json files (default: none)",
+    )
+    p.add_argument(
+        "--plot", type=Path, help="with --training: the PNG of their loss and dev metric by step (default: no plot)"
+    )
     study = p.add_argument_group("the study (--study RUNS_DIR)")
-    study.add_argument("--study", type=Path, help="a folder of finished keyword runs (CHECKPOINT.pt beside "
-                       "CHECKPOINT.history.json): every run measured, rows per cell, width, data share and int8; a "
-                       "run whose checkpoint is gone counts with its cached accuracies, without sizes and CPU "
-                       "(default: no study)")
-    study.add_argument("--json", type=Path, help="with --study: where to write the rows (needed); the Markdown "
-                       "tables go beside it (.md)")
+    study.add_argument(
+        "--study",
+        type=Path,
+        help="a folder of finished keyword runs (CHECKPOINT.pt beside "
+        "CHECKPOINT.history.json): every run measured, rows per cell, width, data share and int8; a "
+        "run whose checkpoint is gone counts with its cached accuracies, without sizes and CPU "
+        "(default: no study)",
+    )
+    study.add_argument(
+        "--json",
+        type=Path,
+        help="with --study: where to write the rows (needed); the Markdown tables go beside it (.md)",
+    )
     study.add_argument("--plots", type=Path, help="with --study: a folder for the figures' PNGs (default: no plots)")
-    study.add_argument("--corpus", type=Path, default=Path("data/kws"),
-                       help="the corpus whose held-out speakers score the runs (needed only for accuracies not cached)")
-    study.add_argument("--cache", type=Path, help="the runs' accuracies, reused while checkpoint and settings are "
-                       "the same (default: RUNS_DIR/evaluations)")
-    study.add_argument("--limit", type=int,
-                       help="clips per held-out set, spread over it, for a quick look (default: all)")
+    study.add_argument(
+        "--corpus",
+        type=Path,
+        default=Path("data/kws"),
+        help="the corpus whose held-out speakers score the runs (needed only for accuracies not cached)",
+    )
+    study.add_argument(
+        "--cache",
+        type=Path,
+        help="the runs' accuracies, reused while checkpoint and settings are the same (default: RUNS_DIR/evaluations)",
+    )
+    study.add_argument(
+        "--limit", type=int, help="clips per held-out set, spread over it, for a quick look (default: all)"
+    )
     study.add_argument("--accuracy", type=float, default=0.6, help="the development accuracy steps are counted to")
-    study.add_argument("--recording", type=Path, default=Path("tests/fixtures/spoken_seven_yes.wav"),
-                       help="looped by the engine's streams for the CPU figures")
+    study.add_argument(
+        "--recording",
+        type=Path,
+        default=Path("tests/fixtures/spoken_seven_yes.wav"),
+        help="looped by the engine's streams for the CPU figures",
+    )
     study.add_argument("--streams", type=int, default=256, help="streams stepped together for the batched CPU figure")
     study.add_argument("--unbatched-streams", type=int, default=16, help="streams stepped one by one")
     study.add_argument("--repeats", type=int, default=3, help="repeats of each CPU measurement, for its spread")
-    study.add_argument("--batch-sizes", default="1,4,16,64,256,1024,4096",
-                       help="comma-separated batch sizes of the bare cells' throughput")
-    study.add_argument("--server-streams", type=int, default=128,
-                       help="real-time streams on a batching server of each cell and width's own, for the server's CPU "
-                            "per second of audio; 0: skip the servers")
-    study.add_argument("--server-unbatched-streams", type=int, default=32,
-                       help="the same on a --no-batching server; 0: skip it")
+    study.add_argument(
+        "--batch-sizes",
+        default="1,4,16,64,256,1024,4096",
+        help="comma-separated batch sizes of the bare cells' throughput",
+    )
+    study.add_argument(
+        "--server-streams",
+        type=int,
+        default=128,
+        help="real-time streams on a batching server of each cell and width's own, for the server's CPU "
+        "per second of audio; 0: skip the servers",
+    )
+    study.add_argument(
+        "--server-unbatched-streams", type=int, default=32, help="the same on a --no-batching server; 0: skip it"
+    )
     study.add_argument("--server-level-s", type=float, default=5.0, help="audio each server stream plays per repeat")
 
 
@@ -66,8 +105,9 @@ def run(args) -> int:
             raise SystemExit("--training needs --plot, the PNG to draw")
         if why := plots_missing():  # the PNG is all it makes
             raise UsageError(why)
-        histories = {path.name.removesuffix(".history.json").removesuffix(".pt"): _history(path)
-                     for path in args.training}
+        histories = {
+            path.name.removesuffix(".history.json").removesuffix(".pt"): _history(path) for path in args.training
+        }
         measured = {k for history in histories.values() for h in history for k in h}
         metric = next((m for m in CURVE_METRICS if m in measured), None)
         if metric is None:
@@ -85,8 +125,14 @@ def _study(args) -> int:
     import torch
 
     from rnnvoice.models.evaluation.plots import plot_study, plots_missing
-    from rnnvoice.models.evaluation.study import (StudyConfig, StudyError, find_runs, markdown_tables, study,
-                                                  write_checkpoints)
+    from rnnvoice.models.evaluation.study import (
+        StudyConfig,
+        StudyError,
+        find_runs,
+        markdown_tables,
+        study,
+        write_checkpoints,
+    )
 
     if args.json is None:
         raise UsageError("--study needs --json, the file to write its rows to")
@@ -97,17 +143,30 @@ def _study(args) -> int:
         batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
     except ValueError:
         batch_sizes = (0,)
-    counts = {"--batch-sizes": min(batch_sizes), "--streams": args.streams,
-              "--unbatched-streams": args.unbatched_streams, "--repeats": args.repeats, "--limit": args.limit or 1}
+    counts = {
+        "--batch-sizes": min(batch_sizes),
+        "--streams": args.streams,
+        "--unbatched-streams": args.unbatched_streams,
+        "--repeats": args.repeats,
+        "--limit": args.limit or 1,
+    }
     if min(args.server_streams, args.server_unbatched_streams) < 0 or args.server_level_s <= 0:
         raise UsageError("--server-streams and --server-unbatched-streams: 0 or more; --server-level-s: more than 0")
     for flag, count in counts.items():
         if count < 1:
             raise UsageError(f"{flag}: give whole numbers of 1 or more (batch sizes comma-separated)")
     cache = args.cache or args.study / "evaluations"
-    config = StudyConfig(corpus=args.corpus, cache=cache, recording=args.recording,
-                         accuracy_threshold=args.accuracy, limit=args.limit, streams=args.streams,
-                         unbatched_streams=args.unbatched_streams, repeats=args.repeats, batch_sizes=batch_sizes)
+    config = StudyConfig(
+        corpus=args.corpus,
+        cache=cache,
+        recording=args.recording,
+        accuracy_threshold=args.accuracy,
+        limit=args.limit,
+        streams=args.streams,
+        unbatched_streams=args.unbatched_streams,
+        repeats=args.repeats,
+        batch_sizes=batch_sizes,
+    )
     try:  # what is missing (a checkpoint, a cached accuracy, the corpus) and how to get it
         runs = find_runs(args.study, cache)
         if not runs:
@@ -139,12 +198,17 @@ def _served(document: dict, runs, args) -> None:
     None: the server serves float32 weights."""
     from tqdm import tqdm
 
-    from rnnvoice.clients.qa.bench import served_cpu
     from rnnvoice.clients.client import read_audio
+    from rnnvoice.clients.qa.bench import served_cpu
 
-    modes = [(key, streams, batched) for key, streams, batched in
-             (("server_cpu", args.server_unbatched_streams, False), ("server_batched_cpu", args.server_streams, True))
-             if streams > 0]
+    modes = [
+        (key, streams, batched)
+        for key, streams, batched in (
+            ("server_cpu", args.server_unbatched_streams, False),
+            ("server_batched_cpu", args.server_streams, True),
+        )
+        if streams > 0
+    ]
     if not modes:
         return
     audio = read_audio(args.recording)
@@ -152,9 +216,11 @@ def _served(document: dict, runs, args) -> None:
     for run in runs:
         if run.model is not None:
             shapes.setdefault(run.key[:2], run.path)
-    measured = {(shape, key): served_cpu(path, shape[0], audio, streams, batched, args.repeats, args.server_level_s)
-                for shape, path in tqdm(shapes.items(), desc="server CPU", unit="shape")
-                for key, streams, batched in modes}
+    measured = {
+        (shape, key): served_cpu(path, shape[0], audio, streams, batched, args.repeats, args.server_level_s)
+        for shape, path in tqdm(shapes.items(), desc="server CPU", unit="shape")
+        for key, streams, batched in modes
+    }
     for row in document["rows"]:
         for key, _, _ in modes:
             found = {} if row["int8"] else measured.get(((row["cell"], row["width"]), key), {})
@@ -162,6 +228,8 @@ def _served(document: dict, runs, args) -> None:
             row[f"{key}_ms_per_audio_s_std"] = found.get("cpu_ms_per_audio_s_std")
             row[f"{key}_p99_chunk_latency_ms"] = found.get("p99_chunk_latency_ms")
             row[f"{key}_failed_streams"] = found.get("failed_streams")
-    document["settings"] |= {"server_streams": args.server_streams,
-                             "server_unbatched_streams": args.server_unbatched_streams,
-                             "server_level_s": args.server_level_s}
+    document["settings"] |= {
+        "server_streams": args.server_streams,
+        "server_unbatched_streams": args.server_unbatched_streams,
+        "server_level_s": args.server_level_s,
+    }

@@ -12,30 +12,64 @@ HELP = "measure a model on held-out speakers"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", type=task_name, choices=[t.value for t in MODEL_TASKS], default=Task.KEYWORDS.value,
-                   help="the model of which task")
-    p.add_argument("--cell", choices=[c.value for c in Cell], required=True,
-                   help="the shipped model of this cell, unless --model")
+    p.add_argument(
+        "--task",
+        type=task_name,
+        choices=[t.value for t in MODEL_TASKS],
+        default=Task.KEYWORDS.value,
+        help="the model of which task",
+    )
+    p.add_argument(
+        "--cell", choices=[c.value for c in Cell], required=True, help="the shipped model of this cell, unless --model"
+    )
     p.add_argument("--decoder", choices=list(Decoder), default=Decoder.BEAM, help="transcription: the CTC decoder")
     p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` (default: the shipped model)")
-    p.add_argument("--data", type=Path, required=True,
-                   help="Speech Commands layout, FSDD naming, or a corpus from `rnnvoice data` (its held-out speakers)")
-    p.add_argument("--labels", default="", help="scored labels, e.g. yes,no,up,down,left,right,on,off,stop,go; "
-                   "other words count as _unknown_ (default: every keyword)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="Speech Commands layout, FSDD naming, or a corpus from `rnnvoice data` (its held-out speakers)",
+    )
+    p.add_argument(
+        "--labels",
+        default="",
+        help="scored labels, e.g. yes,no,up,down,left,right,on,off,stop,go; "
+        "other words count as _unknown_ (default: every keyword)",
+    )
     p.add_argument("--source", default="", help="with a corpus: only clips of this source (speech_commands, fsdd, tts)")
-    p.add_argument("--stream", action="store_true", help="join the clips into one long stream and count hits, "
-                   "misses and false accepts per hour through the serving code path")
-    p.add_argument("--phrases", default="", help="comma-separated keywords chosen at run time (e.g. marvin,sheila): "
-                   "joins the clips into one stream, as --stream, and measures the recogniser spotting them by text "
-                   "at every threshold (implies --task transcription; default: none)")
-    p.add_argument("--speakers", choices=("heldout", "all"), default="heldout",
-                   help="with --phrases and a folder (not a corpus): its speakers that a corpus built from it holds "
-                   "out (a quarter, by hash, as `rnnvoice data` does), or all of them")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="join the clips into one long stream and count hits, "
+        "misses and false accepts per hour through the serving code path",
+    )
+    p.add_argument(
+        "--phrases",
+        default="",
+        help="comma-separated keywords chosen at run time (e.g. marvin,sheila): "
+        "joins the clips into one stream, as --stream, and measures the recogniser spotting them by text "
+        "at every threshold (implies --task transcription; default: none)",
+    )
+    p.add_argument(
+        "--speakers",
+        choices=("heldout", "all"),
+        default="heldout",
+        help="with --phrases and a folder (not a corpus): its speakers that a corpus built from it holds "
+        "out (a quarter, by hash, as `rnnvoice data` does), or all of them",
+    )
     p.add_argument("--noise", type=Path, help="background noise WAVs for --stream (default: a corpus's own, else none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the --stream composition")
-    p.add_argument("--level-dbfs", type=float, help="clips: set each clip's speech to this RMS level (dBFS) first, "
-                   "as a nearer or farther microphone would (default: as recorded)")
-    p.add_argument("--json", type=Path, help="write the report here (and the confusion matrix beside it as PNG; default: print only)")
+    p.add_argument(
+        "--level-dbfs",
+        type=float,
+        help="clips: set each clip's speech to this RMS level (dBFS) first, "
+        "as a nearer or farther microphone would (default: as recorded)",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        help="write the report here (and the confusion matrix beside it as PNG; default: print only)",
+    )
 
 
 def _eval_clips(args):
@@ -82,16 +116,24 @@ def run(args) -> int:
     unknown = [k for k in labels if k not in keywords]
     if unknown:
         raise SystemExit(f"--labels: {', '.join(unknown)} not among the model's keywords ({', '.join(keywords)})")
-    report = {"model": str(path), "cell": args.cell, "data": str(args.data), "labels": list(labels),
-              "speakers": len({c.speaker for c in clips})}
+    report = {
+        "model": str(path),
+        "cell": args.cell,
+        "data": str(args.data),
+        "labels": list(labels),
+        "speakers": len({c.speaker for c in clips}),
+    }
     if args.stream:
         noise = _noise(noise_dir)
         result = stream_report(model, clips, labels, noise, args.seed)
         report["stream"] = dataclasses.asdict(result)
-        print(f"{args.cell}: {result.hits}/{result.keywords} keywords detected ({result.hit_rate:.1%}), "
-              f"{result.false_accepts} false accepts in {result.non_keyword_s / 60:.1f} min of other speech and "
-              f"noise ({result.false_accepts_per_hour:.1f} per hour), mean latency {result.mean_latency_s * 1000:.0f} ms, "
-              f"real-time factor {result.real_time_factor:.4f}")
+        print(
+            f"{args.cell}: {result.hits}/{result.keywords} keywords detected ({result.hit_rate:.1%}), "
+            f"{result.false_accepts} false accepts in {result.non_keyword_s / 60:.1f} min of other speech and "
+            f"noise ({result.false_accepts_per_hour:.1f} per hour), "
+            f"mean latency {result.mean_latency_s * 1000:.0f} ms, "
+            f"real-time factor {result.real_time_factor:.4f}"
+        )
         for k, counts in result.per_keyword.items():
             print(f"  {k:<10} {counts.get('hits', 0):4d}/{counts.get('keywords', 0):<4d}")
         if result.false_accept_words:
@@ -104,19 +146,27 @@ def run(args) -> int:
         accuracies = sorted((v["accuracy"], k) for k, v in speakers.items())
         print(f"{args.cell}: accuracy {result.accuracy:.2%} on {result.clips} clips by {len(speakers)} speakers")
         if result.closed_set_accuracy is not None:
-            print(f"  closed set (the likeliest of the scored keywords, thresholds and other speech aside): "
-                  f"{result.closed_set_accuracy:.2%}")
+            print(
+                f"  closed set (the likeliest of the scored keywords, thresholds and other speech aside): "
+                f"{result.closed_set_accuracy:.2%}"
+            )
         for label, v in result.per_label.items():
             print(f"  {label:<10} {v['accuracy']:7.2%}  ({v['clips']} clips)")
-        print(f"  per speaker: median {np.median([a for a, _ in accuracies]):.2%}, worst "
-              + ", ".join(f"{k} {a:.0%} ({speakers[k]['clips']})" for a, k in accuracies[:5]))
+        print(
+            f"  per speaker: median {np.median([a for a, _ in accuracies]):.2%}, worst "
+            + ", ".join(f"{k} {a:.0%} ({speakers[k]['clips']})" for a, k in accuracies[:5])
+        )
     _write(report, args.json)
     if args.json and not args.stream:
         if why := plots_missing():
             print(why)
         else:
-            plot_confusion(result.confusion, result.labels, f"{args.cell.upper()} on {args.data.name}",
-                           args.json.with_suffix(".png"))
+            plot_confusion(
+                result.confusion,
+                result.labels,
+                f"{args.cell.upper()} on {args.data.name}",
+                args.json.with_suffix(".png"),
+            )
     return 0
 
 
@@ -140,13 +190,17 @@ def _eval_phrases(args, model, path) -> int:
     phrases = tuple(p.strip() for p in args.phrases.split(",") if p.strip())
     result = phrase_report(model, clips, phrases, _noise(noise_dir), args.seed)
     default = result["default"]
-    print(f"{args.cell}: {result['stream_s'] / 60:.1f} min stream of {result['clips']} clips by {result['speakers']} "
-          f"speakers; at the default threshold {default['threshold']}: {default['detection_rate']:.1%} detected, "
-          f"{default['false_accepts_per_hour']:.1f} false accepts per hour; recogniser "
-          f"{result['model_s_per_audio_s']:.4f} s and spotting {default['decision_s_per_audio_s']:.4f} s per audio s")
+    print(
+        f"{args.cell}: {result['stream_s'] / 60:.1f} min stream of {result['clips']} clips by {result['speakers']} "
+        f"speakers; at the default threshold {default['threshold']}: {default['detection_rate']:.1%} detected, "
+        f"{default['false_accepts_per_hour']:.1f} false accepts per hour; recogniser "
+        f"{result['model_s_per_audio_s']:.4f} s and spotting {default['decision_s_per_audio_s']:.4f} s per audio s"
+    )
     for phrase, v in default["phrases"].items():
-        print(f"  {phrase:<12} {v['detected']:3d}/{v['spoken']:<3d} ({v['detection_rate']:6.1%})  "
-              f"{v['false_accepts_per_hour']:7.1f} false accepts per hour")
+        print(
+            f"  {phrase:<12} {v['detected']:3d}/{v['spoken']:<3d} ({v['detection_rate']:6.1%})  "
+            f"{v['false_accepts_per_hour']:7.1f} false accepts per hour"
+        )
     print("  threshold  detected  false accepts per hour")
     for trial in result["sweep"]:
         print(f"  {trial['threshold']:9.2f}  {trial['detection_rate']:8.1%}  {trial['false_accepts_per_hour']:10.1f}")
@@ -160,16 +214,35 @@ def _eval_transcription(args, model, path) -> int:
 
     recordings = read_transcripts(args.data)
     result = transcription_report(model, recordings, args.decoder)
-    intents = (f"intents right {result.intent_accuracy:.1%}" if result.intent_accuracy is not None
-               else "no commands to understand")
-    print(f"{args.cell}: WER {result.word_error_rate:.2%} (substitutions {result.substitution_rate:.2%}, deletions "
-          f"{result.deletion_rate:.2%}, insertions {result.insertion_rate:.2%}), sentences right {result.sentence_accuracy:.1%}, "
-          f"{intents}, on {result.recordings} recordings by {result.speakers} speakers")
-    print(f"  end of speech to final: median {result.final_latency_median_s * 1000:.0f} ms, "
-          f"p90 {result.final_latency_p90_s * 1000:.0f} ms; onset to first partial: "
-          f"median {result.first_partial_median_s * 1000:.0f} ms; real-time factor {result.real_time_factor:.3f}")
+    intents = (
+        f"intents right {result.intent_accuracy:.1%}"
+        if result.intent_accuracy is not None
+        else "no commands to understand"
+    )
+    print(
+        f"{args.cell}: WER {result.word_error_rate:.2%} (substitutions {result.substitution_rate:.2%}, deletions "
+        f"{result.deletion_rate:.2%}, insertions {result.insertion_rate:.2%}), "
+        f"sentences right {result.sentence_accuracy:.1%}, "
+        f"{intents}, on {result.recordings} recordings by {result.speakers} speakers"
+    )
+    print(
+        f"  end of speech to final: median {result.final_latency_median_s * 1000:.0f} ms, "
+        f"p90 {result.final_latency_p90_s * 1000:.0f} ms; onset to first partial: "
+        f"median {result.first_partial_median_s * 1000:.0f} ms; real-time factor {result.real_time_factor:.3f}"
+    )
     for speaker, v in result.per_speaker.items():
-        print(f"  {speaker:<36} WER {v['word_error_rate']:7.2%}  sentences {v['sentence_accuracy']:6.1%}  ({v['recordings']})")
-    _write({"model": str(path), "cell": args.cell, "data": str(args.data), "decoder": args.decoder,
-            "transcription": dataclasses.asdict(result)}, args.json)
+        print(
+            f"  {speaker:<36} WER {v['word_error_rate']:7.2%}  "
+            f"sentences {v['sentence_accuracy']:6.1%}  ({v['recordings']})"
+        )
+    _write(
+        {
+            "model": str(path),
+            "cell": args.cell,
+            "data": str(args.data),
+            "decoder": args.decoder,
+            "transcription": dataclasses.asdict(result),
+        },
+        args.json,
+    )
     return 0

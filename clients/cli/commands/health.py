@@ -26,7 +26,8 @@ def run(args) -> int:
     with connection_from_args(args).channel(args.server) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout
+            )
         except grpc.RpcError as e:
             print(f"{args.server}: {e.code().name}: {e.details()}", file=sys.stderr)
             return 1

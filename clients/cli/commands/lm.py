@@ -30,9 +30,16 @@ def run(args) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     counts = ngrams.write_arpa(args.out / LM_FILE)
     write_lexicon(sorted(ngrams.vocabulary), args.out / LEXICON_FILE)
-    settings = dataclasses.asdict(DecoderConfig()) | {"language_model": {
-        "file": LM_FILE, "smoothing": "Witten-Bell, interpolated, written as backoff weights", "order": args.order,
-        "sentences": args.sentences, "seed": args.seed, "ngrams": counts}}
+    settings = dataclasses.asdict(DecoderConfig()) | {
+        "language_model": {
+            "file": LM_FILE,
+            "smoothing": "Witten-Bell, interpolated, written as backoff weights",
+            "order": args.order,
+            "sentences": args.sentences,
+            "seed": args.seed,
+            "ngrams": counts,
+        }
+    }
     (args.out / DECODER_FILE).write_text(json.dumps(settings, indent=2) + "\n")
     print(f"{args.out / LM_FILE}: {', '.join(f'{n}-grams {c:,}' for n, c in counts.items())}")
     print(f"{args.out / LEXICON_FILE}: {len(ngrams.vocabulary)} words")

@@ -29,11 +29,14 @@ def run(args) -> int:
     connection = connection_from_args(args)
     failed = False
     for cell in cells_argument(args.cells):
-        load = run_load(args.server, audio, cell, args.streams, args.chunk_ms / 1000, not args.fast, args.loops,
-                        connection)
-        print(f"{cell}: {load.streams} streams, {len(load.latencies_s)} chunks in {load.wall_s:.1f} s, latency "
-              f"median {load.latency_ms(50):.1f} ms, p90 {load.latency_ms(90):.1f} ms, p99 {load.latency_ms(99):.1f} ms, "
-              f"real-time factor {load.real_time_factor:.4f}, {len(load.errors)} failed streams")
+        load = run_load(
+            args.server, audio, cell, args.streams, args.chunk_ms / 1000, not args.fast, args.loops, connection
+        )
+        print(
+            f"{cell}: {load.streams} streams, {len(load.latencies_s)} chunks in {load.wall_s:.1f} s, latency "
+            f"median {load.latency_ms(50):.1f} ms, p90 {load.latency_ms(90):.1f} ms, p99 {load.latency_ms(99):.1f} ms, "
+            f"real-time factor {load.real_time_factor:.4f}, {len(load.errors)} failed streams"
+        )
         for error in sorted(set(load.errors)):
             print(f"  {error}", file=sys.stderr)
         failed |= bool(load.errors)

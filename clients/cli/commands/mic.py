@@ -17,12 +17,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import grpc
 
+    from rnnvoice.clients.cli.options import stream_options
+
     # sounddevice is imported by these only when a microphone is used.
     from rnnvoice.clients.client import Audio, VoiceClient, stream_config
     from rnnvoice.clients.connection import connection_from_args
     from rnnvoice.clients.mic_client import Display, ServerLink, capture, summary
     from rnnvoice.clients.microphone import MicError, find_microphone, list_devices, open_microphone
-    from rnnvoice.clients.cli.options import stream_options
 
     try:
         if args.list_devices:

@@ -27,8 +27,10 @@ LIMITS = (
     ("max_recording_s", "longest Recognize recording, in seconds"),
     ("max_stream_message_bytes", "largest StreamAudio request"),
     ("max_recognize_bytes", "largest Recognize request"),
-    ("resume_window_s", "seconds a resumable stream whose call was lost is kept for a resume (at most "
-                        "--idle-timeout-s)"),
+    (
+        "resume_window_s",
+        "seconds a resumable stream whose call was lost is kept for a resume (at most --idle-timeout-s)",
+    ),
 )
 ENGINE = (
     ("inference_threads", "threads running model steps; streams queue for them"),
@@ -56,32 +58,61 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     def add_settings(table: tuple[tuple[str, str], ...]) -> None:
         for name, text in table:
             variable = f"RNNVOICE_{name.upper()}"
-            p.add_argument(f"--{name.replace('_', '-')}", type=types[name],
-                           default=env(variable, getattr(defaults, name)), help=f"{text} ({variable})")
+            p.add_argument(
+                f"--{name.replace('_', '-')}",
+                type=types[name],
+                default=env(variable, getattr(defaults, name)),
+                help=f"{text} ({variable})",
+            )
 
     add_settings(LISTEN)
-    p.add_argument("--model", action="append", default=[], metavar="TASK:CELL=PATH",
-                   help="serve these weights instead of the shipped ones, e.g. keywords:gru=runs/kws_gru.pt; repeatable "
-                   "(default: the shipped models)")
-    p.add_argument("--tls-cert", type=Path, default=env("RNNVOICE_TLS_CERT"),
-                   help="the server's certificate chain, PEM: serve TLS (RNNVOICE_TLS_CERT; default: plaintext)")
-    p.add_argument("--tls-key", type=Path, default=env("RNNVOICE_TLS_KEY"),
-                   help="its private key, PEM (RNNVOICE_TLS_KEY; needed with --tls-cert)")
-    p.add_argument("--tls-client-ca", type=Path, default=env("RNNVOICE_TLS_CLIENT_CA"),
-                   help="require client certificates signed by this CA, PEM: mutual TLS (RNNVOICE_TLS_CLIENT_CA; "
-                        "default: no client certificates)")
-    p.add_argument("--tokens", type=Path, default=env("RNNVOICE_TOKENS_FILE"),
-                   help="bearer tokens, a line each: NAME TOKEN [TASKS [MAX_STREAMS]] (RNNVOICE_TOKENS_FILE; "
-                        "RNNVOICE_TOKENS may hold the same lines, separated by ;) (default: none, every caller may "
-                        "do everything)")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="TASK:CELL=PATH",
+        help="serve these weights instead of the shipped ones, e.g. keywords:gru=runs/kws_gru.pt; repeatable "
+        "(default: the shipped models)",
+    )
+    p.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=env("RNNVOICE_TLS_CERT"),
+        help="the server's certificate chain, PEM: serve TLS (RNNVOICE_TLS_CERT; default: plaintext)",
+    )
+    p.add_argument(
+        "--tls-key",
+        type=Path,
+        default=env("RNNVOICE_TLS_KEY"),
+        help="its private key, PEM (RNNVOICE_TLS_KEY; needed with --tls-cert)",
+    )
+    p.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        default=env("RNNVOICE_TLS_CLIENT_CA"),
+        help="require client certificates signed by this CA, PEM: mutual TLS (RNNVOICE_TLS_CLIENT_CA; "
+        "default: no client certificates)",
+    )
+    p.add_argument(
+        "--tokens",
+        type=Path,
+        default=env("RNNVOICE_TOKENS_FILE"),
+        help="bearer tokens, a line each: NAME TOKEN [TASKS [MAX_STREAMS]] (RNNVOICE_TOKENS_FILE; "
+        "RNNVOICE_TOKENS may hold the same lines, separated by ;) (default: none, every caller may "
+        "do everything)",
+    )
     add_settings(LIMITS)
     batching = env("RNNVOICE_BATCHING")
-    p.add_argument("--no-batching", action="store_true",
-                   default=not defaults.batching if batching is None else batching == "0",
-                   help="run each stream's steps on its own instead of batching across streams (RNNVOICE_BATCHING=0)")
+    p.add_argument(
+        "--no-batching",
+        action="store_true",
+        default=not defaults.batching if batching is None else batching == "0",
+        help="run each stream's steps on its own instead of batching across streams (RNNVOICE_BATCHING=0)",
+    )
     add_settings(ENGINE)
-    p.add_argument("--grace", type=float, default=defaults.grace_s,
-                   help="seconds open streams get to finish on shutdown")
+    p.add_argument(
+        "--grace", type=float, default=defaults.grace_s, help="seconds open streams get to finish on shutdown"
+    )
     add_settings(METRICS)
 
 
@@ -93,8 +124,10 @@ def parse_models(specs: list[str]) -> dict[tuple[str, str], Path]:
         key, sep, path = spec.partition("=")
         task, _, cell = key.partition(":")
         if not sep or task not in MODEL_TASKS or cell.lower() not in set(Cell) or not path:
-            raise SystemExit(f"--model {spec!r}: expected TASK:CELL=PATH with TASK one of {', '.join(MODEL_TASKS)} "
-                             f"and CELL one of {', '.join(Cell)}, e.g. keywords:gru=model.pt")
+            raise SystemExit(
+                f"--model {spec!r}: expected TASK:CELL=PATH with TASK one of {', '.join(MODEL_TASKS)} "
+                f"and CELL one of {', '.join(Cell)}, e.g. keywords:gru=model.pt"
+            )
         models[task, cell.lower()] = Path(path)
     return models
 
@@ -109,9 +142,15 @@ def run(args) -> int:
 
     try:
         tokens = load_tokens(args.tokens, os.environ.get("RNNVOICE_TOKENS"))
-        settings = ServerSettings(**{name: getattr(args, name) for name, _ in SETTINGS}, batching=not args.no_batching,
-                                  grace_s=args.grace, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                                  tls_client_ca=args.tls_client_ca, tokens=tokens)
+        settings = ServerSettings(
+            **{name: getattr(args, name) for name, _ in SETTINGS},
+            batching=not args.no_batching,
+            grace_s=args.grace,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            tls_client_ca=args.tls_client_ca,
+            tokens=tokens,
+        )
         if args.model:
             settings = dataclasses.replace(settings, models=parse_models(args.model))
         asyncio.run(serve(settings))

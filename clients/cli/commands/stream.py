@@ -10,8 +10,9 @@ HELP = "stream a recording to a server and print results"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="a recording: any rate, channels, PCM, float, mu-law or A-law WAV (anything "
-                   "soundfile reads)")
+    p.add_argument(
+        "file", help="a recording: any rate, channels, PCM, float, mu-law or A-law WAV (anything soundfile reads)"
+    )
     add_stream_options(p, live=False)
     p.add_argument("--chunk-ms", type=float, default=100.0, help="audio per request")
     p.add_argument("--realtime", action="store_true", help="send at the pace of the audio, as a live source would")
@@ -21,9 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import grpc
 
+    from rnnvoice.clients.cli.options import stream_options
     from rnnvoice.clients.client import VoiceClient, describe, read_audio, result_dict
     from rnnvoice.clients.connection import connection_from_args
-    from rnnvoice.clients.cli.options import stream_options
 
     audio = read_audio(args.file)
     with VoiceClient(args.server, connection=connection_from_args(args)) as client:

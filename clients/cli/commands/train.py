@@ -15,15 +15,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", required=True, help="folder written by `rnnvoice data`")
     p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
     p.add_argument("--cell", choices=[c.value for c in Cell], required=True, help="the recurrent cell")
-    p.add_argument("--task", choices=[t.value for t in MODEL_TASKS], default=Task.KEYWORDS.value,
-                   help="what the model learns")
+    p.add_argument(
+        "--task", choices=[t.value for t in MODEL_TASKS], default=Task.KEYWORDS.value, help="what the model learns"
+    )
     recipes = {task: TrainConfig.for_task(task, corpus="", out="") for task in MODEL_TASKS}
     for field in dataclasses.fields(TrainConfig):
         if field.name not in ("corpus", "out", "cell", "task"):
             # None keeps the task's recipe (TrainConfig.for_task).
             kind = type(field.default)
-            p.add_argument(f"--{field.name.replace('_', '-')}", default=None, help=_recipe(field.name, recipes),
-                           type={bool: lambda text: text.lower() in ("1", "true", "yes")}.get(kind, kind))
+            p.add_argument(
+                f"--{field.name.replace('_', '-')}",
+                default=None,
+                help=_recipe(field.name, recipes),
+                type={bool: lambda text: text.lower() in ("1", "true", "yes")}.get(kind, kind),
+            )
 
 
 def _recipe(name: str, recipes: dict) -> str:

@@ -14,17 +14,47 @@ from rnnvoice.clients.qa.bench import Ramp, memory_slope, search
 from tests.conftest import FIXTURES
 
 RECORDING = FIXTURES / "spoken_seven_yes.wav"
-KEYS = ("max_realtime_streams", "p50_chunk_latency_ms", "p99_chunk_latency_ms", "cpu_ms_per_audio_s",
-        "marginal_bytes_per_stream", "batched_speedup")
+KEYS = (
+    "max_realtime_streams",
+    "p50_chunk_latency_ms",
+    "p99_chunk_latency_ms",
+    "cpu_ms_per_audio_s",
+    "marginal_bytes_per_stream",
+    "batched_speedup",
+)
 
 
 @pytest.mark.slow
 def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
     report_path, plot_path = tmp_path / "bench.json", tmp_path / "bench.png"
-    out = subprocess.run([sys.executable, "-m", "rnnvoice.clients.cli", "bench", str(RECORDING), "--start-streams", "2",
-                          "--growth", "2", "--max-streams", "4", "--level-s", "1.5", "--step-batch", "16",
-                          "--floor-streams", "3", "--json", str(report_path), "--plot", str(plot_path)],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnvoice.clients.cli",
+            "bench",
+            str(RECORDING),
+            "--start-streams",
+            "2",
+            "--growth",
+            "2",
+            "--max-streams",
+            "4",
+            "--level-s",
+            "1.5",
+            "--step-batch",
+            "16",
+            "--floor-streams",
+            "3",
+            "--json",
+            str(report_path),
+            "--plot",
+            str(plot_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "sustained real-time streams" in out.stdout and "server CPU ms per audio s" in out.stdout
     assert "load generator CPU ms per audio s" in out.stdout
@@ -32,7 +62,9 @@ def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
     for entry in (report["gru"], report["lstm"], report["transcription"]["gru"], report["transcription"]["lstm"]):
         assert set(KEYS) <= set(entry)
         # Four real-time streams are nothing for either path on loopback: the ramp ran to its end.
-        assert [lv["streams"] for lv in entry["levels"]] == [2, 4] == [lv["streams"] for lv in entry["per_stream_levels"]]
+        assert (
+            [lv["streams"] for lv in entry["levels"]] == [2, 4] == [lv["streams"] for lv in entry["per_stream_levels"]]
+        )
         assert entry["max_realtime_streams"] == entry["per_stream_max_streams"] == 4
         assert entry["batched_speedup"] == 1.0
         assert 0 < entry["p50_chunk_latency_ms"] <= entry["p99_chunk_latency_ms"] <= 100
@@ -58,7 +90,9 @@ def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
     # (transport, sessions and the same engine) spent on as many streams.
     for cell in ("gru", "lstm"):
         [alone] = report["keyword_engine_alone"][cell]
-        assert alone["streams"] == 3 and 0 < alone["cpu_ms_per_audio_s"] < report[cell]["levels"][-1]["cpu_ms_per_audio_s"]
+        assert (
+            alone["streams"] == 3 and 0 < alone["cpu_ms_per_audio_s"] < report[cell]["levels"][-1]["cpu_ms_per_audio_s"]
+        )
     assert "GRU keyword engine alone" in out.stdout and "LSTM keyword engine alone" in out.stdout
 
 

@@ -45,11 +45,20 @@ def soak_server(settings):
 @pytest.mark.slow
 def test_soak_leaves_nothing_behind(soak_server):
     plan = SoakPlan(streams=40, concurrency=8, cut_every_s=0.5, silent_s=1.0, seed=3)
-    report = Soak(ServerUnderTest(soak_server.target, soak_server.metrics_url),
-                  read_audio(FIXTURES / "spoken_seven_yes.wav"), plan).run()
+    report = Soak(
+        ServerUnderTest(soak_server.target, soak_server.metrics_url),
+        read_audio(FIXTURES / "spoken_seven_yes.wav"),
+        plan,
+    ).run()
     assert report.failed == 0, report.failures
-    assert report.streams == 40 and set(report.kinds) == {"complete", "slow reader", "cancel", "disconnect",
-                                                          "silent peer", "oversized chunk"}
+    assert report.streams == 40 and set(report.kinds) == {
+        "complete",
+        "slow reader",
+        "cancel",
+        "disconnect",
+        "silent peer",
+        "oversized chunk",
+    }
     assert report.completed > 10 and report.resumes > 0
     assert report.lost_chunks == 0 and report.duplicated_chunks == 0
     assert report.mismatched_results == 0, report.mismatches
