@@ -122,6 +122,7 @@ def test_prometheus_stores_latency_and_memory_of_both_cells(prometheus, traffic)
     assert len(heard) == 4 and all(v > 0 for v in heard.values()), heard
 
 
+@pytest.mark.slow
 def test_recording_rules_give_each_cell_its_percentiles_and_real_time_factor(prometheus, traffic):
     for rule in (
         "task_cell:rnnvoice_result_latency_seconds:p50_5m",
@@ -160,6 +161,7 @@ def test_every_dashboard_query_reads_metrics_the_server_exports(metered_server):
         assert names and names <= exported, (expr, names - exported)
 
 
+@pytest.mark.slow
 def test_dashboard_shows_gru_beside_lstm_with_data_in_every_panel(prometheus, traffic, tmp_path):
     repeated = [p for p in DASHBOARD["panels"] if p.get("repeat") == "cell"]
     assert repeated and all(p["repeatDirection"] == "h" and "$cell" in p["title"] for p in repeated)

@@ -193,6 +193,7 @@ def test_evaluations_are_cached_until_checkpoint_or_settings_change(study_runs, 
     assert json.loads(cached.read_text())["key"]["checkpoint_sha256"] != saved["key"]["checkpoint_sha256"]
 
 
+@pytest.mark.slow
 def test_cached_accuracies_need_neither_the_corpus_nor_the_checkpoints(study_runs, keyword_corpus, tmp_path, capsys):
     """A fresh clone: the histories, the cache and MANIFEST.sha256 committed, the corpus not built and the
     checkpoints not kept. The accuracy rows come back the same from the cache; sizes and CPU are left out."""
@@ -247,6 +248,7 @@ def test_cached_accuracies_need_neither_the_corpus_nor_the_checkpoints(study_run
     assert "lstm_w8_s0: no checkpoint at" in (err := capsys.readouterr().err) and "`make study` retrains it" in err
 
 
+@pytest.mark.slow
 def test_a_run_in_progress_is_left_out(study_runs, keyword_corpus, tmp_path):
     folder = tmp_path / "runs"
     folder.mkdir()
@@ -261,6 +263,7 @@ def test_a_run_in_progress_is_left_out(study_runs, keyword_corpus, tmp_path):
     assert [run["run"] for row in document["rows"] for run in row["runs"]] == ["gru_w8_s0", "gru_w8_s0"]
 
 
+@pytest.mark.slow
 def test_study_usage_errors_say_what_to_fix(study_runs, keyword_corpus, tmp_path, capsys):
     assert main(["compare", "--study", str(study_runs)]) == 2
     assert "--study needs --json" in capsys.readouterr().err

@@ -70,6 +70,7 @@ def test_keyword_corpus_and_training(keyword_corpus, tmp_path):
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
+@pytest.mark.slow
 def test_training_resumes_where_it_stopped(keyword_corpus, tmp_path, monkeypatch):
     """A run stopped after its checkpoint goes on from it to the very weights of a run never stopped."""
     config = TrainConfig(
@@ -261,6 +262,7 @@ def test_pooled_logits_are_each_classes_best_in_the_window():
         torch.testing.assert_close(pooled[:, s], logits[:, max(0, s - 2) : s + 1].amax(1))
 
 
+@pytest.mark.slow
 def test_keyword_training_on_pooled_scores(keyword_corpus, tmp_path):
     out = tmp_path / "kws_pooled.pt"
     assert (
@@ -294,6 +296,7 @@ def test_keyword_training_on_pooled_scores(keyword_corpus, tmp_path):
     assert KeywordTask(model).detector.pool_steps == round(0.8 * model.config.features.step_rate)
 
 
+@pytest.mark.slow
 def test_a_words_real_share_follows_its_real_speakers(keyword_corpus):
     """With real_speakers_full, a word said by few real speakers is drawn mostly from the synthetic voices."""
     from rnnvoice.models.audio.features import FeatureConfig

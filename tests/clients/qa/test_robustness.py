@@ -29,6 +29,7 @@ def test_fuzz_finds_no_crash_or_hang(fuzzed):
     assert fuzzed.rss_growth_bytes is not None
 
 
+@pytest.mark.slow
 def test_fuzz_finds_no_wrong_status(fuzzed):
     assert fuzzed.wrong_status == 0, fuzzed.wrong
     # Undecodable bytes and absurd float samples are refused as bad requests, not failed as server errors.
