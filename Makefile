@@ -68,7 +68,7 @@ stubs: dev
 	$(BIN)/python -m rnnvoice.protos.generate
 
 # The README's figures, from one run on one machine: both cells, every held-out set, the benchmark.
-# Needs the corpora of the README's training section in data/kws and data/asr.
+# Needs the corpora of docs/training.md in data/kws and data/asr.
 SC12 := yes,no,up,down,left,right,on,off,stop,go
 DIGITS := zero,one,two,three,four,five,six,seven,eight,nine
 # Speech levels (dBFS RMS) the keyword models are measured at: a far, quiet microphone to a near, loud one.

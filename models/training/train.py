@@ -48,7 +48,8 @@ class TrainConfig:
     # Scale each word's real share by its real speakers, full from this many (MixConfig.real_speakers_full); 0: off.
     real_speakers_full: int = 0
     # Front end: the normalisation and its floors, see FeatureConfig. Its defaults are the shipped models' recipe,
-    # which measured best (README, "Hearing quiet and distant speakers"); the level-invariant front ends are flags.
+    # which measured best (docs/experiments.md, "Hearing quiet and distant speakers"); the level-invariant front
+    # ends are flags.
     normalization: Normalization = FeatureConfig.normalization
     log_floor: float = FeatureConfig.log_floor
     relative_floor: float = FeatureConfig.relative_floor

@@ -1,7 +1,7 @@
 """The repository's Prometheus configuration and Grafana dashboard against a live server: Debian's prometheus
 scrapes it while real streams run through both cells, and every dashboard query is run on what it stored.
 
-Set RNNVOICE_DASHBOARD_PREVIEW=deploy/grafana/dashboard-preview.png to redraw the README's preview as well.
+Set RNNVOICE_DASHBOARD_PREVIEW=deploy/grafana/dashboard-preview.png to redraw the preview in docs/operations.md as well.
 """
 
 import json

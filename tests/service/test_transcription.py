@@ -8,8 +8,8 @@ from tests.conftest import fixture_clip
 
 DIGITS = ["five_lucas.wav", "three_lucas.wav", "nine_lucas.wav", "one_lucas.wav"]
 
-# Where the shipped recognisers are known to get a recording wrong (the README's "Models and how good
-# they are" measures how often): strict, so the mark must go once a model gets it right.
+# Where the shipped recognisers are known to get a recording wrong (docs/models.md
+# measures how often): strict, so the mark must go once a model gets it right.
 SHORT_OF_TARGET = pytest.mark.xfail(strict=True, reason="the shipped recogniser mishears this held-out recording")
 
 
