@@ -13,6 +13,8 @@ CURVE_METRICS = ("dev_accuracy", "heldout_accuracy", "heldout_wer")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from rnnvoice.models.evaluation.study import StudyConfig
+
     p.add_argument(
         "reports",
         type=Path,
@@ -59,19 +61,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     study.add_argument(
         "--limit", type=int, help="clips per held-out set, spread over it, for a quick look (default: all)"
     )
-    study.add_argument("--accuracy", type=float, default=0.6, help="the development accuracy steps are counted to")
+    study.add_argument(
+        "--accuracy",
+        type=float,
+        default=StudyConfig.accuracy_threshold,
+        help="the development accuracy steps are counted to",
+    )
     study.add_argument(
         "--recording",
         type=Path,
         default=Path("tests/fixtures/spoken_seven_yes.wav"),
         help="looped by the engine's streams for the CPU figures",
     )
-    study.add_argument("--streams", type=int, default=256, help="streams stepped together for the batched CPU figure")
-    study.add_argument("--unbatched-streams", type=int, default=16, help="streams stepped one by one")
-    study.add_argument("--repeats", type=int, default=3, help="repeats of each CPU measurement, for its spread")
+    study.add_argument(
+        "--streams", type=int, default=StudyConfig.streams, help="streams stepped together for the batched CPU figure"
+    )
+    study.add_argument(
+        "--unbatched-streams", type=int, default=StudyConfig.unbatched_streams, help="streams stepped one by one"
+    )
+    study.add_argument(
+        "--repeats", type=int, default=StudyConfig.repeats, help="repeats of each CPU measurement, for its spread"
+    )
     study.add_argument(
         "--batch-sizes",
-        default="1,4,16,64,256,1024,4096",
+        default=",".join(map(str, StudyConfig.batch_sizes)),
         help="comma-separated batch sizes of the bare cells' throughput",
     )
     study.add_argument(
