@@ -67,24 +67,15 @@ def _real_word_folder(tmp_path):
     return folder
 
 
+def _eval_real_words(tmp_path, report_path) -> int:
+    """`rnnvoice eval` of the shipped GRU on the folder of real words, every speaker, its report at report_path."""
+    data = str(_real_word_folder(tmp_path))
+    return main(["eval", "--cell", "gru", "--data", data, "--speakers", "all", "--json", str(report_path)])
+
+
 def test_eval_reports_the_closed_set_accuracy_beside_the_detectors(tmp_path, capsys):
     report_path = tmp_path / "clips.json"
-    assert (
-        main(
-            [
-                "eval",
-                "--cell",
-                "gru",
-                "--data",
-                str(_real_word_folder(tmp_path)),
-                "--speakers",
-                "all",
-                "--json",
-                str(report_path),
-            ]
-        )
-        == 0
-    )
+    assert _eval_real_words(tmp_path, report_path) == 0
     clips = json.loads(report_path.read_text())["clips"]
     assert clips["clips"] == 12 and 0.0 <= clips["closed_set_accuracy"] <= 1.0
     # These six real words are ones the shipped model hears: the likeliest keyword is the spoken one for most.
@@ -96,22 +87,7 @@ def test_eval_without_matplotlib_writes_its_report_and_says_how_to_get_the_plot(
     """The base install has no matplotlib (the `plots` extra): the numbers come all the same, the figure does not."""
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed: importing it fails
     report_path = tmp_path / "clips.json"
-    assert (
-        main(
-            [
-                "eval",
-                "--cell",
-                "gru",
-                "--data",
-                str(_real_word_folder(tmp_path)),
-                "--speakers",
-                "all",
-                "--json",
-                str(report_path),
-            ]
-        )
-        == 0
-    )
+    assert _eval_real_words(tmp_path, report_path) == 0
     assert json.loads(report_path.read_text())["clips"]["clips"] == 12
     assert not report_path.with_suffix(".png").exists()
     out = capsys.readouterr().out

@@ -3,6 +3,7 @@ alone, without the corpus or the checkpoints), int8 and the multiply-adds."""
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -265,69 +266,19 @@ def test_a_run_in_progress_is_left_out(study_runs, keyword_corpus, tmp_path):
 
 @pytest.mark.slow
 def test_study_usage_errors_say_what_to_fix(study_runs, keyword_corpus, tmp_path, capsys):
+    def refused(*args: str, runs: Path = study_runs, corpus: Path = keyword_corpus) -> str:
+        """What `compare --study` says on stderr, having exited with the usage status."""
+        study = ["compare", "--study", str(runs), "--json", str(tmp_path / "s.json"), "--corpus", str(corpus)]
+        assert main([*study, *args]) == 2
+        return capsys.readouterr().err
+
     assert main(["compare", "--study", str(study_runs)]) == 2
     assert "--study needs --json" in capsys.readouterr().err
-    assert (
-        main(["compare", "--study", str(tmp_path), "--json", str(tmp_path / "s.json"), "--corpus", str(keyword_corpus)])
-        == 2
-    )
-    assert "no finished runs" in capsys.readouterr().err
-    assert (
-        main(["compare", "--study", str(study_runs), "--json", str(tmp_path / "s.json"), "--corpus", str(tmp_path)])
-        == 2
-    )
-    assert "no corpus manifest" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "compare",
-                "--study",
-                str(study_runs),
-                "--json",
-                str(tmp_path / "s.json"),
-                "--corpus",
-                str(keyword_corpus),
-                "--batch-sizes",
-                "1,many",
-            ]
-        )
-        == 2
-    )
-    assert "--batch-sizes: give whole numbers" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "compare",
-                "--study",
-                str(study_runs),
-                "--json",
-                str(tmp_path / "s.json"),
-                "--corpus",
-                str(keyword_corpus),
-                "--repeats",
-                "0",
-            ]
-        )
-        == 2
-    )
-    assert "--repeats: give whole numbers" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "compare",
-                "--study",
-                str(study_runs),
-                "--json",
-                str(tmp_path / "s.json"),
-                "--corpus",
-                str(keyword_corpus),
-                "--server-streams",
-                "-1",
-            ]
-        )
-        == 2
-    )
-    assert "--server-streams and --server-unbatched-streams: 0 or more" in capsys.readouterr().err
+    assert "no finished runs" in refused(runs=tmp_path)
+    assert "no corpus manifest" in refused(corpus=tmp_path)
+    assert "--batch-sizes: give whole numbers" in refused("--batch-sizes", "1,many")
+    assert "--repeats: give whole numbers" in refused("--repeats", "0")
+    assert "--server-streams and --server-unbatched-streams: 0 or more" in refused("--server-streams", "-1")
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
