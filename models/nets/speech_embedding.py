@@ -74,7 +74,9 @@ class SpeechEmbedding(nn.Module):
         self.pools = pools  # index of a convolution -> the pooling after its activation
 
     def forward(self, mels: torch.Tensor) -> torch.Tensor:
-        x = mels.unsqueeze(1)  # (B, 1, W, M): time as height, mel bands as width
+        # (B, 1, W, M): time as height, mel bands as width; channels last, which CPU convolutions run faster on
+        # (one thread: 1.2-2.1 ms a window against 2.0-3.3, in batches of 1 to 64; 16 fastest).
+        x = mels.unsqueeze(1).contiguous(memory_format=torch.channels_last)
         for i, conv in enumerate(self.convs[:-1]):
             x = nn.functional.leaky_relu(conv(x), LEAKY_SLOPE).clamp(min=ACTIVATION_FLOOR)
             if i in self.pools:
@@ -92,7 +94,7 @@ class SpeechEmbedding(nn.Module):
         model.load_state_dict(checkpoint["state_dict"])
         model.metadata = checkpoint["metadata"]
         model.mel_config = EmbeddingMelConfig(**model.metadata["mel"])
-        return model.eval().requires_grad_(False)
+        return model.to(memory_format=torch.channels_last).eval().requires_grad_(False)
 
 
 def embedding_windows(mels: torch.Tensor) -> torch.Tensor:
