@@ -7,6 +7,7 @@ import functools
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -63,6 +64,11 @@ class FeatureConfig:
         object.__setattr__(self, "normalization", Normalization(self.normalization))
 
     @property
+    def frame_length(self) -> int:
+        """Samples each frame reads (what the framing of `buffer_block` and `frames_of` cuts)."""
+        return self.win_length
+
+    @property
     def dim(self) -> int:
         return self.n_mels * self.stack
 
@@ -78,6 +84,17 @@ class FeatureConfig:
     def step_s(self) -> float:
         """Seconds of audio per recurrent step."""
         return 1.0 / self.step_rate
+
+
+class Framing(Protocol):
+    """What the framing (`buffer_block`, `frames_of`) reads of a front end's config: FeatureConfig's, or the speech
+    embedding's mel config."""
+
+    @property
+    def hop_length(self) -> int: ...
+
+    @property
+    def frame_length(self) -> int: ...
 
 
 # "running": the mean per mel channel (..., n_mels) and the live frames counted so far (...,);
@@ -170,21 +187,34 @@ def _peak_normalize(
     state: NormState | None,
     lengths: torch.Tensor | None,
 ) -> tuple[torch.Tensor, NormState]:
-    """The peak follower of `normalize` in closed form: with a release of r per frame, the peak after frame t is
-    max over frames s <= t of level_s - r (t - s), a running maximum of level_s + r s, less r t."""
+    """The peak follower of `normalize` (`running_peak`), over the live frames' loudest channel."""
     release = config.peak_release_db_s / 10 * math.log(10) * config.hop_length / config.sample_rate  # nats a frame
     level = frames.amax(dim=-1).masked_fill(~live, -math.inf)  # (..., F)
-    before = state[0] if state is not None else frames.new_full(frames.shape[:-2], -math.inf)
-    ramp = release * torch.arange(1, frames.shape[-2] + 1, dtype=frames.dtype)
-    peak = torch.maximum(torch.cummax(level + ramp, dim=-1).values, before.unsqueeze(-1)) - ramp
+    peak, last = running_peak(level, release, state[0] if state is not None else None, lengths)
     # Before a stream's first live frame there is no level yet: its frames (digital silence) pass as they are.
     shift = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))
+    return frames - shift.unsqueeze(-1), (last, last)
+
+
+def running_peak(
+    level: torch.Tensor, release: float, before: torch.Tensor | None = None, lengths: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A peak follower that rises at once and falls `release` a frame: level (..., F) -> the peak after each frame
+    (..., F), and the last (...,) to carry into the next call as `before` (None: -inf, a fresh stream). lengths
+    (...,): where rows are padded to F, each row's real frames; the last peak is that at its last real frame.
+
+    In closed form: the peak after frame t is max over frames s <= t of level_s - release (t - s), a running
+    maximum of level_s + release s, less release t."""
+    if before is None:
+        before = level.new_full(level.shape[:-1], -math.inf)
+    ramp = release * torch.arange(1, level.shape[-1] + 1, dtype=level.dtype)
+    peak = torch.maximum(torch.cummax(level + ramp, dim=-1).values, before.unsqueeze(-1)) - ramp
     if lengths is not None:  # past a row's last frame its peak only falls: the state is the peak at that frame
         at_last = peak.gather(-1, (lengths - 1).clamp(min=0).unsqueeze(-1)).squeeze(-1)
         last = torch.where(lengths > 0, at_last, before)
     else:
-        last = peak[..., -1] if frames.shape[-2] else before
-    return frames - shift.unsqueeze(-1), (last, last)
+        last = peak[..., -1] if level.shape[-1] else before
+    return peak, last
 
 
 def normalized_log_mel(waveform: torch.Tensor, config: FeatureConfig, mel=None) -> torch.Tensor:
@@ -220,14 +250,8 @@ class StreamingFeatures:
         self.norm_state: NormState | None = None
 
     def buffer(self, samples: torch.Tensor) -> tuple[np.ndarray, int]:
-        """(T,) at the model rate -> the samples not framed before, zero-padded to whole hops, and how many
-        frames (N) complete in them start there: a `Block` for `frames_of`."""
-        c = self.config
-        held = len(self.samples) + samples.shape[0]
-        block = np.concatenate([self.samples, samples.numpy(), _ZEROS[: -held % c.hop_length]])
-        n = (held - c.win_length) // c.hop_length + 1 if held >= c.win_length else 0
-        # A copy of what is left over, so that a stream holds no view of a whole chunk between chunks.
-        self.samples = block[n * c.hop_length : held].copy()
+        """(T,) at the model rate -> a `Block` of the frames completed so far, for `frames_of` (`buffer_block`)."""
+        block, n, self.samples = buffer_block(self.samples, samples, self.config)
         return block, n
 
     def cut(self, samples: torch.Tensor) -> torch.Tensor:
@@ -280,14 +304,24 @@ def _stacked(states: list[NormState | None], config: FeatureConfig) -> NormState
     return tuple(torch.stack([(s or start)[i] for s in states]) for i in range(2))
 
 
-# Zeros that pad a stream's buffered samples to whole hops (`StreamingFeatures.buffer`).
+# Zeros that pad a stream's buffered samples to whole hops (`buffer_block`).
 _ZEROS = np.zeros(1 << 12, np.float32)
 # A stream's samples to be framed, padded to whole hops, and the number of frames that start in them.
 Block = tuple[np.ndarray, int]
 
 
-def frames_of(blocks: list[Block], config: FeatureConfig) -> torch.Tensor:
-    """The frames of many streams' blocks, stream after stream: (sum of N, win_length).
+def buffer_block(held: np.ndarray, samples: torch.Tensor, config: Framing) -> tuple[np.ndarray, int, np.ndarray]:
+    """A stream's samples not framed before (held) and new ones (T,) -> the block they make, zero-padded to whole
+    hops, how many frames (N) complete in it start there, and the samples to hold until the next call."""
+    count = len(held) + samples.shape[0]
+    block = np.concatenate([held, samples.numpy(), _ZEROS[: -count % config.hop_length]])
+    n = (count - config.frame_length) // config.hop_length + 1 if count >= config.frame_length else 0
+    # A copy of what is left over, so that a stream holds no view of a whole chunk between chunks.
+    return block, n, block[n * config.hop_length : count].copy()
+
+
+def frames_of(blocks: list[Block], config: Framing) -> torch.Tensor:
+    """The frames of many streams' blocks, stream after stream: (sum of N, frame_length).
 
     The blocks are laid end to end; as each is whole hops long, every frame of every stream starts on the hop
     grid of the whole, so one strided view of it holds them all, and one gather takes them.
@@ -295,8 +329,8 @@ def frames_of(blocks: list[Block], config: FeatureConfig) -> torch.Tensor:
     hops = np.array([len(b) // config.hop_length for b, _ in blocks])
     counts = np.array([n for _, n in blocks])
     if not counts.sum():
-        return torch.zeros(0, config.win_length)
+        return torch.zeros(0, config.frame_length)
     audio = torch.from_numpy(np.concatenate([b for b, _ in blocks]))
     # Frame j of block b starts at hop (first hop of b) + j.
     firsts = np.repeat(np.cumsum(hops) - hops - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
-    return audio.unfold(0, config.win_length, config.hop_length)[torch.from_numpy(firsts)]
+    return audio.unfold(0, config.frame_length, config.hop_length)[torch.from_numpy(firsts)]

@@ -14,14 +14,21 @@ import yaml
 from rnnvoice.clients.client import VoiceClient
 from rnnvoice.clients.connection import Connection
 from rnnvoice.models.decoding.ctc import DECODER_FILE, LEXICON_FILE, LM_FILE
+from rnnvoice.models.nets.speech_embedding import EMBEDDING_FILE
 from rnnvoice.models.weights import WEIGHTS, model_files
 from rnnvoice.protos import SERVICE_NAME
 from tests.conftest import ServerThread
 from tests.daemons import DEPLOY, REPO, binary
 
 RNNVOICE = [sys.executable, "-m", "rnnvoice.clients.cli"]
-# Every file the server loads: the four models, then the beam search's settings, lexicon and language model.
-SHIPPED_FILES = [path.name for path in model_files().values()] + [DECODER_FILE, LEXICON_FILE, LM_FILE]
+# Every file the server loads: the four models, the speech embedding, then the beam search's settings, lexicon and
+# language model.
+SHIPPED_FILES = [path.name for path in model_files().values()] + [
+    EMBEDDING_FILE,
+    DECODER_FILE,
+    LEXICON_FILE,
+    LM_FILE,
+]
 
 
 def compose_config(*profiles: str) -> dict:
@@ -123,11 +130,20 @@ def test_check_models_names_each_missing_or_corrupt_file(tmp_path):
     (weights / "keywords_lstm.pt").write_bytes((WEIGHTS / "keywords_lstm.pt").read_bytes()[:5000])
     shutil.copy(WEIGHTS / "keywords_gru.pt", weights / "transcription_lstm.pt")  # a model of another task
     (weights / "transcription_lm.arpa").write_text("not an ARPA file\n")
+    embedding = bytearray((WEIGHTS / EMBEDDING_FILE).read_bytes())
+    embedding[len(embedding) // 2] ^= 1  # a flipped bit in a weight: the file still loads, its checksum tells
+    (weights / EMBEDDING_FILE).write_bytes(embedding)
     out = subprocess.run(
         [*RNNVOICE, "check-models", "--weights", str(weights)], capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 1, out.stdout + out.stderr
-    broken = ["keywords_lstm.pt", "transcription_gru.pt", "transcription_lstm.pt", "transcription_lm.arpa"]
+    broken = [
+        "keywords_lstm.pt",
+        "transcription_gru.pt",
+        "transcription_lstm.pt",
+        EMBEDDING_FILE,
+        "transcription_lm.arpa",
+    ]
     assert checked_files(out.stdout) == {name: "FAILED" if name in broken else "ok" for name in SHIPPED_FILES}
     failures = [line for line in out.stderr.splitlines() if line.startswith("check-models: ")]
     assert [line.split()[1] for line in failures] == [f"{weights / name}:" for name in broken], out.stderr
