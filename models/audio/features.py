@@ -30,6 +30,19 @@ class Normalization(StrEnum):
     NONE = "none"
 
 
+class FrontEndKind(StrEnum):
+    """What a model reads. LOG_MELS: our log-mels, `stack` frames a step. SPEECH_EMBEDDING: Google's pretrained
+    speech embedding of its own log-mels, one vector every 80 ms (models/streaming/embedding_front.py)."""
+
+    LOG_MELS = "log_mels"
+    SPEECH_EMBEDDING = "speech_embedding"
+
+
+# The speech embedding's place in time and its size: one 96-dim vector every 8 frames of 10 ms.
+EMBEDDING_STEP_FRAMES = 8
+EMBEDDING_DIM = 96
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """The front end; its defaults are the one every shipped model uses (raw log-mels, which measured best)."""
@@ -54,6 +67,9 @@ class FeatureConfig:
     # The peak level rises at once with a louder frame and falls this many dB a second: slow enough to hold
     # over the pauses between words, fast enough to follow a speaker who steps away.
     peak_release_db_s: float = 10.0
+    # With SPEECH_EMBEDDING, the fields above (but the sample rate and hop) are the embedding's own business: its
+    # mel front end is fixed by its weights (EmbeddingMelConfig).
+    front_end: FrontEndKind = FrontEndKind.LOG_MELS
 
     def __post_init__(self):
         if self.normalization not in tuple(Normalization):
@@ -62,6 +78,9 @@ class FeatureConfig:
             )
         # A checkpoint's config and the command line hold plain strings.
         object.__setattr__(self, "normalization", Normalization(self.normalization))
+        if self.front_end not in tuple(FrontEndKind):
+            raise ValueError(f"unknown front end {self.front_end!r}; expected one of {', '.join(FrontEndKind)}")
+        object.__setattr__(self, "front_end", FrontEndKind(self.front_end))
 
     @property
     def frame_length(self) -> int:
@@ -69,12 +88,16 @@ class FeatureConfig:
         return self.win_length
 
     @property
+    def embedded(self) -> bool:
+        return self.front_end == FrontEndKind.SPEECH_EMBEDDING
+
+    @property
     def dim(self) -> int:
-        return self.n_mels * self.stack
+        return EMBEDDING_DIM if self.embedded else self.n_mels * self.stack
 
     @property
     def step_samples(self) -> int:
-        return self.hop_length * self.stack
+        return self.hop_length * (EMBEDDING_STEP_FRAMES if self.embedded else self.stack)
 
     @property
     def step_rate(self) -> float:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from rnnvoice.models.audio.embedding_mel import EmbeddingMelConfig
+from rnnvoice.models.audio.features import EMBEDDING_DIM, EMBEDDING_STEP_FRAMES
 from rnnvoice.models.weights import WEIGHTS
 
 __all__ = [
@@ -29,9 +30,9 @@ __all__ = [
 ]
 
 WINDOW_FRAMES = 76  # frames each embedding reads
-STEP_FRAMES = 8  # frames between a stream's embeddings
+STEP_FRAMES = EMBEDDING_STEP_FRAMES  # frames between a stream's embeddings
 N_MELS = 32
-DIM = 96
+DIM = EMBEDDING_DIM
 
 EMBEDDING_FILE = "speech_embedding.pt"
 # What `rnnvoice import-embedding` writes from the pinned wheel; a file that differs is not the one tested.

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import torch
 
-from rnnvoice.models.audio.features import Block, add_many, frames_of, log_mel_frames
-from rnnvoice.models.streaming.frontend import FrontEnd
+from rnnvoice.models.audio.features import Block
+from rnnvoice.models.streaming.frontend import FrontEnd, front_end_steps
 from rnnvoice.models.streaming.model_step import ModelLane, Posteriors, step_lanes
 
 if TYPE_CHECKING:
@@ -167,8 +167,8 @@ def step_streams(
 
 
 def _front_ends(chunks: list[Chunk], results: list) -> dict[int, list[torch.Tensor]]:
-    """Each chunk's new steps per lane; per feature config, one log-mel transform over the new frames of all
-    streams and one normalisation. A chunk that fails here gets its exception in `results`."""
+    """Each chunk's new steps per lane; per feature config, one transform over the new frames of all streams
+    (`front_end_steps`). A chunk that fails here gets its exception in `results`."""
     started = time.perf_counter()
     blocks = {}  # chunk -> each of its front ends' block of new frames
     for i, (stream, samples) in enumerate(chunks):
@@ -182,9 +182,8 @@ def _front_ends(chunks: list[Chunk], results: list) -> dict[int, list[torch.Tens
             by_config[front.config].append((i, f))
     steps = {i: [None] * len(b) for i, b in blocks.items()}  # chunk -> each of its front ends' new steps
     for config, members in by_config.items():
-        mine = [blocks[i][f] for i, f in members]
-        log_mels = log_mel_frames(frames_of(mine, config), config)
-        added = add_many([chunks[i][0].fronts[f].features for i, f in members], log_mels, [n for _, n in mine])
+        states = [chunks[i][0].fronts[f].features for i, f in members]
+        added = front_end_steps(config, states, [blocks[i][f] for i, f in members])
         for (i, f), new in zip(members, added):
             steps[i][f] = new
     features = {i: chunks[i][0].lane_steps(steps[i]) for i in blocks}

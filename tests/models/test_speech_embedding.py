@@ -17,7 +17,7 @@ from rnnvoice.models.audio.embedding_mel import (
     embedding_mels,
     floor_below_peak,
 )
-from rnnvoice.models.audio.features import frames_of
+from rnnvoice.models.audio.features import FeatureConfig, FrontEndKind, frames_of
 from rnnvoice.models.nets.speech_embedding import (
     DIM,
     EMBEDDING_FILE,
@@ -26,8 +26,10 @@ from rnnvoice.models.nets.speech_embedding import (
     SpeechEmbedding,
     embedding_windows,
 )
+from rnnvoice.models.streaming.frontend import FrontEnd, front_end_steps, whole_features
 from rnnvoice.models.weights import WEIGHTS
 from tests.conftest import FIXTURES
+from tests.models import tflite_reference as reference
 
 CONFIG = EmbeddingMelConfig()
 # The reference floors every band at 80 dB (8 in the embedding's scale) below the loudest of what it is given.
@@ -54,8 +56,6 @@ def unfloored_mels(samples: np.ndarray) -> torch.Tensor:
 
 
 def test_the_command_converts_the_pinned_wheel_into_the_shipped_file(tmp_path):
-    pytest.importorskip("tflite")
-    reference = pytest.importorskip("tests.models.tflite_reference")
     from rnnvoice.clients.cli.commands import import_embedding
 
     assert import_embedding.run(argparse.Namespace(models=reference.MODELS, out=tmp_path)) == 0
@@ -84,7 +84,6 @@ def test_the_shipped_embedding_is_frozen_and_knows_its_front_end(embedding):
 def test_front_end_and_embedding_equal_the_reference_runtime_on_a_whole_recording(embedding, recording):
     """The wheel's TFLite mel and embedding models on the whole recording at once; ours with the reference's floor
     (80 dB below the whole input's loudest band) applied alike."""
-    reference = pytest.importorskip("tests.models.tflite_reference")
     expected_mels = torch.from_numpy(reference.reference_mels(recording.astype(np.float32)))
     ours = unfloored_mels(recording)
     ours = torch.maximum(ours, ours.max() - TOP)
@@ -101,7 +100,6 @@ def test_front_end_and_embedding_equal_the_wheels_own_streaming_features(embeddi
     """The wheel's streaming features class, fed 80 ms at a time after its 8 s of silence, floors each 80 ms
     (8 frames, on the grid of the embeddings) below its own loudest band: ours with that floor gives every
     embedding it yields."""
-    reference = pytest.importorskip("tests.models.tflite_reference")
     expected = torch.from_numpy(reference.streamed_embeddings(recording))
     silence = np.zeros(8 * CONFIG.sample_rate, np.int16)
     mels = unfloored_mels(np.concatenate([silence, recording]))
@@ -177,3 +175,25 @@ def test_a_stream_fed_in_random_chunks_gives_its_whole_signals_mels(recording):
     whole = embedding_mels(signal, CONFIG)
     assert whole.shape == ((len(signal) - CONFIG.n_fft) // CONFIG.hop_length + 1, CONFIG.n_mels)
     assert torch.allclose(torch.cat(pieces), whole, atol=1e-5)
+
+
+def test_an_embedding_stream_gives_its_whole_signals_embeddings_whatever_the_chunking(recording):
+    """The engine's front end with FeatureConfig(front_end=SPEECH_EMBEDDING): many streams cut at random and stepped
+    together, as the scheduler steps them, give each whole signal's embeddings, one every 80 ms from the first."""
+    config = FeatureConfig(front_end=FrontEndKind.SPEECH_EMBEDDING)
+    rng = np.random.default_rng(7)
+    signals = [torch.from_numpy(recording.astype(np.float32) / 32768) * gain for gain in (1.0, 0.1, 0.01)]
+    fronts = [FrontEnd(config, CONFIG.sample_rate) for _ in signals]
+    got = [[] for _ in signals]
+    cuts = [np.sort(rng.choice(len(s), 12, replace=False)) for s in signals]
+    for part in range(13):
+        chunks = [np.split(s, c)[part] for s, c in zip(signals, cuts)]
+        blocks = [front.buffer(chunk) for front, chunk in zip(fronts, chunks)]
+        for out, new in zip(got, front_end_steps(config, [f.features for f in fronts], blocks)):
+            out.append(new)
+    for signal, out in zip(signals, got):
+        streamed = torch.cat(out)
+        whole = whole_features(signal, config)
+        assert streamed.shape == whole.shape == (len(signal) // (STEP_FRAMES * CONFIG.hop_length), DIM)
+        torch.testing.assert_close(streamed, whole, atol=1e-4, rtol=0)
+    assert config.dim == DIM and config.step_s == pytest.approx(0.08)

@@ -1,5 +1,5 @@
 """The reference runtime of the speech embedding: the pinned wheel's own TFLite library, through its own ctypes
-bindings (pyopen_wakeword), on inputs of any shape. Imported by the tests that need it, after an importorskip."""
+bindings (pyopen_wakeword), on inputs of any shape; pinned in the dev extra."""
 
 import ctypes
 from pathlib import Path
