@@ -1,9 +1,14 @@
-"""Who gets in: bearer tokens (each with the tasks it may use and its own stream limit) and TLS credentials."""
+"""Who gets in: bearer tokens (each with the tasks it may use and its own stream limit), replaced on a reload, and
+a hold-off for addresses that keep sending bad ones."""
 
+import collections
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import Iterable
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +21,10 @@ from rnnvoice.service.errors import StartupError, StreamError
 # Shorter tokens can be guessed; `python -c "import secrets; print(secrets.token_urlsafe(32))"` makes a good one.
 MIN_TOKEN_CHARS = 16
 ALL_TASKS = frozenset(Task)
+# Addresses a RefusalLimit keeps at most: 2.2 MB of windows (tracemalloc).
+MAX_TRACKED_ADDRESSES = 10_000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,38 +68,165 @@ def parse_tokens(text: str, source: str) -> tuple[Grant, ...]:
     return tuple(grants)
 
 
-def load_tokens(path: Path | None, environment: str | None) -> tuple[Grant, ...]:
-    """The grants of a token file and of the environment variable's text, together."""
-    grants = parse_tokens(environment, "RNNVOICE_TOKENS") if environment else ()
+def load_tokens(path: Path | None, fixed: tuple[Grant, ...] = ()) -> tuple[Grant, ...]:
+    """The grants of a token file after the fixed ones (those of RNNVOICE_TOKENS, which a reload cannot change)."""
+    grants = fixed
     if path is not None:
         try:
             text = Path(path).read_text()
         except OSError as e:
             raise StartupError(f"cannot read the token file {path}: {e.strerror}") from None
         grants += parse_tokens(text, str(path))
-    if len({g.name for g in grants}) < len(grants) or len({g.token for g in grants}) < len(grants):
-        raise StartupError(
-            "every token entry needs a name and a token of its own (RNNVOICE_TOKENS and the token file together)"
-        )
+    names, tokens = set(), set()
+    sources = f"RNNVOICE_TOKENS and the token file {path} together" if path else "RNNVOICE_TOKENS"
+    for g in grants:
+        if g.name in names or g.token in tokens:
+            taken = "the name" if g.name in names else "the token"
+            raise StartupError(
+                f"every token entry needs a name and a token of its own ({sources}); {g.name!r} has {taken} of another"
+            )
+        names.add(g.name)
+        tokens.add(g.token)
     return grants
 
 
+def peer_address(peer: str) -> str:
+    """What a RefusalLimit counts a caller by, from gRPC's peer (`ipv4:10.0.0.7:53122`): the IPv4 address, or the
+    /64 of an IPv6 one (one host is often given a whole /64); anything else (a Unix socket) as it is."""
+    kind, _, rest = peer.partition(":")
+    if kind not in ("ipv4", "ipv6"):
+        return peer
+    host = rest.rsplit(":", 1)[0].strip("[]").split("%")[0]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return peer
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+class RefusalLimit:
+    """Holds off an address from which `limit` calls were refused UNAUTHENTICATED within window_s: its calls get
+    RESOURCE_EXHAUSTED with a retry hint until that window ends, so that guessing tokens costs time.
+
+    A held-off address's calls are all refused, a valid token's too: were a right guess let through, the refusals
+    would still tell right guesses from wrong ones. A window begins at an address's first refusal, and a valid call
+    does not end it (else one token could clear the count of guesses at another). At most max_addresses windows
+    are kept: past that, the one that began first is forgotten, and its address counts from zero again.
+    Used on the event loop only. limit 0: no hold-off.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window_s: float,
+        max_addresses: int = MAX_TRACKED_ADDRESSES,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.limit = limit
+        self.window_s = window_s
+        self.max_addresses = max_addresses
+        self.clock = clock
+        # address -> [window start, refusals in it]; in the order the windows began, so that ended ones are first.
+        self.windows: collections.OrderedDict[str, list] = collections.OrderedDict()
+
+    def held_off(self, peer: str) -> StreamError | None:
+        """The refusal of a call from peer while its address is held off; None when it is not."""
+        window = self.windows.get(peer_address(peer)) if self.limit else None
+        if window is None or window[1] < self.limit:
+            return None
+        left_s = window[0] + self.window_s - self.clock()
+        if left_s <= 0:
+            return None
+        return StreamError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"{self.limit} calls from this address were refused for want of a valid token within "
+            f"{self.window_s:g} s: its calls are refused until that window ends; retry in {math.ceil(left_s)} s",
+            retry_after_s=left_s,
+        )
+
+    def refused(self, peer: str) -> None:
+        """Counts a call from peer that was refused UNAUTHENTICATED."""
+        if not self.limit:
+            return
+        address, now = peer_address(peer), self.clock()
+        while self.windows and next(iter(self.windows.values()))[0] + self.window_s <= now:
+            self.windows.popitem(last=False)  # ended
+        window = self.windows.get(address)
+        if window is None:
+            if len(self.windows) >= self.max_addresses:
+                self.windows.popitem(last=False)
+            window = self.windows[address] = [now, 0]
+        window[1] += 1
+        if window[1] == self.limit:
+            log.warning(
+                "%s: %d calls refused for want of a valid token within %g s; its calls are refused "
+                "(RESOURCE_EXHAUSTED) for the next %.0f s",
+                address,
+                self.limit,
+                self.window_s,
+                window[0] + self.window_s - now,
+            )
+
+
 class Access:
-    """Finds the grant of a call from its `authorization: Bearer TOKEN` metadata."""
+    """Finds the grant of a call from its `authorization: Bearer TOKEN` metadata; holds off the addresses its
+    RefusalLimit names."""
 
-    def __init__(self, grants: Iterable[Grant]):
-        self.grants = tuple(grants)
+    def __init__(self, grants: Iterable[Grant], refusals: RefusalLimit | None = None):
+        self.refusals = refusals or RefusalLimit(0, 0.0)
+        self._take(tuple(grants))
+        # Fixed for the server's life: a reload changes the tokens, never whether a token is needed.
+        self.required = bool(self.grants)
+
+    def _take(self, grants: tuple[Grant, ...]) -> None:
+        self.grants = grants
         # Digests are compared, not tokens: equal lengths, so not even a token's length shows in the timing.
-        self.digests = [(_digest(g.token), g) for g in self.grants]
+        self.digests = [(_digest(g.token), g) for g in grants]
 
-    @property
-    def required(self) -> bool:
-        return bool(self.grants)
+    def replace(self, grants: tuple[Grant, ...], source: str) -> None:
+        """Takes the grants of a reload for new calls (calls already let in go on with theirs); StartupError, and
+        the grants in use kept, when they would let everyone in or would lock an open server."""
+        if bool(grants) != self.required:
+            raise StartupError(
+                f"{source} has no tokens: a reload cannot let every caller in; keep a token in it, or restart "
+                "without --tokens"
+                if self.required
+                else f"{source} has tokens, but this server started without any: a reload cannot ask for "
+                "tokens; restart to do so"
+            )
+        before = {g.name: g for g in self.grants}
+        after = {g.name: g for g in grants}
+        changes = [
+            f"{what} {', '.join(sorted(names))}"
+            for what, names in (
+                ("added", after.keys() - before.keys()),
+                ("removed", before.keys() - after.keys()),
+                ("changed", {n for n in before.keys() & after.keys() if before[n] != after[n]}),
+            )
+            if names
+        ]
+        self._take(grants)
+        log.info("tokens reloaded from %s: %d in use (%s)", source, len(grants), "; ".join(changes) or "no change")
 
-    def grant(self, metadata) -> Grant:
-        """The caller's grant; StreamError UNAUTHENTICATED without a valid token."""
+    def grant(self, metadata, peer: str | None = None) -> Grant:
+        """The caller's grant; StreamError UNAUTHENTICATED without a valid token. With the caller's peer: counted
+        against its address, and RESOURCE_EXHAUSTED while that is held off, valid token or not."""
         if not self.grants:
             return ANYONE
+        if peer is not None and (held := self.refusals.held_off(peer)) is not None:
+            raise held
+        try:
+            return self._find(metadata)
+        except StreamError:
+            if peer is not None:
+                self.refusals.refused(peer)
+            raise
+
+    def _find(self, metadata) -> Grant:
         header = next((value for key, value in metadata or () if key == "authorization"), None)
         if header is None:
             raise StreamError(
@@ -121,10 +257,12 @@ def _digest(token: str) -> bytes:
 
 
 class TokenCheck(grpc.aio.ServerInterceptor):
-    """Refuses Voice calls without a valid token before their first message is read; health stays open."""
+    """Refuses Voice calls without a valid token before their first message is read (RESOURCE_EXHAUSTED instead
+    while their address is held off); health stays open. counted: called with each refusal's method and error."""
 
-    def __init__(self, access: Access):
+    def __init__(self, access: Access, counted: Callable[[str, StreamError], None]):
         self.access = access
+        self.counted = counted
         self.prefix = f"/{SERVICE_NAME}/"
 
     async def intercept_service(self, continuation, details):
@@ -132,39 +270,23 @@ class TokenCheck(grpc.aio.ServerInterceptor):
             try:
                 self.access.grant(details.invocation_metadata)
             except StreamError as e:
-                return _refusal(e)
+                return self._refusal(details.method, e)
         return await continuation(details)
 
+    def _refusal(self, method: str, error: StreamError) -> grpc.RpcMethodHandler:
+        async def refuse(requests, context):
+            # The caller's address is known in the call only: an interceptor is not told it. Refusals of a
+            # held-off address are not counted against it again (its window ends when the hint said), nor logged.
+            refusals, peer = self.access.refusals, context.peer()
+            sent = refusals.held_off(peer)
+            if sent is None:
+                refusals.refused(peer)
+                sent = error
+            self.counted(method, sent)
+            await context.abort(sent.code, sent.message, trailing_metadata=sent.trailing_metadata())
 
-def _refusal(error: StreamError) -> grpc.RpcMethodHandler:
-    async def refuse(requests, context):
-        await context.abort(error.code, error.message)
-
-    # A streaming handler reads nothing, whatever the method: the refused body is never received.
-    return grpc.stream_stream_rpc_method_handler(refuse)
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as e:
-        raise StartupError(f"cannot read the {what} {path}: {e.strerror}") from None
-
-
-def server_credentials(cert: Path | None, key: Path | None, client_ca: Path | None) -> grpc.ServerCredentials | None:
-    """TLS from PEM files, with client certificates required when client_ca is given; None without a certificate."""
-    if cert is None and key is None:
-        if client_ca is not None:
-            raise StartupError("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first")
-        return None
-    if cert is None or key is None:
-        raise StartupError("TLS needs both --tls-cert and --tls-key")
-    ca = _read(client_ca, "client CA file") if client_ca else None
-    return grpc.ssl_server_credentials(
-        [(_read(key, "TLS key file"), _read(cert, "TLS certificate file"))],
-        root_certificates=ca,
-        require_client_auth=ca is not None,
-    )
+        # A streaming handler reads nothing, whatever the method: the refused body is never received.
+        return grpc.stream_stream_rpc_method_handler(refuse)
 
 
 def is_loopback(host: str) -> bool:

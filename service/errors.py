@@ -22,6 +22,10 @@ class StreamError(Exception):
         self.outcome = outcome
         self.retry_after_s = retry_after_s
 
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        """The retry hint as the call's trailing metadata (none without one)."""
+        return (("retry-after-ms", str(round(self.retry_after_s * 1000))),) if self.retry_after_s else ()
+
 
 class StartupError(Exception):
     """A setting or file that keeps the server from starting; the message names it."""

@@ -19,6 +19,7 @@ from prometheus_client import (
 from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.types import Task
 from rnnvoice.models.vocabulary import WAKE_WORD
+from rnnvoice.service.tls import ServerTls
 
 log = logging.getLogger(__name__)
 
@@ -179,14 +180,17 @@ class ServerMetrics:
         and expired (no resume in time)."""
         self.ended.labels(*(model or NO_MODEL), outcome, code.name).inc()
 
-    def serve(self, host: str, port: int, cert=None, key=None, client_ca=None) -> None:
+    def serve(self, host: str, port: int, tls: ServerTls | None = None) -> None:
         """Serves /metrics on host:port ("[::]" as gRPC writes it, or a plain address): over HTTPS with the
         server's certificate where it has one (and client certificates where it asks for them), else HTTP."""
-        tls = dict(certfile=str(cert), keyfile=str(key)) if cert else {}
-        if cert and client_ca:
-            tls |= dict(client_cafile=str(client_ca), client_auth_required=True)
-        self.http, _ = start_http_server(port, addr=host.strip("[]"), registry=self.registry, **tls)
-        log.info("serving metrics on %s:%d over %s", host, port, "HTTPS" if cert else "HTTP")
+        files = dict(certfile=str(tls.cert), keyfile=str(tls.key)) if tls else {}
+        if tls and tls.client_ca:
+            files |= dict(client_cafile=str(tls.client_ca), client_auth_required=True)
+        self.http, _ = start_http_server(port, addr=host.strip("[]"), registry=self.registry, **files)
+        if tls:
+            # Every handshake then takes the server's TLS files as read last, so that a reload reaches them too.
+            self.http.socket.context.sni_callback = tls.present
+        log.info("serving metrics on %s:%d over %s", host, port, "HTTPS" if tls else "HTTP")
 
     def close(self) -> None:
         if self.http is not None:

@@ -1,4 +1,4 @@
-"""The gRPC server: the Voice service, health checking, reflection, who gets in, and graceful shutdown."""
+"""The gRPC server: the Voice service, health checking, reflection, who gets in, reloads, and graceful shutdown."""
 
 import asyncio
 import gc
@@ -11,39 +11,44 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from rnnvoice.protos import SERVICE_NAME
-from rnnvoice.service.auth import Access, TokenCheck, is_loopback, server_credentials
-from rnnvoice.service.errors import StartupError
+from rnnvoice.service.auth import Access, RefusalLimit, TokenCheck, is_loopback, load_tokens
+from rnnvoice.service.errors import StartupError, StreamError
 from rnnvoice.service.limits import keepalive_options
 from rnnvoice.service.metrics import ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.servicer import VoiceServicer
 from rnnvoice.service.settings import ServerSettings
+from rnnvoice.service.tls import ServerTls
 from rnnvoice.service.wire import add_voice_service
 
 log = logging.getLogger(__name__)
 
 # Allocations before a young collection, then young collections per middle one and middle ones per full one.
 GC_THRESHOLDS = (50_000, 20, 100)
+# The Voice methods whose every end the metrics count.
+STREAM_METHODS = ("StreamAudio", "Recognize")
 
 
 class VoiceServer:
-    """A started server; `stop()` lets in-flight streams send their final results first."""
+    """A started server; `reload()` reads its token and TLS files again; `stop()` lets in-flight streams send their
+    final results first."""
 
     def __init__(self, settings: ServerSettings, registry: ModelRegistry | None = None):
         self.settings = settings
-        credentials = server_credentials(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
-        access = Access(settings.tokens)
+        self.tls = ServerTls.from_files(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+        refusals = RefusalLimit(settings.auth_failures_per_window, settings.auth_failure_window_s)
+        self.access = access = Access(load_tokens(settings.tokens_file, settings.tokens), refusals)
         self.registry = registry or ModelRegistry(settings.models, settings.device)
+        self.metrics = ServerMetrics(self.registry.models)
         limit = settings.max_message_bytes + 65536  # the configuration and framing beside the audio
         self.server = grpc.aio.server(
-            interceptors=[TokenCheck(access)] if access.required else [],
+            interceptors=[TokenCheck(access, self._refused)] if access.required else [],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
                 *keepalive_options(settings),
             ],
         )
-        self.metrics = ServerMetrics(self.registry.models)
         self.servicer = VoiceServicer(self.registry, settings, self.metrics, access)
         add_voice_service(
             self.servicer,
@@ -55,7 +60,9 @@ class VoiceServer:
         reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
         address = f"{settings.host}:{settings.port}"
         self.port = (
-            self.server.add_secure_port(address, credentials) if credentials else self.server.add_insecure_port(address)
+            self.server.add_secure_port(address, self.tls.credentials)
+            if self.tls
+            else self.server.add_insecure_port(address)
         )
         if self.port == 0:
             raise StartupError(f"cannot listen on {address}")
@@ -65,10 +72,36 @@ class VoiceServer:
         await self.server.start()
         s = self.settings
         if s.metrics_port:
-            self.metrics.serve(s.metrics_host, s.metrics_port, s.tls_cert, s.tls_key, s.tls_client_ca)
+            self.metrics.serve(s.metrics_host, s.metrics_port, self.tls)
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving %s on %s:%d (%s)", SERVICE_NAME, s.host, self.port, "TLS" if s.tls_cert else "plaintext")
+
+    def _refused(self, method: str, error: StreamError) -> None:
+        """Counts a call the token check refused, as the servicer counts those it ends: the calls that open a
+        stream (a ListModels call is not counted, answered or refused)."""
+        if method.rpartition("/")[2] in STREAM_METHODS:
+            self.metrics.stream_ended(None, error.outcome, error.code)
+
+    def reload(self) -> None:
+        """Reads the token file and the TLS files again (SIGHUP). New calls and handshakes get what was read; calls
+        and connections already open go on as they began. A file that does not load changes nothing: what is in
+        use is kept, and the error logged."""
+        s = self.settings
+        if s.tokens_file is None and self.tls is None:
+            log.warning("reload: nothing to read again (no --tokens file, no TLS)")
+        if s.tokens_file is not None:
+            try:
+                self.access.replace(load_tokens(s.tokens_file, s.tokens), str(s.tokens_file))
+            except StartupError as e:
+                log.error("tokens NOT reloaded, the %d in use are kept: %s", len(self.access.grants), e)
+            if s.tokens:
+                log.info("the %d tokens of RNNVOICE_TOKENS stay as they are until a restart", len(s.tokens))
+        if self.tls is not None:
+            try:
+                self.tls.reload()
+            except StartupError as e:
+                log.error("TLS files NOT reloaded, new connections keep getting the certificate in use: %s", e)
 
     async def stop(self) -> None:
         """Stops taking new work, ends every stream with its final results, then closes."""
@@ -101,7 +134,7 @@ def warn_if_open(settings: ServerSettings, access: Access) -> None:
 
 
 async def serve(settings: ServerSettings) -> None:
-    """Runs until SIGTERM or SIGINT, then shuts down gracefully."""
+    """Runs until SIGTERM or SIGINT, then shuts down gracefully; reloads its token and TLS files on SIGHUP."""
     torch.set_num_threads(settings.intra_op_threads)
     if settings.device.startswith("cuda"):
         # cuDNN's recurrent kernels round through TF32 by default: batched results would then differ from a
@@ -122,6 +155,7 @@ async def serve(settings: ServerSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, server.reload)
     await stop.wait()
     log.info("shutting down: finishing %d open streams", len(server.servicer.sessions))
     await server.stop()

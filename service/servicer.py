@@ -160,8 +160,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         except StreamError as e:
             outcome, code = e.outcome, e.code
             log.info("stream %s %s: %s %s", _name(handling), outcome, e.code.name, e.message)
-            retry = (("retry-after-ms", str(round(e.retry_after_s * 1000))),) if e.retry_after_s else ()
-            await context.abort(e.code, e.message, trailing_metadata=retry)
+            await context.abort(e.code, e.message, trailing_metadata=e.trailing_metadata())
         except asyncio.CancelledError:
             outcome, code = "cancelled", grpc.StatusCode.CANCELLED
             raise
@@ -204,7 +203,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
                 raise clock.idle_error() from None
 
     async def _stream(self, context, handling: Handling, clock: StreamClock, idle: IdleWatch) -> None:
-        grant = handling.grant = self.access.grant(context.invocation_metadata())
+        grant = handling.grant = self.access.grant(context.invocation_metadata(), context.peer())
         first = await self._read(context)
         if first is DRAINED:
             raise StreamError(
@@ -305,7 +304,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
     async def Recognize(self, request, context):
         async with self._handling(context) as handling:
             request = accepted(request)
-            grant = handling.grant = self.access.grant(context.invocation_metadata())
+            grant = handling.grant = self.access.grant(context.invocation_metadata(), context.peer())
             # The whole recording is one chunk, bounded by the longest recording instead.
             session = handling.session = self._open(request.config, self.settings.max_recording_s, grant)
             responses = await self._accept(session, 0, request.audio, RECOGNIZE_PIECE_S)
@@ -322,9 +321,9 @@ class VoiceServicer(pb_grpc.VoiceServicer):
     async def ListModels(self, request, context):
         try:
             accepted(request)
-            self.access.grant(context.invocation_metadata())
+            self.access.grant(context.invocation_metadata(), context.peer())
         except StreamError as e:
-            await context.abort(e.code, e.message)
+            await context.abort(e.code, e.message, trailing_metadata=e.trailing_metadata())
         return pb.ListModelsResponse(models=self.registry.describe())
 
 

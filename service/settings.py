@@ -20,8 +20,14 @@ class ServerSettings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
-    # Bearer tokens and what each may do; none: every caller may do everything.
+    # Bearer tokens and what each may do, and a file of more, read at start and again on SIGHUP (tokens stay as
+    # they are: RNNVOICE_TOKENS's); none in either: every caller may do everything.
     tokens: tuple[Grant, ...] = ()
+    tokens_file: Path | None = None
+    # An address from which this many calls were refused UNAUTHENTICATED within the window gets RESOURCE_EXHAUSTED
+    # for every call until the window ends (0: never).
+    auth_failures_per_window: int = 20
+    auth_failure_window_s: float = 60.0
     max_streams: int = 256
     # The retry hint of a refusal for capacity (the stream limit, overall or a token's).
     retry_after_s: float = 1.0

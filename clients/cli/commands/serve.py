@@ -17,6 +17,12 @@ LISTEN = (
 LIMITS = (
     ("max_streams", "streams open at once; more are refused with RESOURCE_EXHAUSTED"),
     ("retry_after_s", "seconds a refusal for capacity tells the client to wait"),
+    (
+        "auth_failures_per_window",
+        "calls from one address refused for want of a valid token after which its calls get RESOURCE_EXHAUSTED "
+        "until the window ends; 0: never",
+    ),
+    ("auth_failure_window_s", "seconds of that window, from the address's first refusal"),
     ("idle_timeout_s", "seconds without audio that end a stream with DEADLINE_EXCEEDED"),
     ("max_stream_s", "longest a stream may last, in seconds"),
     ("keepalive_s", "seconds of quiet before the server pings a connection"),
@@ -78,7 +84,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--tls-cert",
         type=Path,
         default=env("RNNVOICE_TLS_CERT"),
-        help="the server's certificate chain, PEM: serve TLS (RNNVOICE_TLS_CERT; default: plaintext)",
+        help="the server's certificate chain, PEM: serve TLS; the TLS files are read again on SIGHUP "
+        "(RNNVOICE_TLS_CERT; default: plaintext)",
     )
     p.add_argument(
         "--tls-key",
@@ -97,9 +104,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--tokens",
         type=Path,
         default=env("RNNVOICE_TOKENS_FILE"),
-        help="bearer tokens, a line each: NAME TOKEN [TASKS [MAX_STREAMS]] (RNNVOICE_TOKENS_FILE; "
-        "RNNVOICE_TOKENS may hold the same lines, separated by ;) (default: none, every caller may "
-        "do everything)",
+        help="bearer tokens, a line each: NAME TOKEN [TASKS [MAX_STREAMS]], read again on SIGHUP "
+        "(RNNVOICE_TOKENS_FILE; RNNVOICE_TOKENS may hold the same lines, separated by ;, fixed until a restart) "
+        "(default: none, every caller may do everything)",
     )
     add_settings(LIMITS)
     batching = env("RNNVOICE_BATCHING")
@@ -135,13 +142,13 @@ def parse_models(specs: list[str]) -> dict[tuple[str, str], Path]:
 def run(args) -> int:
     import asyncio
 
-    from rnnvoice.service.auth import load_tokens
+    from rnnvoice.service.auth import parse_tokens
     from rnnvoice.service.errors import StartupError
     from rnnvoice.service.server import serve
     from rnnvoice.service.settings import ServerSettings
 
     try:
-        tokens = load_tokens(args.tokens, os.environ.get("RNNVOICE_TOKENS"))
+        environment = os.environ.get("RNNVOICE_TOKENS")
         settings = ServerSettings(
             **{name: getattr(args, name) for name, _ in SETTINGS},
             batching=not args.no_batching,
@@ -149,7 +156,8 @@ def run(args) -> int:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             tls_client_ca=args.tls_client_ca,
-            tokens=tokens,
+            tokens=parse_tokens(environment, "RNNVOICE_TOKENS") if environment else (),
+            tokens_file=args.tokens,
         )
         if args.model:
             settings = dataclasses.replace(settings, models=parse_models(args.model))
