@@ -78,11 +78,45 @@ class SpeechEmbedding(nn.Module):
         # (B, 1, W, M): time as height, mel bands as width; channels last, which CPU convolutions run faster on
         # (one thread: 1.2-2.1 ms a window against 2.0-3.3, in batches of 1 to 64; 16 fastest).
         x = mels.unsqueeze(1).contiguous(memory_format=torch.channels_last)
-        for i, conv in enumerate(self.convs[:-1]):
-            x = nn.functional.leaky_relu(conv(x), LEAKY_SLOPE).clamp(min=ACTIVATION_FLOOR)
-            if i in self.pools:
-                x = nn.functional.max_pool2d(x, self.pools[i])
+        for i in range(len(self.convs) - 1):
+            x = self._layer(i, x)
         return self.convs[-1](x).flatten(1)
+
+    # Streaming: a stream's embeddings from its frames 8 at a time, each layer's rows computed once, where the
+    # windows of `forward` overlap by 68 of 76 frames. Its state: the last rows before the next block's first at
+    # the input of each convolution 3 rows tall, as (B, C, 2, M) channels-last tensors. With windows on the grid of
+    # 8 frames, the blocks' poolings pair the same rows as the windows' do, so both give the same vectors.
+
+    def initial_state(self, history: torch.Tensor) -> list[torch.Tensor]:
+        """(68, 32) frames before a stream's first block (its history) -> the state of one stream (B = 1)."""
+        x = history.reshape(1, 1, *history.shape).contiguous(memory_format=torch.channels_last)
+        state = []
+        for i, conv in enumerate(self.convs):
+            if conv.kernel_size[0] > 1:
+                state.append(x[:, :, -(conv.kernel_size[0] - 1) :])
+            if i == len(self.convs) - 1:
+                break
+            x = self._layer(i, x)
+        return state
+
+    def step(self, frames: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(B, 8, 32) the next 8 frames of B streams, and their state -> (B, 96) their next embeddings, the new
+        state. Equal to `forward` of each stream's window that the 8 frames complete."""
+        x = frames.unsqueeze(1).contiguous(memory_format=torch.channels_last)
+        held, new_state = iter(state), []
+        for i, conv in enumerate(self.convs):
+            if conv.kernel_size[0] > 1:
+                x = torch.cat([next(held), x], dim=2)
+                new_state.append(x[:, :, -(conv.kernel_size[0] - 1) :])
+            if i == len(self.convs) - 1:
+                return conv(x).flatten(1), new_state
+            x = self._layer(i, x)
+        raise AssertionError("unreachable")
+
+    def _layer(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        """Convolution i with its activation and the pooling after it, as `forward` runs them."""
+        x = nn.functional.leaky_relu(self.convs[i](x), LEAKY_SLOPE).clamp(min=ACTIVATION_FLOOR)
+        return nn.functional.max_pool2d(x, self.pools[i]) if i in self.pools else x
 
     @classmethod
     def load(cls, path: Path = WEIGHTS / EMBEDDING_FILE, sha256: str | None = EMBEDDING_SHA256) -> "SpeechEmbedding":

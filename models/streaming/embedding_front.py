@@ -1,8 +1,9 @@
 """The speech embedding as the engine's front end: its log-mels, then one embedding every 80 ms of a stream.
 
-A stream keeps its mel front end's state (samples not framed yet, the peak) and the frames its next window reads.
-A new stream's history is digital silence, so that its first embedding comes 80 ms in, on the grid of every later
-one. The windows of many streams go through the one shared, frozen network together.
+A stream keeps its mel front end's state (samples not framed yet, the peak), the frames short of a whole step, and
+the network's own rows (`SpeechEmbedding.step`: each layer's rows computed once, where the windows of a whole
+signal overlap by 68 of 76 frames; 6-7 times less work). A new stream's history is digital silence, so that its
+first embedding comes 80 ms in, on the grid of every later one. Streams step the shared, frozen network together.
 
 Shapes: N frames, W = 76 frames a window, M = 32 mels, S steps, E = 96 dims.
 """
@@ -31,13 +32,14 @@ class StreamingEmbeddings:
     """A stream's embeddings, fed in arbitrary chunks; equal to `embedding_features` of the whole signal.
 
     As `StreamingFeatures`, in steps that let many streams share the work: `buffer` the new audio, cut the frames of
-    any number of buffers with `frames_of`, take their `embedding_mel_frames`, give each stream's to its `windows`,
-    and the windows of all to `embed_many`.
+    any number of buffers with `frames_of`, take their `embedding_mel_frames`, and give them to `embedding_steps`.
+    Its state: the mel front end's, the frames short of a whole step, and the network's rows (`SpeechEmbedding.step`).
     """
 
     def __init__(self):
         self.mels = StreamingEmbeddingMels(speech_embedding().mel_config)
-        self.history = silence(WINDOW_FRAMES - STEP_FRAMES)
+        self.pending = silence(0)
+        self.state = initial_state()
 
     @property
     def framing(self):
@@ -47,29 +49,44 @@ class StreamingEmbeddings:
         """(T,) at 16 kHz -> a `Block` of the frames completed so far."""
         return self.mels.buffer(samples)
 
-    def windows(self, mels: torch.Tensor) -> torch.Tensor:
-        """(N, M) log-mels of the frames cut from this stream, in order -> (S, W, M): the windows they complete."""
-        frames = torch.cat([self.history, self.mels.add(mels)])
-        steps = max(0, (len(frames) - WINDOW_FRAMES) // STEP_FRAMES + 1)
-        self.history = frames[steps * STEP_FRAMES :].clone()  # its own: no view of a whole chunk's frames
-        if not steps:
-            return frames.new_zeros(0, WINDOW_FRAMES, frames.shape[-1])
-        return embedding_windows(frames[: (steps - 1) * STEP_FRAMES + WINDOW_FRAMES])
+    def blocks(self, mels: torch.Tensor) -> torch.Tensor:
+        """(N, M) log-mels of the frames cut from this stream, in order -> (K, 8, M): the whole steps they complete."""
+        frames = torch.cat([self.pending, self.mels.add(mels)])
+        steps = len(frames) // STEP_FRAMES
+        self.pending = frames[steps * STEP_FRAMES :].clone()  # its own: no view of a whole chunk's frames
+        return frames[: steps * STEP_FRAMES].reshape(steps, STEP_FRAMES, frames.shape[-1])
 
 
 def embedding_steps(streams: list[StreamingEmbeddings], blocks: list[Block]) -> list[torch.Tensor]:
     """Many streams' blocks, one per stream -> each one's new embeddings (S, E): one mel transform over all their
-    frames, one pass of the network over all their windows."""
+    frames, then the network stepped over every stream with a whole step to take, step after step."""
     framing = streams[0].framing
     mels = embedding_mel_frames(frames_of(blocks, framing), framing)
-    parts = torch.split(mels, [n for _, n in blocks])
-    return embed_many([s.windows(p) for s, p in zip(streams, parts)])
+    steps = [s.blocks(part) for s, part in zip(streams, torch.split(mels, [n for _, n in blocks]))]
+    out = [[] for _ in streams]
+    for k in range(max((len(x) for x in steps), default=0)):
+        members = [b for b, x in enumerate(steps) if len(x) > k]
+        with torch.inference_mode():
+            state = [torch.cat(parts) for parts in zip(*(streams[b].state for b in members))]
+            vectors, state = speech_embedding().step(torch.stack([steps[b][k] for b in members]), state)
+        for row, b in enumerate(members):
+            streams[b].state = [part[row : row + 1] for part in state]
+            out[b].append(vectors[row])
+    return [torch.stack(vectors) if vectors else torch.zeros(0, DIM) for vectors in out]
 
 
 def silence(frames: int) -> torch.Tensor:
     """(frames, M): what digital silence reads as, the history a stream starts with."""
     config = speech_embedding().mel_config
     return torch.full((frames, config.n_mels), config.silence)
+
+
+@functools.cache
+def initial_state() -> list[torch.Tensor]:
+    """The network's state after a new stream's history of silence: the same for every stream (never changed in
+    place: `step` makes new tensors)."""
+    with torch.inference_mode():
+        return speech_embedding().initial_state(silence(WINDOW_FRAMES - STEP_FRAMES))
 
 
 def embed_many(windows: list[torch.Tensor]) -> list[torch.Tensor]:
