@@ -26,6 +26,7 @@ from rnnvoice.models.data.augment import (
 )
 from rnnvoice.models.data.corpus import SAMPLE_RATE, Clip, load_clip
 from rnnvoice.models.nets.speech_recognizer import encode_text
+from rnnvoice.models.streaming.frontend import whole_features
 from rnnvoice.models.vocabulary import KEYWORDS, LABELS, SILENCE, UNKNOWN
 
 IGNORE = -100
@@ -166,10 +167,12 @@ class StreamMixer:
         """Features (B, S, D) and the subclass's targets, stacked over the batch."""
         seconds = self.config.short_seconds if self.rng.random() < self.config.short_prob else self.config.seconds
         streams = [self.compose(seconds) for _ in range(size)]
-        frames = normalized_log_mel(torch.stack([w for w, _ in streams]), self.features, self.mel)
-        if augment:
-            frames = self.spec_augment(frames)
-        x = stack_frames(frames, self.features.stack)
+        waves = torch.stack([w for w, _ in streams])
+        if augment and not self.features.embedded:
+            # SpecAugment masks log-mel frames, before they are stacked into steps.
+            x = stack_frames(self.spec_augment(normalized_log_mel(waves, self.features, self.mel)), self.features.stack)
+        else:
+            x = whole_features(waves, self.features)
         targets = [self.targets(events, x.shape[1]) for _, events in streams]
         return (x, *self.collate(targets))
 

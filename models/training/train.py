@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from rnnvoice.models.audio.features import FeatureConfig, Normalization
+from rnnvoice.models.audio.features import FeatureConfig, FrontEndKind, Normalization
 from rnnvoice.models.data.augment import NoiseBank
 from rnnvoice.models.data.corpus import read_manifest, split_dev
 from rnnvoice.models.data.mixing import IGNORE, KeywordMixer, MixConfig, StreamMixer, UtteranceMixer
@@ -20,6 +20,7 @@ from rnnvoice.models.nets.checkpoint import load_model, plain_dict, save_model
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.recurrent import ModelConfig, RecurrentModel
 from rnnvoice.models.nets.speech_recognizer import TOKENS, SpeechRecognizer
+from rnnvoice.models.training.stream_cache import StreamCache, open_stream_cache
 from rnnvoice.models.types import Cell, Task
 from rnnvoice.models.vocabulary import LABELS, SILENCE
 
@@ -49,7 +50,8 @@ class TrainConfig:
     real_speakers_full: int = 0
     # Front end: the normalisation and its floors, see FeatureConfig. Its defaults are the shipped models' recipe,
     # which measured best (docs/experiments.md, "Hearing quiet and distant speakers"); the level-invariant front
-    # ends are flags.
+    # ends are flags. With the speech embedding (front_end), these log-mel fields are unused.
+    front_end: FrontEndKind = FeatureConfig.front_end
     normalization: Normalization = FeatureConfig.normalization
     log_floor: float = FeatureConfig.log_floor
     relative_floor: float = FeatureConfig.relative_floor
@@ -71,15 +73,24 @@ class TrainConfig:
     threads: int = 1
     # Start from these weights (a checkpoint of the same task, cell and size) instead of from scratch.
     init: str = ""
+    # Keywords: train on `cached_streams` streams kept in this file (built on first use, then shared by every run
+    # of the same data settings, whatever its cell or size) instead of fresh ones each step; for the speech
+    # embedding, whose cost is nearly all of a step (models/training/stream_cache.py). Empty: fresh streams.
+    stream_cache: str = ""
+    cached_streams: int = 4000
 
     def __post_init__(self):
         # The command line and a resumed run's saved settings hold plain strings.
         object.__setattr__(self, "task", Task(self.task))
         object.__setattr__(self, "cell", Cell(self.cell))
+        object.__setattr__(self, "front_end", FrontEndKind(self.front_end))
 
     def features(self) -> FeatureConfig:
         return FeatureConfig(
-            normalization=self.normalization, log_floor=self.log_floor, relative_floor=self.relative_floor
+            normalization=self.normalization,
+            log_floor=self.log_floor,
+            relative_floor=self.relative_floor,
+            front_end=self.front_end,
         )
 
     @staticmethod
@@ -202,7 +213,38 @@ class TranscriptionJob:
 JOBS = {Task.KEYWORDS: KeywordJob, Task.TRANSCRIPTION: TranscriptionJob}
 
 
-def fit_normalisation(model: RecurrentModel, mixer: StreamMixer, batches: int = 4) -> None:
+# The settings that shape a stream cache's streams: runs that share them share its streams.
+STREAM_SETTINGS = (
+    "corpus",
+    "task",
+    "front_end",
+    "normalization",
+    "log_floor",
+    "relative_floor",
+    "seconds",
+    "real_share",
+    "real_speakers_full",
+    "level_db_min",
+    "level_db_max",
+    "short_prob",
+    "pool_s",
+    "real_fraction",
+    "dev_fraction",
+    "seed",
+)
+
+
+def training_streams(config: TrainConfig, mixer: StreamMixer) -> StreamMixer | StreamCache:
+    """Where a run's batches come from: its mixer, or the stream cache it names."""
+    if not config.stream_cache:
+        return mixer
+    if config.task != Task.KEYWORDS or config.short_prob:
+        raise SystemExit("a stream cache holds keyword streams of one length: --task keywords, no --short-prob")
+    settings = {name: str(getattr(config, name)) for name in STREAM_SETTINGS}
+    return open_stream_cache(mixer, config.cached_streams, Path(config.stream_cache), settings, config.seed)
+
+
+def fit_normalisation(model: RecurrentModel, mixer: StreamMixer | StreamCache, batches: int = 4) -> None:
     x = torch.cat([mixer.batch(16, augment=False)[0].flatten(0, 1) for _ in range(batches)])
     model.feature_mean.copy_(x.mean(dim=0))
     model.feature_std.copy_(x.std(dim=0).clamp_min(1e-3))
@@ -225,10 +267,11 @@ def train(config: TrainConfig) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     job = JOBS[config.task](config)
     model = job.model
+    streams = training_streams(config, job.mixer)
     if config.init:
         model.load_state_dict(load_model(Path(config.init)).state_dict())
     else:
-        fit_normalisation(model, job.mixer)
+        fit_normalisation(model, streams)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps, pct_start=0.1)
     history, done, elapsed = [], 0, 0.0
@@ -240,7 +283,7 @@ def train(config: TrainConfig) -> Path:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         schedule.load_state_dict(saved["schedule"])
-        job.mixer.rng.setstate(saved["mixer_rng"])
+        streams.rng.setstate(saved["mixer_rng"])
         torch.set_rng_state(saved["torch_rng"])
         history, done = saved["history"], saved["step"]
         elapsed = history[-1]["elapsed_s"] if history else 0.0
@@ -255,7 +298,7 @@ def train(config: TrainConfig) -> Path:
     )
     for step in progress:
         model.train()
-        loss = job.loss(job.mixer.batch(config.batch_size))
+        loss = job.loss(streams.batch(config.batch_size))
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -274,7 +317,7 @@ def train(config: TrainConfig) -> Path:
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(),
-                    "mixer_rng": job.mixer.rng.getstate(),
+                    "mixer_rng": streams.rng.getstate(),
                     "torch_rng": torch.get_rng_state(),
                 },
                 resume,

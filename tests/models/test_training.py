@@ -106,6 +106,48 @@ def test_training_resumes_where_it_stopped(keyword_corpus, tmp_path, monkeypatch
         assert torch.equal(value, resumed.state_dict()[name]), name
 
 
+@pytest.mark.slow
+def test_embedding_heads_train_on_a_stream_cache_built_once(keyword_corpus, tmp_path, monkeypatch):
+    """`--front-end speech_embedding` trains a head over the embedding; its streams are mixed and embedded once into
+    the named cache, which a run of another cell reuses and a run of other data settings refuses."""
+    from rnnvoice.models.audio.features import EMBEDDING_DIM, FrontEndKind
+    from rnnvoice.models.training import stream_cache
+
+    cache = tmp_path / "streams.pt"
+    args = ["train", "--corpus", str(keyword_corpus), "--front-end", "speech_embedding"]
+    args += ["--stream-cache", str(cache), "--cached-streams", "5", "--steps", "2", "--batch-size", "3"]
+    args += ["--seconds", "2", "--eval-every", "2", "--hidden-size", "16", "--num-layers", "1"]
+    assert main([*args, "--cell", "gru", "--out", str(tmp_path / "gru.pt")]) == 0
+    gru = load_model(tmp_path / "gru.pt")
+    assert gru.config.features.front_end == FrontEndKind.SPEECH_EMBEDDING and gru.config.cell == "gru"
+    assert all(torch.isfinite(p).all() for p in gru.parameters())
+    x, classes, speech = torch.load(cache, weights_only=True)["tensors"]
+    assert x.shape[0] == 5 and x.shape[-1] == EMBEDDING_DIM and x.dtype == torch.float16
+    assert classes.shape == speech.shape == x.shape[:2]
+
+    def never(*_):
+        raise AssertionError("the cache was built again")
+
+    monkeypatch.setattr(stream_cache, "build_stream_cache", never)
+    assert main([*args, "--cell", "lstm", "--out", str(tmp_path / "lstm.pt")]) == 0
+    assert load_model(tmp_path / "lstm.pt").config.cell == "lstm"
+    with pytest.raises(SystemExit, match="other settings"):
+        main([*args, "--cell", "gru", "--out", str(tmp_path / "other.pt"), "--real-share", "0.9"])
+
+
+def test_a_stream_cache_draws_whole_streams_as_float():
+    from rnnvoice.models.training.stream_cache import StreamCache
+
+    x = torch.arange(4 * 3 * 2, dtype=torch.float16).reshape(4, 3, 2)
+    classes = torch.arange(4 * 3).reshape(4, 3)
+    streams = StreamCache((x, classes), seed=1)
+    bx, bc = streams.batch(6)
+    assert bx.dtype == torch.float32 and bx.shape == (6, 3, 2) and bc.shape == (6, 3)
+    for row_x, row_c in zip(bx, bc):  # each drawn stream's features with its own targets
+        assert torch.equal(row_x, x[int(row_c[0]) // 3].float())
+    assert torch.equal(StreamCache((x, classes), seed=1).batch(6)[1], bc)
+
+
 def test_a_checkpoint_resumes_only_a_run_of_its_settings():
     from rnnvoice.models.training.train import _same_run
 
