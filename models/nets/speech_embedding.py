@@ -89,29 +89,27 @@ class SpeechEmbedding(nn.Module):
 
     def initial_state(self, history: torch.Tensor) -> list[torch.Tensor]:
         """(68, 32) frames before a stream's first block (its history) -> the state of one stream (B = 1)."""
-        x = history.reshape(1, 1, *history.shape).contiguous(memory_format=torch.channels_last)
         state = []
-        for i, conv in enumerate(self.convs):
-            if conv.kernel_size[0] > 1:
-                state.append(x[:, :, -(conv.kernel_size[0] - 1) :])
-            if i == len(self.convs) - 1:
-                break
-            x = self._layer(i, x)
+        self._rows(history.unsqueeze(0), iter(()), state)
         return state
 
     def step(self, frames: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """(B, 8, 32) the next 8 frames of B streams, and their state -> (B, 96) their next embeddings, the new
         state. Equal to `forward` of each stream's window that the 8 frames complete."""
+        new_state = []
+        return self._rows(frames, iter(state), new_state), new_state
+
+    def _rows(self, frames: torch.Tensor, held, kept: list[torch.Tensor]) -> torch.Tensor:
+        """New rows (B, N, 32) through every layer, each 3-row convolution's input led by its rows `held` (none: as
+        they come) and its last rows appended to `kept`; the last convolution's output (B, 96), or nothing yet."""
         x = frames.unsqueeze(1).contiguous(memory_format=torch.channels_last)
-        held, new_state = iter(state), []
         for i, conv in enumerate(self.convs):
-            if conv.kernel_size[0] > 1:
-                x = torch.cat([next(held), x], dim=2)
-                new_state.append(x[:, :, -(conv.kernel_size[0] - 1) :])
-            if i == len(self.convs) - 1:
-                return conv(x).flatten(1), new_state
-            x = self._layer(i, x)
-        raise AssertionError("unreachable")
+            if (tall := conv.kernel_size[0] - 1) > 0:
+                x = torch.cat([next(held, x[:, :, :0]), x], dim=2)
+                kept.append(x[:, :, -tall:])
+            if i < len(self.convs) - 1:
+                x = self._layer(i, x)
+        return self.convs[-1](x).flatten(1) if x.shape[2] >= LAST_KERNEL[0] else x.new_zeros(len(x), 0)
 
     def _layer(self, i: int, x: torch.Tensor) -> torch.Tensor:
         """Convolution i with its activation and the pooling after it, as `forward` runs them."""

@@ -16,7 +16,7 @@ from rnnvoice.models.audio.embedding_mel import StreamingEmbeddingMels, embeddin
 from rnnvoice.models.audio.features import Block, frames_of
 from rnnvoice.models.nets.speech_embedding import DIM, STEP_FRAMES, WINDOW_FRAMES, SpeechEmbedding, embedding_windows
 
-__all__ = ["StreamingEmbeddings", "embed_many", "embedding_features", "embedding_steps", "speech_embedding"]
+__all__ = ["StreamingEmbeddings", "embedding_features", "embedding_steps", "speech_embedding"]
 
 # Windows a call of the network takes: measured fastest on one thread (batches of 1 to 64; 16 best).
 EMBED_BATCH = 16
@@ -89,21 +89,13 @@ def initial_state() -> list[torch.Tensor]:
         return speech_embedding().initial_state(silence(WINDOW_FRAMES - STEP_FRAMES))
 
 
-def embed_many(windows: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Windows (S_b, W, M) of many streams -> each one's (S_b, E), EMBED_BATCH windows a call of the network."""
-    counts = [len(w) for w in windows]
-    if not sum(counts):
-        return [torch.zeros(0, DIM) for _ in windows]
-    everything = torch.cat(windows)
-    with torch.inference_mode():
-        out = torch.cat([speech_embedding()(part) for part in torch.split(everything, EMBED_BATCH)])
-    return list(torch.split(out, counts))
-
-
 def embedding_features(waveform: torch.Tensor) -> torch.Tensor:
-    """Whole signals of fresh streams (..., T) at 16 kHz -> (..., S, E), as a stream of them would give."""
+    """Whole signals of fresh streams (..., T) at 16 kHz -> (..., S, E), as a stream of them would give: window by
+    window, EMBED_BATCH windows a call of the network (for training, where the windows are all there at once)."""
     mels = embedding_mels(waveform, speech_embedding().mel_config)
     history = silence(WINDOW_FRAMES - STEP_FRAMES).expand(*mels.shape[:-2], -1, -1)
     windows = embedding_windows(torch.cat([history, mels], dim=-2))  # (..., S, W, M)
     flat = windows.reshape(-1, WINDOW_FRAMES, windows.shape[-1])
-    return embed_many([flat])[0].reshape(*windows.shape[:-3], windows.shape[-3], DIM)
+    with torch.inference_mode():
+        out = [speech_embedding()(part) for part in torch.split(flat, EMBED_BATCH)]
+    return (torch.cat(out) if out else flat.new_zeros(0, DIM)).reshape(*windows.shape[:-2], DIM)

@@ -41,7 +41,7 @@ class FrontEnd:
 
     def buffer(self, samples: torch.Tensor | None) -> Block:
         """(T,) mono float at the input rate, or None at the end of the stream (flushing the resampler and a
-        short silent tail) -> a block of the new frames (`frames_of` cuts them), whose log-mels `add` takes."""
+        short silent tail) -> a block of the new frames (`frames_of` cuts them), for `front_end_steps`."""
         if samples is None:
             tail = torch.zeros(round(TAIL_S * self.config.sample_rate))
             return self.features.buffer(torch.cat([self.resampler.finish(), tail]))
