@@ -36,7 +36,8 @@ def test_every_option_has_help_that_shows_its_default(name):
         assert "%(default)s" in shown or "default:" in shown or "needed" in shown, (
             f"{name} {action.option_strings[0]}: {shown!r}"
         )
-    assert "(default: " in text
+    # Help wraps at the terminal's width, and a path default's length depends on the checkout.
+    assert "(default: " in " ".join(text.split())
 
 
 def test_version(capsys):
