@@ -163,8 +163,8 @@ class StreamMixer:
             mix[events[-1][1] + int(rng.uniform(0.0, 0.4) * SAMPLE_RATE) :] = 0.0
         return mix.clamp(-1, 1), events
 
-    def batch(self, size: int, augment: bool = True) -> tuple[torch.Tensor, ...]:
-        """Features (B, S, D) and the subclass's targets, stacked over the batch."""
+    def streams(self, size: int, augment: bool = True) -> tuple[torch.Tensor, list[list[tuple[int, int, str]]]]:
+        """Features (B, S, D) of `size` new streams, and each stream's events."""
         seconds = self.config.short_seconds if self.rng.random() < self.config.short_prob else self.config.seconds
         streams = [self.compose(seconds) for _ in range(size)]
         waves = torch.stack([w for w, _ in streams])
@@ -173,8 +173,16 @@ class StreamMixer:
             x = stack_frames(self.spec_augment(normalized_log_mel(waves, self.features, self.mel)), self.features.stack)
         else:
             x = whole_features(waves, self.features)
-        targets = [self.targets(events, x.shape[1]) for _, events in streams]
-        return (x, *self.collate(targets))
+        return x, [events for _, events in streams]
+
+    def batch(self, size: int, augment: bool = True) -> tuple[torch.Tensor, ...]:
+        """Features (B, S, D) and the subclass's targets, stacked over the batch."""
+        x, events = self.streams(size, augment)
+        return (x, *self.batch_targets(events, x.shape[1]))
+
+    def batch_targets(self, events: list[list[tuple[int, int, str]]], steps: int) -> tuple[torch.Tensor, ...]:
+        """The subclass's targets of streams with these events, stacked over the batch."""
+        return self.collate([self.targets(e, steps) for e in events])
 
     @staticmethod
     def collate(targets: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:

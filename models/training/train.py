@@ -227,7 +227,6 @@ STREAM_SETTINGS = (
     "level_db_min",
     "level_db_max",
     "short_prob",
-    "pool_s",
     "real_fraction",
     "dev_fraction",
     "seed",

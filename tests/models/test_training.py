@@ -121,9 +121,10 @@ def test_embedding_heads_train_on_a_stream_cache_built_once(keyword_corpus, tmp_
     gru = load_model(tmp_path / "gru.pt")
     assert gru.config.features.front_end == FrontEndKind.SPEECH_EMBEDDING and gru.config.cell == "gru"
     assert all(torch.isfinite(p).all() for p in gru.parameters())
-    x, classes, speech = torch.load(cache, weights_only=True)["tensors"]
-    assert x.shape[0] == 5 and x.shape[-1] == EMBEDDING_DIM and x.dtype == torch.float16
-    assert classes.shape == speech.shape == x.shape[:2]
+    saved = torch.load(cache, weights_only=True)
+    x, events = saved["features"], saved["events"]
+    assert x.shape[0] == len(events) == 5 and x.shape[-1] == EMBEDDING_DIM and x.dtype == torch.float16
+    assert all(0 <= onset < offset for stream in events for onset, offset, _ in stream)
 
     def never(*_):
         raise AssertionError("the cache was built again")
@@ -131,21 +132,28 @@ def test_embedding_heads_train_on_a_stream_cache_built_once(keyword_corpus, tmp_
     monkeypatch.setattr(stream_cache, "build_stream_cache", never)
     assert main([*args, "--cell", "lstm", "--out", str(tmp_path / "lstm.pt")]) == 0
     assert load_model(tmp_path / "lstm.pt").config.cell == "lstm"
+    # Targets are made when a batch is drawn: a run with pooled scores shares the streams.
+    assert main([*args, "--cell", "gru", "--out", str(tmp_path / "pooled.pt"), "--pool-s", "1.0"]) == 0
+    assert load_model(tmp_path / "pooled.pt").config.pool_s == 1.0
     with pytest.raises(SystemExit, match="other settings"):
         main([*args, "--cell", "gru", "--out", str(tmp_path / "other.pt"), "--real-share", "0.9"])
 
 
-def test_a_stream_cache_draws_whole_streams_as_float():
+def test_a_stream_cache_draws_whole_streams_with_their_own_targets():
     from rnnvoice.models.training.stream_cache import StreamCache
 
     x = torch.arange(4 * 3 * 2, dtype=torch.float16).reshape(4, 3, 2)
-    classes = torch.arange(4 * 3).reshape(4, 3)
-    streams = StreamCache((x, classes), seed=1)
+    events = [[(i, i + 1, f"word{i}")] for i in range(4)]
+
+    def targets(drawn, steps):  # the stream each row came from, at every step
+        return (torch.tensor([[e[0][0]] * steps for e in drawn]),)
+
+    streams = StreamCache(x, events, targets, seed=1)
     bx, bc = streams.batch(6)
     assert bx.dtype == torch.float32 and bx.shape == (6, 3, 2) and bc.shape == (6, 3)
     for row_x, row_c in zip(bx, bc):  # each drawn stream's features with its own targets
-        assert torch.equal(row_x, x[int(row_c[0]) // 3].float())
-    assert torch.equal(StreamCache((x, classes), seed=1).batch(6)[1], bc)
+        assert torch.equal(row_x, x[int(row_c[0])].float())
+    assert torch.equal(StreamCache(x, events, targets, seed=1).batch(6)[1], bc)
 
 
 def test_a_checkpoint_resumes_only_a_run_of_its_settings():
