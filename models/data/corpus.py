@@ -22,11 +22,14 @@ from tqdm import tqdm
 
 from rnnvoice.models.data.tts import Prosody, Voice, available_voices, synthesize
 from rnnvoice.models.data.wordlists import UNKNOWN_PHRASES, UNKNOWN_WORDS
+from rnnvoice.models.data.wuw import CallSplit, read_calls, talk_pieces
 from rnnvoice.models.vocabulary import KEYWORDS, SILENCE, UNKNOWN, digit_word
 
 MANIFEST = "manifest.jsonl"
 FSDD_NAME = re.compile(r"^(\d)_([^_]+)_(\d+)\.wav$")
 SAMPLE_RATE = 16000
+# Source name of the telephone calls' talk (add_calls).
+TALK_SOURCE = "wuw"
 # The share of each source's speakers a corpus holds out of training.
 HELDOUT_FRACTION = 0.25
 
@@ -188,6 +191,19 @@ def copy_clips(clips: list[Clip], out: Path, name: str) -> list[Clip]:
     return copied
 
 
+def add_calls(out: Path, folder: Path) -> list[Clip]:
+    """The talk of WUW Corpus II's training calls (models/data/wuw.py) as other speech, written into the corpus as
+    WAV pieces, one speaker a call; its development and test calls stay out."""
+    clips = []
+    for u in tqdm(read_calls(folder, CallSplit.TRAIN), desc="cutting calls", unit="utterance"):
+        for i, piece in enumerate(talk_pieces(u, SAMPLE_RATE, KEYWORDS)):
+            rel = Path(TALK_SOURCE) / u.call / f"{u.path.stem}_{i}.wav"
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            soundfile.write(out / rel, piece.numpy(), SAMPLE_RATE)
+            clips.append(Clip(str(rel), UNKNOWN, " ".join(u.words), f"call{u.call}", TALK_SOURCE))
+    return clips
+
+
 def build_corpus(
     out: Path,
     real: dict[str, Path],
@@ -198,8 +214,10 @@ def build_corpus(
     heldout_fraction: float = HELDOUT_FRACTION,
     seed: int = 0,
     workers: int = 2,
+    calls: Path | None = None,
 ) -> list[Clip]:
-    """Writes a corpus: synthetic speech plus the real recordings in `real` (name -> folder)."""
+    """Writes a corpus: synthetic speech plus the real recordings in `real` (name -> folder), and the training
+    calls' talk of WUW Corpus II in `calls`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     clips = synthesize_corpus(out, keyword_takes, unknown_takes, phrase_takes, seed, workers)
@@ -210,5 +228,7 @@ def build_corpus(
         for path in sorted(Path(noise).glob("*.wav")):
             shutil.copyfile(path, out / "noise" / path.name)
     clips = split_by_speaker(clips, heldout_fraction)
+    if calls is not None:  # split by call already
+        clips += add_calls(out, calls)
     write_manifest(out, clips)
     return clips

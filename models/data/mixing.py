@@ -24,7 +24,7 @@ from rnnvoice.models.data.augment import (
     room_impulse_response,
     telephone,
 )
-from rnnvoice.models.data.corpus import SAMPLE_RATE, Clip, load_clip
+from rnnvoice.models.data.corpus import SAMPLE_RATE, TALK_SOURCE, Clip, load_clip
 from rnnvoice.models.nets.speech_recognizer import encode_text
 from rnnvoice.models.streaming.frontend import whole_features
 from rnnvoice.models.vocabulary import KEYWORDS, LABELS, SILENCE, UNKNOWN
@@ -38,7 +38,9 @@ class MixConfig:
     seconds: float = 10.0
     keyword_share: float = 0.45
     unknown_share: float = 0.3
-    phrase_share: float = 0.05  # the rest of the draws are pauses
+    phrase_share: float = 0.05
+    # Pieces of real telephone talk (a corpus's `wuw` source), where the corpus has them; the rest are pauses.
+    talk_share: float = 0.0
     real_share: float = 0.5  # of keyword and word draws, where real recordings exist
     # Above 0: a word's real share is real_share scaled by how many real speakers say it, full from this many, so
     # that a word few real speakers say (FSDD's digits) is drawn mostly from the synthetic voices.
@@ -199,7 +201,8 @@ class KeywordMixer(StreamMixer):
         self.pools: dict[tuple[str, bool], list[PreparedClip]] = {}
         speakers: dict[str, set[str]] = {}  # the real speakers of each kind
         for clip in tqdm(speech, desc="loading clips", unit="clip"):
-            kind, real = "phrase" if " " in clip.word else clip.label, clip.source != "tts"
+            kind = "talk" if clip.source == TALK_SOURCE else "phrase" if " " in clip.word else clip.label
+            real = clip.source != "tts"
             self.pools.setdefault((kind, real), []).append(prepare(clip.path, clip.label))
             if real:
                 speakers.setdefault(kind, set()).add(clip.speaker)
@@ -222,6 +225,8 @@ class KeywordMixer(StreamMixer):
             return self._draw(UNKNOWN)
         if r < c.keyword_share + c.unknown_share + c.phrase_share:
             return self._draw("phrase")
+        if r < c.keyword_share + c.unknown_share + c.phrase_share + c.talk_share:
+            return self._draw("talk")
         return None
 
     def targets(self, events: list[tuple[int, int, str]], steps: int) -> tuple[torch.Tensor, ...]:

@@ -48,6 +48,8 @@ class TrainConfig:
     real_share: float = 0.5
     # Scale each word's real share by its real speakers, full from this many (MixConfig.real_speakers_full); 0: off.
     real_speakers_full: int = 0
+    # Share of the draws that are pieces of real telephone talk, from a corpus made with `rnnvoice data --calls`.
+    talk_share: float = 0.0
     # Front end: the normalisation and its floors, see FeatureConfig. Its defaults are the shipped models' recipe,
     # which measured best (docs/experiments.md, "Hearing quiet and distant speakers"); the level-invariant front
     # ends are flags. With the speech embedding (front_end), these log-mel fields are unused.
@@ -137,6 +139,7 @@ class KeywordJob:
             seconds=config.seconds,
             real_share=config.real_share,
             real_speakers_full=config.real_speakers_full,
+            talk_share=config.talk_share,
             short_prob=config.short_prob,
             level_db=(config.level_db_min, config.level_db_max),
             pool_s=config.pool_s,
@@ -224,6 +227,7 @@ STREAM_SETTINGS = (
     "seconds",
     "real_share",
     "real_speakers_full",
+    "talk_share",
     "level_db_min",
     "level_db_max",
     "short_prob",

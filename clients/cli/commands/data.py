@@ -44,6 +44,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="share of each real source's speakers held out of training, whole speakers (the "
         "same ones for both tasks); transcription holds out a tenth of the synthetic voices",
     )
+    p.add_argument(
+        "--calls",
+        type=Path,
+        help="keywords: WUW Corpus II, whose training calls' talk joins the corpus as other speech (default: none)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     p.add_argument("--workers", type=int, default=2, help="synthesis processes")
 
@@ -92,6 +97,7 @@ def run(args) -> int:
         args.heldout_fraction,
         args.seed,
         args.workers,
+        args.calls,
     )
     for (source, split), n in sorted(Counter((c.source, c.split) for c in clips).items()):
         speakers = len({c.speaker for c in clips if c.source == source and c.split == split})

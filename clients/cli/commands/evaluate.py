@@ -28,7 +28,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--data",
         type=Path,
         required=True,
-        help="Speech Commands layout, FSDD naming, or a corpus from `rnnvoice data` (its held-out speakers)",
+        help="Speech Commands layout, FSDD naming, a corpus from `rnnvoice data` (its held-out speakers), "
+        "or WUW Corpus II (false accepts per hour on its real calls)",
+    )
+    p.add_argument(
+        "--calls",
+        choices=("dev", "test", "train", "all"),
+        default="dev",
+        help="with WUW Corpus II: the calls of this split (by a hash of the call's number)",
     )
     p.add_argument(
         "--labels",
@@ -92,6 +99,7 @@ def _eval_clips(args):
 def run(args) -> int:
     import numpy as np
 
+    from rnnvoice.models.data.wuw import TRANSCRIPTS
     from rnnvoice.models.evaluation.keywords import clip_report, stream_report
     from rnnvoice.models.evaluation.plots import plot_confusion, plots_missing
     from rnnvoice.models.nets.checkpoint import load_model
@@ -108,6 +116,8 @@ def run(args) -> int:
         return _eval_phrases(args, model, path)
     if task == Task.TRANSCRIPTION:
         return _eval_transcription(args, model, path)
+    if (args.data / TRANSCRIPTS).exists():
+        return _eval_real_talk(args, model, path)
     clips, noise_dir = _eval_clips(args)
     if not clips:
         raise SystemExit(f"no clips to evaluate in {args.data}")
@@ -205,6 +215,24 @@ def _eval_phrases(args, model, path) -> int:
     for trial in result["sweep"]:
         print(f"  {trial['threshold']:9.2f}  {trial['detection_rate']:8.1%}  {trial['false_accepts_per_hour']:10.1f}")
     _write({"model": str(path), "cell": args.cell, "data": str(args.data), **result}, args.json)
+    return 0
+
+
+def _eval_real_talk(args, model, path) -> int:
+    from rnnvoice.models.data.wuw import CallSplit, read_calls
+    from rnnvoice.models.evaluation.real_talk import real_talk_report
+
+    utterances = read_calls(args.data, None if args.calls == "all" else CallSplit(args.calls))
+    result = real_talk_report(model, utterances)
+    print(
+        f"{args.cell}: {result.false_accepts} false accepts in {result.audio_s / 3600:.2f} h of real telephone talk "
+        f"({result.calls} {args.calls} calls): {result.false_accepts_per_hour:.1f} per hour; "
+        f"{result.said_detected}/{result.said} of our keywords said in the sentences detected"
+    )
+    if result.false_accept_words:
+        print("  false accepts:", ", ".join(f"{k} x{n}" for k, n in result.false_accept_words.items()))
+    report = {"model": str(path), "cell": args.cell, "data": str(args.data), "calls": args.calls}
+    _write({**report, "real_talk": dataclasses.asdict(result)}, args.json)
     return 0
 
 
