@@ -10,7 +10,8 @@ BIN := $(VENV)/bin
 SYSTEM_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts libportaudio2 sox \
 	prometheus nginx docker-compose docker.io debootstrap openssl
 
-.PHONY: serve test check lint format system venv dev stubs reports certs study
+.PHONY: serve test check lint format system venv dev stubs reports reports-keywords reports-transcription \
+	reports-phrases reports-bench certs study
 
 serve: venv
 	$(BIN)/rnnvoice serve
@@ -80,28 +81,43 @@ PHRASES := marvin,sheila,happy,house
 DEV_PHRASES := backward,bed,bird,cat,dog,follow,forward,learn,tree,visual,wow
 KNOWN_PHRASES := yes,no,up,down,left,right,stop,go
 PHRASE_EVAL := eval --data $(SHARED)/speech_commands --noise $(SHARED)/noise
-reports: dev
+# Each part can run alone: `make reports-keywords` after new keyword models, and so on.
+reports: reports-keywords reports-transcription reports-phrases reports-bench
+	$(BIN)/rnnvoice compare reports
+
+reports-keywords: dev
 	for cell in gru lstm; do \
 	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source speech_commands --labels $(SC12) --json reports/keywords/$${cell}_speech_commands_12.json && \
 	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source fsdd --labels $(DIGITS) --json reports/keywords/$${cell}_fsdd_digits.json && \
 	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source speech_commands --stream --labels $(SC12) --json reports/keywords/$${cell}_stream_speech_commands.json && \
 	  $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source fsdd --stream --labels $(DIGITS) --json reports/keywords/$${cell}_stream_fsdd.json && \
+	  $(BIN)/rnnvoice eval --cell $$cell --data $(SHARED)/wuw_corpus_ii --calls dev --json reports/keywords/$${cell}_real_talk_dev_calls.json && \
 	  for level in $(LEVELS); do \
 	    $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source speech_commands --labels $(SC12) --level-dbfs $$level --json reports/levels/$${cell}_speech_commands_12_at_$${level#-}dbfs.json && \
 	    $(BIN)/rnnvoice eval --cell $$cell --data data/kws --source fsdd --labels $(DIGITS) --level-dbfs $$level --json reports/levels/$${cell}_fsdd_digits_at_$${level#-}dbfs.json || exit 1; \
-	  done && \
+	  done || exit 1; \
+	done
+
+reports-transcription: dev
+	for cell in gru lstm; do \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --decoder greedy --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices_greedy.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_fsdd_digit_strings.json && \
-	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/speech_commands --json reports/transcription/$${cell}_speech_commands_words.json && \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/speech_commands --json reports/transcription/$${cell}_speech_commands_words.json \
+	  || exit 1; \
+	done
+
+reports-phrases: dev
+	for cell in gru lstm; do \
 	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(PHRASES) --json reports/phrases/$${cell}_heldout_speakers.json && \
 	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(PHRASES) --speakers all --json reports/phrases/$${cell}_all_speakers.json && \
 	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(DEV_PHRASES) --speakers all --json reports/phrases/dev_$${cell}.json && \
 	  $(BIN)/rnnvoice $(PHRASE_EVAL) --cell $$cell --phrases $(KNOWN_PHRASES) --json reports/phrases/$${cell}_known_words_heldout_speakers.json \
 	  || exit 1; \
 	done
+
+reports-bench: dev
 	$(BIN)/rnnvoice bench tests/fixtures/spoken_seven_yes.wav --json reports/bench/bench.json --plot reports/bench/bench.png
-	$(BIN)/rnnvoice compare reports
 
 # The GRU-against-LSTM study (docs/study.md): keyword models of both cells at each width over seeds, a GRU as wide
 # as matches the 128-wide LSTM's parameters (147: 282,411 against 282,776), and learning-curve runs on a share of

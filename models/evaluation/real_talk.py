@@ -30,6 +30,7 @@ class RealTalkReport:
     false_accept_words: dict[str, int]  # keyword -> false accepts
     said: int  # keywords of ours said in the calls' sentences
     said_detected: int
+    said_per_keyword: dict[str, dict]  # keyword -> said, detected
     per_call: dict[str, dict]  # call -> false accepts, audio seconds
 
 
@@ -45,7 +46,7 @@ def real_talk_report(model: KeywordSpotter, utterances: list[CallUtterance], pro
     calls: dict[str, list[CallUtterance]] = defaultdict(list)
     for u in sorted(utterances, key=lambda u: (u.call, u.utterance)):
         calls[u.call].append(u)
-    false_accepts, said, said_detected, per_call, audio_s = Counter(), 0, 0, {}, 0.0
+    false_accepts, said, heard, per_call, audio_s = Counter(), Counter(), Counter(), {}, 0.0
     for call, parts in tqdm(calls.items(), desc="calls", unit="call", disable=not progress):
         wave, starts = _call_stream(parts)
         detections, _ = run_stream(keyword_stream(model, WUW_RATE), wave)
@@ -55,8 +56,8 @@ def real_talk_report(model: KeywordSpotter, utterances: list[CallUtterance], pro
         wrong = 0
         for i, u in enumerate(parts):
             spoken = keywords & set(u.words)
-            said += len(spoken)
-            said_detected += len(spoken & set(by_utterance[i]))
+            said.update(spoken)
+            heard.update(spoken & set(by_utterance[i]))
             for k in by_utterance[i]:
                 if k not in spoken:
                     false_accepts[k] += 1
@@ -72,7 +73,8 @@ def real_talk_report(model: KeywordSpotter, utterances: list[CallUtterance], pro
         false_accepts=total,
         false_accepts_per_hour=round(total / max(audio_s, 1e-9) * 3600, 2),
         false_accept_words=dict(false_accepts.most_common()),
-        said=said,
-        said_detected=said_detected,
+        said=sum(said.values()),
+        said_detected=sum(heard.values()),
+        said_per_keyword={k: {"said": n, "detected": heard[k]} for k, n in sorted(said.items())},
         per_call=per_call,
     )

@@ -88,6 +88,7 @@ def test_eval_counts_false_accepts_on_real_talk_and_spares_keywords_said(wuw_fol
     assert talk["calls"] == 12 and talk["utterances"] == 36
     # Each call says "yes" in a sentence that names it (a hit) and again in one that does not (a false accept).
     assert talk["said"] == 12 and talk["said_detected"] >= 6
+    assert talk["said_per_keyword"] == {"yes": {"said": 12, "detected": talk["said_detected"]}}
     assert talk["false_accept_words"].get("yes", 0) == talk["said_detected"]
     assert talk["false_accepts_per_hour"] == pytest.approx(talk["false_accepts"] / talk["audio_s"] * 3600, rel=0.01)
     assert "false accepts" in capsys.readouterr().out

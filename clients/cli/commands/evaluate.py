@@ -231,6 +231,8 @@ def _eval_real_talk(args, model, path) -> int:
     )
     if result.false_accept_words:
         print("  false accepts:", ", ".join(f"{k} x{n}" for k, n in result.false_accept_words.items()))
+    if result.said_per_keyword:
+        print("  said:", ", ".join(f"{k} {v['detected']}/{v['said']}" for k, v in result.said_per_keyword.items()))
     report = {"model": str(path), "cell": args.cell, "data": str(args.data), "calls": args.calls}
     _write({**report, "real_talk": dataclasses.asdict(result)}, args.json)
     return 0
