@@ -10,6 +10,10 @@ STREAM_ROWS = (
     ("false accepts per hour", ("stream", "false_accepts_per_hour"), False),
     ("detection latency (ms)", ("stream", "mean_latency_s"), False),
 )
+REAL_TALK_ROWS = (
+    ("false accepts per hour of real talk", ("real_talk", "false_accepts_per_hour"), False),
+    ("false accepts", ("real_talk", "false_accepts"), False),
+)
 TRANSCRIPTION_ROWS = (
     ("word error rate", ("transcription", "word_error_rate"), True),
     ("sentences exactly right", ("transcription", "sentence_accuracy"), True),
@@ -58,13 +62,21 @@ def compare(folder: Path) -> list[str]:
             continue
         gru, lstm = json.loads(gru_path.read_text()), json.loads(lstm_path.read_text())
         name = f"{gru_path.parent.name}/{gru_path.stem[4:]}"
-        kind = CLIP_ROWS if "clips" in gru else STREAM_ROWS if "stream" in gru else TRANSCRIPTION_ROWS
+        kind = (
+            CLIP_ROWS
+            if "clips" in gru
+            else STREAM_ROWS
+            if "stream" in gru
+            else REAL_TALK_ROWS
+            if "real_talk" in gru
+            else TRANSCRIPTION_ROWS
+        )
         for label, path, percent in kind:
             rows.append(
                 f"| {name} | {label} | {_show(_get(gru, path), percent, label)} | "
                 f"{_show(_get(lstm, path), percent, label)} |"
             )
-        if "stream" not in gru:
+        if "clips" in gru or "transcription" in gru:
             label = "per speaker accuracy" if "clips" in gru else "per speaker WER"
             rows.append(f"| {name} | {label} | {per_speaker_range(gru)} | {per_speaker_range(lstm)} |")
     return rows

@@ -18,6 +18,17 @@ def test_pairs_of_reports_become_rows_side_by_side(tmp_path):
     assert len(rows) == 4  # the report without an LSTM twin is left out
 
 
+def test_real_talk_reports_compare_their_false_accepts(tmp_path):
+    for cell, per_hour in (("gru", 12.5), ("lstm", 30.0)):
+        report = {"real_talk": {"false_accepts_per_hour": per_hour, "false_accepts": per_hour / 2, "per_call": {}}}
+        (tmp_path / f"{cell}_real_talk.json").write_text(json.dumps(report))
+    rows = compare(tmp_path)
+    assert rows[2:] == [
+        f"| {tmp_path.name}/real_talk | false accepts per hour of real talk | 12.5 | 30 |",
+        f"| {tmp_path.name}/real_talk | false accepts | 6.25 | 15 |",
+    ]
+
+
 def test_training_runs_become_learning_curves(tmp_path):
     from PIL import Image
 
