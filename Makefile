@@ -127,7 +127,8 @@ reports-bench: dev
 # newer (training writes one beside each checkpoint along the way and deletes it when done): an interrupted run is
 # started again and resumes from it; a finished one is skipped. One recipe for every run, documented in docs/study.md.
 STUDY_RECIPE ?= --steps 1000 --batch-size 32 --seconds 10 --eval-every 100 --normalization peak --log-floor 1e-12 \
-	--relative-floor 1e-6 --level-db-min -55 --level-db-max -10 --short-prob 0.25 --real-share 1.0 --threads 1
+	--relative-floor 1e-6 --level-db-min -55 --level-db-max -10 --short-prob 0.25 --real-share 1.0 --threads 1 \
+	--front-end log_mels --talk-share 0 --keyword-weight 5
 STUDY_DIR ?= runs/study
 STUDY_SEEDS ?= 0 1 2
 STUDY_GRU_WIDTHS ?= 64 128 147 256

@@ -145,7 +145,7 @@ class StreamSession:
         summary = pb.StreamSummary(
             audio_s=s.audio_s,
             chunks=self.chunks,
-            frames=s.steps,
+            frames=s.steps[0],  # the first model's steps
             compute_s=s.compute_s,
             detections=self.detections,
             finals=self.finals,

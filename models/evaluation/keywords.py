@@ -250,7 +250,7 @@ def calibrate_thresholds(
     trials = []
     for threshold in np.round(np.arange(0.3, 0.991, 0.05), 2):
         replay = KeywordTask(model, detector=detector_for(model, threshold=float(threshold)))
-        detections = replay.accept((posteriors,), 0, False, len(wave) / SAMPLE_RATE).detections
+        detections = replay.accept((posteriors,), (0,), False, len(wave) / SAMPLE_RATE).detections
         report = score_stream(detections, events, keywords, len(wave) / SAMPLE_RATE)
         hours = report.non_keyword_s / 3600
         false_accepts = Counter()

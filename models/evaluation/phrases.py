@@ -29,7 +29,7 @@ def _trial(
     """The spotter replayed over the recogniser's posteriors at one threshold: overall and per phrase."""
     task = PhraseTask(recognizer, {p: 0.5 for p in phrases}, threshold=float(threshold))
     started = time.perf_counter()
-    detections = task.accept((posteriors,), 0, True, stream_s).detections
+    detections = task.accept((posteriors,), (0,), True, stream_s).detections
     spent = time.perf_counter() - started
     report = score_stream(detections, events, phrases, stream_s)
     hours = report.non_keyword_s / 3600

@@ -29,15 +29,15 @@ class AssistantTask:
     """Wake-word detection and transcription side by side: posteriors of the keyword model, then the recogniser's."""
 
     def __init__(self, spotter: KeywordTask, transcriber: TranscriptionTask):
-        if spotter.step_s != transcriber.step_s:
-            raise ValueError("the assistant's keyword model and recogniser must step at the same rate")
         self.spotter = spotter
         self.transcriber = transcriber
         self.wake: Detection | None = None
 
-    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float) -> StreamOutput:
-        heard = self.spotter.accept(posteriors[:1], first_step, final, audio_s)
-        transcribed = self.transcriber.accept(posteriors[1:], first_step, final, audio_s)
+    def accept(
+        self, posteriors: tuple[Posteriors, ...], first_steps: tuple[int, ...], final: bool, audio_s: float
+    ) -> StreamOutput:
+        heard = self.spotter.accept(posteriors[:1], first_steps[:1], final, audio_s)
+        transcribed = self.transcriber.accept(posteriors[1:], first_steps[1:], final, audio_s)
         out = StreamOutput(time_s=transcribed.time_s)
         results = transcribed.transcripts if self.wake is not None else []
         for detection in heard.detections:

@@ -43,18 +43,24 @@ class KeywordTask:
         self.step_s = model.config.features.step_s
         self.detector = KeywordDetector(labels, thresholds, self.step_s, detector)
         self.interim_scores = interim_scores
+        # The reported keywords' scores at the last step (none yet: 0): what a chunk that completes no step of its
+        # own answers with, so that every chunk of a stream that asks for scores gets them.
+        self.last_scores = dict.fromkeys(self.detector.keywords, 0.0)
 
-    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float) -> StreamOutput:
+    def accept(
+        self, posteriors: tuple[Posteriors, ...], first_steps: tuple[int, ...], final: bool, audio_s: float
+    ) -> StreamOutput:
         classes, speech = posteriors[0]
         decided = self.detector.accept(classes, speech) if len(classes) else None
-        scores = self.keyword_scores(decided[0][-1]) if decided and self.interim_scores and not final else None
-        return self._output(decided, scores, first_step + len(classes), final, audio_s)
+        if decided and self.interim_scores and not final:
+            self.last_scores = self.keyword_scores(decided[0][-1])
+        return self._output(decided, first_steps[0] + len(classes), final, audio_s)
 
     @staticmethod
     def accept_together(
         tasks: list["KeywordTask"],
         posteriors: list[tuple[Posteriors, ...]],
-        first_steps: list[int],
+        first_steps: list[tuple[int, ...]],
         finals: list[bool],
         audio_s: list[float],
     ) -> list[StreamOutput]:
@@ -71,20 +77,20 @@ class KeywordTask:
             )
         )
         asking = [b for b in stepped if tasks[b].interim_scores and not finals[b]]
-        scores = dict(zip(asking, _last_scores([tasks[b] for b in asking], [decided[b][0] for b in asking])))
+        for b, scores in zip(asking, _last_scores([tasks[b] for b in asking], [decided[b][0] for b in asking])):
+            tasks[b].last_scores = scores
         return [
-            task._output(decided.get(b), scores.get(b), first + len(p[0][0]), final, a)
+            task._output(decided.get(b), first[0] + len(p[0][0]), final, a)
             for b, (task, p, first, final, a) in enumerate(zip(tasks, posteriors, first_steps, finals, audio_s))
         ]
 
-    def _output(
-        self, decided: tuple | None, scores: dict[str, float] | None, steps: int, final: bool, audio_s: float
-    ) -> StreamOutput:
-        """What the detector decided on a chunk's steps (None: it had none) and the interim scores, the stream now
-        `steps` long."""
+    def _output(self, decided: tuple | None, steps: int, final: bool, audio_s: float) -> StreamOutput:
+        """What the detector decided on a chunk's steps (None: it had none) and the interim scores if asked, the
+        stream now `steps` long."""
         end_s = steps * self.step_s
+        scores = self.last_scores if self.interim_scores and not final else None
         if decided is None:
-            return StreamOutput(time_s=end_s)
+            return StreamOutput(scores=scores, time_s=end_s)
         smoothed, detections = decided
         if final:  # the silent tail is not audio the client sent
             detections = within_audio(detections, audio_s)
@@ -122,7 +128,9 @@ class PhraseTask:
         self.spotter = PhraseSpotter(phrases_for(sensitivities, threshold), self.step_s)
         self.interim_scores = interim_scores
 
-    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float) -> StreamOutput:
+    def accept(
+        self, posteriors: tuple[Posteriors, ...], first_steps: tuple[int, ...], final: bool, audio_s: float
+    ) -> StreamOutput:
         log_probs = posteriors[0]
         detections = self.spotter.accept(log_probs)
         if final:
@@ -130,7 +138,8 @@ class PhraseTask:
         scores = None
         if self.interim_scores and not final and len(log_probs):
             scores = {p.text: float(s) for p, s in zip(self.spotter.phrases, self.spotter.scores())}
-        return StreamOutput(detections=detections, scores=scores, time_s=(first_step + len(log_probs)) * self.step_s)
+        end_s = (first_steps[0] + len(log_probs)) * self.step_s
+        return StreamOutput(detections=detections, scores=scores, time_s=end_s)
 
 
 def keyword_stream(

@@ -62,14 +62,15 @@ class StreamOutput:
 
 
 class Task(Protocol):
-    """Decisions from the posteriors (one per lane) of steps first_step, first_step + 1, ...
+    """Decisions from the posteriors of each lane's new steps, lane l's being steps first_steps[l], first_steps[l]
+    + 1, ...: lanes of models of other step rates (the speech embedding's 80 ms, log-mels' 30 ms) count apart.
 
     A kind of task may also define `accept_together(tasks, posteriors, first_steps, finals, audio_s)`: `accept`
     of many streams' tasks at once, which `step_streams` then calls with every such stream of a batch.
     """
 
     def accept(
-        self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float
+        self, posteriors: tuple[Posteriors, ...], first_steps: tuple[int, ...], final: bool, audio_s: float
     ) -> StreamOutput: ...
 
 
@@ -79,16 +80,18 @@ class SideBySide:
     def __init__(self, tasks: list[tuple[Task, slice]]):
         self.tasks = tasks
 
-    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float) -> StreamOutput:
+    def accept(
+        self, posteriors: tuple[Posteriors, ...], first_steps: tuple[int, ...], final: bool, audio_s: float
+    ) -> StreamOutput:
         return functools.reduce(
             StreamOutput.merge,
-            [task.accept(posteriors[lanes], first_step, final, audio_s) for task, lanes in self.tasks],
+            [task.accept(posteriors[lanes], first_steps[lanes], final, audio_s) for task, lanes in self.tasks],
         )
 
 
-def step_count(posteriors: tuple[Posteriors, ...] | list[Posteriors]) -> int:
-    """Steps in a stream's posteriors (the first lane's; all lanes have as many)."""
-    return len(posteriors[0][0] if isinstance(posteriors[0], tuple) else posteriors[0])
+def step_counts(posteriors: tuple[Posteriors, ...] | list[Posteriors]) -> tuple[int, ...]:
+    """Steps in each lane's posteriors."""
+    return tuple(len(p[0] if isinstance(p, tuple) else p) for p in posteriors)
 
 
 class Stream:
@@ -98,7 +101,7 @@ class Stream:
         self.fronts = fronts
         self.lanes = lanes  # (index of the front end it reads, lane)
         self.task = task
-        self.steps = 0
+        self.steps = (0,) * len(lanes)  # each lane's steps so far
         self.compute_s = 0.0
 
     @property
@@ -121,11 +124,13 @@ class Stream:
     def decide(self, posteriors: list[Posteriors], final: bool) -> StreamOutput:
         """Task decisions on each lane's posteriors of the new steps."""
         started = time.perf_counter()
-        steps = step_count(posteriors)
         out = self.task.accept(tuple(posteriors), self.steps, final, self.audio_s)
-        self.steps += steps
+        self.count_steps(posteriors)
         self.compute_s += time.perf_counter() - started
         return out
+
+    def count_steps(self, posteriors) -> None:
+        self.steps = tuple(s + n for s, n in zip(self.steps, step_counts(posteriors)))
 
     def accept(self, samples: torch.Tensor) -> StreamOutput:
         """samples: (T,) mono float at the input rate."""
@@ -259,7 +264,7 @@ def _decisions(chunks: list[Chunk], posteriors: list[list[Posteriors]], results:
             outputs = [e] * len(members)
         for i, stream, out in zip(members, streams, outputs):
             results[i] = out
-            stream.steps += step_count(posteriors[i])
+            stream.count_steps(posteriors[i])
         _charge(streams, time.perf_counter() - started)
 
 

@@ -105,8 +105,10 @@ class TranscriptionTask:
         buffered = self.history[step - self.history_start :]
         return self._decode(buffered, step) if len(buffered) else []
 
-    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float) -> StreamOutput:
-        log_probs = posteriors[0]
+    def accept(
+        self, posteriors: tuple[Posteriors, ...], first_steps: tuple[int, ...], final: bool, audio_s: float
+    ) -> StreamOutput:
+        log_probs, first_step = posteriors[0], first_steps[0]
         self.audio_s = audio_s
         end_step = first_step + len(log_probs)
         results = []

@@ -32,8 +32,9 @@ def keyword_model_speech(posteriors: tuple[Posteriors, ...]) -> np.ndarray:
 
 
 def recogniser_speech(posteriors: tuple[Posteriors, ...]) -> np.ndarray:
-    """The recogniser (the last lane) writing a character rather than the blank: (S,) speech or not."""
-    return posteriors[-1].argmax(axis=1) != INDEX[BLANK]
+    """The recogniser (the first lane, where no keyword model runs) writing a character rather than the blank: (S,)
+    speech or not."""
+    return posteriors[0].argmax(axis=1) != INDEX[BLANK]
 
 
 class VoiceActivityTask:
@@ -46,10 +47,12 @@ class VoiceActivityTask:
         self.last_speech: int | None = None  # the last step of speech
         self.in_speech = False
 
-    def accept(self, posteriors: tuple[Posteriors, ...], first_step: int, final: bool, audio_s: float) -> StreamOutput:
-        out = self.task.accept(posteriors, first_step, final, audio_s)
+    def accept(
+        self, posteriors: tuple[Posteriors, ...], first_steps: tuple[int, ...], final: bool, audio_s: float
+    ) -> StreamOutput:
+        out = self.task.accept(posteriors, first_steps, final, audio_s)
         events = []
-        for step, is_speech in enumerate(self.speech(posteriors).tolist(), first_step):
+        for step, is_speech in enumerate(self.speech(posteriors).tolist(), first_steps[0]):
             if is_speech:
                 if not self.in_speech:
                     events.append(VoiceEvent(VoiceEventKind.BEGIN, self._time(step, audio_s)))

@@ -127,12 +127,15 @@ def test_peak_level_rises_at_once_and_falls_slowly():
     assert abs(drop_db - (40 - 10 * 1.4)) < 1.0
 
 
-def test_every_shipped_model_uses_the_default_front_end():
-    """`FeatureConfig()` is the shipped front end, for the model files saved before some of its fields existed too."""
+def test_every_shipped_model_uses_the_default_front_end_of_its_task():
+    """`FeatureConfig()` with the front end of its task's recipe (the speech embedding for keywords, log-mels for
+    transcription) is each shipped model's, for the model files saved before some of its fields existed too."""
     from rnnvoice.models.nets.checkpoint import load_model
+    from rnnvoice.models.training.train import TrainConfig
     from rnnvoice.models.weights import shipped_models
 
     models = shipped_models()
     assert models
-    for path in models.values():
-        assert load_model(path).config.features == FeatureConfig(), path
+    for (task, _), path in models.items():
+        front_end = TrainConfig.for_task(task, corpus="", out="").front_end
+        assert load_model(path).config.features == FeatureConfig(front_end=front_end), path

@@ -28,13 +28,14 @@ def _write_call(folder, call: str, utterance: str, clip: str, transcript: str, k
 
 @pytest.fixture(scope="module")
 def wuw_folder(tmp_path_factory):
-    """Twelve calls in WUW Corpus II's layout: each has a real "yes" said in a sentence that names it and the same
-    audio in a sentence that does not, and a sentence ending in an untrained wake-up word (Wildfire)."""
+    """Twelve calls in WUW Corpus II's layout. Each has a real "yes" in a sentence: in the even calls the transcript
+    names it, in the odd ones the same audio has a transcript that does not. Then a sentence ending in an untrained
+    wake-up word (Wildfire)."""
     folder = tmp_path_factory.mktemp("wuw")
     (folder / "transcripts.tsv").write_text(HEADER)
-    for call in CALLS:
-        _write_call(folder, call, "006", "yes_sc.wav", "{breath} I say yes to Operator", 0.6)
-        _write_call(folder, call, "007", "yes_sc.wav", "[click] uh ThinkEngine", 0.6)
+    for n, call in enumerate(CALLS):
+        said = "{breath} I say yes to Operator" if n % 2 == 0 else "[click] uh Operator"
+        _write_call(folder, call, "006", "yes_sc.wav", said, 0.6)
         _write_call(folder, call, "009", "call_mom_norbert.wav", "call mom Wildfire", 0.5)
     return folder
 
@@ -48,7 +49,7 @@ def test_calls_are_split_whole_and_the_same_every_time(wuw_folder):
     assert [len([c for c, s in splits.items() if s == split]) for split in CallSplit] == [6, 3, 3]
     assert read_calls(wuw_folder) == utterances
     dev = read_calls(wuw_folder, CallSplit.DEV)
-    assert len(dev) == 9 and {u.split for u in dev} == {CallSplit.DEV}
+    assert len(dev) == 6 and {u.split for u in dev} == {CallSplit.DEV}
 
 
 def test_transcripts_become_words_without_their_marks(wuw_folder):
@@ -57,15 +58,14 @@ def test_transcripts_become_words_without_their_marks(wuw_folder):
 
 
 def test_training_talk_leaves_out_our_keywords_and_the_untrained_words(wuw_folder):
-    by_utterance = {u.utterance: u for u in read_calls(wuw_folder) if u.call == CALLS[0]}
-    assert talk_pieces(by_utterance["006"], 16000, KEYWORDS) == []  # it says "yes"
-    (talk,) = talk_pieces(by_utterance["007"], 16000, KEYWORDS)
+    said, unsaid = ({u.utterance: u for u in read_calls(wuw_folder) if u.call == c} for c in CALLS[:2])
+    assert talk_pieces(said["006"], 16000, KEYWORDS) == []  # its transcript says "yes"
+    (talk,) = talk_pieces(unsaid["006"], 16000, KEYWORDS)
     assert len(talk) == pytest.approx(len(fixture_clip("yes_sc.wav", 16000)), abs=16)
     # Before Wildfire only: the untrained word itself never reaches training.
-    (before,) = talk_pieces(by_utterance["009"], 16000, KEYWORDS)
+    (before,) = talk_pieces(said["009"], 16000, KEYWORDS)
     assert len(before) == int(0.5 * 16000)
-    long = talk_pieces(by_utterance["007"], 1000, ())
-    assert all(len(p) <= PIECE_S * 1000 for p in long)
+    assert all(len(p) <= PIECE_S * 1000 for p in talk_pieces(unsaid["006"], 1000, ()))
 
 
 def test_a_corpus_takes_the_training_calls_talk_only(wuw_folder, tmp_path, real_folders):
@@ -73,10 +73,11 @@ def test_a_corpus_takes_the_training_calls_talk_only(wuw_folder, tmp_path, real_
     args = ["data", "--out", str(corpus), "--fsdd", str(real_folders / "fsdd"), "--calls", str(wuw_folder)]
     assert main([*args, "--keyword-takes", "1", "--unknown-takes", "0", "--phrase-takes", "0"]) == 0
     talk = [c for c in read_manifest(corpus) if c.source == TALK_SOURCE]
-    train_calls = {f"call{u.call}" for u in read_calls(wuw_folder, CallSplit.TRAIN)}
-    # One piece of each training call's sentence that says neither our keyword nor an untrained word, and the talk
-    # before Wildfire; the development and test calls stay out.
-    assert len(talk) == 2 * len(train_calls) and {c.speaker for c in talk} == train_calls
+    train = read_calls(wuw_folder, CallSplit.TRAIN)
+    unsaid = [u for u in train if u.utterance == "006" and "yes" not in u.words]
+    # A piece of each training call's sentence that names no keyword of ours, and the talk before Wildfire; the
+    # development and test calls stay out.
+    assert len(talk) == len(unsaid) + len(train) // 2 and {c.speaker for c in talk} == {f"call{u.call}" for u in train}
     assert {c.label for c in talk} == {"_unknown_"} and {c.split for c in talk} == {"train"}
 
 
@@ -85,10 +86,10 @@ def test_eval_counts_false_accepts_on_real_talk_and_spares_keywords_said(wuw_fol
     args = ["eval", "--cell", "gru", "--data", str(wuw_folder), "--calls", "all", "--json", str(report_path)]
     assert main(args) == 0
     talk = json.loads(report_path.read_text())["real_talk"]
-    assert talk["calls"] == 12 and talk["utterances"] == 36
-    # Each call says "yes" in a sentence that names it (a hit) and again in one that does not (a false accept).
-    assert talk["said"] == 12 and talk["said_detected"] >= 6
-    assert talk["said_per_keyword"] == {"yes": {"said": 12, "detected": talk["said_detected"]}}
+    assert talk["calls"] == 12 and talk["utterances"] == 24
+    # The same "yes" in six calls whose transcripts say it (hits) and six whose transcripts do not (false accepts).
+    assert talk["said"] == 6 and talk["said_detected"] >= 3
+    assert talk["said_per_keyword"] == {"yes": {"said": 6, "detected": talk["said_detected"]}}
     assert talk["false_accept_words"].get("yes", 0) == talk["said_detected"]
     assert talk["false_accepts_per_hour"] == pytest.approx(talk["false_accepts"] / talk["audio_s"] * 3600, rel=0.01)
     assert "false accepts" in capsys.readouterr().out

@@ -18,20 +18,21 @@ from tests.conftest import ServerThread, rpc_error, wait_until
 
 RNNVOICE = [sys.executable, "-m", "rnnvoice.clients.cli"]
 RATE = 16000
-# The faulty model raises on a step this many model steps long, or longer (the models step about 33 times a
-# second): the fault stream's one chunk of 5 s, never the healthy streams' chunks of 100 ms.
-FAULT_STEPS = 100
+# The faulty model raises on a step of at least FAULT_S of audio: the fault stream's one chunk of 5 s, never the
+# healthy streams' chunks of 100 ms.
+FAULT_S = 2.5
 FAULT_CHUNK = np.zeros(RATE * 5, "<i2").tobytes()
 
 
 def faulty_registry(settings) -> ModelRegistry:
-    """The GRU keyword model of a registry of its own, broken for any stream whose chunk brings FAULT_STEPS steps."""
+    """The GRU keyword model of a registry of its own, broken for any stream whose chunk brings FAULT_S of steps."""
     registry = ModelRegistry({("keywords", "gru"): settings.models["keywords", "gru"]})
     model = registry.models["keywords", "gru"]
     encode = model.encode_padded
+    fault_steps = round(FAULT_S / model.config.features.step_s)
 
     def encode_padded(x, lengths, state):
-        if max(lengths) >= FAULT_STEPS:
+        if max(lengths) >= fault_steps:
             raise RuntimeError("injected fault")
         return encode(x, lengths, state)
 

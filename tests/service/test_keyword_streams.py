@@ -88,19 +88,7 @@ def test_recognize_gives_the_same_detections_as_streaming(client):
     np.testing.assert_allclose([d.score for d in whole.detections], [d.score for d in streamed], atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    "cell",
-    [
-        "gru",
-        pytest.param(
-            "lstm",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the shipped LSTM's front end is not level-invariant: at -40 dBFS it hears other words",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_quiet_speech_is_heard_as_loud_speech(client, cell):
     """The words at -40 dBFS, as from a microphone across a room, give the detections they give at -20 dBFS, both
     sent as 16-bit PCM."""
