@@ -73,7 +73,7 @@ stubs: dev
 SC12 := yes,no,up,down,left,right,on,off,stop,go
 DIGITS := zero,one,two,three,four,five,six,seven,eight,nine
 # Speech levels (dBFS RMS) the keyword models are measured at: a far, quiet microphone to a near, loud one.
-LEVELS := -50 -40 -30 -20
+LEVELS := -50 -45 -40 -30 -20
 # Keywords chosen at run time: words no model trained on, words apart from them to choose a threshold on, and
 # words the recognisers know; spoken by the real speakers of the shared Speech Commands clips.
 SHARED ?= ../shared/data
