@@ -27,6 +27,8 @@ def load_served_model(path: Path, task: str, cell: str, device: str = "cpu") -> 
         raise StartupError(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {cell}")
     for p in model.parameters():
         p.requires_grad_(False)
+    if model.config.features.embedded:
+        _load_embedding(task, cell)
     with torch.inference_mode():  # the first stream should not pay for lazy initialisation
         model(torch.zeros(1, 1, model.config.features.dim, device=device))
     return model
@@ -81,6 +83,21 @@ class ModelRegistry:
                 )
             )
         return infos
+
+
+def _load_embedding(task: str, cell: str) -> None:
+    """The speech embedding a model reads, loaded once before any stream; StartupError when its file is missing or
+    not the converted embedding, rather than a failure on every stream."""
+    from rnnvoice.models.streaming import embedding_front
+
+    try:
+        embedding_front.speech_embedding()
+    except Exception as e:  # a missing file, another file, a damaged one: all mean the same here
+        raise StartupError(
+            f"the {task} {cell} model reads the speech embedding, which did not load "
+            f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'no detail'}); "
+            "reinstall the shipped weights or run `rnnvoice import-embedding`"
+        ) from e
 
 
 def _load(task: str, cell: str, path: Path) -> RecurrentModel:

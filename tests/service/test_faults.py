@@ -99,6 +99,25 @@ def test_missing_or_corrupt_weights_stop_start_up_with_a_message_naming_the_file
     )
 
 
+def test_a_speech_embedding_that_does_not_load_stops_start_up_not_the_streams(settings, tmp_path, monkeypatch):
+    """A keyword model over the speech embedding loads the embedding with it: a damaged embedding file is a start-up
+    error that says what to do, not a failure of every stream."""
+    from rnnvoice.models.nets.speech_embedding import EMBEDDING_FILE, SpeechEmbedding
+    from rnnvoice.models.streaming import embedding_front
+    from rnnvoice.models.weights import WEIGHTS
+    from rnnvoice.service.errors import StartupError
+
+    damaged = tmp_path / EMBEDDING_FILE
+    data = bytearray((WEIGHTS / EMBEDDING_FILE).read_bytes())
+    data[-100] ^= 1
+    damaged.write_bytes(bytes(data))
+    monkeypatch.setattr(embedding_front, "speech_embedding", lambda: SpeechEmbedding.load(damaged))
+    with pytest.raises(StartupError, match=r"reads the speech embedding, which did not load \(ValueError: .*SHA-256"):
+        ModelRegistry({("keywords", "gru"): settings.models["keywords", "gru"]})
+    monkeypatch.undo()
+    assert ModelRegistry({("keywords", "gru"): settings.models["keywords", "gru"]}).models
+
+
 @pytest.mark.slow
 def test_bad_tls_and_token_files_stop_start_up_with_a_message_naming_them(tmp_path):
     assert "cannot read the TLS key file /missing.key: No such file" in serve_error(
