@@ -94,8 +94,7 @@ def _load_embedding(task: str, cell: str) -> None:
         embedding_front.speech_embedding()
     except Exception as e:  # a missing file, another file, a damaged one: all mean the same here
         raise StartupError(
-            f"the {task} {cell} model reads the speech embedding, which did not load "
-            f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'no detail'}); "
+            f"the {task} {cell} model reads the speech embedding, which did not load ({_reason(e)}); "
             "reinstall the shipped weights or run `rnnvoice import-embedding`"
         ) from e
 
@@ -108,7 +107,11 @@ def _load(task: str, cell: str, path: Path) -> RecurrentModel:
         return load_model(path)
     except Exception as e:  # torch raises many kinds for a damaged file; all mean the same here
         raise StartupError(
-            f"the {task} {cell} model file {path} is not a readable rnnvoice model "
-            f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'no detail'}); "
+            f"the {task} {cell} model file {path} is not a readable rnnvoice model ({_reason(e)}); "
             "retrain it or restore the file"
         ) from e
+
+
+def _reason(e: Exception) -> str:
+    """An exception in one short line, for a start-up message."""
+    return f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'no detail'}"
