@@ -9,7 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
     PATH=/opt/rnnvoice/bin:$PATH
 
 # Debian bookworm's Python is 3.11, the version the project needs; pip installs into a virtual environment.
-RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv \
+# espeak-ng and flite speak the phrases that streams choose at run time, to enrol them.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv espeak-ng flite \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv /opt/rnnvoice \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin rnnvoice

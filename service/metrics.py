@@ -169,8 +169,8 @@ class ServerMetrics:
         self.http = None
 
     def batched(self, model: RecurrentModel, streams: int) -> None:
-        """One model step ran over this many streams at once."""
-        if streams:
+        """One model step ran over this many streams at once (the embeddings that phrases read are no model step)."""
+        if streams and isinstance(model, RecurrentModel):
             self.batch_size.labels(model.config.task, model.config.cell).observe(streams)
 
     def stream_ended(self, model: tuple[str, str] | None, outcome: str, code: grpc.StatusCode) -> None:

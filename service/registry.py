@@ -52,6 +52,8 @@ class ModelRegistry:
                 model.parameter_count,
                 model.state_bytes,
             )
+        if any(task == Task.KEYWORDS for task, _ in self.models):
+            _load_background()
         if any(task == Task.TRANSCRIPTION for task, _ in self.models):
             beam_search()  # loads the shipped language model, lexicon and decoder settings once, before any stream
 
@@ -96,6 +98,20 @@ def _load_embedding(task: str, cell: str) -> None:
         raise StartupError(
             f"the {task} {cell} model reads the speech embedding, which did not load ({_reason(e)}); "
             "reinstall the shipped weights or run `rnnvoice import-embedding`"
+        ) from e
+
+
+def _load_background() -> None:
+    """The statistics of other speech that keyword streams' phrases are spotted against, loaded once before any
+    stream; StartupError when the file is missing or damaged."""
+    from rnnvoice.models.streaming import phrase_spotter
+
+    try:
+        phrase_spotter.speech_background()
+    except Exception as e:  # a missing file, another file, a damaged one: all mean the same here
+        raise StartupError(
+            f"the phrase spotter's {phrase_spotter.BACKGROUND_FILE} did not load ({_reason(e)}); "
+            "reinstall the shipped weights or run `rnnvoice background`"
         ) from e
 
 

@@ -17,7 +17,7 @@ from rnnvoice.service.metrics import ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import parse_config
 from rnnvoice.service.resumption import CallLost, Resumption
-from rnnvoice.service.sessions import SessionTable, StreamSession
+from rnnvoice.service.sessions import SessionTable, StreamSession, enrol_phrases
 from rnnvoice.service.settings import ServerSettings
 from rnnvoice.service.wire import accepted
 
@@ -125,11 +125,13 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             self.drain_cancelled.add(call)
             call.cancel()
 
-    def _open(
+    async def _open(
         self, config: pb.StreamConfig, max_chunk_s: float, grant: Grant, resumable: bool = False
     ) -> StreamSession:
         params = parse_config(config, self.registry)
         self.access.permit(grant, params.task)
+        if params.phrases:  # off the event loop: a new phrase is spoken by text-to-speech voices first
+            await asyncio.to_thread(enrol_phrases, params.phrases)
         return self.sessions.open(params, self.registry, max_chunk_s, grant, resumable)
 
     async def _resume(self, request: pb.ResumeStream, handling: Handling) -> list[pb.StreamAudioResponse]:
@@ -216,7 +218,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             clock = handling.session.resumption.clock  # its pace and longest duration go on across calls
         elif first.HasField("config"):
             config = first.config
-            session = handling.session = self._open(config, self.settings.max_chunk_s, grant, config.resumable)
+            session = handling.session = await self._open(config, self.settings.max_chunk_s, grant, config.resumable)
             if session.resumption is not None:
                 session.resumption.clock = clock
                 await self._write(context, [session.resumption.message(0)])
@@ -306,7 +308,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             request = accepted(request)
             grant = handling.grant = self.access.grant(context.invocation_metadata(), context.peer())
             # The whole recording is one chunk, bounded by the longest recording instead.
-            session = handling.session = self._open(request.config, self.settings.max_recording_s, grant)
+            session = handling.session = await self._open(request.config, self.settings.max_recording_s, grant)
             responses = await self._accept(session, 0, request.audio, RECOGNIZE_PIECE_S)
             end = pb.STREAM_END_VOICE_ACTIVITY_TIMEOUT if session.speech_timed_out else pb.STREAM_END_COMPLETED
             responses += await self._finish(session, end)

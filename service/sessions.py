@@ -15,6 +15,7 @@ from rnnvoice.models.audio.pcm import AudioFormatError, decode
 from rnnvoice.models.streaming.assistant_stream import Command, assistant_stream
 from rnnvoice.models.streaming.keyword_detector import Detection
 from rnnvoice.models.streaming.keyword_stream import keyword_stream
+from rnnvoice.models.streaming.phrase_spotter import EnrolmentError, enrol
 from rnnvoice.models.streaming.stream import Stream, StreamOutput
 from rnnvoice.models.streaming.transcription_stream import Transcript, transcription_stream
 from rnnvoice.models.streaming.voice_activity import VoiceEvent, VoiceEventKind, with_voice_activity
@@ -26,6 +27,16 @@ from rnnvoice.service.metrics import ModelMetrics, ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import StreamParams
 from rnnvoice.service.resumption import Resumption
+
+
+def enrol_phrases(phrases) -> None:
+    """Each phrase chosen at run time enrolled (text-to-speech, seconds for a new one; the spotter keeps them), before
+    its stream opens; FAILED_PRECONDITION when this server cannot enrol phrases."""
+    try:
+        for text in phrases:
+            enrol(text)
+    except EnrolmentError as e:
+        raise StreamError(grpc.StatusCode.FAILED_PRECONDITION, f"{e}; or send no phrases") from e
 
 
 def open_stream(params: StreamParams, registry: ModelRegistry) -> Stream:
@@ -43,7 +54,6 @@ def _task_stream(params: StreamParams, registry: ModelRegistry) -> Stream:
             params.sample_rate,
             params.sensitivities,
             interim_scores=params.interim_scores,
-            recognizer=registry.get(Task.TRANSCRIPTION, params.cell) if params.phrases else None,
             phrases=params.phrases,
         )
     transcription = dict(

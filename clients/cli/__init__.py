@@ -6,6 +6,7 @@ import sys
 from importlib.metadata import version
 
 from rnnvoice.clients.cli.commands import (
+    background,
     bench,
     calibrate,
     check_models,
@@ -33,6 +34,7 @@ COMMANDS = {
     "train": train,
     "lm": lm,
     "import-embedding": import_embedding,
+    "background": background,
     "eval": evaluate,
     "compare": compare,
     "calibrate": calibrate,

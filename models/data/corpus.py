@@ -20,7 +20,7 @@ import torch
 import torchaudio
 from tqdm import tqdm
 
-from rnnvoice.models.data.tts import Prosody, Voice, available_voices, synthesize
+from rnnvoice.models.audio.speech_synthesis import Prosody, Voice, available_voices, synthesize
 from rnnvoice.models.data.wordlists import UNKNOWN_PHRASES, UNKNOWN_WORDS
 from rnnvoice.models.data.wuw import CallSplit, read_calls, talk_pieces
 from rnnvoice.models.vocabulary import KEYWORDS, SILENCE, UNKNOWN, digit_word

@@ -15,6 +15,7 @@ from pathlib import Path
 import soundfile
 import torch
 
+from rnnvoice.models.audio.speech_synthesis import Prosody, Voice, available_voices
 from rnnvoice.models.data.corpus import (
     SAMPLE_RATE,
     Utterance,
@@ -25,7 +26,6 @@ from rnnvoice.models.data.corpus import (
     split_by_speaker,
 )
 from rnnvoice.models.data.sentences import generate_command
-from rnnvoice.models.data.tts import Prosody, Voice, available_voices
 from rnnvoice.models.vocabulary import SILENCE, UNTRAINED_WORDS
 
 TRANSCRIPTS = "transcripts.tsv"

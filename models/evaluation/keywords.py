@@ -44,7 +44,7 @@ def run_stream(stream: Stream, wave: torch.Tensor, chunk_s: float = CHUNK_S):
     outputs = [stream.accept(wave[i : i + step]) for i in range(0, len(wave), step)] + [stream.finish()]
     smoothed = [o.smoothed for o in outputs if o.smoothed is not None]
     detections = [d for o in outputs for d in o.detections]
-    return detections, np.concatenate(smoothed)
+    return detections, np.concatenate(smoothed) if smoothed else np.zeros((0, 0))  # phrases alone: no posteriors
 
 
 def at_level(wave: torch.Tensor, level_dbfs: float | None) -> torch.Tensor:
@@ -152,14 +152,20 @@ class StreamReport:
     real_time_factor: float = 0.0  # compute seconds (features, model, decisions) per second of audio
 
 
-def compose_test_stream(clips: list[Clip], noise: NoiseBank | None, seed: int = 0):
-    """The clips in random order with 0.3-1.5 s pauses, over real noise at 10-30 dB SNR.
-
-    Returns the waveform and each clip's (onset_s, offset_s, label).
-    """
+def test_stream_order(clips: list[Clip], seed: int = 0) -> tuple[list[Clip], random.Random]:
+    """The clips of a test stream (not silence) in the order `compose_test_stream` joins them, and its generator."""
     rng = random.Random(seed)
     order = [c for c in clips if c.label != SILENCE]
     rng.shuffle(order)
+    return order, rng
+
+
+def compose_test_stream(clips: list[Clip], noise: NoiseBank | None, seed: int = 0):
+    """The clips in random order (`test_stream_order`) with 0.3-1.5 s pauses, over real noise at 10-30 dB SNR.
+
+    Returns the waveform and each clip's (onset_s, offset_s, label, word).
+    """
+    order, rng = test_stream_order(clips, seed)
     waves = [load_clip(c.path) for c in order]
     gaps = [rng.uniform(0.3, 1.5) for _ in order]
     length = int(sum(len(w) for w in waves) + (sum(gaps) + 1.0) * SAMPLE_RATE)

@@ -122,6 +122,11 @@ class RecurrentModel(nn.Module):
         raise NotImplementedError
 
     @property
+    def output_size(self) -> int:
+        """O, the width of a step's outputs."""
+        return self.head.out_features
+
+    @property
     def device(self) -> torch.device:
         """Where the model runs; read off a buffer, as an int8 (dynamically quantised) layer has no weight tensor."""
         return self.feature_mean.device

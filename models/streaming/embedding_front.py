@@ -9,14 +9,16 @@ Shapes: N frames, W = 76 frames a window, M = 32 mels, S steps, E = 96 dims.
 """
 
 import functools
+from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from rnnvoice.models.audio.embedding_mel import StreamingEmbeddingMels, embedding_mel_frames, embedding_mels
-from rnnvoice.models.audio.features import Block, frames_of
+from rnnvoice.models.audio.features import Block, FeatureConfig, FrontEndKind, frames_of
 from rnnvoice.models.nets.speech_embedding import DIM, STEP_FRAMES, WINDOW_FRAMES, SpeechEmbedding, embedding_windows
 
-__all__ = ["StreamingEmbeddings", "embedding_features", "embedding_steps", "speech_embedding"]
+__all__ = ["EmbeddingOutputs", "StreamingEmbeddings", "embedding_features", "embedding_steps", "speech_embedding"]
 
 # Windows a call of the network takes: measured fastest on one thread (batches of 1 to 64; 16 best).
 EMBED_BATCH = 16
@@ -99,3 +101,38 @@ def embedding_features(waveform: torch.Tensor) -> torch.Tensor:
     with torch.inference_mode():
         out = [speech_embedding()(part) for part in torch.split(flat, EMBED_BATCH)]
     return (torch.cat(out) if out else flat.new_zeros(0, DIM)).reshape(*windows.shape[:-2], DIM)
+
+
+@dataclass(frozen=True)
+class EmbeddingOutputsConfig:
+    features: FeatureConfig
+
+
+class EmbeddingOutputs(nn.Module):
+    """The embeddings themselves as a lane's model, for decisions that read them directly (phrases chosen at run
+    time): no state, and its outputs are its inputs (B, S, E). One per feature config (`embedding_outputs`), so that
+    it shares a stream's front end with a keyword model on the same embedding."""
+
+    output_size = DIM
+    device = torch.device("cpu")
+
+    def __init__(self, features: FeatureConfig):
+        super().__init__()
+        self.config = EmbeddingOutputsConfig(features)
+
+    def initial_state(self, batch: int = 1) -> torch.Tensor:
+        return torch.zeros(1, batch, 0)
+
+    def encode_padded(
+        self, x: torch.Tensor, lengths: list[int], state: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return x, state
+
+    def posteriors(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs
+
+
+@functools.cache
+def embedding_outputs(features: FeatureConfig | None = None) -> EmbeddingOutputs:
+    """The shared `EmbeddingOutputs` of a feature config on the speech embedding (None: the plain one)."""
+    return EmbeddingOutputs(features or FeatureConfig(front_end=FrontEndKind.SPEECH_EMBEDDING))

@@ -1,10 +1,12 @@
 """Keyword decisions on a stream: the detector over the keyword model's posteriors, the phrase spotter over the
-recogniser's for keywords chosen at run time, and the stream that feeds them."""
+speech embedding for keywords chosen at run time, and the stream that feeds them."""
 
 import numpy as np
+import torch
 
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
-from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
+from rnnvoice.models.nets.speech_recognizer import normalise
+from rnnvoice.models.streaming.embedding_front import embedding_outputs
 from rnnvoice.models.streaming.keyword_batch import accept_together
 from rnnvoice.models.streaming.keyword_detector import (
     DEFAULT_SENSITIVITY,
@@ -14,7 +16,7 @@ from rnnvoice.models.streaming.keyword_detector import (
     within_audio,
 )
 from rnnvoice.models.streaming.model_step import Posteriors
-from rnnvoice.models.streaming.phrase_spotter import DEFAULT_THRESHOLD, PhraseSpotter, phrases_for
+from rnnvoice.models.streaming.phrase_spotter import DEFAULT_THRESHOLD, STEP_S, PhraseSpotter, enrol
 from rnnvoice.models.streaming.stream import SideBySide, Stream, StreamOutput, open_fronts
 from rnnvoice.models.vocabulary import KEYWORDS
 
@@ -114,32 +116,29 @@ def _last_scores(tasks: list[KeywordTask], smoothed: list[np.ndarray]) -> list[d
 
 
 class PhraseTask:
-    """Detections of phrases chosen at run time, from the recogniser's log-probabilities (S, V) in any chunking."""
+    """Detections of phrases chosen at run time, from the stream's speech embeddings (S, E) in any chunking."""
 
     def __init__(
-        self,
-        recognizer: SpeechRecognizer,
-        sensitivities: dict[str, float],
-        interim_scores: bool = False,
-        threshold: float = DEFAULT_THRESHOLD,
+        self, sensitivities: dict[str, float], interim_scores: bool = False, threshold: float = DEFAULT_THRESHOLD
     ):
-        """sensitivities: phrase text -> 0..1; threshold: the score that fires at sensitivity 0.5."""
-        self.step_s = recognizer.config.features.step_s
-        self.spotter = PhraseSpotter(phrases_for(sensitivities, threshold), self.step_s)
+        """sensitivities: phrase text -> 0..1 (each enrolled, or taken from the enrolled ones); threshold: the score
+        that fires at sensitivity 0.5."""
+        self.spotter = PhraseSpotter(
+            [(enrol(normalise(text)), threshold_for(s, threshold)) for text, s in sensitivities.items()]
+        )
         self.interim_scores = interim_scores
+        self.last_scores = {p.text: 0.0 for p in self.spotter.phrases}  # as KeywordTask's
 
     def accept(
         self, posteriors: tuple[Posteriors, ...], first_steps: tuple[int, ...], final: bool, audio_s: float
     ) -> StreamOutput:
-        log_probs = posteriors[0]
-        detections = self.spotter.accept(log_probs)
+        detections, z = self.spotter.accept(torch.from_numpy(posteriors[0]))
         if final:
             detections = within_audio(detections, audio_s)
-        scores = None
-        if self.interim_scores and not final and len(log_probs):
-            scores = {p.text: float(s) for p, s in zip(self.spotter.phrases, self.spotter.scores())}
-        end_s = (first_steps[0] + len(log_probs)) * self.step_s
-        return StreamOutput(detections=detections, scores=scores, time_s=end_s)
+        if self.interim_scores and not final and len(z):
+            self.last_scores = dict(zip(self.last_scores, self.spotter.scores(z[-1]).tolist()))
+        scores = self.last_scores if self.interim_scores and not final else None
+        return StreamOutput(detections=detections, scores=scores, time_s=(first_steps[0] + len(z)) * STEP_S)
 
 
 def keyword_stream(
@@ -148,17 +147,18 @@ def keyword_stream(
     sensitivities: dict[str, float] | None = None,
     detector: DetectorConfig | None = None,
     interim_scores: bool = False,
-    recognizer: SpeechRecognizer | None = None,
     phrases: dict[str, float] | None = None,
 ) -> Stream:
     """Keyword detections for a stream fed in chunks of any size: the keyword model's (unless None) and, for
-    phrases (text -> sensitivity), the recogniser's, side by side."""
+    phrases (text -> sensitivity), the phrase spotter's on the speech embedding, side by side (one front end, when
+    the keyword model reads the embedding too)."""
     tasks, models = [], []
     if model is not None:
         tasks.append(KeywordTask(model, sensitivities, detector, interim_scores))
         models.append(model)
     if phrases:
-        tasks.append(PhraseTask(recognizer, phrases, interim_scores))
-        models.append(recognizer)
+        shared = model is not None and model.config.features.embedded
+        tasks.append(PhraseTask(phrases, interim_scores))
+        models.append(embedding_outputs(model.config.features if shared else None))
     task = tasks[0] if len(tasks) == 1 else SideBySide([(t, slice(i, i + 1)) for i, t in enumerate(tasks)])
     return Stream(*open_fronts(models, input_rate), task)

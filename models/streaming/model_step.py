@@ -123,7 +123,7 @@ def step_lanes(lanes: list[ModelLane], features: list[torch.Tensor]) -> list[Pos
         x = pad_sequence([features[b] for b in active], batch_first=True).to(device)
         outputs, state = model.encode_padded(x, [lengths[b] for b in active], pool.gather(slots))
     else:
-        outputs = torch.zeros(1, 0, model.head.out_features)
+        outputs = torch.zeros(1, 0, model.output_size)
     # In double precision, as decisions accumulate them: a threshold must not flip on float32 rounding.
     posteriors = _numpy(model.posteriors(outputs.double()))
     if active:  # only once the whole step succeeded: a failed step leaves every state as it was

@@ -15,6 +15,7 @@ from rnnvoice.clients.client import VoiceClient
 from rnnvoice.clients.connection import Connection
 from rnnvoice.models.decoding.ctc import DECODER_FILE, LEXICON_FILE, LM_FILE
 from rnnvoice.models.nets.speech_embedding import EMBEDDING_FILE
+from rnnvoice.models.streaming.phrase_spotter import BACKGROUND_FILE
 from rnnvoice.models.weights import WEIGHTS, model_files
 from rnnvoice.protos import SERVICE_NAME
 from tests.conftest import ServerThread
@@ -25,6 +26,7 @@ RNNVOICE = [sys.executable, "-m", "rnnvoice.clients.cli"]
 # language model.
 SHIPPED_FILES = [path.name for path in model_files().values()] + [
     EMBEDDING_FILE,
+    BACKGROUND_FILE,
     DECODER_FILE,
     LEXICON_FILE,
     LM_FILE,
@@ -133,6 +135,7 @@ def test_check_models_names_each_missing_or_corrupt_file(tmp_path):
     embedding = bytearray((WEIGHTS / EMBEDDING_FILE).read_bytes())
     embedding[len(embedding) // 2] ^= 1  # a flipped bit in a weight: the file still loads, its checksum tells
     (weights / EMBEDDING_FILE).write_bytes(embedding)
+    (weights / BACKGROUND_FILE).write_bytes((WEIGHTS / BACKGROUND_FILE).read_bytes()[:3000])
     out = subprocess.run(
         [*RNNVOICE, "check-models", "--weights", str(weights)], capture_output=True, text=True, timeout=300
     )
@@ -142,6 +145,7 @@ def test_check_models_names_each_missing_or_corrupt_file(tmp_path):
         "transcription_gru.pt",
         "transcription_lstm.pt",
         EMBEDDING_FILE,
+        BACKGROUND_FILE,
         "transcription_lm.arpa",
     ]
     assert checked_files(out.stdout) == {name: "FAILED" if name in broken else "ok" for name in SHIPPED_FILES}

@@ -69,7 +69,6 @@ def open_stream(models, task: str, cell: str, rate: int):
                 models["keywords", cell],
                 rate,
                 {"yes": 0.5, "stop": 0.5},
-                recognizer=models["transcription", cell],
                 phrases={"call mom": 0.5, "seven": 0.5},
             )
         )

@@ -26,6 +26,7 @@ def checks(folder: Path) -> list[tuple[Path, Callable[[Path], str]]]:
         read_lexicon,
     )
     from rnnvoice.models.nets.speech_embedding import EMBEDDING_FILE, SpeechEmbedding
+    from rnnvoice.models.streaming.phrase_spotter import BACKGROUND_FILE, SpeechBackground
     from rnnvoice.models.weights import model_files
     from rnnvoice.service.registry import load_served_model
 
@@ -40,9 +41,13 @@ def checks(folder: Path) -> list[tuple[Path, Callable[[Path], str]]]:
         source = SpeechEmbedding.load(path).metadata["source"]
         return f"speech embedding: {source['package']}=={source['version']}, SHA-256 as converted"
 
+    def background(path: Path) -> str:
+        return f"other speech for phrases: {SpeechBackground.load(path).metadata['steps']:,} embedding steps"
+
     return [
         *((path, model(task, cell)) for (task, cell), path in model_files(folder).items()),
         (folder / EMBEDDING_FILE, embedding),
+        (folder / BACKGROUND_FILE, background),
         (folder / DECODER_FILE, lambda path: f"beam search settings: beam {DecoderConfig.load(path).beam_size}"),
         (folder / LEXICON_FILE, lambda path: f"lexicon: {len(read_lexicon(path))} words"),
         # Last: KenLM reads it with the lexicon's words, and the beam search with the settings.

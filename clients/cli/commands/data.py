@@ -56,9 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from collections import Counter
 
+    from rnnvoice.models.audio.speech_synthesis import available_voices
     from rnnvoice.models.data.corpus import build_corpus
     from rnnvoice.models.data.transcription_corpus import build_transcription_corpus
-    from rnnvoice.models.data.tts import available_voices
 
     if args.list_voices:
         print("\n".join(v.name for v in available_voices()))

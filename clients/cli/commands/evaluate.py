@@ -20,7 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the model of which task",
     )
     p.add_argument(
-        "--cell", choices=[c.value for c in Cell], required=True, help="the shipped model of this cell, unless --model"
+        "--cell",
+        choices=[c.value for c in Cell],
+        help="the shipped model of this cell, unless --model (needed but with --phrases, which no cell runs)",
     )
     p.add_argument("--decoder", choices=list(Decoder), default=Decoder.BEAM, help="transcription: the CTC decoder")
     p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` (default: the shipped model)")
@@ -53,9 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--phrases",
         default="",
-        help="comma-separated keywords chosen at run time (e.g. marvin,sheila): "
-        "joins the clips into one stream, as --stream, and measures the recogniser spotting them by text "
-        "at every threshold (implies --task transcription; default: none)",
+        help="comma-separated keywords chosen at run time (e.g. marvin,sheila): the clips joined into one stream, "
+        "as --stream, or each WUW call as one, and the phrase spotter on the speech embedding measured at every "
+        "threshold (default: none)",
     )
     p.add_argument(
         "--speakers",
@@ -105,15 +107,17 @@ def run(args) -> int:
     from rnnvoice.models.nets.checkpoint import load_model
     from rnnvoice.models.weights import shipped_models
 
-    task = Task.TRANSCRIPTION if args.phrases else args.task
+    if args.phrases:
+        return _eval_phrases(args)
+    if args.cell is None:
+        raise SystemExit("--cell: which model to evaluate (gru or lstm)")
+    task = args.task
     path = args.model or shipped_models().get((task, args.cell))
     if path is None:
         raise SystemExit(f"no shipped {task} {args.cell} model; pass --model")
     model = load_model(path)
     if (model.config.task, model.config.cell) != (task, args.cell):
         raise SystemExit(f"{path} holds a {model.config.task} {model.config.cell} model, not {task} {args.cell}")
-    if args.phrases:
-        return _eval_phrases(args, model, path)
     if task == Task.TRANSCRIPTION:
         return _eval_transcription(args, model, path)
     if (args.data / TRANSCRIPTS).exists():
@@ -193,28 +197,37 @@ def _write(report: dict, path: Path | None) -> None:
         print(f"wrote {path}")
 
 
-def _eval_phrases(args, model, path) -> int:
-    from rnnvoice.models.evaluation.phrases import phrase_report
+def _eval_phrases(args) -> int:
+    from rnnvoice.models.data.wuw import TRANSCRIPTS, CallSplit, read_calls
+    from rnnvoice.models.evaluation.phrases import call_phrase_report, clip_phrase_report
 
-    clips, noise_dir = _eval_clips(args)
     phrases = tuple(p.strip() for p in args.phrases.split(",") if p.strip())
-    result = phrase_report(model, clips, phrases, _noise(noise_dir), args.seed)
+    if (args.data / TRANSCRIPTS).exists():
+        result = call_phrase_report(
+            read_calls(args.data, None if args.calls == "all" else CallSplit(args.calls)), phrases
+        )
+        heard = f"{result['calls']} {args.calls} calls"
+    else:
+        clips, noise_dir = _eval_clips(args)
+        result = clip_phrase_report(clips, phrases, _noise(noise_dir), args.seed)
+        heard = f"a stream of {result['clips']} clips"
     default = result["default"]
     print(
-        f"{args.cell}: {result['stream_s'] / 60:.1f} min stream of {result['clips']} clips by {result['speakers']} "
-        f"speakers; at the default threshold {default['threshold']}: {default['detection_rate']:.1%} detected, "
-        f"{default['false_accepts_per_hour']:.1f} false accepts per hour; recogniser "
-        f"{result['model_s_per_audio_s']:.4f} s and spotting {default['decision_s_per_audio_s']:.4f} s per audio s"
+        f"{result['audio_s'] / 60:.1f} min of {heard} by {result['speakers']} speakers; at the default threshold "
+        f"{default['threshold']}: {default['detected']}/{default['said']} detected ({default['detection_rate']:.1%}), "
+        f"{default['false_accepts_per_hour']:.1f} false accepts per hour; enrolment "
+        f"{result['enrol_s_per_phrase']:.2f} s a phrase, embedding {result['embedding_s_per_audio_s']:.4f} s and "
+        f"spotting {default['decision_s_per_audio_s']:.4f} s per audio s"
     )
     for phrase, v in default["phrases"].items():
         print(
-            f"  {phrase:<12} {v['detected']:3d}/{v['spoken']:<3d} ({v['detection_rate']:6.1%})  "
+            f"  {phrase:<12} {v['detected']:3d}/{v['said']:<3d} ({v['detection_rate']:6.1%})  "
             f"{v['false_accepts_per_hour']:7.1f} false accepts per hour"
         )
     print("  threshold  detected  false accepts per hour")
     for trial in result["sweep"]:
         print(f"  {trial['threshold']:9.2f}  {trial['detection_rate']:8.1%}  {trial['false_accepts_per_hour']:10.1f}")
-    _write({"model": str(path), "cell": args.cell, "data": str(args.data), **result}, args.json)
+    _write({"data": str(args.data), **({"calls": args.calls} if "calls" in result else {}), **result}, args.json)
     return 0
 
 

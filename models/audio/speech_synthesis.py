@@ -1,4 +1,5 @@
-"""Text-to-speech voices installed on this machine (espeak-ng, flite, festival), as training speakers."""
+"""Text-to-speech voices installed on this machine (espeak-ng, flite, festival): training speakers, and the voices
+that enrol a phrase chosen at run time."""
 
 import random
 import shutil
