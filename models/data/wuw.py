@@ -42,8 +42,11 @@ UNTRAINED_WORDS = ("wildfire", "voyager")
 # Longest piece of a call's talk given to training: a training stream is 10 s.
 PIECE_S = 3.0
 MIN_PIECE_S = 0.5
-# Transcript marks that are not words: noises {breath}, events [click], unclear (( )); "+" marks reduced forms.
-NOT_WORDS = re.compile(r"\{[^}]*\}|\[[^\]]*\]|\(\([^)]*\)\)|\+")
+# Transcript marks that are not words: noises {breath}, events [click], unclear (( )), tags <as> </as>. Words are
+# what is left of letters and apostrophes: marks on a word (+reduced, *mispronounced, ^name, _keyword_, frag-) and
+# punctuation go.
+NOT_WORDS = re.compile(r"\{[^}]*\}|\[[^\]]*\]|\(\([^)]*\)\)|<[^>]*>")
+WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
 
 
 class CallSplit(StrEnum):
@@ -65,7 +68,7 @@ class CallUtterance:
     @property
     def words(self) -> tuple[str, ...]:
         """What was said, lower case, without the transcript's noise and event marks."""
-        return tuple(NOT_WORDS.sub(" ", self.transcript).lower().split())
+        return tuple(WORD.findall(NOT_WORDS.sub(" ", self.transcript).lower()))
 
     @property
     def keyword(self) -> str:

@@ -45,11 +45,18 @@ def spot(z: dict[int, list[float]], threshold: float = 0.5, chunk: int | None = 
     return [d for i in range(0, steps, chunk) for d in spotter.accept(embeddings[i : i + chunk])[0]]
 
 
+def lifted(values: list[float]) -> list[float]:
+    """z values given relative to the default threshold's (0: it, 1: one above)."""
+    return [DEFAULT_Z + v for v in values]
+
+
 def test_a_phrase_fires_once_at_its_peak_with_its_times():
-    quiet = [0.0] * 10
-    [detection] = spot({0: quiet + [1, 3, 5, 6, 5.5, 3, 0, 0], 1: quiet + [4, 4.2, 1, 0, 0, 0, 0, 0]})
+    quiet = [-8.0] * 10
+    [detection] = spot(
+        {0: lifted(quiet + [-4, -2, 0.5, 1.5, 1, -2, -8, -8]), 1: lifted(quiet + [-0.5, -0.2, -4, -8, -8, -8, -8, -8])}
+    )
     assert detection.keyword == "phrase 0"
-    assert detection.score == pytest.approx(1 / (1 + np.exp(-2.0 * (6 - DEFAULT_Z))), abs=1e-4)
+    assert detection.score == pytest.approx(1 / (1 + np.exp(-2.0 * 1.5)), abs=1e-4)
     # The peak's step 13 ends at 1.12 s; the phrase itself a little before (the steps enrolled lag its end).
     assert detection.end_s == pytest.approx(14 * STEP_S - 0.12)
     assert detection.start_s == pytest.approx(detection.end_s - 0.5)  # the phrase's enrolled length
@@ -59,22 +66,22 @@ def test_a_phrase_fires_once_at_its_peak_with_its_times():
 def test_the_threshold_follows_the_sensitivity():
     assert threshold_z(0.5) == pytest.approx(DEFAULT_Z)
     assert threshold_z(0.8) > DEFAULT_Z > threshold_z(0.2)
-    z = {0: [0, 5, 0, 0]}
+    z = {0: lifted([-8, 0.7, -8, -8])}
     assert len(spot(z, threshold=0.5)) == 1
-    assert spot(z, threshold=0.9) == []  # z 5.4 and up
+    assert spot(z, threshold=0.9) == []  # z 1.1 above the default's and up
 
 
 def test_a_phrase_rests_after_it_fires():
     rest = round(REST_S / STEP_S)
-    near = [0, 6, 0] + [0] * (rest - 3) + [6, 0, 0]
-    far = [0, 6, 0] + [0] * (rest + 2) + [6, 0, 0]
+    near = lifted([-8, 1, -8] + [-8] * (rest - 3) + [1, -8, -8])
+    far = lifted([-8, 1, -8] + [-8] * (rest + 2) + [1, -8, -8])
     assert len(spot({0: near})) == 1
     assert len(spot({0: far})) == 2
 
 
 def test_chunking_changes_no_detection():
     rng = np.random.default_rng(0)
-    z = {axis: (rng.random(200) * 7).tolist() for axis in range(3)}
+    z = {axis: lifted((rng.random(200) * 4 - 3).tolist()) for axis in range(3)}
     whole = spot(z)
     assert len(whole) > 5
     for chunk in (1, 2, 7):
@@ -169,3 +176,15 @@ def test_interim_scores_carry_the_phrases_scores(client):
     ]
     assert scores and all(set(s) == {"call mom", "jarvis"} for s in scores)
     assert max(s["call mom"] for s in scores) > 0.5 > max(s["jarvis"] for s in scores)
+
+
+def test_a_server_without_text_to_speech_says_so(client, server, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")  # neither espeak-ng nor flite to be found, as on a server without them
+    audio = Audio.from_array(fixture_clip("yes_sc.wav"), 16000)
+    error = rpc_error(lambda: list(client.stream_audio(audio, "gru", phrases={"never enrolled before": None})))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "no text-to-speech voice on the server to enrol phrases with; install espeak-ng or flite" in error.details()
+    assert wait_until(lambda: len(server.server.servicer.sessions) == 0)
+    monkeypatch.undo()
+    results = [result_dict(r) for r in client.stream_audio(audio, "gru", keywords=["yes"])]
+    assert [r["keyword"] for r in results if r["type"] == "keyword"] == ["yes"]  # the server goes on
