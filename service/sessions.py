@@ -49,8 +49,10 @@ def open_stream(params: StreamParams, registry: ModelRegistry) -> Stream:
 
 def _task_stream(params: StreamParams, registry: ModelRegistry) -> Stream:
     if params.task == Task.KEYWORDS:
+        # Phrases alone need no keyword model, but for voice activity, which its speech output gives.
+        voice_activity = params.voice_events or params.voice_timeout_s is not None
         return keyword_stream(
-            registry.get(Task.KEYWORDS, params.cell) if params.sensitivities else None,
+            registry.get(Task.KEYWORDS, params.cell) if params.sensitivities or voice_activity else None,
             params.sample_rate,
             params.sensitivities,
             interim_scores=params.interim_scores,

@@ -37,7 +37,8 @@ class KeywordTask:
         interim_scores: bool = False,
     ):
         labels = model.config.labels
-        sensitivities = sensitivities or {k: DEFAULT_SENSITIVITY for k in labels if k in KEYWORDS}
+        if sensitivities is None:  # every keyword; {} reports none (a stream that runs the model for its speech output)
+            sensitivities = {k: DEFAULT_SENSITIVITY for k in labels if k in KEYWORDS}
         # Each keyword's threshold as tuned for this model (`rnnvoice calibrate`), unless a detector is given.
         tuned = model.metadata.get("detector_thresholds", {}) if detector is None else {}
         detector = detector or detector_for(model)

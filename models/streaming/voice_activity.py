@@ -7,7 +7,7 @@ from enum import StrEnum
 import numpy as np
 
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
-from rnnvoice.models.nets.speech_recognizer import BLANK, INDEX
+from rnnvoice.models.nets.speech_recognizer import BLANK, INDEX, SpeechRecognizer
 from rnnvoice.models.streaming.model_step import Posteriors
 from rnnvoice.models.streaming.stream import Stream, StreamOutput, Task
 
@@ -75,6 +75,8 @@ class VoiceActivityTask:
 def with_voice_activity(stream: Stream, events: bool = True) -> Stream:
     """The stream with voice activity from its keyword model if it runs one (the first lane), else its recogniser."""
     model = stream.lanes[0][1].model
+    if not isinstance(model, KeywordSpotter | SpeechRecognizer):
+        raise ValueError("voice activity reads a keyword model's or a recogniser's outputs; the stream runs neither")
     speech = keyword_model_speech if isinstance(model, KeywordSpotter) else recogniser_speech
     stream.task = VoiceActivityTask(stream.task, speech, model.config.features.step_s, events)
     return stream
