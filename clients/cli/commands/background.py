@@ -15,7 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=Path,
         action="append",
         default=[],
-        help="a folder in Speech Commands layout; its training speakers' clips are measured; repeatable (default: none)",
+        help="a folder in Speech Commands layout, whose training speakers' clips are measured; repeatable "
+        "(default: none)",
     )
     p.add_argument("--heldout-fraction", type=float, default=0.25, help="share of speakers left out, as `data` does")
     p.add_argument("--voices-per-text", type=int, default=3, help="voices saying each everyday word and sentence")
