@@ -1,0 +1,155 @@
+"""Speech to intent within a context: the best path of the recogniser's CTC posteriors through the context's word
+graph, read back as an intent and its slots, or not understood.
+
+The word graph (`nlu.context.Context`) is spelled out in characters: each arc's words become a CTC chain (a blank
+before each character and one after the last; a repeated character needs its blank), with an optional space before
+it where a word went before. One Viterbi pass over all chains at once; the graph's states are not emitting and are
+passed through within a frame. Each state remembers where its path entered its arc, and each graph state how its
+best path reached it at each frame: enough to read the path's arcs back without a backpointer per chain state and
+frame. The command is understood when its path scores, per frame, within `min_score` of the recogniser's own best
+path (the most likely token at each frame): a command the context cannot say scores far below it.
+
+Shapes: T frames, V tokens, S chain states, N graph states.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnnvoice.models.nets.speech_recognizer import BLANK, INDEX
+from rnnvoice.models.nlu.context import Context
+
+__all__ = ["DEFAULT_MIN_SCORE", "ContextSearch", "Understanding"]
+
+# Per frame, in nats, how far under the recogniser's own best path a command may score and still be understood.
+DEFAULT_MIN_SCORE = -0.5
+BLANK_ID, SPACE_ID = INDEX[BLANK], INDEX[" "]
+NONE = -1
+
+
+@dataclass
+class Understanding:
+    understood: bool
+    intent: str | None
+    slots: dict[str, str] = field(default_factory=dict)
+    words: str = ""  # what the context's path says
+    score: float = float("-inf")  # per frame, against the recogniser's own best path (0: the same)
+
+
+class ContextSearch:
+    """A context's graph spelled out for CTC, searched for any number of utterances."""
+
+    def __init__(self, context: Context, min_score: float = DEFAULT_MIN_SCORE):
+        self.context, self.min_score = context, min_score
+        starts = set(context.intents.values())
+        label, arc_of, prev1, prev2, entry, exits = [], [], [], [], [], []
+        self.epsilons = []  # (source, target, arc) of arcs that say nothing
+        for a, arc in enumerate(context.arcs):
+            if not arc.words:
+                self.epsilons.append((arc.source, arc.target, a))
+                continue
+            chars = [SPACE_ID] * (arc.source not in starts) + [INDEX[c] for c in " ".join(arc.words)]
+            optional = 2 if arc.source not in starts else 0  # the leading space and its blank may be skipped
+            first = len(label)
+            for i, token in enumerate(chars):
+                for is_blank in (True, False):
+                    k = len(label)
+                    label.append(BLANK_ID if is_blank else token)
+                    prev1.append(k - 1 if k > first else NONE)
+                    skip = not is_blank and i > 0 and chars[i - 1] != token
+                    prev2.append(k - 2 if skip else NONE)
+                    entry.append(k - first < 2 + optional)
+                    exits.append(False)
+                    arc_of.append(a)
+            label.append(BLANK_ID)  # after the last character
+            prev1.append(len(label) - 2)
+            prev2.append(NONE)
+            entry.append(False)
+            exits.append(True)
+            arc_of.append(a)
+            exits[-2] = True  # the last character itself
+        self.label = np.array(label, dtype=int)
+        self.arc_of = np.array(arc_of, dtype=int)
+        self.prev1, self.prev2 = np.array(prev1, dtype=int), np.array(prev2, dtype=int)
+        self.entry = np.array(entry, dtype=bool)
+        sources = np.array([context.arcs[a].source for a in arc_of], dtype=int)
+        targets = np.array([context.arcs[a].target for a in arc_of], dtype=int)
+        self.entry_node = np.where(self.entry, sources, NONE)
+        self.exit_states = np.flatnonzero(exits)
+        self.exit_node = targets[self.exit_states]
+        self.starts = np.array(sorted(starts), dtype=int)
+        self.epsilons.sort(key=lambda e: _depth(context)[e[0]])  # sources before what they lead to
+
+    def search(self, log_probs: np.ndarray) -> Understanding:
+        """(T, V) log-probabilities of one utterance -> what it means in the context."""
+        frames = len(log_probs)
+        if frames == 0:
+            return Understanding(False, None)
+        n, s = self.context.states, len(self.label)
+        node = np.full(n, -np.inf)
+        node[self.starts] = 0.0
+        # How each graph state's best path reached it for frame t: the arc that led there, where that arc began
+        # (a frame), and for an arc that says nothing, the state it came from (NONE: an arc with words).
+        how = np.full((frames + 1, n, 3), NONE, dtype=np.int32)
+        self._pass_through(node, how[0], 0)
+        score = np.full(s, -np.inf)
+        entered = np.zeros(s, dtype=np.int64)
+        for t in range(frames):
+            candidates = np.stack(
+                [
+                    score,
+                    np.where(self.prev1 >= 0, score[self.prev1], -np.inf),
+                    np.where(self.prev2 >= 0, score[self.prev2], -np.inf),
+                    np.where(self.entry_node >= 0, node[self.entry_node], -np.inf),
+                ]
+            )
+            best = candidates.argmax(axis=0)
+            origins = np.stack([entered, entered[self.prev1], entered[self.prev2], np.full(s, t)])
+            entered = np.take_along_axis(origins, best[None], axis=0)[0]
+            score = candidates.max(axis=0) + log_probs[t, self.label]
+            node = np.full(n, -np.inf)
+            leaving = score[self.exit_states]
+            order = np.argsort(-leaving, kind="stable")
+            reached, first = np.unique(self.exit_node[order], return_index=True)
+            winners = self.exit_states[order[first]]
+            node[reached] = score[winners]
+            how[t + 1, reached] = np.stack(
+                [self.arc_of[winners], entered[winners], np.full(len(winners), NONE)], axis=1
+            )
+            self._pass_through(node, how[t + 1], t + 1)
+        final = node[self.context.final]
+        if not np.isfinite(final):
+            return Understanding(False, None)
+        return self._read_back(how, frames, (final - log_probs.max(axis=1).sum()) / frames)
+
+    def _pass_through(self, node: np.ndarray, how: np.ndarray, t: int) -> None:
+        for source, target, arc in self.epsilons:
+            if node[source] > node[target]:
+                node[target] = node[source]
+                how[target] = (arc, t, source)
+
+    def _read_back(self, how: np.ndarray, frames: int, score: float) -> Understanding:
+        arcs, state, t = [], self.context.final, frames
+        while how[t, state, 0] != NONE:
+            arc, began, came_from = how[t, state]
+            arcs.append(self.context.arcs[arc])
+            state, t = (came_from, t) if came_from != NONE else (self.context.arcs[arc].source, began)
+        arcs.reverse()
+        intent = next(name for name, start in self.context.intents.items() if start == state)
+        slots = {a.slot[0]: a.slot[1] for a in arcs if a.slot}
+        words = " ".join(w for a in arcs for w in a.words)
+        understood = bool(score >= self.min_score)
+        return Understanding(understood, intent if understood else None, slots if understood else {}, words, score)
+
+
+def _depth(context: Context) -> dict[int, int]:
+    """Each graph state's distance from its intent's start: an order in which epsilon arcs pass scores on."""
+    depth = dict.fromkeys(context.intents.values(), 0)
+    pending = True
+    while pending:
+        pending = False
+        for arc in context.arcs:
+            if arc.source in depth and depth.get(arc.target, -1) < depth[arc.source] + 1:
+                depth[arc.target] = depth[arc.source] + 1
+                pending = True
+    return depth

@@ -1,0 +1,110 @@
+"""Contexts: Rhino's YAML read and refused with the line of the fault, compiled to a word graph, and searched over
+CTC posteriors spelled out step by step and over the shipped recognisers' posteriors of a recording."""
+
+import numpy as np
+import pytest
+import torch
+
+from rnnvoice.models.decoding.context_search import ContextSearch
+from rnnvoice.models.nets.checkpoint import load_model
+from rnnvoice.models.nets.speech_recognizer import INDEX, TOKENS
+from rnnvoice.models.nlu.context import MAX_WORDS, ContextError, parse_context
+from rnnvoice.models.streaming.stream import recording_posteriors
+from rnnvoice.models.weights import WEIGHTS
+from tests.conftest import fixture_clip
+
+HOME = """\
+context:
+  expressions:
+    setTimer:
+      - "(please) set [a, the] timer for $pv.TwoDigitInteger:minutes minutes"
+      - "wake me in $pv.TwoDigitInteger:minutes minutes"
+    changeLights:
+      - "turn $state:state the lights (in the $room:room)"
+    call:
+      - "call $contact:who"
+  slots:
+    state: ["on", "off"]
+    room: ["kitchen", "living room"]
+    contact: ["mom", "dad", "john"]
+"""
+
+
+def spelled(path: str, sure: float = 0.9) -> np.ndarray:
+    """Log-probabilities (T, V) whose most likely token at each frame is the path's ("_" the blank)."""
+    rest = (1 - sure) / (len(TOKENS) - 1)
+    probs = np.full((len(path), len(TOKENS)), rest)
+    probs[np.arange(len(path)), [INDEX[c] for c in path]] = sure
+    return np.log(probs)
+
+
+def say(text: str) -> str:
+    """A CTC path that writes the text: each character once, blanks around."""
+    return "__" + "_".join(text) + "___"
+
+
+def understand(text_or_path: str, context: str = HOME, path: bool = False):
+    return ContextSearch(parse_context(context)).search(spelled(text_or_path if path else say(text_or_path)))
+
+
+def test_a_command_is_read_into_its_intent_and_slots():
+    result = understand("please set the timer for twenty five minutes")
+    assert result.understood and result.intent == "setTimer" and result.slots == {"minutes": "25"}
+    assert result.score == pytest.approx(0.0)  # the path is the recogniser's own
+    assert understand("set a timer for five minutes").slots == {"minutes": "5"}  # without the option
+    lights = understand("turn off the lights in the living room")
+    assert (lights.intent, lights.slots) == ("changeLights", {"state": "off", "room": "living room"})
+    assert understand("turn on the lights").slots == {"state": "on"}
+    assert understand("call mom").slots == {"who": "mom"}
+
+
+def test_what_the_context_cannot_say_is_not_understood():
+    for text in ("play some music", "call the kitchen", "set a timer for two hours"):
+        result = understand(text)
+        assert not result.understood and result.intent is None and result.slots == {}, text
+        assert result.score < -0.5
+
+
+def test_a_near_miss_is_read_as_the_nearest_command():
+    result = understand("__c_a_l_l_ _m_o_n___", path=True)  # one letter wrong
+    assert result.understood and (result.intent, result.slots) == ("call", {"who": "mom"})
+    assert -0.5 < result.score < 0
+
+
+def test_the_shipped_recognisers_read_a_recording_in_the_context():
+    wave = torch.from_numpy(fixture_clip("call_mom_norbert.wav"))
+    for cell in ("gru", "lstm"):
+        log_probs = recording_posteriors(load_model(WEIGHTS / f"transcription_{cell}.pt"), wave, 16000)
+        result = ContextSearch(parse_context(HOME)).search(log_probs)
+        assert result.understood and (result.intent, result.slots) == ("call", {"who": "mom"}), (cell, result)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("context:\n  slots: {}\n", "line 2: `expressions:` is missing"),
+        ("context:\n  expressions:\n    a:\n      - 'set $pv.Colour:c'\n", "line 4: 'set $pv.Colour:c' uses slot type"),
+        ("context:\n  expressions:\n    a:\n      - 'say (hi'\n", "line 4: '(' in 'say (hi' is not a choice"),
+        ("context:\n  expressions:\n    a: 'hello'\n", "line 3: intent 'a' must be a list of strings"),
+        ("context:\n  expressions:\n    a:\n      - 'hello 42'\n", "line 4: '42' has characters that are not words"),
+        ("context:\n  expressions:\n    a:\n      - 'hi $x:n $x:n'\n  slots:\n    x: [a]\n", "slot 'n' appears twice"),
+        ("context: [\n", "line 2: not valid YAML"),
+        ("x: &a [1]\ny: *a\n", "line 1: YAML anchors and aliases are not accepted"),
+    ],
+)
+def test_a_malformed_context_is_refused_naming_its_line(text, message):
+    with pytest.raises(ContextError) as error:
+        parse_context(text)
+    assert message in str(error.value)
+
+
+def test_a_context_too_large_to_compile_is_refused_not_enumerated():
+    # Twelve slots of 200 values each would be 200**12 sentences; the graph would need 2,400 words, which is fine,
+    # and a hundred such expressions pass the graph's budget.
+    values = ", ".join(f"v{'a' * (i % 7)}{chr(97 + i % 26)}" for i in range(200))
+    slots = "".join(f" $s:n{i}" for i in range(12))
+    text = "context:\n  expressions:\n    a:\n" + "".join(f"      - 'go{slots}'\n" for _ in range(10))
+    text += f"  slots:\n    s: [{values}]\n"
+    with pytest.raises(ContextError) as error:
+        parse_context(text)
+    assert f"compiles to over {MAX_WORDS} words" in str(error.value)
