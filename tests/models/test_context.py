@@ -108,3 +108,36 @@ def test_a_context_too_large_to_compile_is_refused_not_enumerated():
     with pytest.raises(ContextError) as error:
         parse_context(text)
     assert f"compiles to over {MAX_WORDS} words" in str(error.value)
+
+
+def test_eval_scores_command_acceptance_from_a_labelled_folder(tmp_path, capsys):
+    import json
+    import shutil
+
+    from rnnvoice.clients.cli import main
+    from tests.conftest import FIXTURES
+
+    (tmp_path / "home.yml").write_text(HOME)
+    data = tmp_path / "commands"
+    data.mkdir()
+    labels = {
+        "call_mom_norbert.wav": {"intent": "call", "slots": {"who": "mom"}},
+        "timer_david.wav": {"intent": "setTimer", "slots": {"minutes": "five"}},
+        "time_awb.wav": {"intent": None},  # "what time is it": outside the context
+        "yes_sc.wav": {"intent": "call", "slots": {"who": "dad"}},  # labelled as what it is not
+    }
+    for name in labels:
+        shutil.copy(FIXTURES / name, data / name)
+    (data / "labels.json").write_text(json.dumps(labels))
+    report_path = tmp_path / "report.json"
+    args = ["eval", "--task", "assistant", "--cell", "gru", "--context", str(tmp_path / "home.yml")]
+    assert main([*args, "--data", str(data), "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["commands"] == 4
+    files = report["files"]
+    assert files["call_mom_norbert.wav"]["accepted"] and files["timer_david.wav"]["accepted"]
+    assert files["time_awb.wav"]["accepted"] and not files["time_awb.wav"]["understood"]
+    assert not files["yes_sc.wav"]["accepted"]
+    assert report["command_acceptance"] == 0.75
+    assert report["slot_errors"]["who"]["said"] == 2
+    assert "75.0% of 4 commands fully understood" in capsys.readouterr().out

@@ -15,9 +15,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--task",
         type=task_name,
-        choices=[t.value for t in MODEL_TASKS],
+        choices=[t.value for t in MODEL_TASKS] + [Task.ASSISTANT.value],
         default=Task.KEYWORDS.value,
-        help="the model of which task",
+        help="the model of which task; assistant: spoken commands read within --context by the recogniser",
     )
     p.add_argument(
         "--cell",
@@ -66,7 +66,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="with --phrases and a folder (not a corpus): its speakers that a corpus built from it holds "
         "out (a quarter, by hash, as `rnnvoice data` does), or all of them",
     )
-    p.add_argument("--noise", type=Path, help="background noise WAVs for --stream (default: a corpus's own, else none)")
+    p.add_argument(
+        "--noise",
+        type=Path,
+        help="background noise: a folder of WAVs, or one WAV, for --stream and --snr-db (default: a corpus's own, "
+        "else none)",
+    )
+    p.add_argument(
+        "--context",
+        type=Path,
+        help="assistant: a context in Picovoice Rhino's YAML; --data is a folder of WAVs with labels.json beside them",
+    )
+    p.add_argument(
+        "--snr-db", type=float, help="assistant: mix --noise into each recording at this signal-to-noise ratio first"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the --stream composition")
     p.add_argument(
         "--level-dbfs",
@@ -111,6 +124,8 @@ def run(args) -> int:
         return _eval_phrases(args)
     if args.cell is None:
         raise SystemExit("--cell: which model to evaluate (gru or lstm)")
+    if args.task == Task.ASSISTANT:
+        return _eval_commands(args)
     task = args.task
     path = args.model or shipped_models().get((task, args.cell))
     if path is None:
@@ -184,10 +199,13 @@ def run(args) -> int:
     return 0
 
 
-def _noise(folder):
+def _noise(path):
+    """A folder of noise WAVs or one WAV as a NoiseBank; None for none."""
     from rnnvoice.models.data.augment import NoiseBank
 
-    return NoiseBank(sorted(Path(folder).glob("*.wav"))) if folder and Path(folder).is_dir() else None
+    if path and Path(path).is_dir():
+        return NoiseBank(sorted(Path(path).glob("*.wav")))
+    return NoiseBank([Path(path)]) if path and Path(path).is_file() else None
 
 
 def _write(report: dict, path: Path | None) -> None:
@@ -228,6 +246,41 @@ def _eval_phrases(args) -> int:
     for trial in result["sweep"]:
         print(f"  {trial['threshold']:9.2f}  {trial['detection_rate']:8.1%}  {trial['false_accepts_per_hour']:10.1f}")
     _write({"data": str(args.data), **({"calls": args.calls} if "calls" in result else {}), **result}, args.json)
+    return 0
+
+
+def _eval_commands(args) -> int:
+    from rnnvoice.models.decoding.context_search import ContextSearch
+    from rnnvoice.models.evaluation.commands import LABELS, command_report
+    from rnnvoice.models.nets.checkpoint import load_model
+    from rnnvoice.models.nlu.context import ContextError, parse_context
+    from rnnvoice.models.weights import shipped_models
+
+    if args.context is None or not (args.data / LABELS).exists():
+        raise SystemExit(f"--task assistant needs --context FILE and --data a folder with {LABELS}")
+    if args.snr_db is not None and _noise(args.noise) is None:
+        raise SystemExit("--snr-db needs --noise: a WAV or a folder of them")
+    try:
+        context = parse_context(args.context.read_text())
+    except ContextError as e:
+        raise SystemExit(f"{args.context}: {e}") from None
+    path = args.model or shipped_models()[Task.TRANSCRIPTION, args.cell]
+    result = command_report(
+        load_model(path), ContextSearch(context), args.data, _noise(args.noise), args.snr_db, args.seed
+    )
+    print(
+        f"{args.cell}: {result['command_acceptance']:.1%} of {result['commands']} commands fully understood "
+        f"(intent and every slot); {result['not_understood']} not understood"
+    )
+    for intent, counts in result["per_intent"].items():
+        print(f"  {intent:<24} {counts.get('accepted', 0):4d}/{counts['commands']:<4d}")
+    if result["slot_errors"]:
+        print(f"  {'slot':<24} {'said':>5} {'wrong':>6} {'missed':>7} {'extra':>6}")
+        for slot, c in result["slot_errors"].items():
+            said, wrong, missed, extra = (c.get(k, 0) for k in ("said", "wrong", "missed", "extra"))
+            print(f"  {slot:<24} {said:5d} {wrong:6d} {missed:7d} {extra:6d}")
+    report = {"model": str(path), "cell": args.cell, "context": str(args.context), "data": str(args.data)}
+    _write({**report, **result}, args.json)
     return 0
 
 
