@@ -107,11 +107,14 @@ def stream_config(
     initial_silence_s: float | None = None,
     voice_activity_events: bool = False,
     voice_activity_timeout_s: float | None = None,
+    context: str = "",
+    context_yaml: str = "",
 ) -> pb.StreamConfig:
     """The configuration of a stream of `audio`'s format; every option by name, so that task and cell cannot be
     swapped. keywords: report only these (default all, or none with phrases); sensitivities: keyword -> 0..1, reported
     too; phrases: keywords chosen at run time, text -> sensitivity (None: the default).
-    The transcription options apply to the transcription and assistant tasks."""
+    The transcription options apply to the transcription and assistant tasks; context (a name the server loaded)
+    or context_yaml (Rhino's YAML) to the assistant's commands."""
     settings = [pb.KeywordSetting(keyword=k) for k in keywords if k not in (sensitivities or {})]
     settings += [pb.KeywordSetting(keyword=k, sensitivity=s) for k, s in (sensitivities or {}).items()]
     transcription = pb.TranscriptionConfig(
@@ -137,6 +140,7 @@ def stream_config(
         transcription=transcription,
         enable_voice_activity_events=voice_activity_events,
         voice_activity_timeout_s=voice_activity_timeout_s,
+        assistant=pb.AssistantConfig(context=context, context_yaml=context_yaml) if context or context_yaml else None,
     )
 
 
@@ -268,6 +272,7 @@ def result_dict(response: pb.StreamAudioResponse) -> dict:
             "type": "intent",
             "intent": c.intent.name,
             "slots": json_format.MessageToDict(c.intent.slots),
+            "understood": c.intent.understood,
             "text": c.transcript.text,
             "wake_word": detection_dict(c.wake_word),
             "start_s": round(c.transcript.start_s if c.HasField("transcript") else c.wake_word.end_s, 3),
@@ -302,7 +307,8 @@ def describe(result: dict) -> str:
     if result["type"] == "intent":
         slots = ", ".join(f"{k}={v}" for k, v in result["slots"].items())
         span = f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s"
-        return f'{span}  intent     {result["intent"]}({slots})  "{result["text"]}"'
+        meaning = f"{result['intent']}({slots})" if result["understood"] else "(not understood)"
+        return f'{span}  intent     {meaning}  "{result["text"]}"'
     if result["type"] == "keyword":
         return (
             f"{result['start_s']:8.2f} - {result['end_s']:6.2f} s  {result['keyword']:<10} score {result['score']:.2f}"

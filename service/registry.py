@@ -1,14 +1,17 @@
 """The loaded models: one shared, read-only model per (task, cell), whatever the number of streams."""
 
+import functools
 import logging
 from pathlib import Path
 
 import grpc
 import torch
 
+from rnnvoice.models.decoding.context_search import ContextSearch
 from rnnvoice.models.decoding.ctc import beam_search
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.nets.recurrent import RecurrentModel
+from rnnvoice.models.nlu.context import ContextError, parse_context
 from rnnvoice.models.types import Cell, Task
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StartupError, StreamError
@@ -35,7 +38,9 @@ def load_served_model(path: Path, task: str, cell: str, device: str = "cpu") -> 
 
 
 class ModelRegistry:
-    def __init__(self, paths: dict[tuple[str, str], Path], device: str = "cpu"):
+    def __init__(
+        self, paths: dict[tuple[str, str], Path], device: str = "cpu", contexts: dict[str, Path] | None = None
+    ):
         if not paths:
             raise StartupError("no models to serve: train one with `rnnvoice train` or reinstall the shipped weights")
         self.models: dict[tuple[str, str], RecurrentModel] = {}
@@ -55,7 +60,10 @@ class ModelRegistry:
         if any(task == Task.KEYWORDS for task, _ in self.models):
             _load_background()
         if any(task == Task.TRANSCRIPTION for task, _ in self.models):
-            beam_search()  # loads the shipped language model, lexicon and decoder settings once, before any stream
+            beam_search()
+        self.contexts = {
+            name: _load_context(name, Path(path)) for name, path in (contexts or {}).items()
+        }  # loads the shipped language model, lexicon and decoder settings once, before any stream
 
     def get(self, task: str, cell: str) -> RecurrentModel:
         model = self.models.get((task, cell))
@@ -99,6 +107,20 @@ def _load_embedding(task: str, cell: str) -> None:
             f"the {task} {cell} model reads the speech embedding, which did not load ({_reason(e)}); "
             "reinstall the shipped weights or run `rnnvoice import-embedding`"
         ) from e
+
+
+def _load_context(name: str, path: Path) -> ContextSearch:
+    """A context named at start-up, compiled; StartupError naming the file and the line of what is wrong."""
+    try:
+        return ContextSearch(parse_context(path.read_text()))
+    except (OSError, ContextError) as e:
+        raise StartupError(f"context {name!r} ({path}): {e}") from e
+
+
+@functools.lru_cache(maxsize=64)
+def inline_context(text: str) -> ContextSearch:
+    """A context a stream sent, compiled once for every stream that sends the same text; ContextError if bad."""
+    return ContextSearch(parse_context(text))
 
 
 def _load_background() -> None:

@@ -8,14 +8,16 @@ import grpc
 
 from rnnvoice.models.audio.pcm import ENCODINGS as SAMPLE_TYPES
 from rnnvoice.models.audio.pcm import SUPPORTED_RATES
+from rnnvoice.models.decoding.context_search import ContextSearch
 from rnnvoice.models.nets.speech_recognizer import INDEX, normalise
+from rnnvoice.models.nlu.context import ContextError
 from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY
 from rnnvoice.models.streaming.transcription_stream import DEFAULT_ENDPOINT_S, DEFAULT_INITIAL_SILENCE_S, Endpointing
 from rnnvoice.models.types import Cell, Decoder, Task
 from rnnvoice.models.vocabulary import WAKE_WORD
 from rnnvoice.protos import pb
 from rnnvoice.service.errors import StreamError, invalid, shown
-from rnnvoice.service.registry import CELLS, ModelRegistry
+from rnnvoice.service.registry import CELLS, ModelRegistry, inline_context
 
 STREAM_TASKS = {
     pb.TASK_KEYWORDS: Task.KEYWORDS,
@@ -63,6 +65,7 @@ class StreamParams:
     phrases: dict[str, float] = field(default_factory=dict)  # keywords chosen at run time: text -> sensitivity
     voice_events: bool = False
     voice_timeout_s: float | None = None
+    context: ContextSearch | None = None  # the assistant's commands read within it
 
     @property
     def bytes_per_second(self) -> int:
@@ -121,14 +124,34 @@ def parse_config(config: pb.StreamConfig, registry: ModelRegistry) -> StreamPara
     if config.keywords.phrases:
         if task != Task.KEYWORDS:
             raise invalid("phrases are keywords chosen at run time, for TASK_KEYWORDS; drop them for this task")
-        registry.get(Task.TRANSCRIPTION, cell)  # the recogniser spots them
         params["phrases"] = _phrases(config.keywords.phrases)
     if task in (Task.KEYWORDS, Task.ASSISTANT):
         keywords = registry.get(Task.KEYWORDS, cell).config.keywords if task == Task.KEYWORDS else (WAKE_WORD,)
         params |= _keywords(config.keywords, keywords, cell, everything=not params.get("phrases"))
     if task in (Task.TRANSCRIPTION, Task.ASSISTANT):
         params |= _transcription(config.transcription)
+    if config.HasField("assistant"):
+        if task != Task.ASSISTANT:
+            raise invalid("assistant settings (a context) are for TASK_ASSISTANT; drop them for this task")
+        params["context"] = _context(config.assistant, registry)
     return StreamParams(**params)
+
+
+def _context(config: pb.AssistantConfig, registry: ModelRegistry) -> ContextSearch | None:
+    """The context a stream names or sends; INVALID_ARGUMENT for an unknown name or a bad context, with its line."""
+    if config.context and config.context_yaml:
+        raise invalid("set assistant.context (a context the server loaded) or assistant.context_yaml, not both")
+    if config.context:
+        if config.context not in registry.contexts:
+            known = ", ".join(sorted(registry.contexts)) or "none (see `rnnvoice serve --context`)"
+            raise invalid(f"unknown context {shown(config.context)}; this server has {known}")
+        return registry.contexts[config.context]
+    if not config.context_yaml:
+        return None
+    try:
+        return inline_context(config.context_yaml)
+    except ContextError as e:
+        raise invalid(f"assistant.context_yaml: {e}") from None
 
 
 def _optional_range(message, name: str, default: float | None, allowed: tuple[float, float]) -> float | None:

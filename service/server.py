@@ -38,7 +38,7 @@ class VoiceServer:
         self.tls = ServerTls.from_files(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
         refusals = RefusalLimit(settings.auth_failures_per_window, settings.auth_failure_window_s)
         self.access = access = Access(load_tokens(settings.tokens_file, settings.tokens), refusals)
-        self.registry = registry or ModelRegistry(settings.models, settings.device)
+        self.registry = registry or ModelRegistry(settings.models, settings.device, settings.contexts)
         self.metrics = ServerMetrics(self.registry.models)
         limit = settings.max_message_bytes + 65536  # the configuration and framing beside the audio
         self.server = grpc.aio.server(

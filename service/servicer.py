@@ -326,7 +326,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             self.access.grant(context.invocation_metadata(), context.peer())
         except StreamError as e:
             await context.abort(e.code, e.message, trailing_metadata=e.trailing_metadata())
-        return pb.ListModelsResponse(models=self.registry.describe())
+        return pb.ListModelsResponse(models=self.registry.describe(), contexts=sorted(self.registry.contexts))
 
 
 def _name(handling: Handling) -> str:

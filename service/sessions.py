@@ -72,6 +72,7 @@ def _task_stream(params: StreamParams, registry: ModelRegistry) -> Stream:
         registry.get(Task.TRANSCRIPTION, params.cell),
         params.sample_rate,
         sensitivity=next(iter(params.sensitivities.values())),
+        context=params.context,
         **transcription,
     )
 
@@ -198,11 +199,13 @@ def transcript_message(t: Transcript) -> pb.TranscriptResult:
 
 def command_message(c: Command) -> pb.AssistantCommand:
     slots = struct_pb2.Struct()
-    slots.update(c.intent.slots)
+    types = c.slot_types or {}
+    # A context's number slots (its pv. integer and ordinal types) as numbers; the rest as the context wrote them.
+    slots.update({k: int(v) if types.get(k, "").startswith("pv.") else v for k, v in c.intent.slots.items()})
     return pb.AssistantCommand(
         wake_word=detection_message(c.wake),
         transcript=transcript_message(c.transcript) if c.transcript else None,
-        intent=pb.Intent(name=c.intent.name, slots=slots),
+        intent=pb.Intent(name=c.intent.name, slots=slots, understood=c.understood),
     )
 
 

@@ -16,6 +16,8 @@ class ServerSettings:
     port: int = 50051
     # (task, cell) -> weights file; the shipped GRU and LSTM keyword models by default.
     models: dict[tuple[str, str], Path] = field(default_factory=shipped_models)
+    # Contexts streams may name (AssistantConfig.context): name -> Rhino context YAML, compiled at start-up.
+    contexts: dict[str, Path] = field(default_factory=dict)
     # TLS: the server's certificate chain and key (PEM); with client_ca, clients must show a certificate it signed.
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -2,6 +2,7 @@
 options they make."""
 
 import argparse
+from pathlib import Path
 
 from rnnvoice.clients.errors import UsageError
 from rnnvoice.models.types import Cell, Decoder, Task
@@ -78,6 +79,15 @@ def add_stream_options(p: argparse.ArgumentParser, live: bool) -> None:
     transcription.add_argument(
         "--alternatives", type=int, default=0, help="final results carry up to this many alternatives (at most 10)"
     )
+    assistant = p.add_argument_group("assistant")
+    assistant.add_argument(
+        "--context", default="", help="read commands within this context the server loaded (default: its intents)"
+    )
+    assistant.add_argument(
+        "--context-file",
+        type=Path,
+        help="read commands within this context, Picovoice Rhino's YAML, sent with the stream (default: none)",
+    )
     activity = p.add_argument_group("voice activity")
     activity.add_argument("--voice-events", action="store_true", help="print speech begin and end events")
     activity.add_argument(
@@ -95,6 +105,8 @@ def stream_options(args, client, live: bool) -> dict:
     if default is not None and args.task == Task.TRANSCRIPTION:
         raise UsageError("--sensitivity is for --task keywords and assistant (the wake word)")
     phrases = {text: given if given is not None else default for text, given in args.phrase}
+    if (args.context or args.context_file) and args.task != Task.ASSISTANT:
+        raise UsageError("--context and --context-file are for --task assistant")
     sensitivities = None
     if default is not None and args.task != Task.TRANSCRIPTION and (keywords or not phrases):
         if not keywords and args.task == Task.ASSISTANT:
@@ -121,4 +133,6 @@ def stream_options(args, client, live: bool) -> dict:
         max_alternatives=args.alternatives,
         voice_activity_events=args.voice_events,
         voice_activity_timeout_s=args.voice_timeout_s,
+        context=args.context,
+        context_yaml=args.context_file.read_text() if args.context_file else "",
     )

@@ -1,8 +1,12 @@
 """The voice-assistant flow on one stream: the wake word opens a command, the recogniser transcribes it
-to its endpoint, the grammar reads its intent, then listening for the wake word resumes."""
+to its endpoint, the grammar reads its intent (or, with a context, the command's posteriors are searched within
+it), then listening for the wake word resumes."""
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from rnnvoice.models.decoding.context_search import ContextSearch
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
 from rnnvoice.models.nlu.intents import Intent, parse_intent
@@ -23,15 +27,24 @@ class Command:
     wake: Detection
     transcript: Transcript | None
     intent: Intent
+    understood: bool = True
+    slot_types: dict[str, str] | None = None  # with a context: slot name -> its type
+
+
+def _understood(intent: Intent) -> bool:
+    return intent.name != "unknown"
 
 
 class AssistantTask:
     """Wake-word detection and transcription side by side: posteriors of the keyword model, then the recogniser's."""
 
-    def __init__(self, spotter: KeywordTask, transcriber: TranscriptionTask):
+    def __init__(self, spotter: KeywordTask, transcriber: TranscriptionTask, context: ContextSearch | None = None):
         self.spotter = spotter
         self.transcriber = transcriber
+        self.context = context
         self.wake: Detection | None = None
+        self.command: list[np.ndarray] = []  # with a context: the recogniser's steps since the wake word
+        self.command_start = 0  # the step they begin at
 
     def accept(
         self, posteriors: tuple[Posteriors, ...], first_steps: tuple[int, ...], final: bool, audio_s: float
@@ -40,22 +53,42 @@ class AssistantTask:
         transcribed = self.transcriber.accept(posteriors[1:], first_steps[1:], final, audio_s)
         out = StreamOutput(time_s=transcribed.time_s)
         results = transcribed.transcripts if self.wake is not None else []
+        if self.wake is not None and self.context is not None:
+            self.command.append(posteriors[1])
         for detection in heard.detections:
             if self.wake is None:
                 self.wake = detection
                 out.detections.append(detection)
                 # The command starts where the wake word ended: decode again from there.
                 results = self.transcriber.restart_at(detection.end_s)
+                if self.context is not None:
+                    t = self.transcriber
+                    self.command_start = max(round(detection.end_s / t.step_s), t.history_start)
+                    self.command = [t.history[self.command_start - t.history_start :]]
         for result in results:
             if result.is_final:
-                out.commands.append(Command(self.wake, result, parse_intent(result.text)))
+                out.commands.append(self._command(result))
                 self.wake = None
                 break
             out.transcripts.append(result)
         if self.wake is not None and (final or transcribed.time_s - self.wake.end_s > COMMAND_TIMEOUT_S):
-            out.commands.append(Command(self.wake, None, Intent("unknown")))
+            out.commands.append(Command(self.wake, None, Intent("unknown"), False))
             self.wake = None
         return out
+
+    def _command(self, result: Transcript) -> Command:
+        """The command a final transcript ends: its intent from the built-in grammar, or from the context over the
+        recogniser's steps from the wake word to the transcript's end."""
+        if self.context is None:
+            intent = parse_intent(result.text)
+            return Command(self.wake, result, intent, _understood(intent))
+        steps = np.concatenate(self.command)
+        # To the command's last word and a little after (the blanks that end it), not into what follows.
+        end = round(result.end_s / self.transcriber.step_s) + self.transcriber.endpoint_steps - self.command_start
+        read = self.context.search(steps[: max(1, end)])
+        self.command = []
+        intent = Intent(read.intent or "", read.slots)
+        return Command(self.wake, result, intent, read.understood, self.context.context.slot_types)
 
 
 def assistant_stream(
@@ -68,10 +101,13 @@ def assistant_stream(
     endpointing: Endpointing = Endpointing(),
     interim: bool = True,
     max_alternatives: int = 0,
+    context: ContextSearch | None = None,
 ) -> Stream:
-    """Both models over the same audio, each with its own state; one front end when their features agree."""
+    """Both models over the same audio, each with its own state; one front end when their features agree. With a
+    context, commands are read within it."""
     task = AssistantTask(
         KeywordTask(keywords, {WAKE_WORD: sensitivity}),
         TranscriptionTask(recognizer, decoder, hints, endpointing, interim, max_alternatives),
+        context,
     )
     return Stream(*open_fronts([keywords, recognizer], input_rate), task)

@@ -15,7 +15,7 @@ import soundfile
 
 from rnnvoice.clients.client import Audio, VoiceClient, stream_config
 from rnnvoice.protos import pb
-from tests.conftest import FIXTURES, free_port, wait_until
+from tests.conftest import FIXTURES, fixture_clip, free_port, wait_until
 
 RNNVOICE = [sys.executable, "-m", "rnnvoice.clients.cli"]
 
@@ -149,3 +149,42 @@ def test_stream_command_sets_the_wake_words_sensitivity_in_assistant_mode(serve_
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1])["end_reason"] == "completed"
+
+
+@pytest.mark.slow
+def test_serve_loads_contexts_that_assistant_streams_name(tmp_path):
+    context = tmp_path / "home.yml"
+    context.write_text('context:\n  expressions:\n    call: ["call $contact:who"]\n  slots:\n    contact: [mom, dad]\n')
+    broken = tmp_path / "broken.yml"
+    broken.write_text("context:\n  expressions:\n    call: ['call $person:who']\n")
+    out = subprocess.run(
+        [*RNNVOICE, "serve", "--context", f"bad={broken}"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"error: context 'bad' ({broken}): line 3: 'call $person:who' uses slot type 'person'" in out.stderr
+
+    wave = np.concatenate([np.zeros(16000, np.float32), fixture_clip("computer_awb.wav"), np.zeros(4800, np.float32)])
+    wave = np.concatenate([wave, fixture_clip("call_mom_norbert.wav"), np.zeros(8000, np.float32)])
+    soundfile.write(tmp_path / "command.wav", wave, 16000)
+    port = free_port()
+    process = subprocess.Popen(
+        [*RNNVOICE, "serve", "--host", "127.0.0.1", "--port", str(port), "--context", f"home={context}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    client = VoiceClient(f"127.0.0.1:{port}", timeout_s=60)
+    try:
+        client.wait_ready(timeout_s=60)
+        assert list(client.stub.ListModels(pb.ListModelsRequest(), timeout=30).contexts) == ["home"]
+        args = ["stream", str(tmp_path / "command.wav"), "--server", f"127.0.0.1:{port}", "--task", "assistant"]
+        out = subprocess.run(
+            [*RNNVOICE, *args, "--context", "home", "--json"], capture_output=True, text=True, timeout=120
+        )
+    finally:
+        client.close()
+        process.kill()
+        process.wait(10)
+    assert out.returncode == 0, out.stderr
+    [command] = [json.loads(line) for line in out.stdout.splitlines() if '"intent"' in line]
+    assert command["understood"] and command["intent"] == "call" and command["slots"] == {"who": "mom"}

@@ -1,10 +1,12 @@
 """Speech recognition and the assistant flow against a real server: digits, intents, partials, endpoints."""
 
+import grpc
 import numpy as np
 import pytest
 
-from rnnvoice.clients.client import Audio, result_dict
-from tests.conftest import fixture_clip
+from rnnvoice.clients.client import Audio, result_dict, stream_config
+from rnnvoice.protos import pb
+from tests.conftest import fixture_clip, rpc_error, wait_until
 
 DIGITS = ["five_lucas.wav", "three_lucas.wav", "nine_lucas.wav", "one_lucas.wav"]
 
@@ -92,3 +94,55 @@ def test_assistant_hears_the_wake_word_then_the_command(client, wake, command, i
     assert len(commands) == 1
     assert commands[0]["intent"] == intent and commands[0]["slots"] == slots
     assert commands[0]["wake_word"]["end_s"] <= commands[0]["start_s"]
+
+
+HOME_CONTEXT = """\
+context:
+  expressions:
+    call:
+      - "call $contact:who"
+    setTimer:
+      - "set a timer for $pv.TwoDigitInteger:minutes minutes"
+  slots:
+    contact: ["mom", "dad"]
+"""
+
+
+@pytest.mark.parametrize(
+    "wake, command, intent, slots, cell",
+    [
+        *both_cells("computer_awb.wav", "call_mom_norbert.wav", "call", {"who": "mom"}),
+        *both_cells("computer_david.wav", "timer_david.wav", "setTimer", {"minutes": 5}),
+    ],
+)
+def test_assistant_reads_commands_within_an_inline_context(client, wake, command, intent, slots, cell):
+    results = stream(
+        client, with_pauses([wake, command], 0.3, lead_s=1.0), cell, task="assistant", context_yaml=HOME_CONTEXT
+    )
+    [found] = [r for r in results if r["type"] == "intent"]
+    assert found["understood"] and found["intent"] == intent and found["slots"] == slots  # minutes a number
+
+
+def test_a_command_the_context_cannot_say_is_not_understood(client):
+    results = stream(
+        client,
+        with_pauses(["computer_awb.wav", "lights_awb.wav"], 0.3, lead_s=1.0),
+        "gru",
+        task="assistant",
+        context_yaml=HOME_CONTEXT,
+    )
+    [found] = [r for r in results if r["type"] == "intent"]
+    assert not found["understood"] and found["intent"] == "" and found["slots"] == {}
+    assert "kitchen lights" in found["text"]  # the transcript is there all the same
+
+
+def test_a_bad_context_is_refused_with_its_line(client, server):
+    config = stream_config(Audio(b"", 16000), task="assistant", cell="gru", context_yaml="context:\n  slots: {}\n")
+    error = rpc_error(lambda: client.stub.StreamAudio(iter([pb.StreamAudioRequest(config=config)]), timeout=30))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "assistant.context_yaml: line 2: `expressions:` is missing" in error.details()
+    config = stream_config(Audio(b"", 16000), task="assistant", cell="gru", context="kitchen")
+    error = rpc_error(lambda: client.stub.StreamAudio(iter([pb.StreamAudioRequest(config=config)]), timeout=30))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "unknown context 'kitchen'; this server has none" in error.details()
+    assert wait_until(lambda: len(server.server.servicer.sessions) == 0)

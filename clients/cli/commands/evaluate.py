@@ -75,10 +75,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--context",
         type=Path,
-        help="assistant: a context in Picovoice Rhino's YAML; --data is a folder of WAVs with labels.json beside them",
+        help="assistant: a context in Picovoice Rhino's YAML; --data is a folder of WAVs with labels.json beside "
+        "them (needed with --task assistant)",
     )
     p.add_argument(
-        "--snr-db", type=float, help="assistant: mix --noise into each recording at this signal-to-noise ratio first"
+        "--snr-db",
+        type=float,
+        help="assistant: mix --noise into each recording at this signal-to-noise ratio first (default: no noise)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the --stream composition")
     p.add_argument(

@@ -81,6 +81,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(default: the shipped models)",
     )
     p.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="a context in Picovoice Rhino's YAML that assistant streams may name (AssistantConfig.context), "
+        "compiled at start-up; repeatable (default: none)",
+    )
+    p.add_argument(
         "--tls-cert",
         type=Path,
         default=env("RNNVOICE_TLS_CERT"),
@@ -139,6 +147,16 @@ def parse_models(specs: list[str]) -> dict[tuple[str, str], Path]:
     return models
 
 
+def parse_contexts(specs: list[str]) -> dict[str, Path]:
+    contexts = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"--context {spec!r}: expected NAME=FILE, e.g. kitchen=contexts/kitchen.yml")
+        contexts[name] = Path(path)
+    return contexts
+
+
 def run(args) -> int:
     import asyncio
 
@@ -158,6 +176,7 @@ def run(args) -> int:
             tls_client_ca=args.tls_client_ca,
             tokens=parse_tokens(environment, "RNNVOICE_TOKENS") if environment else (),
             tokens_file=args.tokens,
+            contexts=parse_contexts(args.context),
         )
         if args.model:
             settings = dataclasses.replace(settings, models=parse_models(args.model))

@@ -117,13 +117,22 @@ class TranscriptionConfig(_message.Message):
     initial_silence_s: float
     def __init__(self, interim_results: _Optional[bool] = ..., phrase_hints: _Optional[_Iterable[str]] = ..., endpoint_silence_s: _Optional[float] = ..., decoder: _Optional[_Union[Decoder, str]] = ..., max_alternatives: _Optional[int] = ..., max_utterance_s: _Optional[float] = ..., initial_silence_s: _Optional[float] = ...) -> None: ...
 
+class AssistantConfig(_message.Message):
+    __slots__ = ("context", "context_yaml")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_YAML_FIELD_NUMBER: _ClassVar[int]
+    context: str
+    context_yaml: str
+    def __init__(self, context: _Optional[str] = ..., context_yaml: _Optional[str] = ...) -> None: ...
+
 class StreamConfig(_message.Message):
-    __slots__ = ("task", "cell", "format", "keywords", "transcription", "resumable", "enable_voice_activity_events", "voice_activity_timeout_s")
+    __slots__ = ("task", "cell", "format", "keywords", "transcription", "assistant", "resumable", "enable_voice_activity_events", "voice_activity_timeout_s")
     TASK_FIELD_NUMBER: _ClassVar[int]
     CELL_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     KEYWORDS_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ASSISTANT_FIELD_NUMBER: _ClassVar[int]
     RESUMABLE_FIELD_NUMBER: _ClassVar[int]
     ENABLE_VOICE_ACTIVITY_EVENTS_FIELD_NUMBER: _ClassVar[int]
     VOICE_ACTIVITY_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
@@ -132,10 +141,11 @@ class StreamConfig(_message.Message):
     format: AudioFormat
     keywords: KeywordConfig
     transcription: TranscriptionConfig
+    assistant: AssistantConfig
     resumable: bool
     enable_voice_activity_events: bool
     voice_activity_timeout_s: float
-    def __init__(self, task: _Optional[_Union[Task, str]] = ..., cell: _Optional[_Union[Cell, str]] = ..., format: _Optional[_Union[AudioFormat, _Mapping]] = ..., keywords: _Optional[_Union[KeywordConfig, _Mapping]] = ..., transcription: _Optional[_Union[TranscriptionConfig, _Mapping]] = ..., resumable: _Optional[bool] = ..., enable_voice_activity_events: _Optional[bool] = ..., voice_activity_timeout_s: _Optional[float] = ...) -> None: ...
+    def __init__(self, task: _Optional[_Union[Task, str]] = ..., cell: _Optional[_Union[Cell, str]] = ..., format: _Optional[_Union[AudioFormat, _Mapping]] = ..., keywords: _Optional[_Union[KeywordConfig, _Mapping]] = ..., transcription: _Optional[_Union[TranscriptionConfig, _Mapping]] = ..., assistant: _Optional[_Union[AssistantConfig, _Mapping]] = ..., resumable: _Optional[bool] = ..., enable_voice_activity_events: _Optional[bool] = ..., voice_activity_timeout_s: _Optional[float] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
     __slots__ = ("sequence", "data", "results_received")
@@ -245,12 +255,14 @@ class TranscriptResult(_message.Message):
     def __init__(self, text: _Optional[str] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., confidence: _Optional[float] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., words: _Optional[_Iterable[_Union[WordInfo, _Mapping]]] = ..., alternatives: _Optional[_Iterable[_Union[SpeechAlternative, _Mapping]]] = ...) -> None: ...
 
 class Intent(_message.Message):
-    __slots__ = ("name", "slots")
+    __slots__ = ("name", "slots", "understood")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SLOTS_FIELD_NUMBER: _ClassVar[int]
+    UNDERSTOOD_FIELD_NUMBER: _ClassVar[int]
     name: str
     slots: _struct_pb2.Struct
-    def __init__(self, name: _Optional[str] = ..., slots: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    understood: bool
+    def __init__(self, name: _Optional[str] = ..., slots: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., understood: _Optional[bool] = ...) -> None: ...
 
 class AssistantCommand(_message.Message):
     __slots__ = ("wake_word", "transcript", "intent")
@@ -383,7 +395,9 @@ class ModelInfo(_message.Message):
     def __init__(self, task: _Optional[_Union[Task, str]] = ..., cell: _Optional[_Union[Cell, str]] = ..., name: _Optional[str] = ..., keywords: _Optional[_Iterable[str]] = ..., parameters: _Optional[int] = ..., state_bytes: _Optional[int] = ..., hidden_size: _Optional[int] = ..., layers: _Optional[int] = ..., sample_rate_hz: _Optional[int] = ..., frame_rate_hz: _Optional[float] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
-    __slots__ = ("models",)
+    __slots__ = ("models", "contexts")
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXTS_FIELD_NUMBER: _ClassVar[int]
     models: _containers.RepeatedCompositeFieldContainer[ModelInfo]
-    def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ...) -> None: ...
+    contexts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., contexts: _Optional[_Iterable[str]] = ...) -> None: ...
