@@ -122,6 +122,15 @@ class ContextSearch:
             return Understanding(False, None)
         return self._read_back(how, frames, (final - log_probs.max(axis=1).sum()) / frames)
 
+    def read_text(self, text: str) -> Understanding:
+        """What a text means in the context: the same search over a path that writes exactly it (a command's
+        reference meaning from its words, or a transcript read by the context)."""
+        tokens = [INDEX[c] for c in " ".join(text.lower().split()) if c in INDEX]
+        path = [BLANK_ID] + [t for token in tokens for t in (token, BLANK_ID)]
+        log_probs = np.full((len(path), len(INDEX)), -1e4)
+        log_probs[np.arange(len(path)), path] = 0.0
+        return self.search(log_probs)
+
     def _pass_through(self, node: np.ndarray, how: np.ndarray, t: int) -> None:
         for source, target, arc in self.epsilons:
             if node[source] > node[target]:

@@ -1,17 +1,22 @@
 """Contexts: Rhino's YAML read and refused with the line of the fault, compiled to a word graph, and searched over
 CTC posteriors spelled out step by step and over the shipped recognisers' posteriors of a recording."""
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
+from rnnvoice.clients.cli import main
 from rnnvoice.models.decoding.context_search import ContextSearch
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.nets.speech_recognizer import INDEX, TOKENS
 from rnnvoice.models.nlu.context import MAX_WORDS, ContextError, parse_context
 from rnnvoice.models.streaming.stream import recording_posteriors
 from rnnvoice.models.weights import WEIGHTS
-from tests.conftest import fixture_clip
+from tests.conftest import FIXTURES, fixture_clip
 
 HOME = """\
 context:
@@ -111,12 +116,6 @@ def test_a_context_too_large_to_compile_is_refused_not_enumerated():
 
 
 def test_eval_scores_command_acceptance_from_a_labelled_folder(tmp_path, capsys):
-    import json
-    import shutil
-
-    from rnnvoice.clients.cli import main
-    from tests.conftest import FIXTURES
-
     (tmp_path / "home.yml").write_text(HOME)
     data = tmp_path / "commands"
     data.mkdir()
@@ -134,10 +133,30 @@ def test_eval_scores_command_acceptance_from_a_labelled_folder(tmp_path, capsys)
     assert main([*args, "--data", str(data), "--json", str(report_path)]) == 0
     report = json.loads(report_path.read_text())
     assert report["commands"] == 4
-    files = report["files"]
+    files = {Path(name).name: file for name, file in report["files"].items()}
     assert files["call_mom_norbert.wav"]["accepted"] and files["timer_david.wav"]["accepted"]
     assert files["time_awb.wav"]["accepted"] and not files["time_awb.wav"]["understood"]
     assert not files["yes_sc.wav"]["accepted"]
     assert report["command_acceptance"] == 0.75
     assert report["slot_errors"]["who"]["said"] == 2
+    assert 0 <= report["text_matching_acceptance"] <= 1 and report["per_speaker"]["(unknown)"]["commands"] == 4
     assert "75.0% of 4 commands fully understood" in capsys.readouterr().out
+
+
+def test_clips_of_known_words_are_labelled_by_what_they_mean_in_the_context(tmp_path):
+    from rnnvoice.models.data.corpus import scan_folder
+    from rnnvoice.models.evaluation.commands import clip_commands
+
+    search = ContextSearch(parse_context(HOME))
+    assert search.read_text("call dad").slots == {"who": "dad"}
+    assert not search.read_text("stop").understood
+    folder = tmp_path / "sc"
+    for word in ("yes", "stop"):
+        (folder / word).mkdir(parents=True)
+        shutil.copy(FIXTURES / f"{word}_sc.wav", folder / word / "aaaa1111_nohash_0.wav")
+    context = "context:\n  expressions:\n    halt: [stop]\n    answer: ['$answer:a']\n  slots:\n    answer: [yes, no]\n"
+    commands = clip_commands(scan_folder(folder), ContextSearch(parse_context(context)))
+    assert {(c.intent, tuple(c.slots.items()), c.speaker) for c in commands} == {
+        ("answer", (("a", "yes"),), "aaaa1111"),
+        ("halt", (), "aaaa1111"),
+    }

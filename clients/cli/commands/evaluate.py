@@ -75,8 +75,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--context",
         type=Path,
-        help="assistant: a context in Picovoice Rhino's YAML; --data is a folder of WAVs with labels.json beside "
-        "them (needed with --task assistant)",
+        help="assistant: a context in Picovoice Rhino's YAML (needed with --task assistant); --data is a folder of "
+        "WAVs with labels.json beside them, or clips of known words (as for keywords: Speech Commands, FSDD), each "
+        "labelled with what its words mean in the context",
     )
     p.add_argument(
         "--snr-db",
@@ -254,26 +255,30 @@ def _eval_phrases(args) -> int:
 
 def _eval_commands(args) -> int:
     from rnnvoice.models.decoding.context_search import ContextSearch
-    from rnnvoice.models.evaluation.commands import LABELS, command_report
+    from rnnvoice.models.evaluation.commands import LABELS, clip_commands, command_report, folder_commands
     from rnnvoice.models.nets.checkpoint import load_model
     from rnnvoice.models.nlu.context import ContextError, parse_context
     from rnnvoice.models.weights import shipped_models
 
-    if args.context is None or not (args.data / LABELS).exists():
-        raise SystemExit(f"--task assistant needs --context FILE and --data a folder with {LABELS}")
+    if args.context is None:
+        raise SystemExit("--task assistant needs --context FILE (a context in Picovoice Rhino's YAML)")
     if args.snr_db is not None and _noise(args.noise) is None:
         raise SystemExit("--snr-db needs --noise: a WAV or a folder of them")
     try:
-        context = parse_context(args.context.read_text())
+        search = ContextSearch(parse_context(args.context.read_text()))
     except ContextError as e:
         raise SystemExit(f"{args.context}: {e}") from None
+    if (args.data / LABELS).exists():
+        commands = folder_commands(args.data)
+    else:  # clips of known words, labelled by what their words mean in the context
+        commands = clip_commands(_eval_clips(args)[0], search)
     path = args.model or shipped_models()[Task.TRANSCRIPTION, args.cell]
-    result = command_report(
-        load_model(path), ContextSearch(context), args.data, _noise(args.noise), args.snr_db, args.seed
-    )
+    noise = _noise(args.noise) if args.snr_db is not None else None
+    result = command_report(load_model(path), search, commands, noise, args.snr_db, args.seed)
     print(
         f"{args.cell}: {result['command_acceptance']:.1%} of {result['commands']} commands fully understood "
-        f"(intent and every slot); {result['not_understood']} not understood"
+        f"(intent and every slot); {result['not_understood']} not understood; the free transcript read within the "
+        f"context: {result['text_matching_acceptance']:.1%}"
     )
     for intent, counts in result["per_intent"].items():
         print(f"  {intent:<24} {counts.get('accepted', 0):4d}/{counts['commands']:<4d}")
