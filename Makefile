@@ -11,7 +11,7 @@ SYSTEM_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts
 	prometheus nginx docker-compose docker.io debootstrap openssl
 
 .PHONY: serve test check lint format system venv dev stubs reports reports-keywords reports-transcription \
-	reports-phrases reports-bench certs study
+	reports-phrases reports-commands reports-bench certs study
 
 serve: venv
 	$(BIN)/rnnvoice serve
@@ -82,7 +82,7 @@ DEV_PHRASES := operator,think engine,on word
 SC_PHRASES := marvin,sheila,happy,house
 PHRASE_EVAL := eval --data $(SHARED)/speech_commands --noise $(SHARED)/noise
 # Each part can run alone: `make reports-keywords` after new keyword models, and so on.
-reports: reports-keywords reports-transcription reports-phrases reports-bench
+reports: reports-keywords reports-transcription reports-phrases reports-commands reports-bench
 	$(BIN)/rnnvoice compare reports
 
 reports-keywords: dev
@@ -112,6 +112,14 @@ reports-phrases: dev
 	$(BIN)/rnnvoice eval --data $(SHARED)/wuw_corpus_ii --calls test --phrases $(PHRASES) --json reports/phrases/wuw_test_calls.json
 	$(BIN)/rnnvoice $(PHRASE_EVAL) --phrases $(SC_PHRASES) --json reports/phrases/speech_commands_heldout_speakers.json
 	$(BIN)/rnnvoice $(PHRASE_EVAL) --phrases $(SC_PHRASES) --speakers all --json reports/phrases/speech_commands_all_speakers.json
+
+# Spoken commands read within a context (reports/commands/*.yml) by real held-out speakers.
+reports-commands: dev
+	for cell in gru lstm; do \
+	  $(BIN)/rnnvoice eval --task assistant --cell $$cell --context reports/commands/speech_commands.yml --data $(SHARED)/speech_commands --json reports/commands/$${cell}_speech_commands_heldout_speakers.json && \
+	  $(BIN)/rnnvoice eval --task assistant --cell $$cell --context reports/commands/digits.yml --data $(SHARED)/fsdd --json reports/commands/$${cell}_fsdd_heldout_speaker.json \
+	  || exit 1; \
+	done
 
 reports-bench: dev
 	$(BIN)/rnnvoice bench tests/fixtures/spoken_seven_yes.wav --json reports/bench/bench.json --plot reports/bench/bench.png

@@ -63,8 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--speakers",
         choices=("heldout", "all"),
         default="heldout",
-        help="with --phrases and a folder (not a corpus): its speakers that a corpus built from it holds "
-        "out (a quarter, by hash, as `rnnvoice data` does), or all of them",
+        help="with --phrases or --task assistant and a folder (not a corpus): its speakers that a corpus built "
+        "from it holds out (a quarter, by hash, as `rnnvoice data` does), or all of them",
     )
     p.add_argument(
         "--noise",
@@ -110,7 +110,7 @@ def _eval_clips(args):
         noise = args.noise or args.data / "noise"
     else:
         clips, noise = scan_folder(args.data), args.noise
-        if args.phrases and args.speakers == "heldout":
+        if (args.phrases or args.task == Task.ASSISTANT) and args.speakers == "heldout":
             clips = [c for c in split_by_speaker(clips, HELDOUT_FRACTION) if c.split == "heldout"]
     return clips, noise
 
