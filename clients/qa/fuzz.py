@@ -47,6 +47,23 @@ REFUSALS = {
 ABSURD = 1e15
 WIDTH = {"pcm_s16le": 2, "float32le": 4}
 HINTS = st.text(string.ascii_lowercase + " ", min_size=1, max_size=40).filter(lambda h: h.strip())
+WORDS = st.text(string.ascii_lowercase, min_size=1, max_size=8)
+
+
+@st.composite
+def contexts(draw) -> str:
+    """A small well-formed context in Rhino's YAML: intents of words, choices, options and slots."""
+    values = draw(st.lists(WORDS, min_size=1, max_size=5, unique=True))
+    lines = ["context:", "  expressions:"]
+    for i in range(draw(st.integers(1, 3))):
+        parts = draw(st.lists(st.one_of(WORDS, WORDS.map(lambda w: f"({w})")), min_size=1, max_size=4))
+        if draw(st.booleans()):
+            parts.append(draw(st.sampled_from(["$thing:what", "$pv.SingleDigitInteger:n"])))
+        parts.insert(0, draw(WORDS))  # a word first: an expression of options alone could say nothing
+        lines += [f"    intent{i}:", f'      - "{" ".join(parts)}"']
+    return "\n".join(lines + ["  slots:", f"    thing: [{', '.join(values)}]", ""])
+
+
 FLOAT32 = st.floats(width=32).map(float)
 ENUM = st.integers(-(2**31), 2**31 - 1)
 BATCH = 8  # calls drawn together and run at once
@@ -157,6 +174,8 @@ def _settings(c: pb.StreamConfig, task: str, keywords: list[str], draw) -> None:
     if draw(st.booleans()):
         c.transcription.endpoint_silence_s = draw(st.floats(0.11, 3.0).map(lambda s: float(np.float32(s))))
     c.transcription.decoder = draw(st.sampled_from([pb.DECODER_UNSPECIFIED, pb.DECODER_BEAM, pb.DECODER_GREEDY]))
+    if task == Task.ASSISTANT and draw(st.booleans()):
+        c.assistant.context_yaml = draw(contexts())
 
 
 @st.composite
@@ -214,6 +233,30 @@ def configs(draw, keywords: list[str]) -> tuple[pb.StreamConfig, str | None]:
         "endpoint out of range": (
             words,
             lambda: setattr(c.transcription, "endpoint_silence_s", draw(FLOAT32.filter(lambda s: not 0.1 <= s <= 3.0))),
+        ),
+        "context on another task": (
+            task != Task.ASSISTANT,
+            lambda: setattr(c.assistant, "context_yaml", draw(contexts())),
+        ),
+        # A context on another task is refused as well: these apply to every task.
+        "unknown context": (True, lambda: setattr(c.assistant, "context", draw(WORDS))),
+        "malformed context": (
+            True,
+            lambda: setattr(c.assistant, "context_yaml", draw(st.text(max_size=200).filter(lambda t: t.strip()))),
+        ),
+        "context with an alias": (
+            True,
+            lambda: setattr(c.assistant, "context_yaml", "x: &a [" + "hi, " * draw(st.integers(1, 50)) + "]\ny: *a\n"),
+        ),
+        "context over its budget": (
+            True,
+            lambda: setattr(
+                c.assistant,
+                "context_yaml",
+                "context:\n  expressions:\n    a: ['go $s:n']\n  slots:\n    s: ["
+                + ", ".join(f"w{'x' * (i % 9)}{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}" for i in range(2100))
+                + "]\n",
+            ),
         ),
         "unknown decoder": (
             words,
