@@ -186,7 +186,6 @@ class PhraseSpotter:
         self.spreads = torch.tensor([p.spread for p in self.phrases], dtype=torch.float64)
         self.thresholds = np.array([threshold_z(t) for _, t in phrases])
         self.rest_steps = round(REST_S / STEP_S)
-        self.previous = np.full(len(phrases), -np.inf)  # z at the step before
         self.peak: list[tuple[float, int] | None] = [None] * len(phrases)  # above the threshold: (z, step)
         self.rested = np.full(len(phrases), -(10**9))  # the step of the last detection
         self.steps = 0
