@@ -47,7 +47,7 @@ def add_stream_options(p: argparse.ArgumentParser, live: bool) -> None:
         default=[],
         metavar="PHRASE[=SENSITIVITY]",
         help='a keyword chosen at run time, spelled in words ("jarvis", "lights on=0.7"), '
-        "spotted by the recogniser; repeatable (default: none)",
+        "spotted on the speech embedding; repeatable (default: none)",
     )
     keywords.add_argument(
         "--sensitivity",
