@@ -96,17 +96,22 @@ class ModelRegistry:
 
 
 def _load_embedding(task: str, cell: str) -> None:
-    """The speech embedding a model reads, loaded once before any stream; StartupError when its file is missing or
-    not the converted embedding, rather than a failure on every stream."""
     from rnnvoice.models.streaming import embedding_front
 
+    _load_shipped(
+        embedding_front.speech_embedding,
+        f"the {task} {cell} model reads the speech embedding, which",
+        "reinstall the shipped weights or run `rnnvoice import-embedding`",
+    )
+
+
+def _load_shipped(load, what: str, remedy: str) -> None:
+    """A shipped file loaded once before any stream; StartupError saying what did not load and what to do, rather
+    than a failure on every stream."""
     try:
-        embedding_front.speech_embedding()
+        load()
     except Exception as e:  # a missing file, another file, a damaged one: all mean the same here
-        raise StartupError(
-            f"the {task} {cell} model reads the speech embedding, which did not load ({_reason(e)}); "
-            "reinstall the shipped weights or run `rnnvoice import-embedding`"
-        ) from e
+        raise StartupError(f"{what} did not load ({_reason(e)}); {remedy}") from e
 
 
 def _load_context(name: str, path: Path) -> ContextSearch:
@@ -124,17 +129,14 @@ def inline_context(text: str) -> ContextSearch:
 
 
 def _load_background() -> None:
-    """The statistics of other speech that keyword streams' phrases are spotted against, loaded once before any
-    stream; StartupError when the file is missing or damaged."""
+    """The statistics of other speech that keyword streams' phrases are spotted against."""
     from rnnvoice.models.streaming import phrase_spotter
 
-    try:
-        phrase_spotter.speech_background()
-    except Exception as e:  # a missing file, another file, a damaged one: all mean the same here
-        raise StartupError(
-            f"the phrase spotter's {phrase_spotter.BACKGROUND_FILE} did not load ({_reason(e)}); "
-            "reinstall the shipped weights or run `rnnvoice background`"
-        ) from e
+    _load_shipped(
+        phrase_spotter.speech_background,
+        f"the phrase spotter's {phrase_spotter.BACKGROUND_FILE}",
+        "reinstall the shipped weights or run `rnnvoice background`",
+    )
 
 
 def _load(task: str, cell: str, path: Path) -> RecurrentModel:

@@ -1,5 +1,6 @@
 """`rnnvoice serve` and `rnnvoice stream` as a user runs them: real processes, loopback, signals."""
 
+import contextlib
 import json
 import os
 import signal
@@ -20,11 +21,13 @@ from tests.conftest import FIXTURES, fixture_clip, free_port, wait_until
 RNNVOICE = [sys.executable, "-m", "rnnvoice.clients.cli"]
 
 
-@pytest.fixture()
-def serve_process():
+@contextlib.contextmanager
+def served(*args: str):
+    """`rnnvoice serve` on a free loopback port with these arguments, until the block ends: (process, a client of
+    it, its port)."""
     port = free_port()
     process = subprocess.Popen(
-        [*RNNVOICE, "serve", "--host", "127.0.0.1", "--port", str(port), "--grace", "5"],
+        [*RNNVOICE, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -38,6 +41,12 @@ def serve_process():
         if process.poll() is None:
             process.kill()
         process.wait(10)
+
+
+@pytest.fixture()
+def serve_process():
+    with served("--grace", "5") as running:
+        yield running
 
 
 @pytest.mark.slow
@@ -166,25 +175,12 @@ def test_serve_loads_contexts_that_assistant_streams_name(tmp_path):
     wave = np.concatenate([np.zeros(16000, np.float32), fixture_clip("computer_awb.wav"), np.zeros(4800, np.float32)])
     wave = np.concatenate([wave, fixture_clip("call_mom_norbert.wav"), np.zeros(8000, np.float32)])
     soundfile.write(tmp_path / "command.wav", wave, 16000)
-    port = free_port()
-    process = subprocess.Popen(
-        [*RNNVOICE, "serve", "--host", "127.0.0.1", "--port", str(port), "--context", f"home={context}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    client = VoiceClient(f"127.0.0.1:{port}", timeout_s=60)
-    try:
-        client.wait_ready(timeout_s=60)
+    with served("--context", f"home={context}") as (_, client, port):
         assert list(client.stub.ListModels(pb.ListModelsRequest(), timeout=30).contexts) == ["home"]
         args = ["stream", str(tmp_path / "command.wav"), "--server", f"127.0.0.1:{port}", "--task", "assistant"]
         out = subprocess.run(
             [*RNNVOICE, *args, "--context", "home", "--json"], capture_output=True, text=True, timeout=120
         )
-    finally:
-        client.close()
-        process.kill()
-        process.wait(10)
     assert out.returncode == 0, out.stderr
     [command] = [json.loads(line) for line in out.stdout.splitlines() if '"intent"' in line]
     assert command["understood"] and command["intent"] == "call" and command["slots"] == {"who": "mom"}
