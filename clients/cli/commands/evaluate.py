@@ -262,7 +262,8 @@ def _eval_commands(args) -> int:
 
     if args.context is None:
         raise SystemExit("--task assistant needs --context FILE (a context in Picovoice Rhino's YAML)")
-    if args.snr_db is not None and _noise(args.noise) is None:
+    noise = _noise(args.noise) if args.snr_db is not None else None
+    if args.snr_db is not None and noise is None:
         raise SystemExit("--snr-db needs --noise: a WAV or a folder of them")
     try:
         search = ContextSearch(parse_context(args.context.read_text()))
@@ -273,7 +274,6 @@ def _eval_commands(args) -> int:
     else:  # clips of known words, labelled by what their words mean in the context
         commands = clip_commands(_eval_clips(args)[0], search)
     path = args.model or shipped_models()[Task.TRANSCRIPTION, args.cell]
-    noise = _noise(args.noise) if args.snr_db is not None else None
     result = command_report(load_model(path), search, commands, noise, args.snr_db, args.seed)
     print(
         f"{args.cell}: {result['command_acceptance']:.1%} of {result['commands']} commands fully understood "
