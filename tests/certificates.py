@@ -1,7 +1,9 @@
-"""Test certificates made at test time with `cryptography`: a CA, a server certificate for loopback and a client's."""
+"""Test certificates made at test time with `cryptography`: a CA, a server certificate (for loopback unless told other
+names) and a client's."""
 
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+LOOPBACK = ("localhost", "127.0.0.1")
 
 
 @dataclass(frozen=True)
@@ -43,18 +47,25 @@ def _issue(subject: str, key, issuer_name: x509.Name, issuer_key, ca: bool, usag
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def make_certificates(folder: Path) -> Certificates:
-    """A CA; a server certificate for localhost and 127.0.0.1; a client certificate; all as PEM files in folder."""
+def _alternative_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def make_certificates(folder: Path, names: Sequence[str] = LOOPBACK) -> Certificates:
+    """A CA; a server certificate for names; a client certificate; all as PEM files in folder."""
     ca_key, server_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
     ca = _issue("rnnvoice test CA", ca_key, _name("rnnvoice test CA"), ca_key, ca=True)
     server = _issue(
-        "localhost",
+        names[0],
         server_key,
         ca.subject,
         ca_key,
         ca=False,
         usage=ExtendedKeyUsageOID.SERVER_AUTH,
-        names=(x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))),
+        names=[_alternative_name(n) for n in names],
     )
     client = _issue("test client", client_key, ca.subject, ca_key, ca=False, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
     paths = Certificates(*(folder / n for n in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")))

@@ -41,7 +41,9 @@ class ServerThread:
 
     @property
     def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.settings.metrics_port}/metrics"
+        """The metrics endpoint: HTTPS when the server has TLS files, as it serves them there too."""
+        scheme = "https" if self.server.settings.tls_cert else "http"
+        return f"{scheme}://127.0.0.1:{self.server.settings.metrics_port}/metrics"
 
     def call(self, coroutine, timeout_s: float = 60.0):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout_s)

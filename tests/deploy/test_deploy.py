@@ -17,7 +17,6 @@ from rnnvoice.models.decoding.ctc import DECODER_FILE, LEXICON_FILE, LM_FILE
 from rnnvoice.models.nets.speech_embedding import EMBEDDING_FILE
 from rnnvoice.models.streaming.phrase_spotter import BACKGROUND_FILE
 from rnnvoice.models.weights import WEIGHTS, model_files
-from rnnvoice.protos import SERVICE_NAME
 from tests.conftest import ServerThread
 from tests.daemons import DEPLOY, REPO, binary
 
@@ -68,6 +67,8 @@ def test_compose_starts_each_service_once_the_one_it_needs_is_healthy():
     assert (
         environment["RNNVOICE_TLS_CERT"] == "/tls/server.pem" and environment["RNNVOICE_TLS_KEY"] == "/tls/server.key"
     )
+    # Only Grafana comes from a registry: the others are built here on Debian (tests/deploy/test_compose.py).
+    assert [name for name, s in resolved.items() if "build" not in s] == ["grafana"]
     mounted = [v.split(":")[0] for service in services.values() for v in service.get("volumes", [])]
     files = [Path(m) for m in mounted if m.startswith("/")]  # the others are named volumes
     assert len(files) == 5 and all(f.exists() and f.is_relative_to(REPO) for f in files), files
@@ -79,6 +80,9 @@ def test_compose_scale_profile_adds_replicas_behind_nginx():
     assert {"replica", "lb"} <= set(services)
     assert services["replica"]["deploy"]["replicas"] >= 2
     assert services["replica"]["image"] == services["rnnvoice"]["image"]
+    # The replicas serve TLS like the server, to nginx (grpcs) and to Prometheus (https).
+    assert services["replica"]["environment"] == services["rnnvoice"]["environment"]
+    assert "grpc_pass grpcs://" in (DEPLOY / "nginx/nginx.conf").read_text()
     assert services["lb"]["depends_on"] == {"replica": {"condition": "service_healthy"}}
     assert any("deploy/nginx/nginx.conf:/etc/nginx/nginx.conf" in str(v) for v in services["lb"]["volumes"])
     assert any("deploy/tls:/etc/nginx/tls" in str(v) for v in services["lb"]["volumes"])
@@ -86,6 +90,33 @@ def test_compose_scale_profile_adds_replicas_behind_nginx():
     scrape = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text())["scrape_configs"]
     names = [n for job in scrape for sd in job.get("dns_sd_configs", []) for n in sd["names"]]
     assert {"rnnvoice", "replica"} <= set(names)
+    assert all(job["scheme"] == "https" for job in scrape if "dns_sd_configs" in job)
+
+
+def dockerfile_defaults(dockerfile: Path) -> dict[str, str]:
+    """The Dockerfile's build arguments with their defaults."""
+    return {
+        m["name"]: m["value"].strip('"')
+        for m in re.finditer(r"^ARG (?P<name>\w+)=(?P<value>.*)$", dockerfile.read_text(), re.MULTILINE)
+    }
+
+
+def test_compose_builds_each_image_with_its_dockerfiles_defaults():
+    """The build arguments compose passes when their variables are unset are the Dockerfiles' own defaults."""
+    unset = {k: v for k, v in os.environ.items() if not k.startswith("RNNVOICE_")}
+    out = subprocess.run(
+        [binary("docker-compose"), "-f", str(REPO / "docker-compose.yml"), "--profile", "scale", "config"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env=unset,
+    )
+    assert out.returncode == 0, out.stderr
+    builds = {name: s["build"] for name, s in yaml.safe_load(out.stdout)["services"].items() if "build" in s}
+    assert set(builds) == {"rnnvoice", "replica", "lb", "prometheus"}
+    for name, build in builds.items():
+        assert build["args"] == dockerfile_defaults(Path(build["context"]) / "Dockerfile"), name
 
 
 def test_promtool_accepts_the_configuration_and_the_rules_pass_their_unit_tests():
@@ -159,8 +190,11 @@ def test_kubernetes_probes_ask_the_servers_health_service():
         (d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all((DEPLOY / "k8s/rnnvoice.yaml").read_text())
     }
     container = documents["Deployment", "replica"]["spec"]["template"]["spec"]["containers"][0]
+    # The image's own health command (as its HEALTHCHECK runs it), over TLS: the kubelet's gRPC probe speaks none.
     for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["grpc"] == {"port": 50051, "service": SERVICE_NAME}
+        assert container[probe]["exec"]["command"] == ["rnnvoice", "health", "--server", "localhost:50051"]
+    environment = {e["name"]: e["value"] for e in container["env"]}
+    assert {"RNNVOICE_TLS_CERT", "RNNVOICE_TLS_KEY", "RNNVOICE_TLS_CA"} <= set(environment)
     assert documents["Service", "replica"]["spec"]["clusterIP"] == "None"  # one DNS address per replica, for nginx
     assert "server replica:50051;" in (DEPLOY / "nginx/nginx.conf").read_text()
 

@@ -1,10 +1,12 @@
 """The repository's nginx load balancer in front of two real server replicas: every stream succeeds through it
-(over TLS, which nginx holds for the replicas), stays on one replica from its first chunk to its summary, and the
-streams spread over both replicas; a resumable stream's resumes go back to the replica that holds it."""
+(over TLS, from the client to nginx and from nginx to the replicas), stays on one replica from its first chunk to its
+summary, and the streams spread over both replicas; a resumable stream's resumes go back to the replica that holds
+it."""
 
 import dataclasses
 import re
 import socket
+import ssl
 
 import pytest
 
@@ -13,7 +15,7 @@ from rnnvoice.clients.connection import Connection
 from rnnvoice.clients.load import run_load
 from rnnvoice.clients.qa.cutting_proxy import cutting_proxy
 from rnnvoice.clients.qa.scrape import scrape, value
-from tests.certificates import make_certificates
+from tests.certificates import LOOPBACK, make_certificates
 from tests.conftest import FIXTURES, ServerThread, cutting_every, free_port, results, wait_until
 from tests.daemons import DEPLOY, Daemon, binary
 
@@ -21,16 +23,23 @@ STREAMS = 6
 
 
 @pytest.fixture()
-def replicas(settings):
-    running = [ServerThread(dataclasses.replace(settings, metrics_port=free_port())) for _ in range(2)]
+def certificates(tmp_path):
+    # nginx checks the replicas' certificate for the name rnnvoice, as in the deployment.
+    return make_certificates(tmp_path, names=("rnnvoice", *LOOPBACK))
+
+
+@pytest.fixture()
+def replicas(settings, certificates):
+    tls = dict(tls_cert=certificates.server_cert, tls_key=certificates.server_key)
+    running = [ServerThread(dataclasses.replace(settings, metrics_port=free_port(), **tls)) for _ in range(2)]
     yield running
     for replica in running:
         replica.stop()
 
 
-@pytest.fixture()
-def certificates(tmp_path):
-    return make_certificates(tmp_path)
+def replica_metrics(replica: ServerThread, certificates) -> list:
+    """The replica's metrics, served over HTTPS like its gRPC."""
+    return scrape(replica.metrics_url, context=ssl.create_default_context(cafile=certificates.ca))
 
 
 @pytest.fixture()
@@ -39,7 +48,11 @@ def balancer(replicas, certificates, tmp_path) -> str:
     port; its host:port."""
     port = free_port()
     config = (DEPLOY / "nginx/nginx.conf").read_text()
-    for name, path in (("server.pem", certificates.server_cert), ("server.key", certificates.server_key)):
+    for name, path in (
+        ("server.pem", certificates.server_cert),
+        ("server.key", certificates.server_key),
+        ("ca.pem", certificates.ca),
+    ):
         config, n = re.subn(rf"/etc/nginx/tls/{name};", f"{path};", config)
         assert n == 1
     # Both upstreams (least connections, and hashed by route) are the same replicas.
@@ -85,10 +98,11 @@ def test_streams_through_nginx_stay_on_one_replica_and_spread_over_both(replicas
         # Each stream's summary accounts for all its audio: one replica saw every chunk, in order.
         assert load.audio_s == pytest.approx(STREAMS * audio.seconds)
         assert len(load.latencies_s) == STREAMS * chunks
-    completed = [value(scrape(r.metrics_url), "rnnvoice_streams_ended_total", outcome="completed") for r in replicas]
+    metrics = [replica_metrics(r, certificates) for r in replicas]
+    completed = [value(m, "rnnvoice_streams_ended_total", outcome="completed") for m in metrics]
     assert sum(completed) == len(CELLS) * STREAMS
     assert all(n > 0 for n in completed), completed
-    audio_s = [value(scrape(r.metrics_url), "rnnvoice_audio_seconds_total") for r in replicas]
+    audio_s = [value(m, "rnnvoice_audio_seconds_total") for m in metrics]
     assert sum(audio_s) == pytest.approx(len(CELLS) * STREAMS * audio.seconds)
 
 
@@ -114,5 +128,5 @@ def test_resumes_through_nginx_reach_the_replica_that_holds_the_stream(replicas,
             assert got == expected
             resumes += stream.resumes
     # (The client counts every try; a try cut before it reached a replica is not a resume there.)
-    resumed = [value(scrape(r.metrics_url), "rnnvoice_stream_resumes_total") for r in replicas]
+    resumed = [value(replica_metrics(r, certificates), "rnnvoice_stream_resumes_total") for r in replicas]
     assert resumes >= sum(resumed) >= 4
