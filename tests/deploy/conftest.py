@@ -1,6 +1,7 @@
 """What the tests that build and run images share: the Docker engine, the offline base image and the server's image,
 made once per test session."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,6 +32,11 @@ def image_id(name: str) -> str | None:
         [binary("docker"), "image", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True, timeout=60
     )
     return out.stdout.strip() if out.returncode == 0 else None
+
+
+def health(container: str) -> dict:
+    """The container's health as Docker records it: Status and the last checks' Log."""
+    return json.loads(docker("inspect", "-f", "{{json .State.Health}}", container))
 
 
 def engine_answers() -> bool:

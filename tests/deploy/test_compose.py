@@ -1,7 +1,7 @@
 """docker-compose.yml brought up for real with its scale profile: two server replicas behind nginx and Prometheus
 scraping them, TLS on every hop, every image built here with no registry. Keyword and transcription streams go
-through nginx, one of them resumed after cut connections; Prometheus then holds both replicas' latency and memory,
-per cell, and has loaded the alert rules."""
+through nginx, and streams cut again and again resume on their replica; Prometheus then holds both replicas' latency
+and memory, per cell, and has loaded the alert rules."""
 
 import asyncio
 import json
@@ -10,6 +10,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from rnnvoice.clients.qa.cutting_proxy import cutting_proxy
 from rnnvoice.models.types import Task
 from tests.conftest import FIXTURES, cutting_every, results, wait_until
 from tests.daemons import DEPLOY, REPO, binary
+from tests.deploy.conftest import health
 from tests.deploy.test_prometheus import query
 
 # Building nginx's and Prometheus's images and starting the replicas take minutes the first time.
@@ -39,7 +41,7 @@ class Stack:
     balancer: str  # host:port of nginx
     prometheus: str  # its URL
     connection: Connection  # TLS, trusting the stack's CA
-    logs: object  # () -> the services' last log lines, for failure messages
+    logs: Callable[[], str]  # the services' last log lines, for failure messages
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +85,9 @@ def stack(image, base_image, tls) -> Stack:
         compose("up", "-d", "--no-build", "--no-deps", *SERVICES, timeout_s=600)
         ids = {service: compose("ps", "-q", service).split() for service in SERVICES}
         assert len(ids["replica"]) == REPLICAS, ids
-        assert wait_until(lambda: all(healthy(i) for i in sum(ids.values(), [])), timeout_s=300), logs()
+        assert wait_until(
+            lambda: all(health(i)["Status"] == "healthy" for i in sum(ids.values(), [])), timeout_s=300
+        ), logs()
         yield Stack(
             balancer=compose("port", "lb", "50051").strip(),
             prometheus=f"http://{compose('port', 'prometheus', '9090').strip()}",
@@ -92,16 +96,6 @@ def stack(image, base_image, tls) -> Stack:
         )
     finally:
         subprocess.run([*command, "down", "-v", "--remove-orphans"], capture_output=True, timeout=300, env=environment)
-
-
-def healthy(container: str) -> bool:
-    out = subprocess.run(
-        [binary("docker"), "inspect", "-f", "{{.State.Health.Status}}", container],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return out.stdout.strip() == "healthy"
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """The image built from the Dockerfile with no registry (a debootstrap base and local wheels), then run, asked and
 streamed to."""
 
-import json
 import subprocess
 import time
 import uuid
@@ -13,7 +12,7 @@ from rnnvoice.clients.client import VoiceClient, read_audio
 from rnnvoice.protos import SERVICE_NAME, pb
 from tests.conftest import FIXTURES
 from tests.daemons import binary
-from tests.deploy.conftest import docker
+from tests.deploy.conftest import docker, health
 from tests.deploy.test_deploy import SHIPPED_FILES, checked_files
 
 # The image's build takes minutes the first time (its layers are cached after): more than the suite's 600 s default.
@@ -30,10 +29,6 @@ def container(image):
         yield name
     finally:
         docker("rm", "-f", name)
-
-
-def health(container: str) -> dict:
-    return json.loads(docker("inspect", "-f", "{{json .State.Health}}", container))
 
 
 def logs(container: str) -> str:
