@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Text-to-speech engines (training data and tests), PortAudio (microphone client); Prometheus with promtool,
 # nginx and docker-compose (the tests of the deployment's configuration under deploy/); the Docker engine and
-# debootstrap (tests/deploy/test_container.py builds the image on a base image it makes, and runs it); openssl (`make certs`).
+# debootstrap (tests/deploy/test_container.py builds the image on a base image it makes, and runs it;
+# tests/deploy/test_compose.py brings up docker-compose.yml's scale profile); openssl (`make certs`).
 SYSTEM_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts libportaudio2 sox \
 	prometheus nginx docker-compose docker.io debootstrap openssl
 
