@@ -55,7 +55,8 @@ def balancer(replicas, certificates, tmp_path) -> str:
     ):
         config, n = re.subn(rf"/etc/nginx/tls/{name};", f"{path};", config)
         assert n == 1
-    # Both upstreams (least connections, and hashed by route) are the same replicas.
+    # Both upstreams (least connections, and hashed by route) are the same replicas, a server line each where the
+    # deployment has one name with an address each: how nginx picks within one name is test_compose.py's to see.
     config, n = re.subn(r"server replica:50051;", " ".join(f"server {r.target};" for r in replicas), config)
     assert n == 2
     config, n = re.subn(r"listen 50051 ssl http2;", f"listen 127.0.0.1:{port} ssl http2;", config)
