@@ -68,17 +68,19 @@ class ContextSearch:
             exits.append(True)
             arc_of.append(a)
             exits[-2] = True  # the last character itself
-        self.label = np.array(label, dtype=int)
-        self.arc_of = np.array(arc_of, dtype=int)
-        self.prev1, self.prev2 = np.array(prev1, dtype=int), np.array(prev2, dtype=int)
+        # Held by every stream of the context, and the cache: int32 halves them (a context at the limits has 75,000).
+        self.label = np.array(label, dtype=np.int32)
+        self.arc_of = np.array(arc_of, dtype=np.int32)
+        self.prev1, self.prev2 = np.array(prev1, dtype=np.int32), np.array(prev2, dtype=np.int32)
         self.entry = np.array(entry, dtype=bool)
-        sources = np.array([context.arcs[a].source for a in arc_of], dtype=int)
-        targets = np.array([context.arcs[a].target for a in arc_of], dtype=int)
-        self.entry_node = np.where(self.entry, sources, NONE)
-        self.exit_states = np.flatnonzero(exits)
+        sources = np.array([context.arcs[a].source for a in arc_of], dtype=np.int32)
+        targets = np.array([context.arcs[a].target for a in arc_of], dtype=np.int32)
+        self.entry_node = np.where(self.entry, sources, NONE).astype(np.int32)
+        self.exit_states = np.flatnonzero(exits).astype(np.int32)
         self.exit_node = targets[self.exit_states]
         self.starts = np.array(sorted(starts), dtype=int)
-        self.epsilons.sort(key=lambda e: _depth(context)[e[0]])  # sources before what they lead to
+        depth = _depth(context)
+        self.epsilons.sort(key=lambda e: depth[e[0]])  # sources before what they lead to
 
     def search(self, log_probs: np.ndarray) -> Understanding:
         """(T, V) log-probabilities of one utterance -> what it means in the context."""

@@ -29,6 +29,9 @@ MAX_SLOT_VALUES = 2_000
 MAX_WORDS = (
     5_000  # words on the compiled graph's arcs: a search costs about 0.2 s of CPU per second of a command at this size
 )
+# Letters and spaces spelled out on the graph's arcs, which the search's states and time follow: words alone do not
+# bound them (ten slot values of 5,000 letters said in 400 expressions spelled 20 million, 1.6 GB and 46 s to compile).
+MAX_CHARACTERS = 40_000
 ORDINALS = (
     "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
     "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth"
@@ -40,6 +43,8 @@ BUILT_IN_SLOTS = {
     "pv.TwoDigitOrdinal": {ORDINALS[n]: str(n) for n in range(1, 20)},
     "pv.Percent": {f"{say_number(n)} percent": str(n) for n in range(101) if n < 100} | {"one hundred percent": "100"},
 }
+# libyaml's parser where PyYAML was built with it: a context at the size limit reads in a tenth of the time.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
 TOKEN = re.compile(r"\[[^\]]*\]|\([^)]*\)|\$[A-Za-z0-9_.]+:[A-Za-z0-9_]+|[^\s\[\]()$]+|\S")
 
@@ -48,7 +53,7 @@ class ContextError(ValueError):
     """A context that is not well formed or too large: the message says where and what to change."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # thousands of them in a large context
 class Arc:
     """An edge of the word graph: `words` spoken (empty: nothing), and for a slot value its (name, value)."""
 
@@ -72,16 +77,21 @@ class Context:
     def words(self) -> int:
         return sum(len(a.words) for a in self.arcs)
 
+    @property
+    def characters(self) -> int:
+        """Letters and spaces spelled out on the arcs: each word and the space before it."""
+        return sum(len(w) + 1 for a in self.arcs for w in a.words)
+
 
 def parse_context(text: str) -> Context:
     """Rhino's context YAML -> the compiled `Context`; ContextError naming the line of what is wrong."""
     if len(text) > MAX_CONTEXT_CHARS:
         raise ContextError(f"the context has {len(text)} characters; at most {MAX_CONTEXT_CHARS}")
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=LOADER):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise ContextError(f"line {event.start_mark.line + 1}: YAML anchors and aliases are not accepted")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=LOADER)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
@@ -151,6 +161,7 @@ class _Compiler:
         self.context = Context(intents={}, final=0)
         self.context.final = self._state()
         self.words = 0
+        self.characters = 0
 
     def _state(self) -> int:
         self.context.states += 1
@@ -159,8 +170,13 @@ class _Compiler:
     def _arc(self, source: int, target: int, words: tuple[str, ...], slot=None, node=None) -> None:
         self.context.arcs.append(Arc(source, target, words, slot))
         self.words += len(words)
+        self.characters += sum(len(w) + 1 for w in words)  # each word and the space before it
         if self.words > MAX_WORDS:
             raise ContextError(f"{_line(node)}: the context compiles to over {MAX_WORDS} words; make it smaller")
+        if self.characters > MAX_CHARACTERS:
+            raise ContextError(
+                f"{_line(node)}: the context compiles to over {MAX_CHARACTERS} characters of words; make it smaller"
+            )
 
     def compile(self, expressions: dict) -> Context:
         count = 0

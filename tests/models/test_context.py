@@ -13,7 +13,7 @@ from rnnvoice.clients.cli import main
 from rnnvoice.models.decoding.context_search import ContextSearch
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.nets.speech_recognizer import INDEX, TOKENS
-from rnnvoice.models.nlu.context import MAX_WORDS, ContextError, parse_context
+from rnnvoice.models.nlu.context import MAX_CHARACTERS, MAX_WORDS, ContextError, parse_context
 from rnnvoice.models.streaming.stream import recording_posteriors
 from rnnvoice.models.weights import WEIGHTS
 from tests.conftest import FIXTURES, fixture_clip
@@ -113,6 +113,17 @@ def test_a_context_too_large_to_compile_is_refused_not_enumerated():
     with pytest.raises(ContextError) as error:
         parse_context(text)
     assert f"compiles to over {MAX_WORDS} words" in str(error.value)
+
+
+def test_a_context_of_long_words_is_refused_by_its_letters_not_its_words():
+    # Ten slot values of 5,000 letters said in 400 expressions: 4,400 words, within their limit, but 20 million
+    # letters for the search to spell out (this took 1.6 GB and 46 s to compile before the letters had a limit).
+    values = ", ".join(chr(97 + i) + "x" * 4999 for i in range(10))
+    expressions = ", ".join("'say $big:s'" for _ in range(400))
+    text = f"context:\n  expressions:\n    say: [{expressions}]\n  slots:\n    big: [{values}]\n"
+    with pytest.raises(ContextError) as error:
+        parse_context(text)
+    assert f"compiles to over {MAX_CHARACTERS} characters of words" in str(error.value)
 
 
 def test_eval_scores_command_acceptance_from_a_labelled_folder(tmp_path, capsys):
