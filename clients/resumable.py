@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from rnnvoice.protos import pb, pb_grpc
+from rnnvoice.protos import DRAINED_METADATA, pb, pb_grpc
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class ResumableStream:
             except grpc.RpcError as e:
                 if self.cancelled or (e.code() not in LOST and (lost is None or self.token is None)):
                     raise  # the server's answer
-                if self.end_reason not in (pb.STREAM_END_UNSPECIFIED, pb.STREAM_END_COMPLETED):
+                if self.end_reason not in (pb.STREAM_END_UNSPECIFIED, pb.STREAM_END_COMPLETED) or _drained(e):
                     raise  # the server ended the stream (shutting down, or its longest stream): no resume helps
                 lost = lost or (e, time.monotonic())
                 # A call lost before the server's token came is started again, a few times: nothing was sent on it.
@@ -213,3 +213,8 @@ class ResumableStream:
             if stop.is_set():
                 return
         yield pb.StreamAudioRequest(end=pb.EndOfAudio(results_received=self.results))
+
+
+def _drained(error: grpc.RpcError) -> bool:
+    """The server ended the call because it is shutting down: it says so even where the summary did not come."""
+    return DRAINED_METADATA in tuple(error.trailing_metadata() or ())

@@ -2,6 +2,8 @@
 
 import grpc
 
+from rnnvoice.protos import DRAINED_METADATA
+
 # Client text in messages and logs is cut to this many characters.
 SHOWN_CHARS = 40
 
@@ -9,8 +11,8 @@ SHOWN_CHARS = 40
 class StreamError(Exception):
     """Ends a call with a status and a message that says what to fix.
 
-    outcome: how the stream ended, for the metrics (rejected, drained, timed_out); retry_after_s: a hint sent
-    in the trailing metadata (`retry-after-ms`) when waiting will help.
+    outcome: how the stream ended, for the metrics (rejected, drained, timed_out; a drained stream says so in the
+    trailing metadata); retry_after_s: a hint sent in the trailing metadata (`retry-after-ms`) when waiting will help.
     """
 
     def __init__(
@@ -23,8 +25,9 @@ class StreamError(Exception):
         self.retry_after_s = retry_after_s
 
     def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
-        """The retry hint as the call's trailing metadata (none without one)."""
-        return (("retry-after-ms", str(round(self.retry_after_s * 1000))),) if self.retry_after_s else ()
+        """The retry hint and the drained mark as the call's trailing metadata (none without them)."""
+        hint = (("retry-after-ms", str(round(self.retry_after_s * 1000))),) if self.retry_after_s else ()
+        return hint + ((DRAINED_METADATA,) if self.outcome == "drained" else ())
 
 
 class StartupError(Exception):

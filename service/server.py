@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 GC_THRESHOLDS = (50_000, 20, 100)
 # The Voice methods whose every end the metrics count.
 STREAM_METHODS = ("StreamAudio", "Recognize")
+# After the grace period, for the statuses of the streams cut off then to go out, and for calls of other methods.
+CUT_OFF_GRACE_S = 1.0
 
 
 class VoiceServer:
@@ -108,7 +110,8 @@ class VoiceServer:
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.servicer.drain()
-        await self.server.stop(self.settings.grace_s)
+        await self.servicer.end_drain(self.settings.grace_s)
+        await self.server.stop(CUT_OFF_GRACE_S)
         self.servicer.engine.close()
         self.metrics.close()
         log.info("stopped")

@@ -59,6 +59,8 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         self.draining = asyncio.Event()
         self.readers: set[asyncio.Task] = set()  # the calls waiting for a request, so that draining can end the wait
         self.drain_cancelled: set[asyncio.Task] = set()
+        self.calls: set[asyncio.Task] = set()  # every StreamAudio and Recognize call running
+        self.cut_off: set[asyncio.Task] = set()  # the calls still running when the grace period ended
 
     async def _accept(
         self, session: StreamSession, sequence: int, data: bytes, piece_s: float | None = None
@@ -125,6 +127,16 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             self.drain_cancelled.add(call)
             call.cancel()
 
+    async def end_drain(self, grace_s: float) -> None:
+        """Waits up to grace_s for the drained calls to end, then ends those still running with the drained status
+        itself: gRPC's own end of the grace period is an UNAVAILABLE that a resumable client takes for a lost
+        connection, and it would spend its resume window on a server that is gone (issue 24)."""
+        if self.calls and grace_s > 0:
+            await asyncio.wait(list(self.calls), timeout=grace_s)
+        for call in list(self.calls):
+            self.cut_off.add(call)
+            call.cancel()
+
     async def _open(
         self, config: pb.StreamConfig, max_chunk_s: float, grant: Grant, resumable: bool = False
     ) -> StreamSession:
@@ -159,8 +171,20 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         is counted, the session is closed."""
         handling = Handling()
         outcome, code = "failed", grpc.StatusCode.UNKNOWN
+        call = asyncio.current_task()
+        self.calls.add(call)
         try:
-            yield handling
+            try:
+                yield handling
+            except asyncio.CancelledError:
+                if call not in self.cut_off or call.uncancel() > 0:
+                    raise
+                raise StreamError(  # (the client did not cancel it too)
+                    grpc.StatusCode.UNAVAILABLE,
+                    "the server is shutting down, and this stream's final results did not come within its grace "
+                    "period; send the audio again on a new stream",
+                    outcome="drained",
+                ) from None
             outcome, code = "completed", grpc.StatusCode.OK
         except StreamError as e:
             outcome, code = e.outcome, e.code
@@ -178,6 +202,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
                 "other streams go on; open a new one",
             )
         finally:
+            self.calls.discard(call)
             self._end(handling.session, outcome, code)
 
     def _end(self, session: StreamSession | None, outcome: str, code: grpc.StatusCode) -> None:

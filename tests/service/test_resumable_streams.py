@@ -3,6 +3,7 @@ a lost stream is kept for its resume window, then freed, within the server's lim
 
 import dataclasses
 import threading
+import time
 
 import grpc
 import numpy as np
@@ -13,7 +14,7 @@ from rnnvoice.clients.connection import Connection
 from rnnvoice.clients.qa.cutting_proxy import cutting_proxy
 from rnnvoice.clients.qa.local_server import free_port
 from rnnvoice.clients.qa.scrape import scrape, value
-from rnnvoice.protos import pb
+from rnnvoice.protos import DRAINED_METADATA, pb
 from rnnvoice.service.auth import parse_tokens
 from tests.conftest import FIXTURES, ServerThread, cutting_every, fixture_clip, results, rpc_error, wait_until
 
@@ -129,6 +130,40 @@ def test_half_close_without_end_of_audio_is_taken_for_a_lost_call(resumable_serv
         assert error.code() == grpc.StatusCode.ABORTED and "ends with EndOfAudio" in error.details()
         assert len(resumable_server.server.servicer.sessions) == 1  # parked, until its window ends
         assert wait_until(lambda: len(resumable_server.server.servicer.sessions) == 0, timeout_s=3 * WINDOW_S)
+
+
+@pytest.mark.parametrize("grace_s", [5.0, 0.0])
+def test_a_drained_stream_ends_at_once_with_or_without_its_summary(settings, grace_s):
+    # Grace 0: the stream is still finishing when the grace period ends, the ordering that lost the microphone test's
+    # summary under load (issue 24). gRPC's own end of the grace period was an UNAVAILABLE like a lost connection:
+    # the client spent its 30 s resume window on a server that was gone.
+    server = ServerThread(dataclasses.replace(settings, grace_s=grace_s, resume_window_s=30.0))
+    gate = threading.Event()
+
+    def chunks():
+        for _ in range(5):
+            yield PCM
+        gate.wait(60)  # more to send: the server ends the stream
+
+    with VoiceClient(server.target, timeout_s=60) as client:
+        stream = client.stream(stream_config(Audio(PCM, 16000), interim_scores=True), chunks())
+        responses = iter(stream)
+        got = [next(responses) for _ in range(5)]  # interim scores: every chunk was processed
+        server.stop()
+        started = time.monotonic()
+        try:
+            got += responses
+        except grpc.RpcError as e:
+            error = e
+        gate.set()
+    assert time.monotonic() - started < 5 and stream.resumes == 0
+    assert error.code() == grpc.StatusCode.UNAVAILABLE and "shutting down" in error.details()
+    assert DRAINED_METADATA in error.trailing_metadata()
+    summaries = [r.summary for r in got if r.HasField("summary")]
+    if grace_s:
+        assert [s.end_reason for s in summaries] == [pb.STREAM_END_DRAINED]
+    else:
+        assert summaries == [] and "did not come within its grace period" in error.details()
 
 
 def test_stream_to_no_server_fails_after_a_few_fresh_starts():
