@@ -1,7 +1,9 @@
 """The loaded models: one shared, read-only model per (task, cell), whatever the number of streams."""
 
-import functools
+import collections
 import logging
+import threading
+import weakref
 from pathlib import Path
 
 import grpc
@@ -17,6 +19,9 @@ from rnnvoice.protos import pb
 from rnnvoice.service.errors import StartupError, StreamError
 
 log = logging.getLogger(__name__)
+
+# Inline contexts kept compiled after their last stream closed, for streams that come back with the same text.
+RECENT_CONTEXTS = 16
 
 TASK_ENUMS = {Task.KEYWORDS: pb.TASK_KEYWORDS, Task.TRANSCRIPTION: pb.TASK_TRANSCRIPTION}
 CELLS = {Cell.GRU: pb.CELL_GRU, Cell.LSTM: pb.CELL_LSTM}
@@ -122,10 +127,34 @@ def _load_context(name: str, path: Path) -> ContextSearch:
         raise StartupError(f"context {name!r} ({path}): {e}") from e
 
 
-@functools.lru_cache(maxsize=64)
-def inline_context(text: str) -> ContextSearch:
-    """A context a stream sent, compiled once for every stream that sends the same text; ContextError if bad."""
-    return ContextSearch(parse_context(text))
+class InlineContexts:
+    """The contexts streams sent, by their text: compiled once and shared by every open stream that sent it, held
+    weakly so that it goes with its last stream, and the `recent` last asked for kept beside them. (A cache of 64
+    held 190 MB of contexts at the size limits after their streams had closed.)"""
+
+    def __init__(self, recent: int = RECENT_CONTEXTS):
+        self.open: weakref.WeakValueDictionary[str, ContextSearch] = weakref.WeakValueDictionary()
+        self.recent: collections.OrderedDict[str, ContextSearch] = collections.OrderedDict()
+        self.size = recent
+        self.lock = threading.Lock()
+
+    def get(self, text: str) -> ContextSearch:
+        """The compiled context of text; ContextError if it is bad."""
+        with self.lock:
+            search = self.open.get(text)
+        if search is None:  # compiled outside the lock: other streams' contexts need not wait for it
+            compiled = ContextSearch(parse_context(text))
+            with self.lock:
+                search = self.open.setdefault(text, compiled)
+        with self.lock:
+            self.recent[text] = search
+            self.recent.move_to_end(text)
+            while len(self.recent) > self.size:
+                self.recent.popitem(last=False)
+        return search
+
+
+inline_context = InlineContexts().get
 
 
 def _load_background() -> None:

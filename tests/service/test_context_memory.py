@@ -1,7 +1,9 @@
 """What inline contexts cost a real server: 100 open assistant streams, each with a context of its own, measured as
 the `rnnvoice serve` process's resident memory against 100 streams without one (issue 24)."""
 
+import gc
 import threading
+import weakref
 from contextlib import ExitStack
 
 import numpy as np
@@ -11,11 +13,12 @@ from rnnvoice.clients.client import Audio, VoiceClient, requests, stream_config
 from rnnvoice.clients.qa.local_server import local_server
 from rnnvoice.clients.qa.scrape import scrape, value
 from rnnvoice.models.nlu.context import MAX_CHARACTERS, MAX_CONTEXT_CHARS, MAX_WORDS, parse_context
+from rnnvoice.service.registry import InlineContexts
 from tests.conftest import wait_until
 
 STREAMS = 100
 # What 100 streams with different contexts at the size limits may add to the server's resident memory, over 100
-# streams without a context; docs/api.md ("Contexts") cites it with the measured cost (390 MB).
+# streams without a context; docs/api.md ("Contexts") cites it with the measured cost (about 390 MB).
 CONTEXTS_AT_LIMITS_MB = 450
 CHUNK = np.zeros(1600, "<i2").tobytes()  # 100 ms of silence: the stream is set up and has heard audio
 
@@ -41,6 +44,21 @@ def test_the_test_contexts_reach_the_limits():
     assert 0.95 * MAX_CHARACTERS <= context.characters <= MAX_CHARACTERS
     assert len(context_at_limits(7)) < MAX_CONTEXT_CHARS
     assert context_at_limits(7) != context_at_limits(8)
+
+
+def test_a_context_is_shared_while_a_stream_holds_it_and_goes_with_its_last_stream():
+    contexts = InlineContexts(recent=2)
+    texts = [context_at_limits(i) for i in range(5)]
+    held = contexts.get(texts[0])  # as an open stream holds its context
+    for text in texts[1:]:
+        contexts.get(text)
+    assert contexts.get(texts[0]) is held  # not compiled again, though three others were asked for since
+    gone = weakref.ref(held)
+    del held
+    for text in texts[1:]:
+        contexts.get(text)
+    gc.collect()
+    assert gone() is None and len(contexts.open) == len(contexts.recent) == 2
 
 
 def rss_mb(pid: int) -> float:
