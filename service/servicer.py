@@ -140,7 +140,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
     async def _open(
         self, config: pb.StreamConfig, max_chunk_s: float, grant: Grant, resumable: bool = False
     ) -> StreamSession:
-        if config.assistant.context_yaml:  # off the event loop: a context at the size limits compiles for 0.3 s
+        if config.assistant.context_yaml:  # off the event loop: a context at the size limits compiles for 0.4 s
             params = await asyncio.to_thread(parse_config, config, self.registry)
         else:
             params = parse_config(config, self.registry)

@@ -68,7 +68,7 @@ class ContextSearch:
             exits.append(True)
             arc_of.append(a)
             exits[-2] = True  # the last character itself
-        # Held by every stream of the context, and the cache: int32 halves them (a context at the limits has 75,000).
+        # Held by every stream of the context: int32 halves them (75,000 states each in a context at the limits).
         self.label = np.array(label, dtype=np.int32)
         self.arc_of = np.array(arc_of, dtype=np.int32)
         self.prev1, self.prev2 = np.array(prev1, dtype=np.int32), np.array(prev2, dtype=np.int32)
