@@ -3,7 +3,8 @@
 A recording's speaker is the folder it sits in (`{speaker}/{n}.wav`). `build_transcription_corpus`
 writes `train/`, `heldout/tts/` (voices never trained on), `heldout/fsdd/` (real digit
 strings by FSDD speakers never trained on) and `heldout/speech_commands/` (real words by Speech
-Commands speakers never trained on: the keyword corpus's held-out speakers), plus `noise/`.
+Commands speakers never trained on: the keyword corpus's held-out speakers), `heldout/wuw_dev/` and
+`heldout/wuw_test/` (real telephone sentences by callers never trained on), plus `noise/`.
 """
 
 import random
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import soundfile
 import torch
+import torchaudio
 
 from rnnvoice.models.audio.speech_synthesis import Prosody, Voice, available_voices
 from rnnvoice.models.data.corpus import (
@@ -26,6 +28,8 @@ from rnnvoice.models.data.corpus import (
     split_by_speaker,
 )
 from rnnvoice.models.data.sentences import generate_command
+from rnnvoice.models.data.wuw import UNTRAINED_WORDS as CALL_UNTRAINED_WORDS
+from rnnvoice.models.data.wuw import WUW_RATE, CallSplit, load_call, read_calls
 from rnnvoice.models.vocabulary import SILENCE, UNTRAINED_WORDS
 
 TRANSCRIPTS = "transcripts.tsv"
@@ -114,6 +118,28 @@ def spoken_words(speech_commands: Path, out: Path, heldout_fraction: float) -> d
     return parts
 
 
+def call_sentences(calls: Path, out: Path) -> dict[str, list[Recording]]:
+    """The utterances of WUW Corpus II with their words, at 16 kHz: the training calls' in `train/`, the development
+    and test calls' in `heldout/wuw_dev/` and `heldout/wuw_test/` (the calls split as everywhere, by a hash). The
+    words no model trains on stay out of training: a wake-up word said alone is left out, and of a sentence that
+    ends in one, only what comes before it is kept."""
+    parts: dict[str, list[Recording]] = {"train": [], "heldout/wuw_dev": [], "heldout/wuw_test": []}
+    for u in read_calls(calls):
+        part = "train" if u.split == CallSplit.TRAIN else f"heldout/wuw_{u.split}"
+        words, wave = list(u.words), torchaudio.functional.resample(load_call(u.path), WUW_RATE, SAMPLE_RATE)
+        if part == "train" and u.keyword in CALL_UNTRAINED_WORDS:
+            if u.keyword not in words[-1:]:  # said alone, or not where the transcript's timing says
+                continue
+            words, wave = words[:-1], wave[: int(u.keyword_start_s * SAMPLE_RATE)]
+        if not words or (part == "train" and set(words) & set(CALL_UNTRAINED_WORDS)):
+            continue
+        path = Path(out) / part / u.call / f"{u.utterance}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(path, wave.clamp(-1, 1).numpy(), SAMPLE_RATE, subtype="PCM_16")
+        parts[part].append(Recording(str(path), " ".join(words), u.call))
+    return parts
+
+
 def build_transcription_corpus(
     out: Path,
     fsdd: Path | None,
@@ -126,6 +152,7 @@ def build_transcription_corpus(
     workers: int = 2,
     speech_commands: Path | None = None,
     speech_commands_heldout: float = 0.25,
+    calls: Path | None = None,
 ) -> dict[str, int]:
     """Writes train/ and heldout/ folders; whole voices and speakers are held out, never single files."""
     out = Path(out)
@@ -156,6 +183,9 @@ def build_transcription_corpus(
         parts["train"] += words["train"]
         if words["heldout/speech_commands"]:
             parts["heldout/speech_commands"] = words["heldout/speech_commands"]
+    if calls is not None:
+        for part, recordings in call_sentences(calls, out).items():
+            parts[part] = parts.get(part, []) + recordings
     for name, recordings in parts.items():
         write_transcripts(out / name, recordings)
         written[name] = len(recordings)

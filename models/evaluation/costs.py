@@ -30,7 +30,7 @@ def multiply_adds_per_audio_s(model: KeywordSpotter) -> float:
     model step. Biases, activations and the front end are left out."""
     c = model.config
     h = c.hidden_size
-    per_step = c.features.dim * h + c.num_layers * GATES[c.cell] * 2 * h * h + h * (len(c.labels) + model.extra_outputs)
+    per_step = c.features.dim * h + c.num_layers * GATES[c.cell] * 2 * h * h + h * model.head.out_features
     return per_step * c.features.step_rate
 
 

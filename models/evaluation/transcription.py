@@ -1,6 +1,7 @@
 """How well the recognisers do, through the streaming code path: WER, exact sentences and digit strings,
 intents, and latency on the audio clock, overall and per speaker."""
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -70,6 +71,57 @@ def transcribe_all(
     return [final_text(transcribe(model, load_clip(r.path), decoder=decoder)[0]) for r in recordings]
 
 
+def scored_row(recording: Recording, hypothesis: str) -> dict:
+    """One recording's hypothesis against its reference: word errors, and the intent where the reference is a
+    command the grammar knows."""
+    errors = word_errors(recording.text, hypothesis)
+    return {
+        "file": recording.path,
+        "speaker": recording.speaker,
+        "reference": normalise(recording.text),
+        "hypothesis": hypothesis,
+        "errors": sum(errors[kind] for kind in ERROR_KINDS),
+        **errors,
+        "intent_ok": (parse_intent(hypothesis) == parse_intent(recording.text))
+        if parse_intent(recording.text).name != "unknown"
+        else None,
+    }
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Rows of `scored_row`: their count, error rates, sentences right and intents right."""
+    return {
+        "recordings": len(rows),
+        **error_rates(rows),
+        "sentence_accuracy": round(float(np.mean([x["errors"] == 0 for x in rows])), 4),
+        "intent_accuracy": round(float(np.mean(scored)), 4)
+        if (scored := [x["intent_ok"] for x in rows if x["intent_ok"] is not None])
+        else None,
+    }
+
+
+def peer_report(recordings: list[Recording]) -> dict:
+    """Whisper base on the same recordings, each whole (it does not stream): WER, sentences and intents right,
+    per speaker, and its real-time factor on this machine (wall time, as it runs on every core it is given)."""
+    from rnnvoice.models.evaluation.whisper_peer import whisper_transcribe
+
+    rows, by_speaker, compute_s, audio_s = [], defaultdict(list), 0.0, 0.0
+    for r in tqdm(recordings, desc="Whisper base", unit="recording"):
+        wave = load_clip(r.path)
+        started = time.perf_counter()
+        row = scored_row(r, whisper_transcribe(wave.numpy()))
+        compute_s, audio_s = compute_s + time.perf_counter() - started, audio_s + len(wave) / SAMPLE_RATE
+        rows.append(row)
+        by_speaker[r.speaker].append(row)
+    return {
+        **summarise(rows),
+        "speakers": len(by_speaker),
+        "real_time_factor": round(compute_s / max(audio_s, 1e-9), 4),
+        "per_speaker": {k: summarise(v) for k, v in sorted(by_speaker.items())},
+        "errors": [x for x in rows if x["errors"]][:50],
+    }
+
+
 @dataclass
 class TranscriptionReport:
     recordings: int
@@ -101,36 +153,15 @@ def transcription_report(
         onset, offset = (x / SAMPLE_RATE for x in speech_extent(wave))
         finals = [x for x in results if x.is_final]
         partials = [x for x in results if not x.is_final]
-        hypothesis = final_text(results)
-        errors = word_errors(r.text, hypothesis)
         row = {
-            "file": r.path,
-            "speaker": r.speaker,
-            "reference": normalise(r.text),
-            "hypothesis": hypothesis,
-            "errors": sum(errors[kind] for kind in ERROR_KINDS),
-            **errors,
-            # Scored only where the reference is a command the grammar knows.
-            "intent_ok": (parse_intent(hypothesis) == parse_intent(r.text))
-            if parse_intent(r.text).name != "unknown"
-            else None,
+            **scored_row(r, final_text(results)),
             "final_latency_s": finals[-1].decided_s - offset if finals else None,
             "first_partial_s": partials[0].decided_s - onset if partials else None,
         }
         rows.append(row)
         by_speaker[r.speaker].append(row)
 
-    def summary(group: list[dict]) -> dict:
-        return {
-            "recordings": len(group),
-            **error_rates(group),
-            "sentence_accuracy": round(float(np.mean([x["errors"] == 0 for x in group])), 4),
-            "intent_accuracy": round(float(np.mean(scored)), 4)
-            if (scored := [x["intent_ok"] for x in group if x["intent_ok"] is not None])
-            else None,
-        }
-
-    overall = summary(rows)
+    overall = summarise(rows)
     latencies = [x["final_latency_s"] for x in rows if x["final_latency_s"] is not None]
     partials = [x["first_partial_s"] for x in rows if x["first_partial_s"] is not None]
     return TranscriptionReport(
@@ -146,6 +177,6 @@ def transcription_report(
         final_latency_p90_s=round(float(np.percentile(latencies, 90)), 3) if latencies else float("nan"),
         first_partial_median_s=round(float(np.median(partials)), 3) if partials else float("nan"),
         real_time_factor=round(compute_s / max(audio_s, 1e-9), 4),
-        per_speaker={k: summary(v) for k, v in sorted(by_speaker.items())},
+        per_speaker={k: summarise(v) for k, v in sorted(by_speaker.items())},
         errors=[x for x in rows if x["errors"]][:50],
     )

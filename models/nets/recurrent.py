@@ -33,6 +33,10 @@ class ModelConfig:
     # Keyword models: above 0, the class logits are max-pooled over this many seconds before the softmax
     # (`pooled_logits`), and what the detector thresholds is those pooled probabilities.
     pool_s: float = 0.0
+    # Recognisers: token distributions (CTC frames) per step. The speech embedding's 80 ms steps are too coarse for
+    # one character each (speech runs at 12-15 a second, and CTC puts a blank between doubled letters): its head
+    # gives two for each step, for the price of one step of the front end.
+    tokens_per_step: int = 1
 
     def __post_init__(self):
         if self.cell not in tuple(Cell):
@@ -79,7 +83,7 @@ class RecurrentModel(nn.Module):
                     if name.startswith("bias_ih"):
                         bias[hidden : 2 * hidden].fill_(1.0)
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(hidden, len(config.labels) + self.extra_outputs)
+        self.head = nn.Linear(hidden, len(config.labels) * config.tokens_per_step + self.extra_outputs)
         self.metadata: dict = {}  # what the checkpoint says beside the weights (training, calibration)
 
     def encode(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
@@ -120,6 +124,11 @@ class RecurrentModel(nn.Module):
     def posteriors(self, outputs: torch.Tensor):
         """What the head's outputs (..., S, O) mean, defined once by each network for training and serving."""
         raise NotImplementedError
+
+    @property
+    def rows_per_step(self) -> int:
+        """Rows of `posteriors` a step gives (a recogniser's tokens_per_step)."""
+        return self.config.tokens_per_step
 
     @property
     def output_size(self) -> int:

@@ -1,6 +1,7 @@
 """Streaming GRU and LSTM speech recognisers: per-step character log-probabilities for CTC.
 
-Shapes: B batch, S steps, D feature dim, V tokens (TOKENS, the CTC blank first).
+Shapes: B batch, S steps, D feature dim, V tokens (TOKENS, the CTC blank first), K tokens_per_step (CTC frames a
+step).
 """
 
 import torch
@@ -29,12 +30,14 @@ def decode_tokens(ids) -> str:
 
 
 class SpeechRecognizer(RecurrentModel):
-    """forward(x, state=None) -> (log_probs (B, S, V), state)."""
+    """forward(x, state=None) -> (log_probs (B, S·K, V), state)."""
 
     def forward(self, x: torch.Tensor, state: State | None = None):
         out, state = self.encode(x, state)
         return self.posteriors(out), state
 
     def posteriors(self, outputs: torch.Tensor) -> torch.Tensor:
-        """The head's outputs (..., S, V) as token log-probabilities, what CTC is trained on and decodes."""
-        return torch.log_softmax(outputs, dim=-1)
+        """The head's outputs (..., S, K·V) as token log-probabilities (..., S·K, V), what CTC is trained on and
+        decodes: a step's K frames in order."""
+        frames = outputs.unflatten(-1, (self.config.tokens_per_step, len(self.config.labels))).flatten(-3, -2)
+        return torch.log_softmax(frames, dim=-1)

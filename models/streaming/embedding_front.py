@@ -114,6 +114,7 @@ class EmbeddingOutputs(nn.Module):
     it shares a stream's front end with a keyword model on the same embedding."""
 
     output_size = DIM
+    rows_per_step = 1
     device = torch.device("cpu")
 
     def __init__(self, features: FeatureConfig):

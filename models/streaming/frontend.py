@@ -18,7 +18,7 @@ from rnnvoice.models.audio.features import (
     log_mel_frames,
 )
 from rnnvoice.models.audio.pcm import StreamingResampler
-from rnnvoice.models.streaming.embedding_front import StreamingEmbeddings, embedding_features, embedding_steps
+from rnnvoice.models.streaming.embedding_front import StreamingEmbeddings, embedding_steps
 
 # Silence run through the model at the end of a stream, so the last word is still heard out.
 TAIL_S = 0.3
@@ -62,5 +62,13 @@ def front_end_steps(config: FeatureConfig, states: list, blocks: list[Block]) ->
 
 
 def whole_features(waveform: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
-    """Whole signals (..., T) at the model rate -> (..., S, D), as streams of them give (for training)."""
-    return embedding_features(waveform) if config.embedded else features(waveform, config)
+    """Whole signals (..., T) at the model rate -> (..., S, D), as streams of them give (for training). The
+    embedding is taken as a stream takes it, every signal a stream stepped together: a fifth of the work of
+    `embedding_features`, which runs every window whole."""
+    if not config.embedded:
+        return features(waveform, config)
+    flat = waveform.reshape(-1, waveform.shape[-1])
+    streams = [StreamingEmbeddings() for _ in flat]
+    steps = embedding_steps(streams, [s.buffer(w) for s, w in zip(streams, flat)])
+    # A copy made outside inference mode: training may keep it for the backward pass.
+    return torch.stack(steps).reshape(*waveform.shape[:-1], -1, steps[0].shape[-1]).clone()

@@ -101,7 +101,7 @@ def _numpy(posteriors) -> Posteriors:
 
 
 def _rows(posteriors: Posteriors, lanes: list[tuple[int, int]]) -> list[Posteriors]:
-    """Each lane's own rows of the batch's posteriors: lanes (row, steps)."""
+    """Each lane's own rows of the batch's posteriors: lanes (row, rows of posteriors)."""
     if isinstance(posteriors, tuple):
         return list(zip(*(_rows(p, lanes) for p in posteriors)))
     return [posteriors[b, :steps] for b, steps in lanes]
@@ -129,4 +129,4 @@ def step_lanes(lanes: list[ModelLane], features: list[torch.Tensor]) -> list[Pos
     if active:  # only once the whole step succeeded: a failed step leaves every state as it was
         pool.scatter(slots, state)
     rows = {b: i for i, b in enumerate(active)}
-    return _rows(posteriors, [(rows.get(b, 0), n) for b, n in enumerate(lengths)])
+    return _rows(posteriors, [(rows.get(b, 0), n * model.rows_per_step) for b, n in enumerate(lengths)])

@@ -80,6 +80,8 @@ class TrainConfig:
     # embedding, whose cost is nearly all of a step (models/training/stream_cache.py). Empty: fresh streams.
     stream_cache: str = ""
     cached_streams: int = 4000
+    # Recognisers: token distributions (CTC frames) per model step (ModelConfig.tokens_per_step).
+    tokens_per_step: int = 1
 
     def __post_init__(self):
         # The command line and a resumed run's saved settings hold plain strings.
@@ -180,7 +182,7 @@ class TranscriptionJob:
         corpus = Path(config.corpus)
         self.heldout = [
             r
-            for part in ("heldout/tts", "heldout/fsdd")
+            for part in ("heldout/tts", "heldout/fsdd", "heldout/wuw_dev")
             if (corpus / part).is_dir()
             for r in read_transcripts(corpus / part)[:60]
         ]
@@ -191,6 +193,7 @@ class TranscriptionJob:
             config.num_layers,
             labels=TOKENS,
             features=config.features(),
+            tokens_per_step=config.tokens_per_step,
         )
         self.model = SpeechRecognizer(model_config)
         mix = MixConfig(
@@ -245,8 +248,8 @@ def training_streams(config: TrainConfig, mixer: StreamMixer) -> StreamMixer | S
     """Where a run's batches come from: its mixer, or the stream cache it names."""
     if not config.stream_cache:
         return mixer
-    if config.task != Task.KEYWORDS or config.short_prob:
-        raise SystemExit("a stream cache holds keyword streams of one length: --task keywords, no --short-prob")
+    if config.short_prob:
+        raise SystemExit("a stream cache holds streams of one length: no --short-prob")
     settings = {name: str(getattr(config, name)) for name in STREAM_SETTINGS}
     return open_stream_cache(mixer, config.cached_streams, Path(config.stream_cache), settings, config.seed)
 

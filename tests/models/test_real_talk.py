@@ -93,3 +93,24 @@ def test_eval_counts_false_accepts_on_real_talk_and_spares_keywords_said(wuw_fol
     assert talk["false_accept_words"].get("yes", 0) == talk["said_detected"]
     assert talk["false_accepts_per_hour"] == pytest.approx(talk["false_accepts"] / talk["audio_s"] * 3600, rel=0.01)
     assert "false accepts" in capsys.readouterr().out
+
+
+def test_a_transcription_corpus_takes_the_training_calls_sentences_and_holds_out_the_other_calls(wuw_folder, tmp_path):
+    """Each training call's sentences join train/ with their words, a sentence ending in Wildfire cut where the word
+    begins and the word taken from its transcript; the development and test calls' sentences are held out whole."""
+    from rnnvoice.models.data.transcription_corpus import call_sentences, write_transcripts
+
+    parts = call_sentences(wuw_folder, tmp_path)
+    by_split = {split: {u.call for u in read_calls(wuw_folder, split)} for split in CallSplit}
+    assert {r.speaker for r in parts["train"]} == by_split[CallSplit.TRAIN]
+    assert {r.speaker for r in parts["heldout/wuw_dev"]} == by_split[CallSplit.DEV]
+    assert {r.speaker for r in parts["heldout/wuw_test"]} == by_split[CallSplit.TEST]
+    assert "wildfire" not in " ".join(r.text for r in parts["train"])
+    assert {r.text for r in parts["train"]} == {"i say yes to operator", "uh operator", "call mom"}
+    assert {r.text for r in parts["heldout/wuw_dev"]} >= {"call mom wildfire"}
+    cut = next(r for r in parts["train"] if r.text == "call mom")
+    audio, rate = soundfile.read(cut.path)
+    assert rate == 16000 and len(audio) == int(0.5 * 16000)
+    whole = next(r for r in parts["heldout/wuw_dev"] if r.text == "call mom wildfire")
+    assert len(soundfile.read(whole.path)[0]) == pytest.approx(len(fixture_clip("call_mom_norbert.wav", 16000)), abs=32)
+    write_transcripts(tmp_path / "train", parts["train"])  # readable as any corpus part

@@ -26,6 +26,7 @@ from rnnvoice.models.nets.speech_embedding import (
     SpeechEmbedding,
     embedding_windows,
 )
+from rnnvoice.models.streaming.embedding_front import embedding_features
 from rnnvoice.models.streaming.frontend import FrontEnd, front_end_steps, whole_features
 from rnnvoice.models.weights import WEIGHTS
 from tests.conftest import FIXTURES
@@ -191,9 +192,12 @@ def test_an_embedding_stream_gives_its_whole_signals_embeddings_whatever_the_chu
         blocks = [front.buffer(chunk) for front, chunk in zip(fronts, chunks)]
         for out, new in zip(got, front_end_steps(config, [f.features for f in fronts], blocks)):
             out.append(new)
-    for signal, out in zip(signals, got):
+    references = [embedding_features(signal) for signal in signals]  # window by window
+    for signal, out, whole in zip(signals, got, references):
         streamed = torch.cat(out)
-        whole = whole_features(signal, config)
         assert streamed.shape == whole.shape == (len(signal) // (STEP_FRAMES * CONFIG.hop_length), DIM)
         torch.testing.assert_close(streamed, whole, atol=1e-4, rtol=0)
+    # Training's batched path: every signal a stream, stepped together.
+    batched = whole_features(torch.stack(signals), config)
+    torch.testing.assert_close(batched, torch.stack(references), atol=1e-4, rtol=0)
     assert config.dim == DIM and config.step_s == pytest.approx(0.08)

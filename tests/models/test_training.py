@@ -16,7 +16,7 @@ from rnnvoice.models.data.mixing import KeywordMixer
 from rnnvoice.models.data.transcription_corpus import read_transcripts
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.training.train import TrainConfig, train
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, fixture_clip
 
 
 def test_folders_are_read_in_both_layouts(real_folders):
@@ -241,6 +241,36 @@ def test_transcription_corpus_and_training(real_folders, tmp_path):
         "heldout_wer" in model.metadata["history"][-1]
         or "heldout_wer" in json.loads(out.with_suffix(".history.json").read_text())[-1]
     )
+
+
+@pytest.mark.slow
+def test_a_recogniser_on_the_speech_embedding_trains_on_cached_streams_with_two_frames_a_step(real_folders, tmp_path):
+    """`--front-end speech_embedding --tokens-per-step 2`: utterance streams embedded once into the cache, a head
+    that gives two CTC frames for every 80 ms step, and a checkpoint that streams as it was trained."""
+    from rnnvoice.models.audio.features import FrontEndKind
+    from rnnvoice.models.nets.speech_recognizer import TOKENS
+    from rnnvoice.models.streaming.frontend import whole_features
+
+    corpus = tmp_path / "asr"
+    args = ["data", "--task", "transcription", "--out", str(corpus), "--fsdd", str(real_folders / "fsdd")]
+    args += ["--noise", str(real_folders / "noise"), "--sentences", "3", "--digit-strings", "3"]
+    assert main([*args, "--heldout-fraction", "0", "--voices", "flite-slt,flite-awb"]) == 0
+    out, cache = tmp_path / "asr_gru.pt", tmp_path / "streams.pt"
+    args = ["train", "--task", "transcription", "--corpus", str(corpus), "--out", str(out), "--cell", "gru"]
+    args += ["--front-end", "speech_embedding", "--tokens-per-step", "2", "--stream-cache", str(cache)]
+    args += ["--cached-streams", "4", "--steps", "2", "--batch-size", "2", "--seconds", "4", "--eval-every", "2"]
+    assert main([*args, "--hidden-size", "16", "--num-layers", "1"]) == 0
+    model = load_model(out)
+    assert model.config.features.front_end == FrontEndKind.SPEECH_EMBEDDING and model.config.tokens_per_step == 2
+    # 4 s of streams: 49 whole 80 ms steps (a step is complete once its last 25 ms window is).
+    assert torch.load(cache, weights_only=True)["features"].shape[:2] == (4, 49)
+    x = whole_features(torch.from_numpy(fixture_clip("five_lucas.wav", 16000)), model.config.features)[None]
+    outputs, _ = model.encode(x)
+    log_probs, _ = model(x)
+    assert log_probs.shape == (1, 2 * x.shape[1], len(TOKENS))
+    # A step's two frames in order, each a distribution over the tokens.
+    torch.testing.assert_close(log_probs[0, 1], torch.log_softmax(outputs[0, 0, len(TOKENS) :], -1))
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(1, 2 * x.shape[1]))
 
 
 def test_transcription_corpus_holds_out_the_keyword_corpus_speakers(tmp_path):

@@ -47,7 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--calls",
         type=Path,
-        help="keywords: WUW Corpus II, whose training calls' talk joins the corpus as other speech (default: none)",
+        help="WUW Corpus II. Keywords: its training calls' talk joins the corpus as other speech; transcription: "
+        "its training calls' sentences join train/, the others are held out by call (default: none)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     p.add_argument("--workers", type=int, default=2, help="synthesis processes")
@@ -80,6 +81,7 @@ def run(args) -> int:
             workers=args.workers,
             speech_commands=args.speech_commands[0] if args.speech_commands else None,
             speech_commands_heldout=args.heldout_fraction,
+            calls=args.calls,
         )
         for part, n in written.items():
             print(f"{part:>24}: {n:6d} recordings, {args.out / part / 'transcripts.tsv'}")

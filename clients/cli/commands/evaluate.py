@@ -25,6 +25,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the shipped model of this cell, unless --model (needed but with --phrases, which no cell runs)",
     )
     p.add_argument("--decoder", choices=list(Decoder), default=Decoder.BEAM, help="transcription: the CTC decoder")
+    p.add_argument(
+        "--peer",
+        action="store_true",
+        help="transcription: Whisper base, the general recogniser ours are compared with, on the same recordings "
+        'instead of a cell (needs pip install -e ".[peer]")',
+    )
     p.add_argument("--model", type=Path, help="a checkpoint from `rnnvoice train` (default: the shipped model)")
     p.add_argument(
         "--data",
@@ -126,6 +132,8 @@ def run(args) -> int:
 
     if args.phrases:
         return _eval_phrases(args)
+    if args.peer:
+        return _eval_peer(args)
     if args.cell is None:
         raise SystemExit("--cell: which model to evaluate (gru or lstm)")
     if args.task == Task.ASSISTANT:
@@ -309,6 +317,23 @@ def _eval_real_talk(args, model, path) -> int:
         print("  said:", ", ".join(f"{k} {v['detected']}/{v['said']}" for k, v in result.said_per_keyword.items()))
     report = {"model": str(path), "cell": args.cell, "data": str(args.data), "calls": args.calls}
     _write({**report, "real_talk": dataclasses.asdict(result)}, args.json)
+    return 0
+
+
+def _eval_peer(args) -> int:
+    from rnnvoice.models.data.transcription_corpus import read_transcripts
+    from rnnvoice.models.evaluation.transcription import peer_report
+    from rnnvoice.models.evaluation.whisper_peer import WHISPER_NAME
+
+    if args.task != Task.TRANSCRIPTION:
+        raise SystemExit("--peer measures Whisper base as a recogniser: --task transcription")
+    result = peer_report(read_transcripts(args.data))
+    print(
+        f"{WHISPER_NAME}: WER {result['word_error_rate']:.2%}, sentences right {result['sentence_accuracy']:.1%}, "
+        f"on {result['recordings']} recordings by {result['speakers']} speakers; "
+        f"real-time factor {result['real_time_factor']:.3f}"
+    )
+    _write({"peer": WHISPER_NAME, "data": str(args.data), "transcription": result}, args.json)
     return 0
 
 
