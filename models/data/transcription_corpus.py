@@ -29,7 +29,7 @@ from rnnvoice.models.data.corpus import (
 )
 from rnnvoice.models.data.sentences import generate_command
 from rnnvoice.models.data.wuw import UNTRAINED_WORDS as CALL_UNTRAINED_WORDS
-from rnnvoice.models.data.wuw import WUW_RATE, CallSplit, load_call, read_calls
+from rnnvoice.models.data.wuw import MIN_PIECE_S, WUW_RATE, CallSplit, load_call, read_calls
 from rnnvoice.models.vocabulary import SILENCE, UNTRAINED_WORDS
 
 TRANSCRIPTS = "transcripts.tsv"
@@ -118,6 +118,10 @@ def spoken_words(speech_commands: Path, out: Path, heldout_fraction: float) -> d
     return parts
 
 
+# Shorter kept audio is a sentence cut before its first word (its wake-up word said at once): nothing to learn.
+MIN_SENTENCE = int(MIN_PIECE_S * SAMPLE_RATE)
+
+
 def call_sentences(calls: Path, out: Path) -> dict[str, list[Recording]]:
     """The utterances of WUW Corpus II with their words, at 16 kHz: the training calls' in `train/`, the development
     and test calls' in `heldout/wuw_dev/` and `heldout/wuw_test/` (the calls split as everywhere, by a hash). The
@@ -131,7 +135,7 @@ def call_sentences(calls: Path, out: Path) -> dict[str, list[Recording]]:
             if u.keyword not in words[-1:]:  # said alone, or not where the transcript's timing says
                 continue
             words, wave = words[:-1], wave[: int(u.keyword_start_s * SAMPLE_RATE)]
-        if not words or (part == "train" and set(words) & set(CALL_UNTRAINED_WORDS)):
+        if not words or (part == "train" and set(words) & set(CALL_UNTRAINED_WORDS)) or len(wave) < MIN_SENTENCE:
             continue
         path = Path(out) / part / u.call / f"{u.utterance}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
