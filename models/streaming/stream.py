@@ -90,7 +90,7 @@ class SideBySide:
 
 
 def step_counts(posteriors: tuple[Posteriors, ...] | list[Posteriors]) -> tuple[int, ...]:
-    """Steps in each lane's posteriors."""
+    """Steps in each lane's posteriors: its rows (a recogniser's CTC frames, `tokens_per_step` a model step)."""
     return tuple(len(p[0] if isinstance(p, tuple) else p) for p in posteriors)
 
 

@@ -75,9 +75,9 @@ class TranscriptionTask:
         interim: bool = True,
         max_alternatives: int = 0,
     ):
-        # A "step" here is a row of log-probabilities: a CTC frame, `tokens_per_step` of them a model step.
-        self.frames_per_step = model.config.tokens_per_step
-        self.step_s = model.config.features.step_s / self.frames_per_step
+        # A "step" here is a row of log-probabilities (a CTC frame), as the stream counts them: `tokens_per_step`
+        # of them a step of the model.
+        self.step_s = model.config.features.step_s / model.config.tokens_per_step
         self.audio_s = 0.0
         self.decoder_kind, self.hints = decoder, hints
         self.endpoint_steps = max(1, round(endpointing.endpoint_s / self.step_s))
@@ -110,7 +110,7 @@ class TranscriptionTask:
     def accept(
         self, posteriors: tuple[Posteriors, ...], first_steps: tuple[int, ...], final: bool, audio_s: float
     ) -> StreamOutput:
-        log_probs, first_step = posteriors[0], first_steps[0] * self.frames_per_step
+        log_probs, first_step = posteriors[0], first_steps[0]
         self.audio_s = audio_s
         end_step = first_step + len(log_probs)
         results = []
