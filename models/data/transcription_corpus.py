@@ -28,8 +28,8 @@ from rnnvoice.models.data.corpus import (
     split_by_speaker,
 )
 from rnnvoice.models.data.sentences import generate_command
-from rnnvoice.models.data.wuw import UNTRAINED_WORDS as CALL_UNTRAINED_WORDS
 from rnnvoice.models.data.wuw import MIN_PIECE_S, WUW_RATE, CallSplit, load_call, read_calls
+from rnnvoice.models.data.wuw import UNTRAINED_WORDS as CALL_UNTRAINED_WORDS
 from rnnvoice.models.vocabulary import SILENCE, UNTRAINED_WORDS
 
 TRANSCRIPTS = "transcripts.tsv"
