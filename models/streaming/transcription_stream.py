@@ -75,9 +75,9 @@ class TranscriptionTask:
         interim: bool = True,
         max_alternatives: int = 0,
     ):
-        # A "step" here is a row of log-probabilities (a CTC frame), as the stream counts them: `tokens_per_step`
-        # of them a step of the model.
-        self.step_s = model.config.features.step_s / model.config.tokens_per_step
+        # A "step" here is a row of log-probabilities (a CTC frame), as the stream counts them: `rows_per_step` of
+        # them a step of the model.
+        self.step_s = model.config.features.step_s / model.rows_per_step
         self.audio_s = 0.0
         self.decoder_kind, self.hints = decoder, hints
         self.endpoint_steps = max(1, round(endpointing.endpoint_s / self.step_s))
