@@ -2,6 +2,7 @@
 timing every chunk from its send to its first result."""
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -82,6 +83,15 @@ async def timed_stream(
         load.errors.append(f"{e.code().name}: {e.details()}")
 
 
+def load_config(audio: Audio, task: str, cell: str) -> pb.StreamConfig:
+    """The configuration of every load stream. Interim scores (keywords) and results (the recognisers): chunks are
+    answered as they complete model steps, so nearly every chunk is timed (a recogniser's chunk only when its
+    partial result changes)."""
+    return stream_config(
+        audio, task=task, cell=cell, interim_scores=task == Task.KEYWORDS, interim_results=task != Task.KEYWORDS
+    )
+
+
 async def load_streams(
     target: str,
     audio: Audio,
@@ -93,24 +103,38 @@ async def load_streams(
     task: str = Task.KEYWORDS,
     during=None,
     connection: Connection = Connection(),
+    connections: int = 1,
 ) -> CellLoad:
     """`streams` concurrent streams of the recording (looped to `seconds` of audio, default once), their starts
-    spread over one chunk. `during`, if given, is awaited while the streams run (to sample the server)."""
+    spread over one chunk, dealt in turn to `connections` connections of their own (as many clients would open:
+    a server of several workers takes each connection on one of them). `during`, if given, is awaited while the
+    streams run (to sample the server)."""
     load = CellLoad(cell, streams)
     chunks = list(audio.chunks(chunk_s))
     if seconds is not None:
         chunks = [chunks[i % len(chunks)] for i in range(max(1, round(seconds / chunk_s)))]
-    async with connection.aio_channel(target) as channel:
-        await asyncio.wait_for(channel.channel_ready(), 30)
-        stub = pb_grpc.VoiceStub(channel)
-        # Interim scores (keywords) and results (the recognisers): chunks are answered as they complete model steps,
-        # so nearly every chunk is timed (a recogniser's chunk only when its partial result changes).
-        config = stream_config(
-            audio, task=task, cell=cell, interim_scores=task == Task.KEYWORDS, interim_results=task != Task.KEYWORDS
-        )
+    config = load_config(audio, task, cell)
+    async with contextlib.AsyncExitStack() as channels:
+        stubs = []
+        for _ in range(connections):
+            # A subchannel pool of its own: channels to one target would otherwise share one connection.
+            channel = await channels.enter_async_context(
+                connection.aio_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+            )
+            await asyncio.wait_for(channel.channel_ready(), 30)
+            stubs.append(pb_grpc.VoiceStub(channel))
         started = time.perf_counter()
         runs = [
-            timed_stream(stub, load, config, chunks, chunk_s, realtime, i * chunk_s / streams, connection.metadata)
+            timed_stream(
+                stubs[i % connections],
+                load,
+                config,
+                chunks,
+                chunk_s,
+                realtime,
+                i * chunk_s / streams,
+                connection.metadata,
+            )
             for i in range(streams)
         ]
         if during is not None:

@@ -5,9 +5,13 @@ until the 99th percentile of chunk latency passes the limit, and reports the lar
 chunk latency as the client sees it, the server process's CPU per second of audio per stream (its own
 process_cpu_seconds_total) and the load generator's beside it, its memory per extra stream (the slope of its RSS
 over the levels kept), batching's gain in sustained streams over the per-stream path, and how close the batched cell
-step comes to the multiply-add rate of plain matrix products of the same shapes on this machine. The transport floor
-(a server that only answers, clients/qa/transport_floor.py) measured the same way shows what grpc.aio alone costs a
-stream.
+step comes to the multiply-add rate of plain matrix products of the same shapes on this machine.
+
+At a fixed number of streams per task it also measures the overhead: the server's CPU per second of audio against
+the least any server could spend on as many streams, the transport floor (a server that only answers as many of
+the chunks, clients/qa/transport_floor.py, measured the same way) plus the engine alone (the server's own streams
+stepped together in this process). And the same ramp on servers of several workers (serve --workers), their
+streams dealt over several connections as many clients' would be.
 """
 
 import asyncio
@@ -22,15 +26,17 @@ import torch
 
 from rnnvoice.clients.client import Audio
 from rnnvoice.clients.connection import Connection
-from rnnvoice.clients.load import load_streams
+from rnnvoice.clients.load import load_config, load_streams
 from rnnvoice.clients.qa.local_server import local_server
 from rnnvoice.clients.qa.scrape import scrape, value
 from rnnvoice.models.audio.pcm import decode
 from rnnvoice.models.nets.recurrent import RecurrentModel
-from rnnvoice.models.streaming.keyword_stream import keyword_stream
 from rnnvoice.models.streaming.model_step import ModelLane, step_lanes
 from rnnvoice.models.streaming.stream import step_streams
 from rnnvoice.models.types import Cell, Task
+from rnnvoice.service.registry import ModelRegistry
+from rnnvoice.service.requests import parse_config
+from rnnvoice.service.sessions import open_stream
 from rnnvoice.service.settings import ServerSettings
 
 TASKS = (Task.KEYWORDS, Task.TRANSCRIPTION)
@@ -45,6 +51,11 @@ ROWS = (
     ("per_stream_max_streams", "sustained, --no-batching"),
     ("batched_speedup", "batching's gain (x)"),
     ("cell_step_matmul_fraction", "cell step / matmul rate"),
+    ("overhead_streams", "streams, for the overhead:"),
+    ("overhead_cpu_ms_per_audio_s", "  server CPU ms per audio s"),
+    ("floor_cpu_ms_per_audio_s", "  transport floor"),
+    ("engine_alone_cpu_ms_per_audio_s", "  engine alone"),
+    ("overhead_ratio", "  server / (floor + engine)"),
 )
 
 
@@ -58,6 +69,8 @@ class Ramp:
     p99_limit_ms: float = 100.0
     # Once a level misses, levels between it and the last kept halve the gap until it is this share of the kept.
     resolution: float = 0.1
+    # Connections the streams are dealt to: the kernel hands each to one worker of a server of several.
+    connections: int = 8
 
     def levels(self):
         n = self.start
@@ -94,7 +107,17 @@ async def measure_level(
     before = await asyncio.to_thread(metrics)
     client_cpu_s = time.process_time()  # this process: the load generator, on the same cores as the server
     load = await load_streams(
-        target, audio, cell, streams, ramp.chunk_s, True, ramp.level_s, task, sample_memory, connection
+        target,
+        audio,
+        cell,
+        streams,
+        ramp.chunk_s,
+        True,
+        ramp.level_s,
+        task,
+        sample_memory,
+        connection,
+        ramp.connections,
     )
     client_cpu_s = time.process_time() - client_cpu_s
     after = await asyncio.to_thread(metrics)
@@ -201,20 +224,43 @@ def served_cpu(
     }
 
 
-def engine_cpu(model: RecurrentModel, audio: Audio, streams: int, chunk_s: float, seconds: float) -> float:
-    """The keyword engine alone, in this process, as the server's scheduler runs it: `streams` streams with
-    interim scores (each at another place in the recording), one chunk of each stepped together per round, for
-    `seconds` of audio; its CPU ms per second of audio per stream. With the transport floor beside it, the least
-    a server could spend before any work of its sessions, servicer and scheduler."""
+def engine_cpu(
+    registry: ModelRegistry, audio: Audio, task: str, cell: str, streams: int, chunk_s: float, seconds: float
+) -> float:
+    """The engine alone, in this process, as the server's scheduler runs it: `streams` of the server's own streams
+    of the load's configuration (each at another place in the recording), one chunk of each stepped together per
+    round, for `seconds` of audio; its CPU ms per second of audio per stream. With the transport floor beside it,
+    the least a server could spend before any work of its sessions, servicer and scheduler."""
     samples = decode(audio.data, audio.encoding, audio.channels)
     size = round(chunk_s * audio.sample_rate)
     chunks = [samples[i : i + size] for i in range(0, len(samples) - size + 1, size)]
-    engine = [keyword_stream(model, audio.sample_rate, interim_scores=True) for _ in range(streams)]
+    params = parse_config(load_config(audio, task, cell), registry)
+    engine = [open_stream(params, registry) for _ in range(streams)]
     rounds = max(1, round(seconds / chunk_s))
     started = time.process_time()
     for r in range(rounds):
         step_streams([(s, chunks[(r + b) % len(chunks)]) for b, s in enumerate(engine)], ServerSettings.max_batch)
     return (time.process_time() - started) * 1000 / (rounds * size / audio.sample_rate * streams)
+
+
+def answer_share(level: dict) -> float:
+    """The share of the chunks of a level that the server answered, for the floor to answer as many."""
+    return level["server_chunks"] / level["chunks"] if level["chunks"] else 1.0
+
+
+def overhead(server: dict, floor: dict, engine_ms: float) -> dict:
+    """The server's CPU per second of audio against the least any server could spend on as many streams in the
+    same run: the transport floor's (answering as many chunks) plus the engine alone."""
+    least = floor["cpu_ms_per_audio_s"] + engine_ms
+    return {
+        "overhead_streams": server["streams"],
+        "overhead_cpu_ms_per_audio_s": server["cpu_ms_per_audio_s"],
+        "floor_cpu_ms_per_audio_s": floor["cpu_ms_per_audio_s"],
+        "engine_alone_cpu_ms_per_audio_s": engine_ms,
+        "overhead_ratio": server["cpu_ms_per_audio_s"] / least if least else math.nan,
+        "overhead_level": server,
+        "floor_level": floor,
+    }
 
 
 def _timed(fn, repeats: int) -> float:
@@ -265,25 +311,19 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def floor_table(levels: list[dict], engine: dict[str, dict[int, float]]) -> str:
-    """The transport floor's levels, and the keyword engine alone per cell at those levels (`engine_cpu`): what
-    a server that only answers costs, and what the engine adds at the least, beside the table of the real one."""
-    rows = [
-        ("streams", "streams"),
-        ("p99_chunk_latency_ms", "chunk latency p99 (ms)"),
-        ("cpu_ms_per_audio_s", "server CPU ms per audio s"),
-        ("client_cpu_ms_per_audio_s", "load generator CPU ms per audio s"),
-    ]
-    title = (
-        f"transport floor (a server that only answers, keyword streams; "
-        f"{_number(memory_slope(levels))} bytes per extra stream)"
+def workers_table(report: dict) -> str:
+    """Sustained streams and server CPU per worker count (serve --workers), and the most workers' gain over one."""
+    counts = list(report["max_realtime_streams"])
+    lines = [f"{report['task']} {report['cell'].upper()}, workers" + "".join(f"{n:>10}" for n in counts)]
+    lines.append(
+        f"  {'sustained real-time streams':32}"
+        + "".join(f"{_number(report['max_realtime_streams'][n]):>10}" for n in counts)
     )
-    lines = [title] + [f"  {label:36}" + "".join(f"{_number(lv[key]):>10}" for lv in levels) for key, label in rows]
-    lines += [
-        f"  {f'{cell.upper()} keyword engine alone, CPU ms':36}"
-        + "".join(f"{_number(by_streams.get(lv['streams'])):>10}" for lv in levels)
-        for cell, by_streams in engine.items()
-    ]
+    lines.append(
+        f"  {'server CPU ms per audio s':32}"
+        + "".join(f"{_number(report['cpu_ms_per_audio_s'][n]):>10}" for n in counts)
+    )
+    lines.append(f"  {'most workers over one (x)':32}{_number(report['streams_ratio']):>10}")
     return "\n".join(lines)
 
 

@@ -50,10 +50,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-compare", action="store_true", help="skip the per-stream (--no-batching) server's ramp")
     p.add_argument(
-        "--floor-streams",
-        default="250,500",
-        help="comma-separated stream counts at which to measure the transport floor, a server that only "
-        "answers (clients/qa/transport_floor.py), on keyword streams; empty: skip it",
+        "--overhead-streams",
+        default="keywords=250,transcription=100",
+        help="TASK=STREAMS,...: at these levels, each task's server CPU beside the transport floor's (a server that "
+        "only answers as many chunks, clients/qa/transport_floor.py) and the engine alone's; empty: skip it",
+    )
+    p.add_argument(
+        "--workers",
+        default="1,2",
+        help="comma-separated worker counts (serve --workers) whose keyword streams of the first cell are ramped "
+        "too, to compare with one worker; empty: skip it",
+    )
+    p.add_argument(
+        "--connections", type=int, default=ramp.connections, help="connections the load's streams are dealt to"
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="TASK:CELL=PATH",
+        help="bench these weights instead of the shipped ones, as serve --model takes them; repeatable",
     )
     p.add_argument("--step-batch", type=int, default=256, help="streams in the cell step timed against plain matmuls")
     p.add_argument("--json", type=Path, default=Path("reports/tmp/bench.json"), help="where to write the report")
@@ -68,27 +84,34 @@ def run(args) -> int:
     import torch
     from tqdm import tqdm
 
+    from rnnvoice.clients.cli.commands.serve import parse_models
     from rnnvoice.clients.client import read_audio
     from rnnvoice.clients.connection import Connection, connection_from_args
     from rnnvoice.clients.load import cells_argument
     from rnnvoice.clients.qa.bench import (
         Ramp,
+        answer_share,
         cell_step_matmul_fraction,
         engine_cpu,
-        floor_table,
         measure_level,
         memory_slope,
+        overhead,
         ramp_up,
         table,
+        workers_table,
     )
     from rnnvoice.clients.qa.local_server import local_server
     from rnnvoice.models.nets.checkpoint import load_model
-    from rnnvoice.models.types import Cell, Task
+    from rnnvoice.models.types import Task
     from rnnvoice.models.weights import shipped_models
+    from rnnvoice.service.registry import ModelRegistry
 
     if args.server and not args.metrics:
         raise SystemExit("--server needs --metrics: server CPU and memory come from the server's own metrics")
     cells, tasks = cells_argument(args.cells), [t for t in args.tasks.split(",") if t]
+    models = parse_models(args.model) or shipped_models()
+    overhead_streams = _counts(args.overhead_streams, "--overhead-streams")
+    workers = [int(n) for n in args.workers.split(",") if n] if not args.server else []
     ramp = Ramp(
         args.start_streams,
         args.growth,
@@ -97,50 +120,87 @@ def run(args) -> int:
         args.chunk_ms / 1000,
         args.p99_ms,
         args.resolution,
+        args.connections,
     )
     audio = read_audio(args.recording)
+    model_flags = [f for spec in args.model for f in ("--model", spec)]
     modes = ["batched"] if args.server or args.no_compare else ["batched", "per_stream"]
     results = {mode: {task: {} for task in tasks} for mode in modes}
+    server_levels = {}  # (task, cell) -> the batched server's level of overhead_streams[task] streams
     progress = tqdm(desc="bench", unit="level")
+
+    def shown(run: str):
+        def update(level):
+            progress.update()
+            progress.set_postfix(run=run, streams=level["streams"], p99_ms=f"{level['p99_chunk_latency_ms']:.1f}")
+
+        return update
+
+    def measure(server, task: str, cell: str, streams: int, run: str, connection=Connection()) -> dict:
+        level = asyncio.run(
+            measure_level(server.target, server.metrics_url, audio, task, cell, streams, ramp, connection)
+        )
+        shown(run)(level)
+        return level
+
     for mode in modes:
         with contextlib.ExitStack() as stack:
             if args.server:
-                target, metrics_url, connection = args.server, args.metrics, connection_from_args(args)
+                connection = connection_from_args(args)
+                server = _Running(args.server, args.metrics)
             else:
                 connection = Connection()
-                flags = ["--max-streams", str(args.max_streams + 16)] + (
-                    ["--no-batching"] if mode == "per_stream" else []
-                )
-                server = stack.enter_context(local_server(*flags))
-                target, metrics_url = server.target, server.metrics_url
+                flags = ["--max-streams", str(args.max_streams + 16), *model_flags]
+                server = stack.enter_context(local_server(*flags, *(["--no-batching"] if mode == "per_stream" else [])))
             for task in tasks:
                 for cell in cells:
-
-                    def shown(level, task=task, cell=cell, mode=mode):
-                        progress.update()
-                        progress.set_postfix(
-                            run=f"{task} {cell} {mode}",
-                            streams=level["streams"],
-                            p99_ms=f"{level['p99_chunk_latency_ms']:.1f}",
-                        )
-
                     results[mode][task][cell] = asyncio.run(
-                        ramp_up(target, metrics_url, audio, task, cell, ramp, shown, connection)
+                        ramp_up(
+                            server.target,
+                            server.metrics_url,
+                            audio,
+                            task,
+                            cell,
+                            ramp,
+                            shown(f"{task} {cell} {mode}"),
+                            connection,
+                        )
                     )
-    floor = []
-    if args.floor_streams and Task.KEYWORDS in tasks and not args.server:
-        with local_server(program=("rnnvoice.clients.qa.transport_floor",)) as server:
-            for streams in (int(n) for n in args.floor_streams.split(",")):
-                floor.append(
-                    asyncio.run(
-                        measure_level(server.target, server.metrics_url, audio, Task.KEYWORDS, Cell.GRU, streams, ramp)
+                    if mode == "batched" and task in overhead_streams:
+                        server_levels[task, cell] = measure(
+                            server, task, cell, overhead_streams[task], f"{task} {cell} overhead", connection
+                        )
+    # The transport floor at the same levels, answering as many of the chunks as the server did.
+    floor_levels = {}
+    for (task, cell), level in server_levels.items() if not args.server else ():
+        share = ["--answer-share", f"{answer_share(level):.6f}"]
+        with local_server(*share, program=("rnnvoice.clients.qa.transport_floor",)) as floor:
+            floor_levels[task, cell] = measure(floor, task, cell, level["streams"], f"{task} {cell} floor")
+    # More workers, each count ramped on the first cell's keyword streams; one worker's is the batched ramp's.
+    by_workers = {}
+    if workers and Task.KEYWORDS in tasks:
+        cell = cells[0]
+        for count in workers:
+            if count == 1:
+                by_workers[count] = results["batched"][Task.KEYWORDS][cell]
+                continue
+            flags = ["--max-streams", str(args.max_streams + 16), "--workers", str(count), *model_flags]
+            with local_server(*flags) as server:
+                by_workers[count] = asyncio.run(
+                    ramp_up(
+                        server.target,
+                        server.metrics_url,
+                        audio,
+                        Task.KEYWORDS,
+                        cell,
+                        ramp,
+                        shown(f"keywords {cell} {count} workers"),
                     )
                 )
-                progress.update()
-                progress.set_postfix(run="transport floor", streams=streams)
     progress.close()
     report = results["batched"]
     torch.set_num_threads(1)  # as the server runs: one thread per operation
+    registry = ModelRegistry(models)
     for task in tasks:
         for cell in cells:
             entry = report[task][cell]
@@ -153,32 +213,50 @@ def run(args) -> int:
                     if alone["max_realtime_streams"]
                     else math.inf
                 )
-            model = load_model(shipped_models()[task, cell])
-            entry["cell_step_matmul_fraction"] = cell_step_matmul_fraction(model, args.step_batch)
-    print(
-        f"real-time streams of {audio.seconds:.1f} s of audio looped, {args.chunk_ms:g} ms chunks, "
-        f"{args.level_s:g} s a level, sustained while p99 chunk latency <= {args.p99_ms:g} ms"
-    )
-    # The keyword engine alone at the floor's levels: the two together are the least a server could spend.
-    engine = {}
-    for cell in cells if floor else ():
-        model = load_model(shipped_models()[Task.KEYWORDS, cell])
-        engine[cell] = {
-            lv["streams"]: engine_cpu(model, audio, lv["streams"], ramp.chunk_s, args.level_s) for lv in floor
+            entry["cell_step_matmul_fraction"] = cell_step_matmul_fraction(
+                load_model(models[task, cell]), args.step_batch
+            )
+            if (task, cell) in floor_levels:
+                level = server_levels[task, cell]
+                engine_ms = engine_cpu(registry, audio, task, cell, level["streams"], ramp.chunk_s, args.level_s)
+                entry.update(overhead(level, floor_levels[task, cell], engine_ms))
+    workers_report = {}
+    if by_workers:
+        sustained = {count: r["max_realtime_streams"] for count, r in by_workers.items()}
+        one, most = sustained.get(1), max(sustained)
+        workers_report = {
+            "task": Task.KEYWORDS,
+            "cell": cells[0],
+            "levels": {count: r["levels"] for count, r in by_workers.items()},
+            "max_realtime_streams": sustained,
+            "cpu_ms_per_audio_s": {count: r["cpu_ms_per_audio_s"] for count, r in by_workers.items()},
+            "streams_ratio": sustained[most] / one if one and most != 1 else math.nan,
         }
+    print(
+        f"real-time streams of {audio.seconds:.1f} s of audio looped, {args.chunk_ms:g} ms chunks over "
+        f"{ramp.connections} connections, {args.level_s:g} s a level, sustained while p99 chunk latency <= "
+        f"{args.p99_ms:g} ms"
+    )
     print(table(report))
-    if floor:
-        print(floor_table(floor, engine))
+    if workers_report:
+        print(workers_table(workers_report))
     document = {
         "recording": str(args.recording),
+        "models": {f"{task}:{cell}": str(path) for (task, cell), path in models.items()},
         "ramp": vars(ramp),
         **report.get(Task.KEYWORDS, {}),
         **{task: report[task] for task in tasks if task != Task.KEYWORDS},
-        "transport_floor": {"levels": floor, "marginal_bytes_per_stream": memory_slope(floor)},
-        "keyword_engine_alone": {
-            cell: [{"streams": n, "cpu_ms_per_audio_s": v} for n, v in by_streams.items()]
-            for cell, by_streams in engine.items()
+        # Today's fields of the floor and the keyword engine, from the overhead levels.
+        "transport_floor": {
+            "levels": list(floor_levels.values()),
+            "marginal_bytes_per_stream": memory_slope(list(floor_levels.values())),
         },
+        "keyword_engine_alone": {
+            cell: [{"streams": e["overhead_streams"], "cpu_ms_per_audio_s": e["engine_alone_cpu_ms_per_audio_s"]}]
+            for cell, e in report.get(Task.KEYWORDS, {}).items()
+            if "engine_alone_cpu_ms_per_audio_s" in e
+        },
+        "workers": workers_report,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=1, default=str))
@@ -193,8 +271,27 @@ def run(args) -> int:
             print(f"wrote {args.plot}")
     failed = any(
         lv["failed_streams"] and lv["streams"] <= entry["max_realtime_streams"]
-        for task in report.values()
-        for entry in task.values()
+        for entry in [*(e for task in report.values() for e in task.values()), *by_workers.values()]
         for lv in entry["levels"]
     )
     return 1 if failed else 0
+
+
+class _Running:
+    """A server given with --server and --metrics, as local_server's are named."""
+
+    def __init__(self, target: str, metrics_url: str):
+        self.target, self.metrics_url = target, metrics_url
+
+
+def _counts(text: str, flag: str) -> dict[str, int]:
+    """TASK=N,... -> {task: N}."""
+    from rnnvoice.models.types import MODEL_TASKS
+
+    counts = {}
+    for item in (i for i in text.split(",") if i):
+        task, _, n = item.partition("=")
+        if task not in MODEL_TASKS or not n.isdigit() or int(n) < 1:
+            raise SystemExit(f"{flag} {text!r}: expected TASK=STREAMS,... with TASK one of {', '.join(MODEL_TASKS)}")
+        counts[task] = int(n)
+    return counts
