@@ -23,6 +23,7 @@ class CellLoad:
     streams: int
     wall_s: float = 0.0
     latencies_s: list[float] = field(default_factory=list)
+    sent: int = 0  # chunks sent
     audio_s: float = 0.0
     compute_s: float = 0.0
     late_s: float = 0.0  # how far behind its schedule the client fell at worst: a slow client, not server
@@ -65,6 +66,7 @@ async def timed_stream(
                     load.late_s = max(load.late_s, -wait)
             sent[sequence] = time.perf_counter()
             await call.write(pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=sequence, data=data)))
+            load.sent += 1
         await call.done_writing()
 
     writer = asyncio.ensure_future(write())

@@ -128,7 +128,8 @@ async def measure_level(
         "streams": streams,
         "p50_chunk_latency_ms": load.latency_ms(50),
         "p99_chunk_latency_ms": load.latency_ms(99),
-        "chunks": len(load.latencies_s),
+        "chunks": len(load.latencies_s),  # answered, as the client timed them
+        "sent_chunks": load.sent,
         "server_chunks": _delta(before, after, "rnnvoice_result_latency_seconds_count", **labels),
         "cpu_ms_per_audio_s": cpu_s * 1000 / audio_s if audio_s else math.nan,
         "client_cpu_ms_per_audio_s": client_cpu_s * 1000 / audio_s if audio_s else math.nan,
@@ -244,8 +245,8 @@ def engine_cpu(
 
 
 def answer_share(level: dict) -> float:
-    """The share of the chunks of a level that the server answered, for the floor to answer as many."""
-    return level["server_chunks"] / level["chunks"] if level["chunks"] else 1.0
+    """The share of the chunks sent in a level that the server answered, for the floor to answer as many."""
+    return level["server_chunks"] / level["sent_chunks"] if level["sent_chunks"] else 1.0
 
 
 def overhead(server: dict, floor: dict, engine_ms: float) -> dict:

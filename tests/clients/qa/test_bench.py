@@ -1,6 +1,6 @@
-"""`rnnvoice bench` end to end at a small scale: its own servers (batched and per-stream), a short ramp for both
-cells and both tasks, the client's chunks against the server's own count, the transport floor, the JSON and the
-plot; and the ramp's search for the most streams kept."""
+"""`rnnvoice bench` end to end at a small scale: its own servers (batched, per-stream and of two workers), a short
+ramp for both cells and both tasks, the client's chunks against the server's own count, the overhead against the
+transport floor and the engine alone, the JSON and the plot; and the ramp's search for the most streams kept."""
 
 import asyncio
 import json
@@ -44,8 +44,12 @@ def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
             "1.5",
             "--step-batch",
             "16",
-            "--floor-streams",
-            "3",
+            "--overhead-streams",
+            "keywords=3,transcription=3",
+            "--workers",
+            "1,2",
+            "--connections",
+            "2",
             "--json",
             str(report_path),
             "--plot",
@@ -81,19 +85,31 @@ def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
             # client timed, every chunk each stream sent.
             assert level["chunks"] == level["server_chunks"] == level["streams"] * 15
     assert plot_path.stat().st_size > 10_000
-    # The transport floor answered every chunk of its three streams, and counted their audio to charge its CPU to.
-    [floor] = report["transport_floor"]["levels"]
-    assert floor["streams"] == 3 and floor["chunks"] == 3 * 15 and floor["failed_streams"] == 0
-    assert 0 < floor["cpu_ms_per_audio_s"] < 1000 and floor["rss_bytes"] > 10_000_000
-    assert "transport floor" in out.stdout
-    # The keyword engine alone, in-process at the floor's level, costs something, and less than a whole server
-    # (transport, sessions and the same engine) spent on as many streams.
-    for cell in ("gru", "lstm"):
-        [alone] = report["keyword_engine_alone"][cell]
-        assert (
-            alone["streams"] == 3 and 0 < alone["cpu_ms_per_audio_s"] < report[cell]["levels"][-1]["cpu_ms_per_audio_s"]
-        )
-    assert "GRU keyword engine alone" in out.stdout and "LSTM keyword engine alone" in out.stdout
+    for task, cell in [(t, c) for t in ("keywords", "transcription") for c in ("gru", "lstm")]:
+        entry = report[cell] if task == "keywords" else report[task][cell]
+        server, floor = entry["overhead_level"], entry["floor_level"]
+        assert entry["overhead_streams"] == server["streams"] == floor["streams"] == 3
+        assert server["failed_streams"] == floor["failed_streams"] == 0
+        # The floor answered as many of its chunks as the server did (every keyword chunk, a recogniser's when its
+        # partial result changed), and counted their audio to charge its CPU to.
+        assert floor["sent_chunks"] == server["sent_chunks"] == 3 * 15
+        assert abs(floor["chunks"] - server["server_chunks"]) <= 3
+        if task == "keywords":
+            assert floor["chunks"] == 3 * 15
+        # Server, floor and engine alone each cost something; the server, doing the work of both, more than either.
+        assert 0 < entry["floor_cpu_ms_per_audio_s"] < entry["overhead_cpu_ms_per_audio_s"] < 1000
+        assert 0 < entry["engine_alone_cpu_ms_per_audio_s"] < entry["overhead_cpu_ms_per_audio_s"]
+        least = entry["floor_cpu_ms_per_audio_s"] + entry["engine_alone_cpu_ms_per_audio_s"]
+        assert entry["overhead_ratio"] == pytest.approx(entry["overhead_cpu_ms_per_audio_s"] / least)
+    assert "server / (floor + engine)" in out.stdout and "transport floor" in out.stdout
+    assert len(report["transport_floor"]["levels"]) == 4
+    assert {cell: len(v) for cell, v in report["keyword_engine_alone"].items()} == {"gru": 1, "lstm": 1}
+    # Two workers kept the ramp's four streams as one did, over two connections.
+    workers = report["workers"]
+    assert workers["task"] == "keywords" and workers["cell"] == "gru"
+    assert workers["max_realtime_streams"] == {"1": 4, "2": 4} and workers["streams_ratio"] == 1.0
+    assert all(lv["failed_streams"] == 0 for lv in workers["levels"]["2"])
+    assert "most workers over one" in out.stdout
 
 
 @pytest.mark.parametrize("limit", [9, 10, 100, 300, 2000])
