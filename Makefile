@@ -132,8 +132,12 @@ reports-commands: dev
 	  || exit 1; \
 	done
 
+# The shipped models, then the log-mel keyword models beside them (the other front end the server ships).
 reports-bench: dev
 	$(BIN)/rnnvoice bench tests/fixtures/spoken_seven_yes.wav --json reports/bench/bench.json --plot reports/bench/bench.png
+	$(BIN)/rnnvoice bench tests/fixtures/spoken_seven_yes.wav --tasks keywords --no-compare \
+	  --model keywords:gru=models/weights/keywords_gru_log_mels.pt --model keywords:lstm=models/weights/keywords_lstm_log_mels.pt \
+	  --json reports/bench/bench_log_mels.json
 
 # The GRU-against-LSTM study (docs/study.md): keyword models of both cells at each width over seeds, a GRU as wide
 # as matches the 128-wide LSTM's parameters (147: 282,411 against 282,776), and learning-curve runs on a share of

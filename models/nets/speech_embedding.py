@@ -106,7 +106,8 @@ class SpeechEmbedding(nn.Module):
         for i, conv in enumerate(self.convs):
             if (tall := conv.kernel_size[0] - 1) > 0:
                 x = torch.cat([next(held, x[:, :, :0]), x], dim=2)
-                kept.append(x[:, :, -tall:])
+                # A copy: a view would keep the whole of x, every row of this step, alive in the streams' state.
+                kept.append(x[:, :, -tall:].clone())
             if i < len(self.convs) - 1:
                 x = self._layer(i, x)
         return self.convs[-1](x).flatten(1) if x.shape[2] >= LAST_KERNEL[0] else x.new_zeros(len(x), 0)
