@@ -4,6 +4,7 @@ their metrics as one endpoint. The workers share their limits (service.shared_li
 another (service.relay) over Unix sockets in a folder only this user can enter."""
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -218,16 +219,19 @@ class Supervisor:
         except (EOFError, OSError):
             self.loop.remove_reader(worker.link.fileno())
             return
-        kind, text = message
+        self._note(worker, *message)
+
+    def _note(self, worker: Worker, kind: str, text: str) -> None:
         if kind == "error":
             log.error("worker %d cannot start: %s", worker.place.index, text)
             self.failure = self.failure or text
         elif kind == READY:
             worker.ready = True
-            if self.started:
-                worker.link.send(SERVE)
-            if worker.reload_due:
-                os.kill(worker.process.pid, signal.SIGHUP)
+            with contextlib.suppress(OSError):  # it died meanwhile: its exit says so
+                if self.started:
+                    worker.link.send(SERVE)
+                if worker.reload_due:
+                    os.kill(worker.process.pid, signal.SIGHUP)
         self.changed.set()
 
     def _exited(self, worker: Worker) -> None:
@@ -235,6 +239,9 @@ class Supervisor:
         self.loop.remove_reader(process.sentinel)
         if not worker.link.closed:
             self.loop.remove_reader(worker.link.fileno())
+            with contextlib.suppress(EOFError, OSError):
+                while worker.link.poll():  # what it said before it went: why it could not start
+                    self._note(worker, *worker.link.recv())
             worker.link.close()
         process.join()
         self.state.end(index)
@@ -298,10 +305,10 @@ class Supervisor:
 
 async def supervise(settings: ServerSettings) -> None:
     """Runs settings.workers worker processes on one port until SIGTERM or SIGINT (serve --workers N)."""
+    if settings.workers < 1:
+        raise StartupError(f"--workers {settings.workers}: give 1 or more")
     if settings.port == 0:
-        raise StartupError(
-            "--workers needs a --port of its own: the workers share one, so it cannot be drawn at random"
-        )
+        raise StartupError("--workers needs a --port: the workers share it, so it cannot be drawn at random")
     if settings.host.startswith("unix"):
         raise StartupError("--workers shares a TCP port: give --host an address, not a Unix socket")
     load_tokens(settings.tokens_file, settings.tokens)  # what the workers would fail on, said once, before them

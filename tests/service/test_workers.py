@@ -4,7 +4,10 @@ for the whole server; signals reach every worker; a worker that dies is started 
 
 import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -14,7 +17,7 @@ import pytest
 from rnnvoice.clients.client import Audio, VoiceClient, read_audio, stream_config
 from rnnvoice.clients.connection import Connection
 from rnnvoice.clients.qa.cutting_proxy import cutting_proxy
-from rnnvoice.clients.qa.local_server import local_server
+from rnnvoice.clients.qa.local_server import free_port, local_server
 from rnnvoice.clients.qa.scrape import scrape, value
 from rnnvoice.protos import DRAINED_METADATA, pb
 from tests.conftest import FIXTURES, results, rpc_error, wait_until
@@ -25,6 +28,7 @@ WORKERS = ("0", "1")
 PCM = np.zeros(1600, "<i2").tobytes()  # 100 ms
 SHORT = Audio(PCM, 16000)
 WINDOW_S = 3  # the resume window of the module's server: streams the tests leave parked are freed soon
+SERVE = [sys.executable, "-m", "rnnvoice.clients.cli", "serve"]
 TRIES = 40  # fresh connections to reach a given worker: each lands on either, so all 40 miss one 1 time in 2^40
 
 
@@ -41,7 +45,9 @@ def folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def workers(folder):
-    with serve(folder, "--max-streams", "6", "--resume-window-s", str(WINDOW_S)) as running:
+    limits = ("--max-streams", "6", "--resume-window-s", str(WINDOW_S))
+    refusals = ("--auth-failures-per-window", "4", "--auth-failure-window-s", str(WINDOW_S))
+    with serve(folder, *limits, *refusals) as running:
         yield running
 
 
@@ -203,6 +209,22 @@ def test_limits_hold_for_the_whole_server(workers):
             client.close()
 
 
+def test_an_address_refused_by_one_worker_is_held_off_by_the_other(workers):
+    with client_of(workers, "0") as first, client_of(workers, "1") as second:
+
+        def list_models(client: VoiceClient, token: str) -> grpc.RpcError:
+            return rpc_error(
+                lambda: client.stub.ListModels(pb.ListModelsRequest(), metadata=(("authorization", f"Bearer {token}"),))
+            )
+
+        for _ in range(4):
+            assert list_models(first, "a wrong token guessed").code() == grpc.StatusCode.UNAUTHENTICATED
+        error = list_models(second, OPS)
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "were refused" in error.details()
+        time.sleep(WINDOW_S)  # the window ends: the tests after it call from the same address
+        assert len(second.list_models()) == 4
+
+
 def test_sighup_reaches_every_worker(workers, folder):
     (folder / "tokens").write_text(TOKENS.replace(f"old {OLD}", f"new {NEW}"))
     os.kill(workers.process.pid, signal.SIGHUP)
@@ -283,3 +305,25 @@ def test_a_worker_that_dies_is_started_again_and_only_its_streams_are_lost(tmp_p
             responses = client.stub.StreamAudio(iter([resume]), metadata=client.metadata, timeout=30)
             assert next(responses).resumption.token == tokens[alive]
             responses.cancel()
+
+
+def test_workers_need_a_port_of_their_own_and_one_or_more():
+    for args, said in (
+        (["--workers", "2", "--port", "0"], "error: --workers needs a --port"),
+        (["--workers", "0"], "error: --workers 0: give 1 or more"),
+    ):
+        out = subprocess.run([*SERVE, *args], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and said in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_start_stops_the_server_with_its_reason(tmp_path):
+    missing = tmp_path / "gone.pt"
+    out = subprocess.run(
+        [*SERVE, "--workers", "2", "--port", str(free_port()), "--model", f"keywords:gru={missing}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.splitlines()[-1] == f"error: the keywords gru model file {missing} does not exist"
