@@ -48,7 +48,7 @@ class Relay:
         """The worker, other than this one, that keeps the stream of a resume token; None when this one answers
         (its own stream, or no live worker's: NOT_FOUND, as for any unknown token)."""
         incarnation, dot, _ = token.partition(".")
-        if not dot or not incarnation.isdigit() or len(incarnation) > 18:
+        if not dot or not (incarnation.isascii() and incarnation.isdigit()) or len(incarnation) > 18:
             return None
         worker = self.state.worker_of(int(incarnation))
         return None if worker == self.worker else worker

@@ -46,13 +46,13 @@ class VoiceServer:
         self.settings = settings
         self.place = place
         self.tls = ServerTls.from_files(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
-        s = settings
+        window = (settings.auth_failures_per_window, settings.auth_failure_window_s)
         if place is None:
-            refusals, counts, shared = RefusalLimit(s.auth_failures_per_window, s.auth_failure_window_s), None, None
+            refusals, counts = RefusalLimit(*window), None
         else:  # the limits hold for the whole server, whichever worker a call reaches
-            shared = SharedState(place.shared_file, place.workers, s.max_streams)
-            refusals = SharedRefusalLimit(shared, s.auth_failures_per_window, s.auth_failure_window_s)
-            counts = SharedStreamCounts(shared, place.index, s.max_streams, s.retry_after_s)
+            shared = SharedState(place.shared_file, place.workers, settings.max_streams)
+            refusals = SharedRefusalLimit(shared, *window)
+            counts = SharedStreamCounts(shared, place.index, settings.max_streams, settings.retry_after_s)
         tokens = load_tokens(settings.tokens_file, settings.tokens)
         self.access = access = Access(tokens, refusals, relays=place is not None)
         self.registry = registry or ModelRegistry(settings.models, settings.device, settings.contexts)

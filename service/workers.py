@@ -40,6 +40,8 @@ LONGEST_RESTART_WAIT_S = 30.0
 STOP_MARGIN_S = 30.0
 # What a worker tells its supervisor once it can serve, and what it is told once every worker can.
 READY, SERVE = "ready", "serve"
+# The limits the workers share, in the supervisor's folder (service/shared_limits.py).
+SHARED_FILE = "shared"
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class WorkerPlace:
 
     @property
     def shared_file(self) -> Path:
-        return self.folder / "shared"
+        return self.folder / SHARED_FILE
 
     @property
     def token_prefix(self) -> str:
@@ -138,7 +140,7 @@ class Supervisor:
         self.folder = folder
         # Workers serve no metrics endpoint of their own: the supervisor serves theirs.
         self.worker_settings = dataclasses.replace(settings, metrics_port=0)
-        self.state = SharedState(folder / "shared", settings.workers, settings.max_streams)
+        self.state = SharedState(folder / SHARED_FILE, settings.workers, settings.max_streams)
         self.workers: list[Worker | None] = [None] * settings.workers
         self.incarnations = itertools.count(1)
         self.waits = [0.0] * settings.workers  # before each worker's next restart
@@ -174,7 +176,8 @@ class Supervisor:
             self.stop()
         else:
             for worker in self.workers:
-                worker.link.send(SERVE)
+                with contextlib.suppress(OSError):  # it died meanwhile: its exit says so
+                    worker.link.send(SERVE)
             self.started = True
         http = None
         if not self.stopping and self.settings.metrics_port:
