@@ -169,21 +169,22 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self.stop)
         self.loop.add_signal_handler(signal.SIGHUP, self.reload)
+        s, http = self.settings, None
+        if s.metrics_port:  # first: a port in use stops the server before any worker starts
+            try:
+                http = serve_http(self.registry, s.metrics_host, s.metrics_port, self.tls)
+            except OSError as e:
+                raise StartupError(f"cannot serve metrics on {s.metrics_host}:{s.metrics_port}: {e.strerror}") from None
         for index in range(len(self.workers)):
             self._start(index)
         await self._until(lambda: self.failure or self.stopping or all(w and w.ready for w in self.workers))
         if self.failure:
             self.stop()
-        else:
+        elif not self.stopping:
             for worker in self.workers:
                 with contextlib.suppress(OSError):  # it died meanwhile: its exit says so
                     worker.link.send(SERVE)
             self.started = True
-        http = None
-        if not self.stopping and self.settings.metrics_port:
-            http = serve_http(self.registry, self.settings.metrics_host, self.settings.metrics_port, self.tls)
-        if not self.stopping:
-            s = self.settings
             log.info("serving %s on %s:%d with %d workers", SERVICE_NAME, s.host, s.port, len(self.workers))
         await self._until(lambda: self.stopping and not any(self.workers))
         if http is not None:
