@@ -162,8 +162,17 @@ def test_a_relayed_resume_is_checked_by_the_worker_keeping_the_stream(workers):
         )
         assert error.code() == grpc.StatusCode.PERMISSION_DENIED and "another bearer token" in error.details()
         assert relays(workers.metrics_url)["1"] == before + 1
-        # The holder's own token resumes it through the relay; bytes that are no request go on to worker 0, which
-        # refuses them and closes the stream, as it would have on a connection of its own.
+        # The holder's own token resumes it through the relay; the client's cancel reaches worker 0, which parks
+        # the stream again (and counts that call; worker 1 counts nothing).
+        url = workers.metrics_url
+        parked = per_worker(url, "rnnvoice_streams_ended_total", outcome="parked")
+        call = second.stub.StreamAudio(iter([resume]), metadata=(("authorization", f"Bearer {OPS}"),), timeout=30)
+        assert next(call).resumption.token == token
+        call.cancel()
+        again = {"0": parked["0"] + 1, "1": parked["1"]}
+        assert wait_until(lambda: per_worker(url, "rnnvoice_streams_ended_total", outcome="parked") == again)
+        # Bytes that are no request go on to worker 0, which refuses them and closes the stream, as it would have
+        # on a connection of its own.
         resumed = threading.Event()
 
         def requests():
@@ -171,7 +180,6 @@ def test_a_relayed_resume_is_checked_by_the_worker_keeping_the_stream(workers):
             resumed.wait(30)
             yield b"\xff\xff\xff"
 
-        url = workers.metrics_url
         rejected = per_worker(url, "rnnvoice_streams_ended_total", outcome="rejected", code="INVALID_ARGUMENT")
         raw = second.channel.stream_stream("/rnnvoice.v1.Voice/StreamAudio")
         call = raw(requests(), metadata=(("authorization", f"Bearer {OPS}"),), timeout=30)
@@ -184,7 +192,7 @@ def test_a_relayed_resume_is_checked_by_the_worker_keeping_the_stream(workers):
         # Counted by worker 0 alone, and closed there, not parked.
         after = per_worker(url, "rnnvoice_streams_ended_total", outcome="rejected", code="INVALID_ARGUMENT")
         assert after == {"0": rejected["0"] + 1, "1": rejected["1"]}
-        assert wait_until(lambda: active(url)["0"] == 0, timeout_s=WINDOW_S / 3) and relays(url)["1"] == before + 2
+        assert wait_until(lambda: active(url)["0"] == 0, timeout_s=WINDOW_S / 3) and relays(url)["1"] == before + 3
 
 
 def active(url: str) -> dict[str, float]:
