@@ -135,6 +135,9 @@ class Worker:
 
 
 class Supervisor:
+    """The `serve` process of N workers: starts them, lets them serve once all can, starts again one that dies,
+    passes its signals on, serves their metrics, and returns once all have stopped after SIGTERM or SIGINT."""
+
     def __init__(self, settings: ServerSettings, folder: Path):
         self.settings = settings
         self.folder = folder
@@ -228,7 +231,8 @@ class Supervisor:
     def _note(self, worker: Worker, kind: str, text: str) -> None:
         if kind == "error":
             log.error("worker %d cannot start: %s", worker.place.index, text)
-            self.failure = self.failure or text
+            if not self.started:  # the server does not start; later, the worker is tried again
+                self.failure = self.failure or text
         elif kind == READY:
             worker.ready = True
             with contextlib.suppress(OSError):  # it died meanwhile: its exit says so
