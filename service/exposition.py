@@ -69,11 +69,11 @@ class Labelled:
         families: dict[str, Metric] = {}
         for name, read in self.sources.items():
             try:
-                text = read()
-            except OSError as e:
+                read_families = list(text_string_to_metric_families(read()))
+            except (OSError, ValueError) as e:  # not there, or gone in the middle of its answer
                 log.debug("no metrics from worker %s: %s", name, e)
                 continue
-            for family in text_string_to_metric_families(text):
+            for family in read_families:
                 merged = families.setdefault(
                     family.name, Metric(family.name, family.documentation, family.type, family.unit)
                 )
