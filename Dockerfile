@@ -38,7 +38,8 @@ USER rnnvoice
 WORKDIR /tmp
 
 # gRPC on 50051, Prometheus metrics on 9100, on every interface of the container (the server's own default is
-# loopback). TLS and tokens come from RNNVOICE_TLS_CERT/RNNVOICE_TLS_KEY and RNNVOICE_TOKENS_FILE.
+# loopback). TLS and tokens come from RNNVOICE_TLS_CERT/RNNVOICE_TLS_KEY and RNNVOICE_TOKENS_FILE; RNNVOICE_WORKERS
+# runs that many server processes on the port (`serve --workers`; 1 by default).
 ENV RNNVOICE_HOST=[::] RNNVOICE_PORT=50051 RNNVOICE_METRICS_HOST=[::] RNNVOICE_METRICS_PORT=9100
 EXPOSE 50051 9100
 

@@ -23,6 +23,8 @@ MIN_TOKEN_CHARS = 16
 ALL_TASKS = frozenset(Task)
 # Addresses a RefusalLimit keeps at most: 2.2 MB of windows (tracemalloc).
 MAX_TRACKED_ADDRESSES = 10_000
+# The peer of the client a worker relays a call for (`serve --workers N`); believed on its Unix socket only.
+RELAYED_PEER = "rnnvoice-relayed-peer"
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +138,13 @@ class RefusalLimit:
     def held_off(self, peer: str) -> StreamError | None:
         """The refusal of a call from peer while its address is held off; None when it is not."""
         window = self.windows.get(peer_address(peer)) if self.limit else None
-        if window is None or window[1] < self.limit:
-            return None
-        left_s = window[0] + self.window_s - self.clock()
-        if left_s <= 0:
+        return None if window is None else self.holding_off(*window)
+
+    def holding_off(self, start: float, refusals: int) -> StreamError | None:
+        """The refusal of a call from an address whose window began at start and counts refusals; None when the
+        address is not held off."""
+        left_s = start + self.window_s - self.clock()
+        if refusals < self.limit or left_s <= 0:
             return None
         return StreamError(
             grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -162,22 +167,31 @@ class RefusalLimit:
             window = self.windows[address] = [now, 0]
         window[1] += 1
         if window[1] == self.limit:
-            log.warning(
-                "%s: %d calls refused for want of a valid token within %g s; its calls are refused "
-                "(RESOURCE_EXHAUSTED) for the next %.0f s",
-                address,
-                self.limit,
-                self.window_s,
-                window[0] + self.window_s - now,
-            )
+            self.warn(address, window[0], now)
+
+    def warn(self, address: str, start: float, now: float) -> None:
+        """Says once that an address is held off: its window reached the limit."""
+        log.warning(
+            "%s: %d calls refused for want of a valid token within %g s; its calls are refused "
+            "(RESOURCE_EXHAUSTED) for the next %.0f s",
+            address,
+            self.limit,
+            self.window_s,
+            start + self.window_s - now,
+        )
 
 
 class Access:
     """Finds the grant of a call from its `authorization: Bearer TOKEN` metadata; holds off the addresses its
-    RefusalLimit names."""
+    RefusalLimit names.
 
-    def __init__(self, grants: Iterable[Grant], refusals: RefusalLimit | None = None):
+    relays: the server is a worker (`serve --workers N`), whose Unix socket only the other workers reach: a call
+    that comes over it was relayed, and counts against the address its RELAYED_PEER metadata names.
+    """
+
+    def __init__(self, grants: Iterable[Grant], refusals: RefusalLimit | None = None, relays: bool = False):
         self.refusals = refusals or RefusalLimit(0, 0.0)
+        self.relays = relays
         self._take(tuple(grants))
         # Fixed for the server's life: a reload changes the tokens, never whether a token is needed.
         self.required = bool(self.grants)
@@ -217,14 +231,22 @@ class Access:
         against its address, and RESOURCE_EXHAUSTED while that is held off, valid token or not."""
         if not self.grants:
             return ANYONE
-        if peer is not None and (held := self.refusals.held_off(peer)) is not None:
-            raise held
+        if peer is not None:
+            peer = self.caller(metadata, peer)
+            if (held := self.refusals.held_off(peer)) is not None:
+                raise held
         try:
             return self._find(metadata)
         except StreamError:
             if peer is not None:
                 self.refusals.refused(peer)
             raise
+
+    def caller(self, metadata, peer: str) -> str:
+        """The peer a call counts against: gRPC's, or for a call another worker relayed, the one it names."""
+        if self.relays and peer.startswith("unix:"):
+            return next((value for key, value in metadata or () if key == RELAYED_PEER), peer)
+        return peer
 
     def _find(self, metadata) -> Grant:
         header = next((value for key, value in metadata or () if key == "authorization"), None)
@@ -277,7 +299,7 @@ class TokenCheck(grpc.aio.ServerInterceptor):
         async def refuse(requests, context):
             # The caller's address is known in the call only: an interceptor is not told it. Refusals of a
             # held-off address are not counted against it again (its window ends when the hint said), nor logged.
-            refusals, peer = self.access.refusals, context.peer()
+            refusals, peer = self.access.refusals, self.access.caller(context.invocation_metadata(), context.peer())
             sent = refusals.held_off(peer)
             if sent is None:
                 refusals.refused(peer)

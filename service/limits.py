@@ -1,9 +1,12 @@
-"""What one stream may take of the server's time: its pace against real time, its idle time and its length."""
+"""What one stream may take of the server's time (its pace against real time, its idle time and its length), and how
+many streams the server and each token holder may have open."""
 
 import asyncio
+import collections
 
 import grpc
 
+from rnnvoice.service.auth import Grant
 from rnnvoice.service.errors import StreamError
 from rnnvoice.service.settings import ServerSettings
 
@@ -97,3 +100,39 @@ def keepalive_options(settings: ServerSettings) -> list[tuple[str, int]]:
         ("grpc.http2.max_pings_without_data", 0),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", 10000),
     ]
+
+
+class StreamCounts:
+    """The streams open at once, overall and per token holder (by name), within the server's limit and each
+    holder's own; parked streams count. One process's: service.shared_limits counts every worker's."""
+
+    def __init__(self, max_streams: int, retry_after_s: float):
+        self.max_streams = max_streams
+        self.retry_after_s = retry_after_s
+        self.open = 0
+        self.per_grant: collections.Counter[str] = collections.Counter()
+
+    def take(self, grant: Grant) -> None:
+        """Counts a new stream of grant's; StreamError RESOURCE_EXHAUSTED, and nothing counted, at either limit."""
+        self.check(self.open, self.per_grant[grant.name], grant)
+        self.open += 1
+        self.per_grant[grant.name] += 1
+
+    def release(self, grant: Grant) -> None:
+        self.open -= 1
+        self.per_grant[grant.name] -= 1
+
+    def check(self, open_streams: int, holders_streams: int, grant: Grant) -> None:
+        """StreamError RESOURCE_EXHAUSTED when open_streams (of the server) or holders_streams (of grant's holder)
+        leave no room for one more."""
+        if open_streams >= self.max_streams:
+            raise self._full(f"the server is at its limit of {self.max_streams} streams")
+        if grant.max_streams is not None and holders_streams >= grant.max_streams:
+            raise self._full(f"the token of {grant.name!r} has its limit of {grant.max_streams} streams open")
+
+    def _full(self, message: str) -> StreamError:
+        return StreamError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"{message}; retry in {self.retry_after_s:g} s",
+            retry_after_s=self.retry_after_s,
+        )

@@ -1,6 +1,5 @@
 """Prometheus metrics of one server: a registry of its own, served on a port of its own."""
 
-import logging
 from collections.abc import Iterable
 
 import grpc
@@ -13,15 +12,13 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
     disable_created_metrics,
-    start_http_server,
 )
 
 from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.types import Task
 from rnnvoice.models.vocabulary import WAKE_WORD
+from rnnvoice.service.exposition import serve_http
 from rnnvoice.service.tls import ServerTls
-
-log = logging.getLogger(__name__)
 
 LABELS = ("task", "cell")
 # Per-chunk compute takes a few milliseconds and a result should reach the client in well under 100 ms;
@@ -181,16 +178,8 @@ class ServerMetrics:
         self.ended.labels(*(model or NO_MODEL), outcome, code.name).inc()
 
     def serve(self, host: str, port: int, tls: ServerTls | None = None) -> None:
-        """Serves /metrics on host:port ("[::]" as gRPC writes it, or a plain address): over HTTPS with the
-        server's certificate where it has one (and client certificates where it asks for them), else HTTP."""
-        files = dict(certfile=str(tls.cert), keyfile=str(tls.key)) if tls else {}
-        if tls and tls.client_ca:
-            files |= dict(client_cafile=str(tls.client_ca), client_auth_required=True)
-        self.http, _ = start_http_server(port, addr=host.strip("[]"), registry=self.registry, **files)
-        if tls:
-            # Every handshake then takes the server's TLS files as read last, so that a reload reaches them too.
-            self.http.socket.context.sni_callback = tls.present
-        log.info("serving metrics on %s:%d over %s", host, port, "HTTPS" if tls else "HTTP")
+        """Serves /metrics on host:port, over HTTPS where the server has TLS files (exposition.serve_http)."""
+        self.http = serve_http(self.registry, host, port, tls)
 
     def close(self) -> None:
         if self.http is not None:

@@ -28,8 +28,8 @@ class Resumption:
     A stream is attached to the call (task) that owns it, or parked with an expiry timer until one resumes it.
     """
 
-    def __init__(self, window_s: float):
-        self.token = secrets.token_urlsafe(24)
+    def __init__(self, window_s: float, token_prefix: str = ""):
+        self.token = token_prefix + secrets.token_urlsafe(24)
         self.window_s = window_s
         self.kept: collections.deque[pb.StreamAudioResponse] = collections.deque()
         self.first_kept = 0  # the number of kept[0] among the stream's results

@@ -12,9 +12,10 @@ from rnnvoice.protos import pb, pb_grpc
 from rnnvoice.service.auth import Access, Grant
 from rnnvoice.service.batching import BatchScheduler, PerStreamRunner
 from rnnvoice.service.errors import StreamError, invalid
-from rnnvoice.service.limits import IdleWatch, StreamClock
+from rnnvoice.service.limits import IdleWatch, StreamClock, StreamCounts
 from rnnvoice.service.metrics import ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
+from rnnvoice.service.relay import Relay
 from rnnvoice.service.requests import parse_config
 from rnnvoice.service.resumption import CallLost, Resumption
 from rnnvoice.service.sessions import SessionTable, StreamSession, enrol_phrases
@@ -31,24 +32,38 @@ DRAINED = object()
 
 @dataclass
 class Handling:
-    """Whose call it is, once known, and its session, once its configuration opened one."""
+    """Whose call it is, once known, and its session, once its configuration opened one; relayed: the call went to
+    the worker that keeps its stream, which counts it."""
 
     grant: Grant | None = None
     session: StreamSession | None = None
+    relayed: bool = False
 
 
 class VoiceServicer(pb_grpc.VoiceServicer):
-    def __init__(self, registry: ModelRegistry, settings: ServerSettings, metrics: ServerMetrics, access: Access):
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        settings: ServerSettings,
+        metrics: ServerMetrics,
+        access: Access,
+        counts: StreamCounts | None = None,
+        token_prefix: str = "",
+        relay: Relay | None = None,
+    ):
+        """counts, token_prefix and relay: a worker's (`serve --workers N`), sharing the limits with the others,
+        naming itself in its resume tokens and relaying resumes of the others' streams to them."""
         self.registry = registry
         self.settings = settings
         self.metrics = metrics
         self.access = access
+        self.relay = relay
         # A parked stream sends no audio: it keeps its slot no longer than the idle timeout lets a silent one.
         self.sessions = SessionTable(
-            settings.max_streams,
+            counts or StreamCounts(settings.max_streams, settings.retry_after_s),
             metrics,
-            settings.retry_after_s,
             min(settings.resume_window_s, settings.idle_timeout_s),
+            token_prefix,
         )
         # Chunks run off the event loop: batched across streams by one scheduler, or each stream on its own.
         self.engine = (
@@ -203,7 +218,8 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             )
         finally:
             self.calls.discard(call)
-            self._end(handling.session, outcome, code)
+            if not handling.relayed:
+                self._end(handling.session, outcome, code)
 
     def _end(self, session: StreamSession | None, outcome: str, code: grpc.StatusCode) -> None:
         """Counts a call's end and closes its session; a resumable stream's lost call parks it instead."""
@@ -241,6 +257,11 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             )
         if first is None:
             raise invalid("the stream ended before its configuration; send a StreamConfig first")
+        if first.HasField("resume") and self.relay and (owner := self.relay.owner(first.resume.token)) is not None:
+            handling.relayed = True
+            idle.close()  # the worker keeping the stream times it
+            await self.relay.forward(owner, first, context)
+            return
         if first.HasField("resume"):
             await self._write(context, await self._resume(first.resume, handling))
             clock = handling.session.resumption.clock  # its pace and longest duration go on across calls

@@ -1,7 +1,6 @@
 """Per-stream sessions: audio messages in, response messages out, and the table of open sessions."""
 
 import asyncio
-import collections
 import functools
 import itertools
 import threading
@@ -23,6 +22,7 @@ from rnnvoice.models.types import Task
 from rnnvoice.protos import pb
 from rnnvoice.service.auth import Grant
 from rnnvoice.service.errors import StreamError, invalid
+from rnnvoice.service.limits import StreamCounts
 from rnnvoice.service.metrics import ModelMetrics, ServerMetrics
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import StreamParams
@@ -213,46 +213,46 @@ class SessionTable:
     """The open sessions, bounded overall and per grant, parked ones included; every opened session is closed
     exactly once: by its handler, or when its resume window ends."""
 
-    def __init__(self, max_sessions: int, metrics: ServerMetrics, retry_after_s: float, resume_window_s: float):
-        self.max_sessions = max_sessions
+    def __init__(
+        self,
+        counts: StreamCounts,
+        metrics: ServerMetrics,
+        resume_window_s: float,
+        token_prefix: str = "",
+    ):
+        """counts: the limits, this process's or every worker's; token_prefix: begins every resume token (a
+        worker's, that names it to the others)."""
+        self.counts = counts
         self.metrics = metrics
-        self.retry_after_s = retry_after_s
         self.resume_window_s = resume_window_s
+        self.token_prefix = token_prefix
         self.sessions: dict[int, StreamSession] = {}
-        self.per_grant: collections.Counter[str] = collections.Counter()
         self.resumable: dict[str, StreamSession] = {}  # by token
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
         for task, cell in metrics.models:
             metrics.parked.labels(task, cell).set_function(functools.partial(self.count_parked, task, cell))
 
-    def _full(self, message: str) -> StreamError:
-        return StreamError(
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            f"{message}; retry in {self.retry_after_s:g} s",
-            retry_after_s=self.retry_after_s,
-        )
-
     def open(
         self, params: StreamParams, registry: ModelRegistry, max_chunk_s: float, grant: Grant, resumable: bool = False
     ) -> StreamSession:
         with self.lock:
-            if len(self.sessions) >= self.max_sessions:
-                raise self._full(f"the server is at its limit of {self.max_sessions} streams")
-            if grant.max_streams is not None and self.per_grant[grant.name] >= grant.max_streams:
-                raise self._full(f"the token of {grant.name!r} has its limit of {grant.max_streams} streams open")
-            resumption = Resumption(self.resume_window_s) if resumable else None
-            session = StreamSession(
-                next(self.ids),
-                params,
-                registry,
-                max_chunk_s,
-                self.metrics.models[params.task, params.cell],
-                grant,
-                resumption,
-            )
+            self.counts.take(grant)
+            try:
+                resumption = Resumption(self.resume_window_s, self.token_prefix) if resumable else None
+                session = StreamSession(
+                    next(self.ids),
+                    params,
+                    registry,
+                    max_chunk_s,
+                    self.metrics.models[params.task, params.cell],
+                    grant,
+                    resumption,
+                )
+            except BaseException:
+                self.counts.release(grant)
+                raise
             self.sessions[session.id] = session
-            self.per_grant[grant.name] += 1
             if resumption is not None:
                 resumption.attach(asyncio.current_task())
                 self.resumable[resumption.token] = session
@@ -297,7 +297,7 @@ class SessionTable:
         with self.lock:
             closed = self.sessions.pop(session.id, None)
             if closed is not None:
-                self.per_grant[closed.grant.name] -= 1
+                self.counts.release(closed.grant)
             if session.resumption is not None:
                 self.resumable.pop(session.resumption.token, None)
                 session.resumption.close()

@@ -63,6 +63,9 @@ class ServerSettings:
     intra_op_threads: int = 1
     # Where the models run: "cpu", or "cuda" where a GPU exists.
     device: str = "cpu"
+    # Server processes on the one port, each with its own scheduler and event loop, the limits shared (one process
+    # stays near one core); above 1 a supervisor process starts them (service/workers.py).
+    workers: int = 1
     # Seconds in-flight streams get to finish on shutdown.
     grace_s: float = 10.0
     # The Prometheus /metrics endpoint (HTTPS with the server's TLS settings); port 0 serves none.

@@ -1,6 +1,6 @@
 """The Voice service on a gRPC server, with request parsing that turns bad bytes into a status, not a traceback."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf import message_factory
@@ -19,9 +19,11 @@ HANDLERS = {
 
 @dataclass(frozen=True)
 class Refused:
-    """A request message the server did not parse; the handler raises its error."""
+    """A request message the server did not parse; the handler raises its error (a worker relaying the call sends
+    the bytes on, for the worker that keeps the stream to refuse)."""
 
     error: StreamError
+    data: bytes = field(default=b"", repr=False)
 
 
 def accepted(request):
@@ -41,7 +43,8 @@ def _parser(message_type, max_bytes: int):
                 invalid(
                     f"a {name} of {len(data)} bytes is more than this server takes ({max_bytes} "
                     "bytes); send smaller chunks, or stream a long recording"
-                )
+                ),
+                data,
             )
         try:
             return message_type.FromString(data)
@@ -50,7 +53,8 @@ def _parser(message_type, max_bytes: int):
                 invalid(
                     f"the request is not a valid {name} message ({len(data)} bytes); send one "
                     "made by the rnnvoice.v1 stubs"
-                )
+                ),
+                data,
             )
 
     return parse

@@ -63,6 +63,7 @@ def test_compose_starts_each_service_once_the_one_it_needs_is_healthy():
     assert "healthcheck" not in services["rnnvoice"] and services["rnnvoice"]["build"]
     environment = services["rnnvoice"]["environment"]
     assert environment["RNNVOICE_METRICS_PORT"] == "9100"
+    assert environment["RNNVOICE_WORKERS"] == "1"  # one process unless RNNVOICE_WORKERS says more
     # Clients and Prometheus reach the server over TLS, with the files `make certs` makes in deploy/tls/.
     assert (
         environment["RNNVOICE_TLS_CERT"] == "/tls/server.pem" and environment["RNNVOICE_TLS_KEY"] == "/tls/server.key"

@@ -44,6 +44,11 @@ ENGINE = (
     ("max_batch", "most streams in one batched step"),
     ("intra_op_threads", "threads inside one torch operation"),
     ("device", "cpu, or cuda"),
+    (
+        "workers",
+        "server processes sharing the port, each with its own scheduler; above 1 a supervisor runs them, the "
+        "limits hold for them all",
+    ),
 )
 METRICS = (
     ("metrics_port", "serve Prometheus metrics at http(s)://METRICS_HOST:PORT/metrics; 0 serves none"),
@@ -162,8 +167,8 @@ def run(args) -> int:
 
     from rnnvoice.service.auth import parse_tokens
     from rnnvoice.service.errors import StartupError
-    from rnnvoice.service.server import serve
     from rnnvoice.service.settings import ServerSettings
+    from rnnvoice.service.workers import supervise
 
     try:
         environment = os.environ.get("RNNVOICE_TOKENS")
@@ -180,7 +185,12 @@ def run(args) -> int:
         )
         if args.model:
             settings = dataclasses.replace(settings, models=parse_models(args.model))
-        asyncio.run(serve(settings))
+        if settings.workers == 1:
+            from rnnvoice.service.server import serve
+
+            asyncio.run(serve(settings))
+        else:
+            asyncio.run(supervise(settings))
     except StartupError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
