@@ -22,16 +22,33 @@ class ServerUnderTest:
         return self.pid is None or os.path.exists(f"/proc/{self.pid}") and _state(self.pid) not in ("Z", "X")
 
     def rss_bytes(self) -> int | None:
-        """The server's resident memory: from /proc for a child, else from its metrics (None without them)."""
+        """The server's resident memory: from /proc for a child (with its own children: a server of several
+        workers is a supervisor and its worker processes), else from its metrics (None without them)."""
         if self.pid is not None:
-            with open(f"/proc/{self.pid}/status") as status:
-                kib = next(line.split()[1] for line in status if line.startswith("VmRSS:"))
-            return int(kib) * 1024
+            return sum(_rss_bytes(pid) for pid in _process_tree(self.pid))
         return int(value(scrape(self.metrics_url), "process_resident_memory_bytes")) if self.metrics_url else None
 
     def gauge(self, name: str) -> float | None:
         """A metric summed over its labels (e.g. rnnvoice_active_streams); None without metrics."""
         return value(scrape(self.metrics_url), name) if self.metrics_url else None
+
+
+def _process_tree(pid: int) -> Iterator[int]:
+    yield pid
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            for child in children.read().split():
+                yield from _process_tree(int(child))
+    except FileNotFoundError:  # it ended meanwhile
+        return
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return 1024 * int(next((line.split()[1] for line in status if line.startswith("VmRSS:")), 0))
+    except FileNotFoundError:
+        return 0
 
 
 def _state(pid: int) -> str:

@@ -19,6 +19,7 @@ from rnnvoice.clients.connection import Connection
 from rnnvoice.clients.qa.cutting_proxy import cutting_proxy
 from rnnvoice.clients.qa.local_server import free_port, local_server
 from rnnvoice.clients.qa.scrape import scrape, value
+from rnnvoice.clients.qa.server_under_test import ServerUnderTest
 from rnnvoice.protos import DRAINED_METADATA, pb
 from tests.conftest import FIXTURES, results, rpc_error, wait_until
 
@@ -354,3 +355,13 @@ def test_a_worker_that_cannot_start_stops_the_server_with_its_reason(tmp_path):
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.splitlines()[-1] == f"error: the keywords gru model file {missing} does not exist"
+
+
+def test_the_soak_reads_the_memory_of_every_worker(workers):
+    """`rnnvoice soak --workers 2` watches the memory of the whole server: the supervisor's process and its
+    workers', as the workers' own metrics count it."""
+    tree = ServerUnderTest(workers.target, workers.metrics_url, workers.process.pid).rss_bytes()
+    metrics = value(scrape(workers.metrics_url), "process_resident_memory_bytes")  # every worker and the supervisor
+    workers_alone = sum(per_worker(workers.metrics_url, "process_resident_memory_bytes").values())
+    assert workers_alone > 2 * 100_000_000  # each holds its own models
+    assert tree == pytest.approx(metrics, rel=0.1)

@@ -29,6 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--silent-s", type=float, default=plan.silent_s, help="a silent peer is cancelled by the soak after this long"
     )
     p.add_argument("--resume-window-s", type=float, default=3.0, help="the resume window of the server it starts")
+    p.add_argument("--workers", type=int, default=1, help="worker processes of the server it starts (serve --workers)")
     p.add_argument(
         "--idle-timeout-s",
         type=float,
@@ -75,6 +76,8 @@ def run(args) -> int:
         str(args.resume_window_s),
         "--idle-timeout-s",
         str(args.idle_timeout_s),
+        "--workers",
+        str(args.workers),
         connection=connection_from_args(args),
     ) as sut:
         report = Soak(sut, read_audio(args.recording), plan, progress).run()
