@@ -34,6 +34,7 @@ from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.streaming.model_step import ModelLane, step_lanes
 from rnnvoice.models.streaming.stream import step_streams
 from rnnvoice.models.types import Cell, Task
+from rnnvoice.protos import pb, pb_grpc
 from rnnvoice.service.registry import ModelRegistry
 from rnnvoice.service.requests import parse_config
 from rnnvoice.service.sessions import open_stream
@@ -48,6 +49,7 @@ ROWS = (
     ("cpu_ms_per_audio_s", "server CPU ms per audio s"),
     ("client_cpu_ms_per_audio_s", "load generator CPU ms per audio s"),
     ("marginal_bytes_per_stream", "server bytes per extra stream"),
+    ("idle_bytes_per_stream", "  the same, streams open and idle"),
     ("per_stream_max_streams", "sustained, --no-batching"),
     ("batched_speedup", "batching's gain (x)"),
     ("cell_step_matmul_fraction", "cell step / matmul rate"),
@@ -137,6 +139,45 @@ async def measure_level(
         "client_late_ms": load.late_s * 1000,
         "failed_streams": len(load.errors),
     }
+
+
+async def idle_memory(
+    target: str, metrics_url: str, audio: Audio, task: str, cell: str, counts: tuple[int, ...], chunks: int = 10
+) -> dict:
+    """Server memory per open stream, away from any backlog: at each count, that many streams open at once, each
+    sends `chunks` chunks of the recording and then waits, open, until the server has heard them all and its RSS
+    is read; then all end. The slope of RSS against streams over the counts (`memory_slope`)."""
+    config = load_config(audio, task, cell)
+    requests = [pb.StreamAudioRequest(config=config)] + [
+        pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=i, data=data))
+        for i, data in enumerate(list(audio.chunks(0.1))[:chunks])
+    ]
+    heard_s = sum(len(r.audio.data) for r in requests[1:]) / audio.frame_bytes / audio.sample_rate
+
+    def heard() -> float:
+        return value(scrape(metrics_url), "rnnvoice_audio_seconds_total", task=task, cell=cell)
+
+    levels = []
+    async with Connection().aio_channel(target) as channel:
+        stub = pb_grpc.VoiceStub(channel)
+        for streams in counts:
+            before = await asyncio.to_thread(heard)
+            calls = [stub.StreamAudio() for _ in range(streams)]
+            for call in calls:
+                for request in requests:
+                    await call.write(request)
+            try:
+                async with asyncio.timeout(120):
+                    while await asyncio.to_thread(heard) - before < streams * heard_s - 1e-6:
+                        await asyncio.sleep(0.2)
+            except TimeoutError:
+                raise RuntimeError(f"the server did not hear {streams} idle streams' audio within 120 s") from None
+            rss = value(await asyncio.to_thread(scrape, metrics_url), "process_resident_memory_bytes")
+            levels.append({"streams": streams, "rss_bytes": rss})
+            for call in calls:
+                call.cancel()
+            await asyncio.sleep(1.0)  # the server closes them
+    return {"levels": levels, "bytes_per_stream": memory_slope(levels)}
 
 
 def sustained(level: dict, ramp: Ramp) -> bool:

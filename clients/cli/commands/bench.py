@@ -56,6 +56,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "only answers as many chunks, clients/qa/transport_floor.py) and the engine alone's; empty: skip it",
     )
     p.add_argument(
+        "--idle-streams",
+        default="50,150,250",
+        help="comma-separated numbers of streams held open and idle (each after 1 s of audio), the server's memory "
+        "read at each: its bytes per open stream, away from any backlog; empty: skip it",
+    )
+    p.add_argument(
         "--workers",
         default="1,2",
         help="comma-separated worker counts (serve --workers) whose keyword streams of the first cell are ramped "
@@ -93,6 +99,7 @@ def run(args) -> int:
         answer_share,
         cell_step_matmul_fraction,
         engine_cpu,
+        idle_memory,
         measure_level,
         memory_slope,
         overhead,
@@ -112,6 +119,9 @@ def run(args) -> int:
     models = parse_models(args.model) or shipped_models()
     overhead_streams = _counts(args.overhead_streams, "--overhead-streams")
     workers = [int(n) for n in args.workers.split(",") if n] if not args.server else []
+    idle_streams = tuple(int(n) for n in args.idle_streams.split(",") if n)
+    # The servers' stream limit: above every level any part of the bench opens.
+    most_streams = max(args.max_streams, *idle_streams, *overhead_streams.values()) + 16
     ramp = Ramp(
         args.start_streams,
         args.growth,
@@ -150,7 +160,7 @@ def run(args) -> int:
                 server = _Running(args.server, args.metrics)
             else:
                 connection = Connection()
-                flags = ["--max-streams", str(args.max_streams + 16), *model_flags]
+                flags = ["--max-streams", str(most_streams), *model_flags]
                 server = stack.enter_context(local_server(*flags, *(["--no-batching"] if mode == "per_stream" else [])))
             for task in tasks:
                 for cell in cells:
@@ -166,6 +176,15 @@ def run(args) -> int:
                             connection,
                         )
                     )
+                    if mode == "batched" and idle_streams and not args.server:
+                        idle = asyncio.run(
+                            idle_memory(server.target, server.metrics_url, audio, task, cell, idle_streams)
+                        )
+                        progress.update()
+                        results[mode][task][cell] |= {
+                            "idle_memory_levels": idle["levels"],
+                            "idle_bytes_per_stream": idle["bytes_per_stream"],
+                        }
                     if mode == "batched" and task in overhead_streams:
                         server_levels[task, cell] = measure(
                             server, task, cell, overhead_streams[task], f"{task} {cell} overhead", connection
@@ -184,7 +203,7 @@ def run(args) -> int:
             if count == 1:
                 by_workers[count] = results["batched"][Task.KEYWORDS][cell]
                 continue
-            flags = ["--max-streams", str(args.max_streams + 16), "--workers", str(count), *model_flags]
+            flags = ["--max-streams", str(most_streams), "--workers", str(count), *model_flags]
             with local_server(*flags) as server:
                 by_workers[count] = asyncio.run(
                     ramp_up(
