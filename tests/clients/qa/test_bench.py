@@ -46,6 +46,8 @@ def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
             "16",
             "--overhead-streams",
             "keywords=3,transcription=3",
+            "--idle-streams",
+            "3,9",
             "--workers",
             "1,2",
             "--connections",
@@ -101,6 +103,10 @@ def test_bench_ramps_streams_for_both_cells_and_tasks(tmp_path):
         assert 0 < entry["engine_alone_cpu_ms_per_audio_s"] < entry["overhead_cpu_ms_per_audio_s"]
         least = entry["floor_cpu_ms_per_audio_s"] + entry["engine_alone_cpu_ms_per_audio_s"]
         assert entry["overhead_ratio"] == pytest.approx(entry["overhead_cpu_ms_per_audio_s"] / least)
+        # Memory per open stream, read with 3 and then 9 streams held open and idle.
+        assert [lv["streams"] for lv in entry["idle_memory_levels"]] == [3, 9]
+        assert all(lv["rss_bytes"] > 10_000_000 for lv in entry["idle_memory_levels"])
+        assert math.isfinite(entry["idle_bytes_per_stream"])
     assert "server / (floor + engine)" in out.stdout and "transport floor" in out.stdout
     assert len(report["transport_floor"]["levels"]) == 4
     assert {cell: len(v) for cell, v in report["keyword_engine_alone"].items()} == {"gru": 1, "lstm": 1}
