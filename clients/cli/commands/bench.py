@@ -75,7 +75,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="TASK:CELL=PATH",
-        help="bench these weights instead of the shipped ones, as serve --model takes them; repeatable",
+        help="bench these weights instead of the shipped ones, as serve --model takes them; repeatable "
+        "(default: the shipped models)",
     )
     p.add_argument("--step-batch", type=int, default=256, help="streams in the cell step timed against plain matmuls")
     p.add_argument("--json", type=Path, default=Path("reports/tmp/bench.json"), help="where to write the report")
