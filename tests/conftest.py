@@ -93,6 +93,16 @@ def limited_server(settings):
     running.stop()
 
 
+class Clock:
+    """A monotonic clock the test moves by hand (`now`), for limits that count time."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def fixture_clip(name: str, rate: int = 16000) -> np.ndarray:
     return load_clip(FIXTURES / name, rate).numpy()
 

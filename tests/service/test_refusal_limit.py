@@ -13,19 +13,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rnnvoice.clients.client import Audio, VoiceClient
 from rnnvoice.clients.connection import Connection
 from rnnvoice.service.auth import RefusalLimit, parse_tokens, peer_address
-from tests.conftest import ServerThread, rpc_error
+from tests.conftest import Clock, ServerThread, rpc_error
 
 ONE_SECOND = Audio.from_array(np.zeros(16000, np.float32), 16000)
 TOKEN, WRONG = "k" * 24, "w" * 24
 LIMIT, WINDOW_S = 3, 2.0
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture()

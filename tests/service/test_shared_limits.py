@@ -7,17 +7,10 @@ import pytest
 from rnnvoice.service.auth import RELAYED_PEER, Access, Grant, parse_tokens
 from rnnvoice.service.errors import StreamError
 from rnnvoice.service.shared_limits import SharedRefusalLimit, SharedState, SharedStreamCounts
+from tests.conftest import Clock
 
 KIOSK = Grant("kiosk", "k" * 24, max_streams=2)
 OPS = Grant("ops", "o" * 24)
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture()
