@@ -186,13 +186,13 @@ def run(args) -> int:
                             "idle_memory_levels": idle["levels"],
                             "idle_bytes_per_stream": idle["bytes_per_stream"],
                         }
-                    if mode == "batched" and task in overhead_streams:
+                    if mode == "batched" and task in overhead_streams and not args.server:
                         server_levels[task, cell] = measure(
                             server, task, cell, overhead_streams[task], f"{task} {cell} overhead", connection
                         )
     # The transport floor at the same levels, answering as many of the chunks as the server did.
     floor_levels = {}
-    for (task, cell), level in server_levels.items() if not args.server else ():
+    for (task, cell), level in server_levels.items():
         share = ["--answer-share", f"{answer_share(level):.6f}"]
         with local_server(*share, program=("rnnvoice.clients.qa.transport_floor",)) as floor:
             floor_levels[task, cell] = measure(floor, task, cell, level["streams"], f"{task} {cell} floor")
