@@ -76,6 +76,9 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         self.drain_cancelled: set[asyncio.Task] = set()
         self.calls: set[asyncio.Task] = set()  # every StreamAudio and Recognize call running
         self.cut_off: set[asyncio.Task] = set()  # the calls still running when the grace period ended
+        # The calls sending a response: one is cut off after its send, not during it (gRPC refuses a status while a
+        # message is on its way, and the client would lose the drained status, then spend its resume window).
+        self.writing: set[asyncio.Task] = set()
 
     async def _accept(
         self, session: StreamSession, sequence: int, data: bytes, piece_s: float | None = None
@@ -150,7 +153,8 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             await asyncio.wait(list(self.calls), timeout=grace_s)
         for call in list(self.calls):
             self.cut_off.add(call)
-            call.cancel()
+            if call not in self.writing:
+                call.cancel()
 
     async def _open(
         self, config: pb.StreamConfig, max_chunk_s: float, grant: Grant, resumable: bool = False
@@ -194,12 +198,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
             except asyncio.CancelledError:
                 if call not in self.cut_off or call.uncancel() > 0:
                     raise
-                raise StreamError(  # (the client did not cancel it too)
-                    grpc.StatusCode.UNAVAILABLE,
-                    "the server is shutting down, and this stream's final results did not come within its grace "
-                    "period; send the audio again on a new stream",
-                    outcome="drained",
-                ) from None
+                raise _cut_off() from None  # (the client did not cancel it too)
             outcome, code = "completed", grpc.StatusCode.OK
         except StreamError as e:
             outcome, code = e.outcome, e.code
@@ -347,10 +346,16 @@ class VoiceServicer(pb_grpc.VoiceServicer):
                 f"is taken for a lost call, and the stream is kept {resumption.window_s:g} s for a resume"
             )
 
-    @staticmethod
-    async def _write(context, responses: list[pb.StreamAudioResponse]) -> None:
-        for response in responses:
-            await context.write(response)
+    async def _write(self, context, responses: list[pb.StreamAudioResponse]) -> None:
+        call = asyncio.current_task()
+        self.writing.add(call)
+        try:
+            for response in responses:
+                await context.write(response)
+        finally:
+            self.writing.discard(call)
+        if call in self.cut_off:
+            raise _cut_off()
 
     async def Recognize(self, request, context):
         async with self._handling(context) as handling:
@@ -376,6 +381,15 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         except StreamError as e:
             await context.abort(e.code, e.message, trailing_metadata=e.trailing_metadata())
         return pb.ListModelsResponse(models=self.registry.describe(), contexts=sorted(self.registry.contexts))
+
+
+def _cut_off() -> StreamError:
+    return StreamError(
+        grpc.StatusCode.UNAVAILABLE,
+        "the server is shutting down, and this stream's final results did not come within its grace period; "
+        "send the audio again on a new stream",
+        outcome="drained",
+    )
 
 
 def _name(handling: Handling) -> str:
