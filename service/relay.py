@@ -53,10 +53,12 @@ class Relay:
         worker = self.state.worker_of(int(incarnation))
         return None if worker == self.worker else worker
 
-    async def forward(self, worker: int, first: pb.StreamAudioRequest, context) -> None:
+    async def forward(self, worker: int, first: pb.StreamAudioRequest, context, write) -> None:
         """Relays the call whose first request was `first` to worker: the call's metadata (the token with it) and
         the peer it came from, every request, every response; returns when the worker ended it OK (its trailing
-        metadata set here), else raises Relayed with its status. A cancelled call cancels the relayed one."""
+        metadata set here), else raises Relayed with its status. A cancelled call cancels the relayed one.
+        write(context, responses): how the servicer sends, so that draining cuts a relaying call off between
+        responses too."""
         self.relayed.inc()
         metadata = [(k, v) for k, v in context.invocation_metadata() if k not in NOT_PASSED]
         call = self._channel(worker).stream_stream(METHOD, response_deserializer=pb.StreamAudioResponse.FromString)(
@@ -69,7 +71,7 @@ class Relay:
             while (response := await call.read()) is not grpc.aio.EOF:
                 # The client sends audio once the stream's resumption came: nothing is read before it.
                 requests = requests or asyncio.ensure_future(_pass_requests(context, call))
-                await context.write(response)
+                await write(context, [response])
             context.set_trailing_metadata(tuple(_passed(await call.trailing_metadata())))
         except grpc.aio.AioRpcError as e:
             raise Relayed(e) from None

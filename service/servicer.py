@@ -259,7 +259,7 @@ class VoiceServicer(pb_grpc.VoiceServicer):
         if first.HasField("resume") and self.relay and (owner := self.relay.owner(first.resume.token)) is not None:
             handling.relayed = True
             idle.close()  # the worker keeping the stream times it
-            await self.relay.forward(owner, first, context)
+            await self.relay.forward(owner, first, context, self._write)
             return
         if first.HasField("resume"):
             await self._write(context, await self._resume(first.resume, handling))
