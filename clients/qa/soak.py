@@ -1,5 +1,6 @@
 """`rnnvoice soak`: hundreds of streams that end every way a stream can (completed through connections cut again and
 again, cancelled, disconnected, silent, slow to read, sent an oversized chunk); then nothing may be left behind.
+Keyword, transcription and assistant streams take turns, the assistant's with an inline context.
 
 Every completed stream's results must equal those of the same stream sent once, uncut, and its summary must count
 each chunk once. Resumable streams go through a proxy that cuts all its connections every `cut_every_s`
@@ -48,7 +49,17 @@ ENDINGS = {
     Ending.SILENT_PEER: 1,
     Ending.OVERSIZED_CHUNK: 1,
 }
-TASKS = MODEL_TASKS
+TASKS = (*MODEL_TASKS, Task.ASSISTANT)
+# The assistant's streams each send this context inline: compiled once, shared by the streams open with it.
+CONTEXT = """context:
+  expressions:
+    lights:
+      - "[turn, switch] $state:state the (kitchen) lights"
+    dial:
+      - "call $pv.SingleDigitInteger:first $pv.SingleDigitInteger:second"
+  slots:
+    state: ["on", "off"]
+"""
 CELLS = tuple(Cell)
 OVERSIZED_BYTES = 4 * 1024 * 1024
 
@@ -69,6 +80,7 @@ class SoakPlan:
 class SoakReport:
     streams: int = 0
     kinds: Counter = field(default_factory=Counter)
+    tasks: Counter = field(default_factory=Counter)
     completed: int = 0
     resumes: int = 0
     cuts: int = 0
@@ -146,7 +158,12 @@ class Soak:
         # Every result as it comes: a keyword stream's scores, a recogniser's partial results.
         self.configs = {
             (task, cell): stream_config(
-                audio, task=task, cell=cell, interim_scores=task == Task.KEYWORDS, interim_results=task != Task.KEYWORDS
+                audio,
+                task=task,
+                cell=cell,
+                interim_scores=task == Task.KEYWORDS,
+                interim_results=task != Task.KEYWORDS,
+                context_yaml=CONTEXT if task == Task.ASSISTANT else "",
             )
             for task in TASKS
             for cell in CELLS
@@ -203,7 +220,7 @@ class Soak:
             silent = not silent
 
     def _stream(self, kind: Ending, index: int, draw: float) -> None:
-        task, cell = TASKS[index % 2], CELLS[index // 2 % 2]
+        task, cell = TASKS[index % len(TASKS)], CELLS[index // len(TASKS) % len(CELLS)]
         end = {
             Ending.COMPLETE: self._complete,
             Ending.SLOW_READER: self._slow_reader,
@@ -221,6 +238,7 @@ class Soak:
         with self.lock:
             self.report.streams += 1
             self.report.kinds[kind] += 1
+            self.report.tasks[task] += 1
             if self.progress is not None:
                 self.progress(self.report)
 

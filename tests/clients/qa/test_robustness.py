@@ -61,6 +61,7 @@ def test_soak_leaves_nothing_behind(soak_server):
         "oversized chunk",
     }
     assert report.completed > 10 and report.resumes > 0
+    assert set(report.tasks) == {"keywords", "transcription", "assistant"}
     assert report.lost_chunks == 0 and report.duplicated_chunks == 0
     assert report.mismatched_results == 0, report.mismatches
     assert report.oversized_refused == report.kinds["oversized chunk"]
