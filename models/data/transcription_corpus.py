@@ -2,8 +2,9 @@
 
 A recording's speaker is the folder it sits in (`{speaker}/{n}.wav`). `build_transcription_corpus`
 writes `train/`, `heldout/tts/` (voices never trained on), `heldout/fsdd/` (real digit
-strings by FSDD speakers never trained on) and `heldout/speech_commands/` (real words by Speech
-Commands speakers never trained on: the keyword corpus's held-out speakers), `heldout/wuw_dev/` and
+strings by FSDD speakers never trained on), `heldout/speech_commands/` (real words by Speech Commands speakers
+never trained on: the keyword corpus's held-out speakers) and `heldout/speech_commands_digits/` (their digits
+strung together), `heldout/wuw_dev/` and
 `heldout/wuw_test/` (real telephone sentences by callers never trained on), plus `noise/`.
 """
 
@@ -20,6 +21,7 @@ import torchaudio
 from rnnvoice.models.audio.speech_synthesis import Prosody, Voice, available_voices
 from rnnvoice.models.data.corpus import (
     SAMPLE_RATE,
+    Clip,
     Utterance,
     _speak_all,
     heldout_speakers,
@@ -30,7 +32,7 @@ from rnnvoice.models.data.corpus import (
 from rnnvoice.models.data.sentences import generate_command
 from rnnvoice.models.data.wuw import MIN_PIECE_S, WUW_RATE, CallSplit, load_call, read_calls
 from rnnvoice.models.data.wuw import UNTRAINED_WORDS as CALL_UNTRAINED_WORDS
-from rnnvoice.models.vocabulary import SILENCE, UNTRAINED_WORDS
+from rnnvoice.models.vocabulary import DIGITS, SILENCE, UNTRAINED_WORDS
 
 TRANSCRIPTS = "transcripts.tsv"
 
@@ -75,22 +77,29 @@ def synthesize_sentences(folder: Path, voices: list[Voice], count: int, seed: in
     return recordings
 
 
-def digit_strings(fsdd: Path, folder: Path, speakers: set[str], count: int, seed: int) -> list[Recording]:
-    """Real FSDD digits of one speaker joined into strings of 3 to 7 digits, as a phone number is read out."""
+def digit_strings(clips: list[Clip], folder: Path, count: int, seed: int) -> list[Recording]:
+    """Real digits of one speaker joined into strings of 3 to 7 digits, as a phone number is read out, from the
+    speakers of `clips` who said three digits or more. Speech Commands' one-second clips are cut to their speech
+    first (FSDD's are cut already)."""
     rng = random.Random(seed)
     takes = defaultdict(list)
-    for clip in scan_folder(fsdd):
-        if clip.speaker in speakers:
-            takes[clip.speaker, clip.word].append(clip.path)
+    for clip in clips:
+        if clip.word in DIGITS:
+            takes[clip.speaker, clip.word].append(clip)
+    said = defaultdict(list)
+    for speaker, word in sorted(takes):
+        said[speaker].append(word)
+    speakers = sorted(s for s, words in said.items() if len(words) >= 3)
     recordings = []
-    for i in range(count):
-        speaker = rng.choice(sorted(speakers))
-        spoken = sorted(word for s, word in takes if s == speaker)  # the digits this speaker recorded
-        words = [rng.choice(spoken) for _ in range(rng.randint(3, 7))]
+    for i in range(count if speakers else 0):
+        speaker = rng.choice(speakers)
+        words = [rng.choice(said[speaker]) for _ in range(rng.randint(3, 7))]
         parts = []
         for word in words:
+            clip = rng.choice(takes[speaker, word])
+            wave = load_clip(clip.path)
             parts += [
-                load_clip(rng.choice(takes[speaker, word])),
+                wave if clip.source == "fsdd" else speech_only(wave),
                 torch.zeros(int(rng.uniform(0.05, 0.25) * SAMPLE_RATE)),
             ]
         path = Path(folder) / speaker / f"{i:05d}.wav"
@@ -100,14 +109,31 @@ def digit_strings(fsdd: Path, folder: Path, speakers: set[str], count: int, seed
     return recordings
 
 
-def spoken_words(speech_commands: Path, out: Path, heldout_fraction: float) -> dict[str, list[Recording]]:
-    """Real Speech Commands words, each its own transcript, copied into `train/` and `heldout/speech_commands/`.
+# A clip's speech: its 20 ms frames within 25 dB of its loudest, and 50 ms either side. (torchaudio's `vad`, with
+# its defaults, cut most Speech Commands digits to nothing.)
+FRAME, WITHIN_DB, MARGIN = SAMPLE_RATE // 50, 25.0, SAMPLE_RATE // 20
 
-    Speakers are held out exactly as the keyword corpus holds them out (the same hash over the same speakers),
-    so that no model of either task has heard the speakers the reports are about; `UNTRAINED_WORDS` stay out
-    of training altogether."""
+
+def speech_only(wave: torch.Tensor) -> torch.Tensor:
+    """A clip without the silence before and after its word."""
+    if len(wave) < FRAME:
+        return wave
+    rms = wave[: len(wave) // FRAME * FRAME].reshape(-1, FRAME).pow(2).mean(1).sqrt()
+    loud = (rms >= rms.max() * 10 ** (-WITHIN_DB / 20)).nonzero().flatten()
+    return wave[max(0, int(loud[0]) * FRAME - MARGIN) : (int(loud[-1]) + 1) * FRAME + MARGIN]
+
+
+def speech_commands_parts(
+    folders: list[Path], out: Path, heldout_fraction: float, digit_string_count: int, seed: int
+) -> dict[str, list[Recording]]:
+    """Real Speech Commands words, each its own transcript, into `train/` and `heldout/speech_commands/`, and their
+    speakers' digits strung together into `train/` and `heldout/speech_commands_digits/`.
+
+    Every folder's speakers are split together, exactly as the keyword corpus splits them, so that no model of
+    either task has heard the speakers the reports are about; `UNTRAINED_WORDS` stay out of training altogether."""
+    clips = split_by_speaker([c for folder in folders for c in scan_folder(folder)], heldout_fraction)
     parts: dict[str, list[Recording]] = {"train": [], "heldout/speech_commands": []}
-    for clip in split_by_speaker(scan_folder(speech_commands), heldout_fraction):
+    for clip in clips:
         part = "train" if clip.split == "train" else "heldout/speech_commands"
         if clip.label == SILENCE or (part == "train" and clip.word in UNTRAINED_WORDS):
             continue
@@ -115,6 +141,12 @@ def spoken_words(speech_commands: Path, out: Path, heldout_fraction: float) -> d
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(clip.path, path)
         parts[part].append(Recording(str(path), clip.word, clip.speaker))
+    # More real voices saying numbers than FSDD's three, and held-out ones to hear them.
+    strings = max(1, digit_string_count // 2)
+    parts["train"] += digit_strings([c for c in clips if c.split == "train"], out / "train", strings, seed + 2)
+    parts["heldout/speech_commands_digits"] = digit_strings(
+        [c for c in clips if c.split != "train"], out / "heldout/speech_commands_digits", max(1, strings // 5), seed + 3
+    )
     return parts
 
 
@@ -154,7 +186,7 @@ def build_transcription_corpus(
     voice_names: list[str] | None = None,
     seed: int = 0,
     workers: int = 2,
-    speech_commands: Path | None = None,
+    speech_commands: list[Path] = (),
     speech_commands_heldout: float = 0.25,
     calls: Path | None = None,
 ) -> dict[str, int]:
@@ -175,18 +207,18 @@ def build_transcription_corpus(
             out / "heldout/tts", heldout_voices, max(1, sentences // 15), seed + 1, workers
         )
     if fsdd is not None:
-        speakers = {c.speaker for c in scan_folder(fsdd)}
-        held_speakers = heldout_speakers("fsdd", speakers, 0.25)
-        parts["train"] += digit_strings(fsdd, out / "train", speakers - held_speakers, digit_string_count, seed)
-        if held_speakers:
+        takes = scan_folder(fsdd)
+        held_speakers = heldout_speakers("fsdd", {c.speaker for c in takes}, 0.25)
+        trained = [c for c in takes if c.speaker not in held_speakers]
+        parts["train"] += digit_strings(trained, out / "train", digit_string_count, seed)
+        if held_takes := [c for c in takes if c.speaker in held_speakers]:
             parts["heldout/fsdd"] = digit_strings(
-                fsdd, out / "heldout/fsdd", held_speakers, max(1, digit_string_count // 5), seed + 1
+                held_takes, out / "heldout/fsdd", max(1, digit_string_count // 5), seed + 1
             )
-    if speech_commands is not None:
-        words = spoken_words(speech_commands, out, speech_commands_heldout)
-        parts["train"] += words["train"]
-        if words["heldout/speech_commands"]:
-            parts["heldout/speech_commands"] = words["heldout/speech_commands"]
+    if speech_commands:
+        sc = speech_commands_parts(speech_commands, out, speech_commands_heldout, digit_string_count, seed)
+        for part, recordings in sc.items():
+            parts[part] = parts.get(part, []) + recordings
     if calls is not None:
         for part, recordings in call_sentences(calls, out).items():
             parts[part] = parts.get(part, []) + recordings

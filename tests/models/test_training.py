@@ -6,7 +6,9 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 import torch
 
 from rnnvoice.clients.cli import main
@@ -274,25 +276,46 @@ def test_a_recogniser_on_the_speech_embedding_trains_on_cached_streams_with_two_
 
 
 def test_transcription_corpus_holds_out_the_keyword_corpus_speakers(tmp_path):
-    """Real words join the recogniser's corpus with the keyword corpus's split: the same speakers held out, and
-    the words kept for run-time phrases never in training."""
+    """Real words of every Speech Commands folder join the recogniser's corpus with the keyword corpus's split (all
+    folders' speakers together): the same speakers held out, the words kept for run-time phrases never in training,
+    and each speaker's digits strung together on the side of the split the speaker is on."""
     from rnnvoice.models.data.corpus import split_by_speaker
-    from rnnvoice.models.data.transcription_corpus import spoken_words
-    from rnnvoice.models.vocabulary import UNTRAINED_WORDS
+    from rnnvoice.models.data.transcription_corpus import speech_commands_parts
+    from rnnvoice.models.vocabulary import DIGITS, UNTRAINED_WORDS
 
-    sc = tmp_path / "sc"
-    for folder in ("yes", "_unknown_"):
-        (sc / folder).mkdir(parents=True)
+    folders = [tmp_path / "sc", tmp_path / "sc_v1"]
     speakers = [f"{i:08x}" for i in range(8)]
-    for speaker in speakers:
+    # Digits as Speech Commands keeps them: a word inside half a second of silence either side.
+    digits = {w: soundfile.read(FIXTURES / f"{w}_lucas.wav", dtype="float32")[0] for w in ("one", "three", "five")}
+    for i, speaker in enumerate(speakers):
+        sc = folders[i % 2]
+        for word, wave in digits.items():
+            (sc / word).mkdir(parents=True, exist_ok=True)
+            padded = np.concatenate([np.zeros(8000, "float32"), wave, np.zeros(8000, "float32")])
+            soundfile.write(sc / word / f"{speaker}_nohash_0.wav", padded, 16000)
+        (sc / "yes").mkdir(exist_ok=True)
         shutil.copy(FIXTURES / "yes_sc.wav", sc / "yes" / f"{speaker}_nohash_0.wav")
+        (sc / "_unknown_").mkdir(exist_ok=True)
         shutil.copy(FIXTURES / "up_sc.wav", sc / "_unknown_" / f"{UNTRAINED_WORDS[0]}_{speaker}_nohash_0.wav")
-    parts = spoken_words(sc, tmp_path / "asr", 0.5)
-    held = {c.speaker for c in split_by_speaker(scan_folder(sc), 0.5) if c.split == "heldout"}
-    assert {r.speaker for r in parts["heldout/speech_commands"]} == held and 0 < len(held) < len(speakers)
-    assert {r.speaker for r in parts["train"]} == set(speakers) - held
-    assert {r.text for r in parts["train"]} == {"yes"}
-    assert {r.text for r in parts["heldout/speech_commands"]} == {"yes", UNTRAINED_WORDS[0]}
+    parts = speech_commands_parts(folders, tmp_path / "asr", 0.5, digit_string_count=40, seed=0)
+    clips = [c for folder in folders for c in scan_folder(folder)]
+    held = {c.speaker for c in split_by_speaker(clips, 0.5) if c.split == "heldout"}
+    assert 0 < len(held) < len(speakers)
+    words = [r for r in parts["train"] if " " not in r.text]
+    assert {r.speaker for r in parts["heldout/speech_commands"]} == held
+    assert {r.speaker for r in words} == set(speakers) - held
+    assert {r.text for r in words} == {"yes", "one", "three", "five"}
+    assert UNTRAINED_WORDS[0] in {r.text for r in parts["heldout/speech_commands"]}
+    strings = {"train": [r for r in parts["train"] if " " in r.text], "held": parts["heldout/speech_commands_digits"]}
+    assert len(strings["train"]) == 20 and len(strings["held"]) == 4
+    assert {r.speaker for r in strings["train"]} <= set(speakers) - held and {
+        r.speaker for r in strings["held"]
+    } <= held
+    for r in strings["train"] + strings["held"]:
+        said = r.text.split()
+        assert 3 <= len(said) <= 7 and set(said) <= set(DIGITS)
+        # Cut to their speech: each digit's second of clip shrinks to its word.
+        assert soundfile.info(r.path).duration < len(said) * (1.0 + 0.25)
     assert all(Path(r.path).is_file() for part in parts.values() for r in part)
 
 

@@ -35,7 +35,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unknown-takes", type=int, default=12, help="synthetic takes of each non-keyword word")
     p.add_argument("--phrase-takes", type=int, default=12, help="synthetic takes of each non-keyword phrase")
     p.add_argument("--sentences", type=int, default=8000, help="transcription: synthetic commands to speak")
-    p.add_argument("--digit-strings", type=int, default=2000, help="transcription: real FSDD digit strings to join")
+    p.add_argument(
+        "--digit-strings",
+        type=int,
+        default=2000,
+        help="transcription: real FSDD digit strings to join (and half as many of Speech Commands' digits)",
+    )
     p.add_argument("--voices", default="", help="transcription: comma-separated voice names to speak in (default all)")
     p.add_argument(
         "--heldout-fraction",
@@ -67,8 +72,8 @@ def run(args) -> int:
     if args.out is None:
         raise SystemExit("--out is required")
     if args.task == Task.TRANSCRIPTION:
-        if len(args.fsdd) > 1 or len(args.speech_commands) > 1:
-            raise SystemExit("--task transcription takes one --fsdd and one --speech-commands folder")
+        if len(args.fsdd) > 1:
+            raise SystemExit("--task transcription takes one --fsdd folder")
         written = build_transcription_corpus(
             args.out,
             args.fsdd[0] if args.fsdd else None,
@@ -79,7 +84,7 @@ def run(args) -> int:
             voice_names=[v for v in args.voices.split(",") if v] or None,
             seed=args.seed,
             workers=args.workers,
-            speech_commands=args.speech_commands[0] if args.speech_commands else None,
+            speech_commands=args.speech_commands,
             speech_commands_heldout=args.heldout_fraction,
             calls=args.calls,
         )
