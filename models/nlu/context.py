@@ -218,7 +218,9 @@ class _Compiler:
         for i, token in enumerate(tokens):
             target = end if i == len(tokens) - 1 else self._state()
             if token.startswith("$"):
-                kind, name = token[1:].split(":")
+                kind, colon, name = token[1:].partition(":")
+                if not (kind and colon and name) or ":" in name:
+                    raise ContextError(f"{_line(node)}: {token!r} in {text!r} is not a slot $type:name")
                 if name in seen:
                     raise ContextError(f"{_line(node)}: slot {name!r} appears twice in {text!r}")
                 seen.add(name)

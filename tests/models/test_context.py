@@ -90,6 +90,9 @@ def test_the_shipped_recognisers_read_a_recording_in_the_context():
         ("context:\n  slots: {}\n", "line 2: `expressions:` is missing"),
         ("context:\n  expressions:\n    a:\n      - 'set $pv.Colour:c'\n", "line 4: 'set $pv.Colour:c' uses slot type"),
         ("context:\n  expressions:\n    a:\n      - 'say (hi'\n", "line 4: '(' in 'say (hi' is not a choice"),
+        # (found by `rnnvoice fuzz`: a slot without its colon was an INTERNAL error)
+        ("context:\n  expressions:\n    a:\n      - 'call $contact'\n", "line 4: '$' in 'call $contact' is not a slot"),
+        ("context:\n  expressions:\n    a:\n      - 'call $:who'\n", "is not a slot $type:name"),
         ("context:\n  expressions:\n    a: 'hello'\n", "line 3: intent 'a' must be a list of strings"),
         ("context:\n  expressions:\n    a:\n      - 'hello 42'\n", "line 4: '42' has characters that are not words"),
         ("context:\n  expressions:\n    a:\n      - 'hi $x:n $x:n'\n  slots:\n    x: [a]\n", "slot 'n' appears twice"),
