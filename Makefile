@@ -109,10 +109,12 @@ reports-transcription: dev
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --decoder greedy --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices_greedy.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_fsdd_digit_strings.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/speech_commands --json reports/transcription/$${cell}_speech_commands_words.json && \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/speech_commands_digits --json reports/transcription/$${cell}_speech_commands_digit_strings.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --decoder greedy --data data/asr/heldout/wuw_test --json reports/transcription/$${cell}_wuw_test_calls.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(EMBEDDING_ASR) --data data/asr/heldout/tts --json reports/transcription/$${cell}_embedding_heldout_voices.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(EMBEDDING_ASR) --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_embedding_fsdd_digit_strings.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(EMBEDDING_ASR) --data data/asr/heldout/speech_commands --json reports/transcription/$${cell}_embedding_speech_commands_words.json && \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(EMBEDDING_ASR) --data data/asr/heldout/speech_commands_digits --json reports/transcription/$${cell}_embedding_speech_commands_digit_strings.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(EMBEDDING_ASR) --decoder greedy --data data/asr/heldout/wuw_test --json reports/transcription/$${cell}_embedding_wuw_test_calls.json \
 	  || exit 1; \
 	done

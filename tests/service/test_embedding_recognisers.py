@@ -22,7 +22,7 @@ def embedding_client(settings):
     server.stop()
 
 
-@pytest.mark.parametrize("cell", both_cells(short=("gru",)))  # the GRU hears "five at three nine one"
+@pytest.mark.parametrize("cell", both_cells(short=("gru",)))  # the GRU hears "eight three nine one"
 def test_real_digits_of_a_held_out_speaker_are_heard_with_their_times(embedding_client, cell):
     """Four digits by the FSDD speaker held out of training, which both log-mel recognisers mishear
     (test_transcription.py marks them): heard word for word, with word times on the 40 ms grid of the frames."""
