@@ -147,7 +147,7 @@ def speech_commands_parts(
     parts["heldout/speech_commands_digits"] = digit_strings(
         [c for c in clips if c.split != "train"], out / "heldout/speech_commands_digits", max(1, strings // 5), seed + 3
     )
-    return parts
+    return {part: recordings for part, recordings in parts.items() if recordings or part == "train"}
 
 
 # Shorter kept audio is a sentence cut before its first word (its wake-up word said at once): nothing to learn.
