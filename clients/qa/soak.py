@@ -25,7 +25,7 @@ from rnnvoice.clients.client import Audio, VoiceClient, result_dict, stream_conf
 from rnnvoice.clients.qa.cutting_proxy import cutting_proxy
 from rnnvoice.clients.qa.fuzz import REFUSALS
 from rnnvoice.clients.resumable import ResumableStream
-from rnnvoice.models.types import MODEL_TASKS, Cell, Task
+from rnnvoice.models.types import Cell, Task
 from rnnvoice.protos import pb
 
 
@@ -49,7 +49,7 @@ ENDINGS = {
     Ending.SILENT_PEER: 1,
     Ending.OVERSIZED_CHUNK: 1,
 }
-TASKS = (*MODEL_TASKS, Task.ASSISTANT)
+TASKS = tuple(Task)
 # The assistant's streams each send this context inline: compiled once, shared by the streams open with it.
 CONTEXT = """context:
   expressions:
