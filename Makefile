@@ -99,23 +99,23 @@ reports-keywords: dev
 	  done || exit 1; \
 	done
 
-# The recognisers on the speech embedding, shipped beside the log-mel ones; WUW Corpus II's test calls (free
-# telephone speech) decoded greedily, as the beam search knows the command domain's words only; Whisper base, the
-# peer, on the same calls.
-EMBEDDING_ASR = models/weights/transcription_$${cell}_embedding.pt
+# The recognisers (on the speech embedding), then the log-mel recognisers of before beside them; WUW Corpus II's test
+# calls (free telephone speech) decoded greedily, as the beam search knows the command domain's words only; Whisper
+# base, the peer, on the same calls.
+LOG_MEL_ASR = models/weights/transcription_$${cell}_log_mels.pt
 reports-transcription: dev
 	for cell in gru lstm; do \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices.json && \
-	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --decoder greedy --data data/asr/heldout/tts --json reports/transcription/$${cell}_heldout_voices_greedy.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_fsdd_digit_strings.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/speech_commands --json reports/transcription/$${cell}_speech_commands_words.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --data data/asr/heldout/speech_commands_digits --json reports/transcription/$${cell}_speech_commands_digit_strings.json && \
 	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --decoder greedy --data data/asr/heldout/wuw_test --json reports/transcription/$${cell}_wuw_test_calls.json && \
-	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(EMBEDDING_ASR) --data data/asr/heldout/tts --json reports/transcription/$${cell}_embedding_heldout_voices.json && \
-	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(EMBEDDING_ASR) --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_embedding_fsdd_digit_strings.json && \
-	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(EMBEDDING_ASR) --data data/asr/heldout/speech_commands --json reports/transcription/$${cell}_embedding_speech_commands_words.json && \
-	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(EMBEDDING_ASR) --data data/asr/heldout/speech_commands_digits --json reports/transcription/$${cell}_embedding_speech_commands_digit_strings.json && \
-	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(EMBEDDING_ASR) --decoder greedy --data data/asr/heldout/wuw_test --json reports/transcription/$${cell}_embedding_wuw_test_calls.json \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(LOG_MEL_ASR) --data data/asr/heldout/tts --json reports/transcription/$${cell}_log_mels_heldout_voices.json && \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(LOG_MEL_ASR) --decoder greedy --data data/asr/heldout/tts --json reports/transcription/$${cell}_log_mels_heldout_voices_greedy.json && \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(LOG_MEL_ASR) --data data/asr/heldout/fsdd --json reports/transcription/$${cell}_log_mels_fsdd_digit_strings.json && \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(LOG_MEL_ASR) --data data/asr/heldout/speech_commands --json reports/transcription/$${cell}_log_mels_speech_commands_words.json && \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(LOG_MEL_ASR) --data data/asr/heldout/speech_commands_digits --json reports/transcription/$${cell}_log_mels_speech_commands_digit_strings.json && \
+	  $(BIN)/rnnvoice eval --task transcription --cell $$cell --model $(LOG_MEL_ASR) --decoder greedy --data data/asr/heldout/wuw_test --json reports/transcription/$${cell}_log_mels_wuw_test_calls.json \
 	  || exit 1; \
 	done
 	$(BIN)/rnnvoice eval --task transcription --peer --data data/asr/heldout/wuw_test --json reports/transcription/whisper_base_wuw_test_calls.json

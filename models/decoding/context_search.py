@@ -7,7 +7,9 @@ it where a word went before. One Viterbi pass over all chains at once; the graph
 passed through within a frame. Each state remembers where its path entered its arc, and each graph state how its
 best path reached it at each frame: enough to read the path's arcs back without a backpointer per chain state and
 frame. The command is understood when its path scores, per frame, within `min_score` of the recogniser's own best
-path (the most likely token at each frame): a command the context cannot say scores far below it.
+path (the most likely token at each frame): a command the context cannot say scores far below it. A search may
+let the command begin anywhere in its first `lead` frames (after a wake word whose end the spotter places early,
+the recogniser still spells the word's last sounds there); the frames before it count as the best path's.
 
 Shapes: T frames, V tokens, S chain states, N graph states.
 """
@@ -82,12 +84,14 @@ class ContextSearch:
         depth = _depth(context)
         self.epsilons.sort(key=lambda e: depth[e[0]])  # sources before what they lead to
 
-    def search(self, log_probs: np.ndarray) -> Understanding:
-        """(T, V) log-probabilities of one utterance -> what it means in the context."""
+    def search(self, log_probs: np.ndarray, lead: int = 0) -> Understanding:
+        """(T, V) log-probabilities of one utterance -> what it means in the context; the command may begin at any
+        frame up to `lead`."""
         frames = len(log_probs)
         if frames == 0:
             return Understanding(False, None)
         n, s = self.context.states, len(self.label)
+        best_path = np.concatenate([[0.0], np.cumsum(log_probs.max(axis=1))])
         node = np.full(n, -np.inf)
         node[self.starts] = 0.0
         # How each graph state's best path reached it for frame t: the arc that led there, where that arc began
@@ -118,11 +122,13 @@ class ContextSearch:
             how[t + 1, reached] = np.stack(
                 [self.arc_of[winners], entered[winners], np.full(len(winners), NONE)], axis=1
             )
+            if t + 1 <= lead:  # no arc leads to a start, so its `how` stays NONE: a path begins there
+                node[self.starts] = best_path[t + 1]
             self._pass_through(node, how[t + 1], t + 1)
         final = node[self.context.final]
         if not np.isfinite(final):
             return Understanding(False, None)
-        return self._read_back(how, frames, (final - log_probs.max(axis=1).sum()) / frames)
+        return self._read_back(how, frames, final - best_path[-1])
 
     def read_text(self, text: str) -> Understanding:
         """What a text means in the context: the same search over a path that writes exactly it (a command's
@@ -139,13 +145,14 @@ class ContextSearch:
                 node[target] = node[source]
                 how[target] = (arc, t, source)
 
-    def _read_back(self, how: np.ndarray, frames: int, score: float) -> Understanding:
+    def _read_back(self, how: np.ndarray, frames: int, below_best: float) -> Understanding:
         arcs, state, t = [], self.context.final, frames
         while how[t, state, 0] != NONE:
             arc, began, came_from = how[t, state]
             arcs.append(self.context.arcs[arc])
             state, t = (came_from, t) if came_from != NONE else (self.context.arcs[arc].source, began)
         arcs.reverse()
+        score = below_best / max(1, frames - t)  # per frame of the command, from the frame its path began
         intent = next(name for name, start in self.context.intents.items() if start == state)
         slots = {a.slot[0]: a.slot[1] for a in arcs if a.slot}
         words = " ".join(w for a in arcs for w in a.words)

@@ -82,10 +82,12 @@ class AssistantTask:
         if self.context is None:
             intent = parse_intent(result.text)
             return Command(self.wake, result, intent, _understood(intent))
-        steps = np.concatenate(self.command)
-        # To the command's last word and a little after (the blanks that end it), not into what follows.
-        end = round(result.end_s / self.transcriber.step_s) + self.transcriber.endpoint_steps - self.command_start
-        read = self.context.search(steps[: max(1, end)])
+        steps, step_s = np.concatenate(self.command), self.transcriber.step_s
+        # To the command's last word and a little after (the blanks that end it), not into what follows; it may
+        # begin where the transcript does, after what the recogniser heard of the wake word's end.
+        end = round(result.end_s / step_s) + self.transcriber.endpoint_steps - self.command_start
+        lead = max(0, round(result.start_s / step_s) - self.command_start)
+        read = self.context.search(steps[: max(1, end)], lead)
         self.command = []
         intent = Intent(read.intent or "", read.slots)
         return Command(self.wake, result, intent, read.understood, self.context.context.slot_types)

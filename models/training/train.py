@@ -105,13 +105,19 @@ class TrainConfig:
             # "The speech embedding's heads become the shipped keyword models"); the study's log-mel runs name
             # their own front end.
             Task.KEYWORDS: {"front_end": FrontEndKind.SPEECH_EMBEDDING, "talk_share": 0.1, "keyword_weight": 15.0},
+            # Recognisers over the speech embedding, two CTC frames a step, from scratch on cached streams
+            # (docs/experiments.md, "A larger corpus for the recognisers on the speech embedding").
             Task.TRANSCRIPTION: {
-                "hidden_size": 256,
-                "num_layers": 3,
-                "batch_size": 16,
-                "seconds": 8.0,
+                "front_end": FrontEndKind.SPEECH_EMBEDDING,
+                "tokens_per_step": 2,
+                "hidden_size": 192,
+                "num_layers": 2,
+                "batch_size": 12,
+                "seconds": 6.0,
                 "lr": 2e-3,
-                "steps": 4000,
+                "steps": 8000,
+                "eval_every": 2000,
+                "cached_streams": 10000,
             },
         }.get(task, {})
         return TrainConfig(task=task, **{**recipe, **overrides})

@@ -108,7 +108,7 @@ def traffic(stack) -> tuple[float, float]:
         for cell in CELLS
         for task, audio in (
             (Task.KEYWORDS, read_audio(FIXTURES / "spoken_seven_yes.wav")),
-            (Task.TRANSCRIPTION, read_audio(FIXTURES / "lights_awb.wav")),
+            (Task.TRANSCRIPTION, read_audio(FIXTURES / "timer_david.wav")),
         )
     ]
     assert [e for load in loads for e in load.errors] == [], stack.logs()
@@ -120,9 +120,9 @@ def test_keywords_and_transcripts_come_back_through_nginx(stack):
         for cell in CELLS:
             detected = client.stream_audio(read_audio(FIXTURES / "spoken_seven_yes.wav"), cell)
             assert [r.detection.keyword for r in detected if r.HasField("detection")] == ["seven", "yes"], cell
-            heard = client.stream_audio(read_audio(FIXTURES / "lights_awb.wav"), cell, task="transcription")
+            heard = client.stream_audio(read_audio(FIXTURES / "timer_david.wav"), cell, task="transcription")
             finals = [r.transcript.text for r in heard if r.HasField("transcript") and r.transcript.is_final]
-            assert finals == ["turn on the kitchen lights"], cell
+            assert finals == ["set a timer for five minutes"], cell
 
 
 @pytest.mark.parametrize("cell", CELLS)

@@ -76,6 +76,19 @@ def test_a_near_miss_is_read_as_the_nearest_command():
     assert -0.5 < result.score < 0
 
 
+def test_a_command_may_begin_after_the_end_of_a_wake_word_within_its_lead():
+    """The last sounds of a wake word the spotter ended early, spelled before the command: within the lead they
+    count as the recogniser's own best path, and the score is per frame of the command alone."""
+    search = ContextSearch(parse_context(HOME))
+    path = "_u_t_e_r____" + say("call mom")
+    assert not search.search(spelled(path)).understood  # the context cannot say "uter"
+    result = search.search(spelled(path), lead=12)
+    assert result.understood and result.slots == {"who": "mom"} and result.score == pytest.approx(0.0)
+    partly = search.search(spelled(path), lead=5)  # the lead ends inside it: "er" is left to the context
+    assert search.search(spelled(path)).score < partly.score < result.score
+    assert not search.search(spelled(say("play some music")), lead=12).understood
+
+
 def test_the_shipped_recognisers_read_a_recording_in_the_context():
     wave = torch.from_numpy(fixture_clip("call_mom_norbert.wav"))
     for cell in ("gru", "lstm"):
