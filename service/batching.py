@@ -3,7 +3,8 @@
 The scheduler is Triton's sequence batcher in small: sessions hand it a chunk and await the output; a worker
 thread takes every chunk pending (waiting at most `batch_wait_ms` for more once one arrives, at most
 `max_batch` a step), runs them through `step_streams` (each model stepped once over all their streams, the
-states gathered and scattered back) and hands all the outputs back to the event loop in one call.
+states gathered and scattered back) and hands all the outputs back to the event loop in one call. Once it has had
+nothing to run for `IDLE_TRIM_S`, it gives back the memory its work freed (service/memory.py).
 """
 
 import asyncio
@@ -16,11 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from rnnvoice.models.streaming.stream import Stream, StreamOutput, step_streams
+from rnnvoice.service.memory import give_back_freed_memory
 
 log = logging.getLogger(__name__)
 
 # What a chunk's run gives back: the output and the compute it was charged.
 Ran = tuple[StreamOutput, float]
+# Idle this long after work, the scheduler trims: under load its waits between steps are far shorter.
+IDLE_TRIM_S = 0.25
 
 
 def _run_alone(stream: Stream, samples: torch.Tensor | None) -> Ran:
@@ -53,6 +57,8 @@ class BatchScheduler:
         self.pending: collections.deque = collections.deque()
         self.ready = threading.Condition(threading.Lock())  # not re-entered: a plain lock costs each chunk less
         self.closed = False
+        self.worked = False  # since the last trim
+        self.trims = 0
         self.worker = threading.Thread(target=self._work, name="batch-scheduler", daemon=True)
         self.worker.start()
 
@@ -72,7 +78,9 @@ class BatchScheduler:
     def _take(self) -> list | None:
         with self.ready:
             while not self.pending and not self.closed:
-                self.ready.wait()
+                if not self.ready.wait(IDLE_TRIM_S if self.worked else None) and not self.pending:
+                    self.worked = False
+                    self.trims += give_back_freed_memory()
             if not self.pending:
                 return None
             # A few milliseconds for more streams to join this step; under load they are already waiting.
@@ -95,6 +103,7 @@ class BatchScheduler:
                 (future, out if isinstance(out, Exception) else (out, stream.compute_s - spent))
                 for (stream, _, _, future), out, spent in zip(batch, outputs, before)
             ]
+            self.worked = True
             by_loop = collections.defaultdict(list)
             for (_, _, loop, _), result in zip(batch, results):
                 by_loop[loop].append(result)

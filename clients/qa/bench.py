@@ -141,12 +141,16 @@ async def measure_level(
     }
 
 
+# Streams held open and idle this long after the server heard their audio before its memory is read.
+IDLE_S = 1.0
+
+
 async def idle_memory(
     target: str, metrics_url: str, audio: Audio, task: str, cell: str, counts: tuple[int, ...], chunks: int = 10
 ) -> dict:
     """Server memory per open stream, away from any backlog: at each count, that many streams open at once, each
-    sends `chunks` chunks of the recording and then waits, open, until the server has heard them all and its RSS
-    is read; then all end. The slope of RSS against streams over the counts (`memory_slope`)."""
+    sends `chunks` chunks of the recording and then waits, open, until the server has heard them all and IDLE_S
+    more, and its RSS is read; then all end. The slope of RSS against streams over the counts (`memory_slope`)."""
     config = load_config(audio, task, cell)
     requests = [pb.StreamAudioRequest(config=config)] + [
         pb.StreamAudioRequest(audio=pb.AudioChunk(sequence=i, data=data))
@@ -172,6 +176,7 @@ async def idle_memory(
                         await asyncio.sleep(0.2)
             except TimeoutError:
                 raise RuntimeError(f"the server did not hear {streams} idle streams' audio within 120 s") from None
+            await asyncio.sleep(IDLE_S)  # idle streams: a server's memory once it has had nothing to do for a while
             rss = value(await asyncio.to_thread(scrape, metrics_url), "process_resident_memory_bytes")
             levels.append({"streams": streams, "rss_bytes": rss})
             for call in calls:

@@ -1,6 +1,7 @@
 """Chunk boundaries never change a result: random chunkings against the whole recording at once."""
 
 import dataclasses
+import functools
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from rnnvoice.models.weights import shipped_models
 from tests.conftest import fixture_clip
 
 RATES = (8000, 44100)
+TRANSCRIBED = ("lights_awb.wav", "five_lucas.wav", "three_lucas.wav", "time_awb.wav")
 # From single samples to several seconds, in any mixture.
 chunk_sizes = st.lists(
     st.one_of(st.integers(1, 40), st.integers(41, 4000), st.integers(4001, 150000)), min_size=1, max_size=30
@@ -57,6 +59,14 @@ def transcripts(model, rate: int, audio: torch.Tensor, sizes: list[int]):
     return [r for o in feed(stream, audio, sizes) for r in o.transcripts]
 
 
+@functools.cache
+def timeline(model, rate: int) -> list[tuple[float, str]]:
+    """When each result of a 10 ms feed of TRANSCRIBED was decided, and its text ("" for a final): the same for
+    every chunking, so worked out once."""
+    results = transcripts(model, rate, spoken(TRANSCRIBED, rate), [rate // 100])
+    return [(r.decided_s, "" if r.is_final else r.text) for r in results]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("rate", RATES)
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -83,7 +93,7 @@ def test_random_chunking_gives_the_same_detections_and_scores(models, cell, rate
 @given(sizes=chunk_sizes)
 def test_random_chunking_gives_the_same_transcripts(models, cell, rate, sizes):
     model = models["transcription", cell]
-    audio = spoken(["lights_awb.wav", "five_lucas.wav", "three_lucas.wav", "time_awb.wav"], rate)
+    audio = spoken(TRANSCRIBED, rate)
     whole = transcripts(model, rate, audio, [len(audio)])
     chunked = transcripts(model, rate, audio, sizes)
     finals = [r for r in chunked if r.is_final]
@@ -96,9 +106,9 @@ def test_random_chunking_gives_the_same_transcripts(models, cell, rate, sizes):
     # A partial result is what a step-by-step decoding had read by the same moment of audio.
     # (A chunk that holds a whole utterance may carry its final and no partial, so partials are
     # required of the 10 ms feed only.)
-    timeline = [(r.decided_s, "" if r.is_final else r.text) for r in transcripts(model, rate, audio, [rate // 100])]
-    assert any(text for _, text in timeline)
+    decided = timeline(model, rate)
+    assert any(text for _, text in decided)
     partials = [r for r in chunked if not r.is_final]
     for r in partials:
-        expected = [text for when, text in timeline if when <= r.decided_s]
+        expected = [text for when, text in decided if when <= r.decided_s]
         assert expected and r.text == expected[-1]

@@ -122,7 +122,7 @@ def run(args) -> int:
     workers = [int(n) for n in args.workers.split(",") if n] if not args.server else []
     idle_streams = tuple(int(n) for n in args.idle_streams.split(",") if n)
     # The servers' stream limit: above every level any part of the bench opens.
-    most_streams = max(args.max_streams, *idle_streams, *overhead_streams.values()) + 16
+    most_streams = max([args.max_streams, *idle_streams, *overhead_streams.values()]) + 16
     ramp = Ramp(
         args.start_streams,
         args.growth,
