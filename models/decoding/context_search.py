@@ -78,6 +78,10 @@ class ContextSearch:
         sources = np.array([context.arcs[a].source for a in arc_of], dtype=np.int32)
         targets = np.array([context.arcs[a].target for a in arc_of], dtype=np.int32)
         self.entry_node = np.where(self.entry, sources, NONE).astype(np.int32)
+        # Each way into a chain state, as (states, where from): from the state before, from two before (over a blank
+        # between different characters), and from a graph state (entering an arc).
+        self.moves = [(np.flatnonzero(p >= 0), p[p >= 0]) for p in (self.prev1, self.prev2)]
+        self.entries = np.flatnonzero(self.entry_node >= 0)
         self.exit_states = np.flatnonzero(exits).astype(np.int32)
         self.exit_node = targets[self.exit_states]
         self.starts = np.array(sorted(starts), dtype=int)
@@ -101,18 +105,16 @@ class ContextSearch:
         score = np.full(s, -np.inf)
         entered = np.zeros(s, dtype=np.int64)
         for t in range(frames):
-            candidates = np.stack(
-                [
-                    score,
-                    np.where(self.prev1 >= 0, score[self.prev1], -np.inf),
-                    np.where(self.prev2 >= 0, score[self.prev2], -np.inf),
-                    np.where(self.entry_node >= 0, node[self.entry_node], -np.inf),
-                ]
-            )
-            best = candidates.argmax(axis=0)
-            origins = np.stack([entered, entered[self.prev1], entered[self.prev2], np.full(s, t)])
-            entered = np.take_along_axis(origins, best[None], axis=0)[0]
-            score = candidates.max(axis=0) + log_probs[t, self.label]
+            # Staying first, then each move in turn where it scores strictly better (ties keep the earlier way).
+            best, came = score.copy(), entered.copy()
+            for states, sources in self.moves:
+                moved = score[sources] > best[states]
+                better = states[moved]
+                best[better], came[better] = score[sources[moved]], entered[sources[moved]]
+            moved = node[self.entry_node[self.entries]] > best[self.entries]
+            better = self.entries[moved]
+            best[better], came[better] = node[self.entry_node[better]], t
+            score, entered = best + log_probs[t, self.label], came
             node = np.full(n, -np.inf)
             leaving = score[self.exit_states]
             order = np.argsort(-leaving, kind="stable")

@@ -78,5 +78,6 @@ def with_voice_activity(stream: Stream, events: bool = True) -> Stream:
     if not isinstance(model, KeywordSpotter | SpeechRecognizer):
         raise ValueError("voice activity reads a keyword model's or a recogniser's outputs; the stream runs neither")
     speech = keyword_model_speech if isinstance(model, KeywordSpotter) else recogniser_speech
-    stream.task = VoiceActivityTask(stream.task, speech, model.config.features.step_s, events)
+    # A row of posteriors: a step of the keyword model, a CTC frame of the recogniser (two a step on the embedding).
+    stream.task = VoiceActivityTask(stream.task, speech, model.config.features.step_s / model.rows_per_step, events)
     return stream

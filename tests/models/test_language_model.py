@@ -1,6 +1,6 @@
-"""The shipped language model: `rnnvoice lm` makes it again byte for byte, and its ARPA file, read by KenLM (alone,
-or from Python for streams with hints), gives the probabilities of the Witten-Bell model counted over the same
-sentences."""
+"""The shipped language model (and the built-in context beside it): `rnnvoice lm` makes them again byte for byte,
+and the ARPA file, read by KenLM (alone, or from Python for streams with hints), gives the probabilities of the
+Witten-Bell model counted over the same sentences."""
 
 import argparse
 import fnmatch
@@ -17,6 +17,7 @@ from rnnvoice.models.data.sentences import generate_command
 from rnnvoice.models.decoding.ctc import DECODER_FILE, LEXICON_FILE, LM_FILE, beam_search
 from rnnvoice.models.decoding.language_model import DomainLanguageModel
 from rnnvoice.models.decoding.witten_bell import WittenBellNgrams
+from rnnvoice.models.nlu.assistant_context import ASSISTANT_CONTEXT_FILE
 from rnnvoice.models.weights import WEIGHTS
 
 SETTINGS = json.loads((WEIGHTS / DECODER_FILE).read_text())["language_model"]
@@ -47,7 +48,7 @@ def test_the_command_writes_the_shipped_files_again(tmp_path):
         out=tmp_path, sentences=SETTINGS["sentences"], order=SETTINGS["order"], seed=SETTINGS["seed"]
     )
     assert lm_command.run(args) == 0
-    for name in (LM_FILE, LEXICON_FILE, DECODER_FILE):
+    for name in (LM_FILE, LEXICON_FILE, DECODER_FILE, ASSISTANT_CONTEXT_FILE):
         assert (tmp_path / name).read_text() == (WEIGHTS / name).read_text(), name
 
 
@@ -92,5 +93,5 @@ def test_the_files_are_package_data():
     """An installed server (the container's) finds them beside the weights."""
     settings = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     patterns = settings["tool"]["setuptools"]["package-data"]["rnnvoice.models.weights"]
-    for name in (LM_FILE, LEXICON_FILE, DECODER_FILE):
+    for name in (LM_FILE, LEXICON_FILE, DECODER_FILE, ASSISTANT_CONTEXT_FILE):
         assert any(fnmatch.fnmatch(name, p) for p in patterns), name
