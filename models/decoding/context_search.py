@@ -73,15 +73,13 @@ class ContextSearch:
         # Held by every stream of the context: int32 halves them (75,000 states each in a context at the limits).
         self.label = np.array(label, dtype=np.int32)
         self.arc_of = np.array(arc_of, dtype=np.int32)
-        self.prev1, self.prev2 = np.array(prev1, dtype=np.int32), np.array(prev2, dtype=np.int32)
-        self.entry = np.array(entry, dtype=bool)
         sources = np.array([context.arcs[a].source for a in arc_of], dtype=np.int32)
         targets = np.array([context.arcs[a].target for a in arc_of], dtype=np.int32)
-        self.entry_node = np.where(self.entry, sources, NONE).astype(np.int32)
         # Each way into a chain state, as (states, where from): from the state before, from two before (over a blank
         # between different characters), and from a graph state (entering an arc).
-        self.moves = [(np.flatnonzero(p >= 0), p[p >= 0]) for p in (self.prev1, self.prev2)]
-        self.entries = np.flatnonzero(self.entry_node >= 0)
+        self.moves = [_moves(np.array(p, dtype=np.int32)) for p in (prev1, prev2)]
+        self.entries = np.flatnonzero(entry).astype(np.int32)
+        self.entry_node = sources[self.entries]
         self.exit_states = np.flatnonzero(exits).astype(np.int32)
         self.exit_node = targets[self.exit_states]
         self.starts = np.array(sorted(starts), dtype=int)
@@ -111,9 +109,9 @@ class ContextSearch:
                 moved = score[sources] > best[states]
                 better = states[moved]
                 best[better], came[better] = score[sources[moved]], entered[sources[moved]]
-            moved = node[self.entry_node[self.entries]] > best[self.entries]
+            moved = node[self.entry_node] > best[self.entries]
             better = self.entries[moved]
-            best[better], came[better] = node[self.entry_node[better]], t
+            best[better], came[better] = node[self.entry_node[moved]], t
             score, entered = best + log_probs[t, self.label], came
             node = np.full(n, -np.inf)
             leaving = score[self.exit_states]
@@ -160,6 +158,12 @@ class ContextSearch:
         words = " ".join(w for a in arcs for w in a.words)
         understood = bool(score >= self.min_score)
         return Understanding(understood, intent if understood else None, slots if understood else {}, words, score)
+
+
+def _moves(previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(S,) each state's state before it on one kind of move (NONE: none) -> the states that have one, and it."""
+    states = np.flatnonzero(previous >= 0).astype(np.int32)
+    return states, previous[states]
 
 
 def _depth(context: Context) -> dict[int, int]:

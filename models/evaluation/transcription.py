@@ -13,7 +13,10 @@ from rnnvoice.models.data.corpus import SAMPLE_RATE, load_clip
 from rnnvoice.models.data.mixing import speech_extent
 from rnnvoice.models.data.transcription_corpus import Recording
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer, normalise
-from rnnvoice.models.nlu.intents import parse_intent
+from rnnvoice.models.nlu.assistant_context import assistant_slots
+from rnnvoice.models.nlu.intents import Intent, parse_intent
+from rnnvoice.models.streaming.assistant_stream import built_in_context
+from rnnvoice.models.streaming.stream import recording_posteriors
 from rnnvoice.models.streaming.transcription_stream import Transcript, transcription_stream
 from rnnvoice.models.types import Decoder
 
@@ -71,10 +74,17 @@ def transcribe_all(
     return [final_text(transcribe(model, load_clip(r.path), decoder=decoder)[0]) for r in recordings]
 
 
-def scored_row(recording: Recording, hypothesis: str) -> dict:
+def understood(model: SpeechRecognizer, wave) -> Intent:
+    """What the assistant makes of a recording: its posteriors read within the built-in context."""
+    read = built_in_context().search(recording_posteriors(model, wave, SAMPLE_RATE))
+    return Intent(read.intent, assistant_slots(read.intent, read.slots)) if read.understood else Intent("unknown")
+
+
+def scored_row(recording: Recording, hypothesis: str, meant: Intent | None = None) -> dict:
     """One recording's hypothesis against its reference: word errors, and the intent where the reference is a
-    command the grammar knows."""
+    command the grammar knows, read from the hypothesis (and, given, what the assistant understood)."""
     errors = word_errors(recording.text, hypothesis)
+    command = parse_intent(recording.text)
     return {
         "file": recording.path,
         "speaker": recording.speaker,
@@ -82,9 +92,8 @@ def scored_row(recording: Recording, hypothesis: str) -> dict:
         "hypothesis": hypothesis,
         "errors": sum(errors[kind] for kind in ERROR_KINDS),
         **errors,
-        "intent_ok": (parse_intent(hypothesis) == parse_intent(recording.text))
-        if parse_intent(recording.text).name != "unknown"
-        else None,
+        "intent_ok": parse_intent(hypothesis) == command if command.name != "unknown" else None,
+        "assistant_intent_ok": meant == command if meant is not None and command.name != "unknown" else None,
     }
 
 
@@ -94,10 +103,17 @@ def summarise(rows: list[dict]) -> dict:
         "recordings": len(rows),
         **error_rates(rows),
         "sentence_accuracy": round(float(np.mean([x["errors"] == 0 for x in rows])), 4),
-        "intent_accuracy": round(float(np.mean(scored)), 4)
-        if (scored := [x["intent_ok"] for x in rows if x["intent_ok"] is not None])
-        else None,
+        **{name: _share_true(rows, key) for name, key in INTENT_COLUMNS.items()},
     }
+
+
+# Intents right: read from the transcript by the grammar, and read by the assistant within its built-in context.
+INTENT_COLUMNS = {"intent_accuracy": "intent_ok", "assistant_intent_accuracy": "assistant_intent_ok"}
+
+
+def _share_true(rows: list[dict], key: str) -> float | None:
+    scored = [x[key] for x in rows if x.get(key) is not None]
+    return round(float(np.mean(scored)), 4) if scored else None
 
 
 def peer_report(recordings: list[Recording]) -> dict:
@@ -131,7 +147,8 @@ class TranscriptionReport:
     deletion_rate: float
     insertion_rate: float
     sentence_accuracy: float
-    intent_accuracy: float
+    intent_accuracy: float  # the intent the grammar reads from the transcript
+    assistant_intent_accuracy: float  # the intent the assistant reads within its built-in context, as it serves
     final_latency_median_s: float  # end of speech to the final result
     final_latency_p90_s: float
     first_partial_median_s: float  # speech onset to the first partial result
@@ -154,7 +171,7 @@ def transcription_report(
         finals = [x for x in results if x.is_final]
         partials = [x for x in results if not x.is_final]
         row = {
-            **scored_row(r, final_text(results)),
+            **scored_row(r, final_text(results), understood(model, wave)),
             "final_latency_s": finals[-1].decided_s - offset if finals else None,
             "first_partial_s": partials[0].decided_s - onset if partials else None,
         }
@@ -173,6 +190,7 @@ def transcription_report(
         insertion_rate=overall["insertions_rate"],
         sentence_accuracy=overall["sentence_accuracy"],
         intent_accuracy=overall["intent_accuracy"],
+        assistant_intent_accuracy=overall["assistant_intent_accuracy"],
         final_latency_median_s=round(float(np.median(latencies)), 3) if latencies else float("nan"),
         final_latency_p90_s=round(float(np.percentile(latencies, 90)), 3) if latencies else float("nan"),
         first_partial_median_s=round(float(np.median(partials)), 3) if partials else float("nan"),

@@ -123,3 +123,20 @@ def test_eval_phrases_sweeps_thresholds_on_a_stream_of_real_clips(tmp_path, caps
     assert rates == sorted(rates, reverse=True) and false_accepts == sorted(false_accepts, reverse=True)
     assert rates[0] > 0  # the spotter hears some of these real words at the lowest threshold
     assert "false accepts per hour" in capsys.readouterr().out
+
+
+def test_eval_transcription_scores_intents_from_the_transcript_and_as_the_assistant_reads_them(tmp_path, capsys):
+    """Flite awb's "what time is it", which the GRU writes "what time": the transcript's grammar misses its intent,
+    the assistant, reading the posteriors within its built-in context, understands it."""
+    folder = tmp_path / "commands"
+    (folder / "voices").mkdir(parents=True)
+    said = {"time_awb.wav": "what time is it", "timer_david.wav": "set a timer for five minutes"}
+    for name in said:
+        shutil.copy(FIXTURES / name, folder / "voices" / name)
+    (folder / "transcripts.tsv").write_text("".join(f"voices/{n}\t{t}\n" for n, t in said.items()))
+    report_path = tmp_path / "transcription.json"
+    args = ["eval", "--task", "transcription", "--cell", "gru", "--data", str(folder), "--json", str(report_path)]
+    assert main(args) == 0
+    result = json.loads(report_path.read_text())["transcription"]
+    assert result["intent_accuracy"] == 0.5 and result["assistant_intent_accuracy"] == 1.0
+    assert "as the assistant reads them" in capsys.readouterr().out

@@ -344,7 +344,8 @@ def _eval_transcription(args, model, path) -> int:
     recordings = read_transcripts(args.data)
     result = transcription_report(model, recordings, args.decoder)
     intents = (
-        f"intents right {result.intent_accuracy:.1%}"
+        f"intents right {result.intent_accuracy:.1%} from the transcript, "
+        f"{result.assistant_intent_accuracy:.1%} as the assistant reads them (within its built-in context)"
         if result.intent_accuracy is not None
         else "no commands to understand"
     )
