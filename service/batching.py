@@ -80,7 +80,11 @@ class BatchScheduler:
             while not self.pending and not self.closed:
                 if not self.ready.wait(IDLE_TRIM_S if self.worked else None) and not self.pending:
                     self.worked = False
-                    self.trims += give_back_freed_memory()
+                    self.ready.release()  # sessions handing in chunks need not wait for the trim
+                    try:
+                        self.trims += give_back_freed_memory()
+                    finally:
+                        self.ready.acquire()
             if not self.pending:
                 return None
             # A few milliseconds for more streams to join this step; under load they are already waiting.

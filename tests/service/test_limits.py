@@ -177,7 +177,7 @@ def _memory(pid: int) -> tuple[int, int]:
 
 
 @pytest.mark.slow
-def test_no_single_request_makes_the_server_hold_more_than_16_mb():
+def test_no_single_request_makes_the_server_hold_more_than_20_mb():
     """The server's peak resident memory (reset before each request) over what it held before, for the largest
     requests there are: chunks far over every limit, over StreamAudio's limit, and the largest chunk and Recognize
     taken."""
@@ -210,4 +210,7 @@ def test_no_single_request_makes_the_server_hold_more_than_16_mb():
                     code = e.code().name
                 _, peak = _memory(pid)
                 assert code == expected, name
-                assert peak - before < 16 << 20, f"{name}: the server's peak grew by {(peak - before) / 2**20:.1f} MiB"
+                # 20 MiB: since the scheduler hands freed pages back when idle (service/memory.py), a request's
+                # working set is faulted in afresh instead of reusing pages still resident; the 3 MiB Recognize
+                # peaked at 16.1 MiB once in a full run (8.7-10.6 before the trim).
+                assert peak - before < 20 << 20, f"{name}: the server's peak grew by {(peak - before) / 2**20:.1f} MiB"
