@@ -13,9 +13,8 @@ from rnnvoice.models.data.corpus import SAMPLE_RATE, load_clip
 from rnnvoice.models.data.mixing import speech_extent
 from rnnvoice.models.data.transcription_corpus import Recording
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer, normalise
-from rnnvoice.models.nlu.assistant_context import assistant_slots
 from rnnvoice.models.nlu.intents import Intent, parse_intent
-from rnnvoice.models.streaming.assistant_stream import built_in_context
+from rnnvoice.models.streaming.assistant_stream import built_in_context, built_in_intent
 from rnnvoice.models.streaming.stream import recording_posteriors
 from rnnvoice.models.streaming.transcription_stream import Transcript, transcription_stream
 from rnnvoice.models.types import Decoder
@@ -76,8 +75,7 @@ def transcribe_all(
 
 def understood(model: SpeechRecognizer, wave) -> Intent:
     """What the assistant makes of a recording: its posteriors read within the built-in context."""
-    read = built_in_context().search(recording_posteriors(model, wave, SAMPLE_RATE))
-    return Intent(read.intent, assistant_slots(read.intent, read.slots)) if read.understood else Intent("unknown")
+    return built_in_intent(built_in_context().search(recording_posteriors(model, wave, SAMPLE_RATE)))
 
 
 def scored_row(recording: Recording, hypothesis: str, meant: Intent | None = None) -> dict:

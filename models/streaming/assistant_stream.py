@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnvoice.models.decoding.context_search import ContextSearch
+from rnnvoice.models.decoding.context_search import ContextSearch, Understanding
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
 from rnnvoice.models.nlu.assistant_context import ASSISTANT_CONTEXT_FILE, assistant_slots
@@ -39,6 +39,11 @@ class Command:
 def built_in_context() -> ContextSearch:
     """The built-in assistant's commands (models/weights/assistant_context.yml), compiled once per process."""
     return ContextSearch(parse_context((WEIGHTS / ASSISTANT_CONTEXT_FILE).read_text()))
+
+
+def built_in_intent(read: Understanding) -> Intent:
+    """A reading of the built-in context as the built-in intents give it: slots typed, or unknown."""
+    return Intent(read.intent, assistant_slots(read.intent, read.slots)) if read.understood else Intent("unknown")
 
 
 class AssistantTask:
@@ -93,9 +98,8 @@ class AssistantTask:
         lead = max(0, round(result.start_s / step_s) - self.command_start)
         read = self.context.search(steps[: max(1, end)], lead)
         self.command = []
-        if self.built_in:  # the built-in intents' slots are typed already; a command they cannot say is unknown
-            intent = Intent(read.intent, assistant_slots(read.intent, read.slots)) if read.understood else None
-            return Command(self.wake, result, intent or Intent("unknown"), read.understood)
+        if self.built_in:  # the built-in intents' slots are typed already
+            return Command(self.wake, result, built_in_intent(read), read.understood)
         intent = Intent(read.intent or "", read.slots)
         return Command(self.wake, result, intent, read.understood, self.context.context.slot_types)
 
