@@ -113,6 +113,24 @@ def split_dev(clips: list[Clip], fraction: float) -> list[Clip]:
     return [Clip(**{**asdict(c), "split": "dev"}) if (c.source, c.speaker) in dev else c for c in clips]
 
 
+def keep_speakers(clips: list[Clip], fraction: float, seed: int) -> list[Clip]:
+    """The clips with only a share of each real source's training speakers (whole speakers, at least one): the
+    synthetic voices, the background noise and the other splits stay whole. The shares are nested: a smaller one of
+    the same seed keeps a subset of a larger one's speakers, so a learning curve only adds speakers."""
+    if fraction >= 1.0:
+        return clips
+    kept = set()
+    for source in {c.source for c in clips if c.source != "tts"}:
+        speakers = {c.speaker for c in clips if c.source == source and c.split == "train" and c.label != SILENCE}
+        ranked = ranked_speakers(f"share{seed}/{source}", speakers)
+        kept |= {(source, s) for s in ranked[: max(1, round(fraction * len(ranked)))]}
+    return [
+        c
+        for c in clips
+        if c.source == "tts" or c.label == SILENCE or c.split != "train" or (c.source, c.speaker) in kept
+    ]
+
+
 def read_manifest(corpus: Path) -> list[Clip]:
     corpus = Path(corpus)
     clips = []

@@ -8,17 +8,19 @@ as the server would, and counts hits, misses and false accepts per hour.
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from rnnvoice.models.data.augment import NoiseBank, rms
 from rnnvoice.models.data.corpus import SAMPLE_RATE, Clip, load_clip
 from rnnvoice.models.data.mixing import speech_extent
+from rnnvoice.models.evaluation.clip_steps import ClipSteps, clip_steps
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.streaming.keyword_detector import DEFAULT_SENSITIVITY, Detection
 from rnnvoice.models.streaming.keyword_stream import KeywordTask, detector_for, keyword_stream
+from rnnvoice.models.streaming.model_step import ModelLane, step_lanes
 from rnnvoice.models.streaming.stream import Stream, recording_posteriors
 from rnnvoice.models.vocabulary import SILENCE, UNKNOWN
 
@@ -47,34 +49,48 @@ def run_stream(stream: Stream, wave: torch.Tensor, chunk_s: float = CHUNK_S):
     return detections, np.concatenate(smoothed) if smoothed else np.zeros((0, 0))  # phrases alone: no posteriors
 
 
-def at_level(wave: torch.Tensor, level_dbfs: float | None) -> torch.Tensor:
-    """The recording with its speech at this RMS level (dBFS), as a nearer or farther microphone would have it;
-    None leaves it as recorded."""
-    if level_dbfs is None:
-        return wave
-    onset, offset = speech_extent(wave)
-    return wave * (10 ** (level_dbfs / 20) / rms(wave[onset:offset]))
+# Clips whose model steps are batched together when replayed.
+REPLAY_BATCH = 64
 
 
-def _streamed(model: KeywordSpotter, clip: Clip, level_dbfs: float | None) -> tuple[str, np.ndarray]:
-    """A clip streamed on its own from a fresh state: its `clip_label` and each class's highest smoothed
-    posterior (C,)."""
-    labels, rate = model.config.labels, model.config.features.sample_rate
-    # Background-noise clips have no speech to set a level by: they stay as recorded.
-    wave = at_level(load_clip(clip.path, rate), None if clip.label == SILENCE else level_dbfs)
-    detections, smoothed = run_stream(keyword_stream(model, rate), wave, chunk_s=10.0)
-    return clip_label(detections, smoothed, labels), smoothed.max(axis=0)
+def replayed_clips(model: KeywordSpotter, steps: list[ClipSteps]) -> list[tuple[str, np.ndarray]]:
+    """Each clip as a stream of its own from a fresh state, its front end's steps computed before (`clip_steps`):
+    its `clip_label` and each class's highest smoothed posterior (C,). The model steps many clips' lanes at once
+    (equal to each alone, to float rounding: `step_lanes`); each clip's decisions are made chunk by chunk, as its
+    stream makes them."""
+    results = []
+    for first in range(0, len(steps), REPLAY_BATCH):
+        part = steps[first : first + REPLAY_BATCH]
+        lanes = [ModelLane(model) for _ in part]
+        for s, (classes, speech) in zip(part, step_lanes(lanes, [torch.cat([s.chunk, s.end]) for s in part])):
+            task, n = KeywordTask(model), len(s.chunk)
+            outputs = [
+                task.accept(((classes[:n], speech[:n]),), (0,), False, s.audio_s),
+                task.accept(((classes[n:], speech[n:]),), (n,), True, s.audio_s),
+            ]
+            detections = [d for o in outputs for d in o.detections]
+            smoothed = np.concatenate([o.smoothed for o in outputs if o.smoothed is not None])
+            results.append((clip_label(detections, smoothed, model.config.labels), smoothed.max(axis=0)))
+    return results
 
 
-def _stream_all(model: KeywordSpotter, clips: list[Clip], progress: bool, level_dbfs: float | None) -> list:
-    return [_streamed(model, c, level_dbfs) for c in tqdm(clips, desc="classifying", unit="clip", disable=not progress)]
+def _stream_all(
+    model: KeywordSpotter, clips: list[Clip], progress: bool, level_dbfs: float | None, cache: Path | None = None
+) -> list:
+    steps = clip_steps(model.config.features, clips, level_dbfs, cache, progress)
+    return replayed_clips(model, steps)
 
 
 def classify_clips(
-    model: KeywordSpotter, clips: list[Clip], progress: bool = False, level_dbfs: float | None = None
+    model: KeywordSpotter,
+    clips: list[Clip],
+    progress: bool = False,
+    level_dbfs: float | None = None,
+    cache: Path | None = None,
 ) -> list[str]:
-    """Each clip streamed on its own from a fresh state, classified by `clip_label`."""
-    return [label for label, _ in _stream_all(model, clips, progress, level_dbfs)]
+    """Each clip streamed on its own from a fresh state, classified by `clip_label`; the front end's steps kept in
+    `cache` for other models of the same front end (`clip_steps`)."""
+    return [label for label, _ in _stream_all(model, clips, progress, level_dbfs, cache)]
 
 
 def closed_set_accuracy(
@@ -105,10 +121,14 @@ class ClipReport:
 
 
 def clip_report(
-    model: KeywordSpotter, clips: list[Clip], scored_labels: tuple[str, ...], level_dbfs: float | None = None
+    model: KeywordSpotter,
+    clips: list[Clip],
+    scored_labels: tuple[str, ...],
+    level_dbfs: float | None = None,
+    cache: Path | None = None,
 ) -> ClipReport:
     labels = tuple(dict.fromkeys([*scored_labels, SILENCE, UNKNOWN]))
-    streamed = _stream_all(model, clips, True, level_dbfs)
+    streamed = _stream_all(model, clips, True, level_dbfs, cache)
     predicted = [label for label, _ in streamed]
     # Silence clips have no speaker: they are reported together.
     pairs = [

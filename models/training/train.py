@@ -13,13 +13,14 @@ from tqdm import tqdm
 
 from rnnvoice.models.audio.features import FeatureConfig, FrontEndKind, Normalization
 from rnnvoice.models.data.augment import NoiseBank
-from rnnvoice.models.data.corpus import read_manifest, split_dev
+from rnnvoice.models.data.corpus import keep_speakers, read_manifest, split_dev
 from rnnvoice.models.data.mixing import IGNORE, KeywordMixer, MixConfig, StreamMixer, UtteranceMixer
 from rnnvoice.models.data.transcription_corpus import read_transcripts
 from rnnvoice.models.nets.checkpoint import load_model, plain_dict, save_model
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.recurrent import ModelConfig, RecurrentModel
 from rnnvoice.models.nets.speech_recognizer import TOKENS, SpeechRecognizer
+from rnnvoice.models.training.early_stopping import EarlyStopping
 from rnnvoice.models.training.stream_cache import StreamCache, open_stream_cache
 from rnnvoice.models.types import Cell, Task
 from rnnvoice.models.vocabulary import LABELS, SILENCE
@@ -65,12 +66,23 @@ class TrainConfig:
     # Keyword scores max-pooled over this many seconds, in training's targets and loss (MixConfig.pool_s) and in
     # the detector (ModelConfig.pool_s); 0: per-step scores.
     pool_s: float = 0.0
-    # Share of the real training clips used, drawn with the run's seed: for learning curves against data size.
+    # Share of the real training speakers kept (whole speakers of each source, nested across shares: keep_speakers),
+    # the synthetic voices whole: for learning curves against real data.
     real_fraction: float = 1.0
+    # Seed of the training streams' draws and of the speakers real_fraction keeps; -1: the run's seed. Runs that
+    # differ in seed alone then share one stream cache, their seeds changing the initial weights and batch order.
+    data_seed: int = -1
     # Share of the training speakers (by a hash of their name) kept out as the development set: training-time
     # evaluation and calibration use them, never the held-out speakers the reports are about.
     dev_fraction: float = 0.1
     eval_every: int = 500
+    # Training to convergence: end the run once this many evaluations in a row have not bettered the best
+    # (development accuracy, or held-out WER) and keep the best one's weights, `steps` being a ceiling; the learning
+    # rate is then `EarlyStopping`'s. 0: the one-cycle schedule over exactly `steps`.
+    patience: int = 0
+    # Folder where the development clips' front-end steps are kept, shared by every run of the same front end
+    # (models/evaluation/clip_steps.py); empty: computed once per run.
+    feature_cache: str = ""
     seed: int = 0
     threads: int = 1
     # Start from these weights (a checkpoint of the same task, cell and size) instead of from scratch.
@@ -88,6 +100,10 @@ class TrainConfig:
         object.__setattr__(self, "task", Task(self.task))
         object.__setattr__(self, "cell", Cell(self.cell))
         object.__setattr__(self, "front_end", FrontEndKind(self.front_end))
+
+    @property
+    def streams_seed(self) -> int:
+        return self.seed if self.data_seed < 0 else self.data_seed
 
     def features(self) -> FeatureConfig:
         return FeatureConfig(
@@ -130,13 +146,11 @@ class KeywordJob:
         clips = split_dev(read_manifest(Path(config.corpus)), config.dev_fraction)
         train_clips = [c for c in clips if c.split == "train"]
         self.dev = [c for c in clips if c.split == "dev"]  # real speakers only: split_dev never takes a voice
+        self.dev_steps, self.feature_cache = None, Path(config.feature_cache) if config.feature_cache else None
         noise = sorted((Path(config.corpus) / "noise").glob("*.wav"))
         noise += [Path(c.path) for c in train_clips if c.label == SILENCE]
         self.noise = NoiseBank(noise)
-        if config.real_fraction < 1.0:  # of the speech: background noise stays whole
-            real = [c for c in train_clips if c.source != "tts" and c.label != SILENCE]
-            kept = set(random.Random(config.seed).sample(real, round(config.real_fraction * len(real))))
-            train_clips = [c for c in train_clips if c.source == "tts" or c.label == SILENCE or c in kept]
+        train_clips = keep_speakers(train_clips, config.real_fraction, config.streams_seed)
         model_config = ModelConfig(
             Task.KEYWORDS,
             config.cell,
@@ -156,7 +170,7 @@ class KeywordJob:
             level_db=(config.level_db_min, config.level_db_max),
             pool_s=config.pool_s,
         )
-        self.mixer = KeywordMixer(train_clips, self.noise, model_config.features, mix, seed=config.seed)
+        self.mixer = KeywordMixer(train_clips, self.noise, model_config.features, mix, seed=config.streams_seed)
         weights = torch.tensor(
             [config.keyword_weight if k in model_config.keywords else 1.0 for k in model_config.labels]
         )
@@ -172,10 +186,17 @@ class KeywordJob:
         loss = self.classes(logits.flatten(0, 1), classes.flatten())
         return loss + self.speech_weight * self.speech(speech_logits, speech)
 
-    def evaluate(self) -> dict:
-        from rnnvoice.models.evaluation.keywords import classify_clips
+    @staticmethod
+    def quality(record: dict) -> float:
+        return record["dev_accuracy"]
 
-        predicted = classify_clips(self.model, self.dev)
+    def evaluate(self) -> dict:
+        from rnnvoice.models.evaluation.clip_steps import clip_steps
+        from rnnvoice.models.evaluation.keywords import replayed_clips
+
+        if self.dev_steps is None:  # the front end is frozen: its steps of the clips are computed once
+            self.dev_steps = clip_steps(self.model.config.features, self.dev, cache=self.feature_cache)
+        predicted = [label for label, _ in replayed_clips(self.model, self.dev_steps)]
         return {
             "dev_accuracy": round(sum(p == c.label for p, c in zip(predicted, self.dev)) / max(1, len(self.dev)), 4)
         }
@@ -210,7 +231,7 @@ class TranscriptionJob:
             NoiseBank(sorted((corpus / "noise").glob("*.wav"))),
             model_config.features,
             mix,
-            seed=config.seed,
+            seed=config.streams_seed,
         )
 
     def loss(self, batch) -> torch.Tensor:
@@ -218,6 +239,10 @@ class TranscriptionJob:
         log_probs, _ = self.model(x)
         steps = torch.full((len(x),), log_probs.shape[1], dtype=torch.long)
         return nn.functional.ctc_loss(log_probs.transpose(0, 1), targets, steps, lengths, zero_infinity=True)
+
+    @staticmethod
+    def quality(record: dict) -> float:
+        return -record["heldout_wer"]
 
     def evaluate(self) -> dict:
         from rnnvoice.models.evaluation.transcription import transcribe_all, word_error_rate
@@ -246,7 +271,6 @@ STREAM_SETTINGS = (
     "short_prob",
     "real_fraction",
     "dev_fraction",
-    "seed",
 )
 
 
@@ -256,7 +280,7 @@ def training_streams(config: TrainConfig, mixer: StreamMixer) -> StreamMixer | S
         return mixer
     if config.short_prob:
         raise SystemExit("a stream cache holds streams of one length: no --short-prob")
-    settings = {name: str(getattr(config, name)) for name in STREAM_SETTINGS}
+    settings = {name: str(getattr(config, name)) for name in STREAM_SETTINGS} | {"seed": str(config.streams_seed)}
     return open_stream_cache(mixer, config.cached_streams, Path(config.stream_cache), settings, config.seed)
 
 
@@ -289,7 +313,10 @@ def train(config: TrainConfig) -> Path:
     else:
         fit_normalisation(model, streams)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps, pct_start=0.1)
+    stopping = EarlyStopping(optimizer, config.patience, config.eval_every) if config.patience else None
+    schedule = stopping or torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, config.lr, total_steps=config.steps, pct_start=0.1
+    )
     history, done, elapsed = [], 0, 0.0
     resume = out.with_suffix(".resume.pt")
     if resume.exists():  # a run that was stopped goes on where its last checkpoint left it
@@ -305,8 +332,9 @@ def train(config: TrainConfig) -> Path:
         elapsed = history[-1]["elapsed_s"] if history else 0.0
         log.info("resuming %s at step %d", out, done)
     started = time.time() - elapsed
+    stopped = stopping is not None and stopping.stale >= config.patience  # stopped before its checkpoint was final
     progress = tqdm(
-        range(done + 1, config.steps + 1),
+        range(done + 1, 1 if stopped else config.steps + 1),
         desc=f"training {config.task} {config.cell}",
         unit="batch",
         initial=done,
@@ -321,9 +349,12 @@ def train(config: TrainConfig) -> Path:
         optimizer.step()
         schedule.step()
         record = {"step": step, "loss": round(loss.item(), 4), "elapsed_s": round(time.time() - started, 1)}
-        if step % config.eval_every == 0 or step == config.steps:
+        finished = step == config.steps
+        if step % config.eval_every == 0 or finished:
             model.eval()
-            record |= job.evaluate()
+            record |= job.evaluate() | {"lr": optimizer.param_groups[0]["lr"]}
+            if stopping is not None:
+                finished |= stopping.evaluated(step, job.quality(record), model)
             save_model(model, out, train=plain_dict(config), history=history)
             torch.save(
                 {
@@ -341,8 +372,14 @@ def train(config: TrainConfig) -> Path:
             log.info("step %d: %s", step, record)
         history.append(record)
         progress.set_postfix(loss=f"{loss.item():.3f}")
+        if finished:
+            break
     model.eval()
-    save_model(model, out, train=plain_dict(config), history=history)
+    converged = {}
+    if stopping is not None:  # the best evaluation's weights, and when it was
+        model.load_state_dict(stopping.best_weights)
+        converged = {"converged_step": stopping.best_step}
+    save_model(model, out, train=plain_dict(config), history=history, **converged)
     out.with_suffix(".history.json").write_text(json.dumps(history))
     resume.unlink(missing_ok=True)
     return out

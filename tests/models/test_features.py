@@ -94,7 +94,7 @@ def test_normalisation_takes_out_the_input_level(normalization):
     where the recording's own noise would fall below about -100 dBFS, under 16-bit audio's, does the absolute
     floor for digital silence show.)"""
     from rnnvoice.models.data.corpus import load_clip
-    from rnnvoice.models.evaluation.keywords import at_level
+    from rnnvoice.models.evaluation.clip_steps import at_level
     from tests.conftest import FIXTURES
 
     wave = load_clip(FIXTURES / "seven_lucas.wav")
