@@ -141,33 +141,43 @@ reports-bench: dev
 	  --model keywords:gru=models/weights/keywords_gru_log_mels.pt --model keywords:lstm=models/weights/keywords_lstm_log_mels.pt \
 	  --json reports/bench/bench_log_mels.json
 
-# The GRU-against-LSTM study (docs/study.md): keyword models of both cells at each width over seeds, a GRU as wide
-# as matches the 128-wide LSTM's parameters (147: 282,411 against 282,776), and learning-curve runs on a share of
-# the real clips at one width; then `rnnvoice compare --study` measures them all and lists the checkpoints it measured
-# in $(STUDY_DIR)/MANIFEST.sha256. The checkpoints are not committed (their histories, cached accuracies and that
+# The GRU-against-LSTM study (docs/study.md): keyword models of both cells on both front ends (the speech embedding,
+# log-mels), trained to convergence, at each width over seeds, a GRU as wide as matches the 128-wide LSTM's
+# parameters (147), and learning-curve runs on a share of the real training speakers at one width. Each front end and
+# share of speakers has one stream cache, built first (--steps 0), which every cell, width and seed then shares
+# (--data-seed). Then `rnnvoice compare --study` measures them all and lists the checkpoints it measured in
+# $(STUDY_DIR)/MANIFEST.sha256. The checkpoints are not committed (their histories, cached accuracies and that
 # manifest are), so a fresh clone retrains every run. A run is done when its checkpoint exists and no .resume.pt is
-# newer (training writes one beside each checkpoint along the way and deletes it when done): an interrupted run is
-# started again and resumes from it; a finished one is skipped. One recipe for every run, documented in docs/study.md.
-STUDY_RECIPE ?= --steps 1000 --batch-size 32 --seconds 10 --eval-every 100 --normalization peak --log-floor 1e-12 \
-	--relative-floor 1e-6 --level-db-min -55 --level-db-max -10 --short-prob 0.25 --real-share 1.0 --threads 1 \
-	--front-end log_mels --talk-share 0 --keyword-weight 5
-STUDY_DIR ?= runs/study
+# newer: an interrupted run is started again and resumes from it; a finished one is skipped. `make -j2 study`.
+STUDY_DIR ?= runs/study_second_edition
+STUDY_DATA := --corpus data/kws --data-seed 0 --cached-streams 3000 --threads 1
+STUDY_RECIPE ?= --steps 8000 --eval-every 250 --patience 4 --feature-cache $(STUDY_DIR)/features
+STUDY_FRONT_END_emb := --front-end speech_embedding
+STUDY_FRONT_END_logmel := --front-end log_mels
+STUDY_FRONT_ENDS ?= emb logmel
 STUDY_SEEDS ?= 0 1 2
 STUDY_GRU_WIDTHS ?= 64 128 147 256
 STUDY_LSTM_WIDTHS ?= 64 128 256
 STUDY_CURVE_WIDTH ?= 128
-STUDY_CURVE_PERCENTS ?= 25 50
-STUDY_RUNS := $(foreach s,$(STUDY_SEEDS),\
-	$(foreach w,$(STUDY_GRU_WIDTHS),gru_w$(w)_s$(s)) $(foreach w,$(STUDY_LSTM_WIDTHS),lstm_w$(w)_s$(s)) \
-	$(foreach c,gru lstm,$(foreach f,$(STUDY_CURVE_PERCENTS),$(c)_w$(STUDY_CURVE_WIDTH)_s$(s)_f$(f))))
+STUDY_CURVE_PERCENTS ?= 12.5 25 50
+STUDY_RUNS := $(foreach e,$(STUDY_FRONT_ENDS),$(foreach s,$(STUDY_SEEDS),\
+	$(foreach w,$(STUDY_GRU_WIDTHS),$(e)_gru_w$(w)_s$(s)_f100) $(foreach w,$(STUDY_LSTM_WIDTHS),$(e)_lstm_w$(w)_s$(s)_f100) \
+	$(foreach c,gru lstm,$(foreach f,$(STUDY_CURVE_PERCENTS),$(e)_$(c)_w$(STUDY_CURVE_WIDTH)_s$(s)_f$(f)))))
 study: dev $(STUDY_RUNS:%=$(STUDY_DIR)/%.pt)
 	$(BIN)/rnnvoice compare --study $(STUDY_DIR) --json reports/study/study.json --plots docs/study --corpus data/kws
 
-# CELL_wWIDTH_sSEED[_fPERCENT]: the run's settings are its name.
+# FRONTEND_fPERCENT: the streams of a front end and a share of the real speakers, kept for the next runs.
+.PRECIOUS: $(STUDY_DIR)/streams_%.pt
+$(STUDY_DIR)/streams_%.pt:
+	@mkdir -p $(STUDY_DIR); set -- $$(echo $* | tr _ ' '); echo "caching streams $*"; \
+	$(BIN)/rnnvoice train --cell gru --steps 0 $(STUDY_DATA) $(STUDY_FRONT_END_$(word 1,$(subst _, ,$*))) \
+		--real-fraction $$(awk "BEGIN { print $${2#f} / 100 }") --stream-cache $@ --out $(STUDY_DIR)/unused.pt \
+		> $(STUDY_DIR)/streams_$*.log 2>&1 || { tail -5 $(STUDY_DIR)/streams_$*.log; exit 1; }
+
+# FRONTEND_CELL_wWIDTH_sSEED_fPERCENT: the run's settings are its name.
 .SECONDEXPANSION:
-$(STUDY_DIR)/%.pt: $$(wildcard $(STUDY_DIR)/%.resume.pt)
-	@mkdir -p $(STUDY_DIR); set -- $$(echo $* | tr _ ' '); \
-	fraction=$${4:+--real-fraction $$(awk "BEGIN { print $${4#f} / 100 }")}; \
-	echo "training $*"; \
-	$(BIN)/rnnvoice train --corpus data/kws --cell $$1 --hidden-size $${2#w} --seed $${3#s} $$fraction \
+$(STUDY_DIR)/%.pt: $$(wildcard $(STUDY_DIR)/%.resume.pt) $(STUDY_DIR)/streams_$$(word 1,$$(subst _, ,$$*))_$$(word 5,$$(subst _, ,$$*)).pt
+	@set -- $$(echo $* | tr _ ' '); echo "training $*"; \
+	$(BIN)/rnnvoice train $(STUDY_DATA) $(STUDY_FRONT_END_$(word 1,$(subst _, ,$*))) --cell $$2 --hidden-size $${3#w} --seed $${4#s} \
+		--real-fraction $$(awk "BEGIN { print $${5#f} / 100 }") --stream-cache $(STUDY_DIR)/streams_$$1_$$5.pt \
 		$(STUDY_RECIPE) --out $(STUDY_DIR)/$*.pt > $(STUDY_DIR)/$*.log 2>&1 || { tail -5 $(STUDY_DIR)/$*.log; exit 1; }

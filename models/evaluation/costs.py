@@ -11,12 +11,21 @@ import warnings
 
 import torch
 
+from rnnvoice.models.audio.features import FeatureConfig
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
+from rnnvoice.models.streaming.frontend import FrontEnd, front_end_steps
 from rnnvoice.models.streaming.keyword_stream import keyword_stream
 from rnnvoice.models.streaming.stream import step_streams
 from rnnvoice.models.types import Cell
 
-__all__ = ["cell_throughput", "engine_cpu_ms", "multiply_adds_per_audio_s", "quantized", "weight_bytes"]
+__all__ = [
+    "cell_throughput",
+    "engine_cpu_ms",
+    "front_end_cpu_ms",
+    "multiply_adds_per_audio_s",
+    "quantized",
+    "weight_bytes",
+]
 
 # Weight matrices a layer multiplies its input and its state by: GRU reset, update, new; LSTM input, forget, cell,
 # output.
@@ -71,6 +80,28 @@ def engine_cpu_ms(
             failed = next((o for o in outputs if isinstance(o, Exception)), None)
             if failed is not None:
                 raise failed
+        spent.append(1000 * (time.process_time() - started) / (streams * len(audio) / rate))
+    return _spread(spent)
+
+
+def front_end_cpu_ms(
+    config: FeatureConfig, audio: torch.Tensor, rate: int, streams: int, batched: bool, repeats: int = 3
+) -> tuple[float, float]:
+    """The same as `engine_cpu_ms` for the front end alone (resampling, then log-mels or the speech embedding):
+    what every model of that front end pays before its cell does anything, so that the cells' own cost can be
+    told apart from it."""
+    step = round(CHUNK_S * rate)
+    chunks = [audio[i : i + step] for i in range(0, len(audio), step)]
+    spent = []
+    for _ in range(repeats):
+        fronts = [FrontEnd(config, rate) for _ in range(streams)]
+        started = time.process_time()
+        for chunk in chunks:
+            if batched:
+                front_end_steps(config, [f.features for f in fronts], [f.buffer(chunk) for f in fronts])
+            else:
+                for front in fronts:
+                    front.accept(chunk)
         spent.append(1000 * (time.process_time() - started) / (streams * len(audio) / rate))
     return _spread(spent)
 

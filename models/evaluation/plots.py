@@ -291,7 +291,7 @@ def _learning_curve(plt, document: dict):
     if not curves:
         return None
     # The fractions the curve's runs used (and the full data of the runs beside them), as ticks in percent.
-    percents = sorted({round(100 * r["data_fraction"]) for r in rows if (r["cell"], r["width"]) in curves})
+    percents = sorted({100 * r["data_fraction"] for r in rows if (r["cell"], r["width"]) in curves})
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, (name, title) in zip(axes, ACCURACIES):
         for cell, width in curves:
@@ -305,37 +305,68 @@ def _learning_curve(plt, document: dict):
         # Data on a log scale: a learning curve is read in doublings.
         ax.set(
             xscale="log",
-            xlabel="real training clips used (%, log scale)",
+            xlabel="real training speakers used (%, log scale)",
             ylabel="accuracy on held-out speakers (%)",
             title=title,
         )
-        ax.set_xticks(percents, [str(p) for p in percents])
+        ax.set_xticks(percents, [f"{p:g}" for p in percents])
         ax.set_xticks([], minor=True)
     return fig
 
 
+def _steps_to_converge(plt, document: dict):
+    rows = [r for r in document["rows"] if not r["int8"] and r.get("converged_step_mean") is not None]
+    if not rows:  # runs of a fixed schedule
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    full = [r for r in rows if r["data_fraction"] == 1.0]
+    for name, ax, x, chosen, xlabel in (
+        ("width", axes[0], "width", full, "hidden width"),
+        ("data", axes[1], "data_fraction", [r for r in rows if r["width"] in _curve_widths(rows)], "real speakers"),
+    ):
+        for (cell, _), (xs, ys, err) in _series(chosen, x, "converged_step_mean").items():
+            scale = 100 if x == "data_fraction" else 1
+            ax.errorbar([scale * v for v in xs], ys, err, **_cell_style(cell, False))
+        ax.set(xlabel=xlabel + (" (%)" if name == "data" else ""), ylabel="step of the best development accuracy")
+        ax.set_title("all real training speakers" if name == "width" else "at the learning curve's width")
+    return fig
+
+
+def _curve_widths(rows: list[dict]) -> set[int]:
+    return {r["width"] for r in rows if r["data_fraction"] < 1.0}
+
+
 def plot_study(document: dict, folder: Path) -> list[Path]:
-    """The study's figures from its rows alone (`rnnvoice compare --study`): accuracy against parameters, CPU
-    against width, throughput against batch size, the learning curve; each where its rows have the numbers (sizes
-    and CPU need checkpoints). Error bars: the spread over seeds (accuracy) or over repeated measurements (CPU; a
-    seed does not change the cost)."""
+    """The study's figures from its rows alone (`rnnvoice compare --study`), for each front end: accuracy against
+    parameters, CPU against width, the learning curve and the steps to converge (`NAME_FRONTEND.png`); and the bare
+    cells' throughput against batch size, which no front end changes. Each where its rows have the numbers (sizes
+    and CPU need checkpoints). Error bars: the spread over seeds (accuracy, steps) or over repeated measurements
+    (CPU; a seed does not change the cost)."""
     plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
     over_seeds, over_repeats = "error bars: one standard deviation over seeds", "error bars: over repeated measurements"
-    for name, draw, caption in (
-        ("accuracy_vs_params", _accuracy_vs_params, over_seeds),
-        ("cpu_vs_width", _cpu_vs_width, over_repeats),
-        ("throughput_vs_batch", _throughput, over_repeats),
-        ("learning_curve", _learning_curve, over_seeds),
-    ):
-        fig = draw(plt, document)
+    figures = [("throughput_vs_batch", _throughput, over_repeats, document, "")]
+    for front_end in dict.fromkeys(r["front_end"] for r in document["rows"]):
+        rows = document | {"rows": [r for r in document["rows"] if r["front_end"] == front_end]}
+        name = front_end.replace("_", " ")
+        figures += [
+            (f"accuracy_vs_params_{front_end}", _accuracy_vs_params, over_seeds, rows, name),
+            (f"cpu_vs_width_{front_end}", _cpu_vs_width, over_repeats, rows, name),
+            (f"learning_curve_{front_end}", _learning_curve, over_seeds, rows, name),
+            (f"steps_to_converge_{front_end}", _steps_to_converge, over_seeds, rows, name),
+        ]
+    written = []
+    for name, draw, caption, rows, front_end in figures:
+        fig = draw(plt, rows)
         if fig is None:
             continue
         fig.suptitle(caption, fontsize=8, x=0.99, ha="right")
+        if front_end:
+            fig.text(0.01, 0.99, f"front end: {front_end}", fontsize=9, va="top")
         for ax in fig.axes:
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(folder / f"{name}.png", dpi=110)
         plt.close(fig)

@@ -1,7 +1,7 @@
-"""The GRU-against-LSTM study: a folder of keyword training runs measured and summed up as rows, one per cell,
-width, share of the training data and precision, with the spread over seeds. A run whose checkpoint is gone (they
-are not committed) is described by its cached accuracies and history: its accuracy rows come back without the
-corpus; its sizes and CPU do not."""
+"""The GRU-against-LSTM study: a folder of keyword training runs measured and summed up as rows, one per front end,
+cell, width, share of the real training speakers and precision, with the spread over seeds. A run whose checkpoint
+is gone (they are not committed) is described by its cached accuracies and history: its accuracy rows come back
+without the corpus; its sizes and CPU do not."""
 
 import hashlib
 import json
@@ -13,10 +13,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from rnnvoice.models.audio.features import FeatureConfig
 from rnnvoice.models.data.corpus import MANIFEST, SAMPLE_RATE, Clip, load_clip, read_manifest
 from rnnvoice.models.evaluation.costs import (
     cell_throughput,
     engine_cpu_ms,
+    front_end_cpu_ms,
     multiply_adds_per_audio_s,
     quantized,
     weight_bytes,
@@ -58,6 +60,14 @@ COSTS = (
     "batched_cpu_ms_per_audio_s_std",
 )
 
+# A row's front end's own CPU (front_end_costs), the same for every row of that front end.
+FRONT_END_COSTS = (
+    "front_end_cpu_ms_per_audio_s",
+    "front_end_cpu_ms_per_audio_s_std",
+    "batched_front_end_cpu_ms_per_audio_s",
+    "batched_front_end_cpu_ms_per_audio_s_std",
+)
+
 
 class StudyError(Exception):
     """A run the study cannot measure (no checkpoint, no cached accuracy, no corpus); the message says what is
@@ -71,6 +81,7 @@ class StudyConfig:
     recording: Path  # looped by the engine's streams for the CPU measurements
     accuracy_threshold: float = 0.6  # the development accuracy "steps to accuracy" counts to
     limit: int | None = None  # clips per held-out set, spread over it: for a quick look; None: all
+    features: Path | None = None  # where the held-out clips' front-end steps are kept (clip_steps); None: not kept
     streams: int = 256  # stepped together for the batched CPU figure
     unbatched_streams: int = 16  # stepped one by one (the cost per stream does not depend on how many)
     repeats: int = 3  # of each CPU measurement, for its spread
@@ -82,14 +93,22 @@ class Run:
     name: str
     path: Path  # the checkpoint, or where it was
     checkpoint_sha256: str
-    settings: dict  # cell, width, data_fraction (of the real training clips) and seed: what the rows group by
+    # front_end, cell, width, data_fraction (of the real training speakers) and seed: what the rows group by; and
+    # converged_step, the step of the best evaluation of a run trained to convergence (None for a fixed schedule)
+    settings: dict
     history: list[dict]
     model: KeywordSpotter | None = None  # None: the checkpoint is gone, and its accuracies come from the cache
 
     @property
-    def key(self) -> tuple[str, int, float]:
-        """(cell, width, share of the real training clips): the runs that differ only by seed."""
-        return self.settings["cell"], self.settings["width"], self.settings["data_fraction"]
+    def key(self) -> tuple[str, str, int, float]:
+        """(front end, cell, width, share of the real training speakers): the runs that differ only by seed."""
+        s = self.settings
+        return s["front_end"], s["cell"], s["width"], s["data_fraction"]
+
+    @property
+    def shape(self) -> tuple[str, str, int]:
+        """(front end, cell, width): what the costs depend on."""
+        return self.key[:3]
 
 
 def find_runs(folder: Path, cache: Path) -> list[Run]:
@@ -114,10 +133,12 @@ def find_runs(folder: Path, cache: Path) -> list[Run]:
             continue
         train = model.metadata.get("train", {})
         settings = {
+            "front_end": str(model.config.features.front_end),
             "cell": str(model.config.cell),
             "width": model.config.hidden_size,
             "data_fraction": float(train.get("real_fraction", 1.0)),
             "seed": train.get("seed"),
+            "converged_step": model.metadata.get("converged_step"),
         }
         runs.append(Run(name, path, hashlib.sha256(path.read_bytes()).hexdigest(), settings, history, model))
     return runs
@@ -139,7 +160,8 @@ def _run_from_cache(name: str, path: Path, history: list[dict], sha256: str | No
             f"{name}: no checkpoint at {path}, and no cached accuracy of the one {CHECKPOINTS} lists; "
             "`make study` retrains it"
         )
-    return Run(name, path, sha256, saved["run"], history)
+    # Runs cached before the study had two front ends or trained to convergence: log-mels, a fixed schedule.
+    return Run(name, path, sha256, {"front_end": "log_mels", "converged_step": None} | saved["run"], history)
 
 
 def write_checkpoints(runs: list[Run], folder: Path) -> Path:
@@ -187,7 +209,7 @@ def _accuracies(
         raise StudyError(f"{what}, and no corpus to measure it on: no corpus manifest at {config.corpus / MANIFEST}")
     model = quantized(run.model) if int8 else run.model
     accuracy = {
-        name: clip_report(model, clips[name], labels).accuracy if clips[name] else None
+        name: clip_report(model, clips[name], labels, cache=config.features).accuracy if clips[name] else None
         for name, (_, labels) in HELDOUT_SETS.items()
     }
     config.cache.mkdir(parents=True, exist_ok=True)
@@ -209,6 +231,8 @@ def run_record(run: Run, accuracy: dict[str, float | None], config: StudyConfig)
         **{f"{name}_accuracy": accuracy[name] for name in HELDOUT_SETS},
         "train_wall_s": run.history[-1]["elapsed_s"],
         "steps_to_accuracy": steps_to(run.history, config.accuracy_threshold),
+        "converged_step": run.settings["converged_step"],
+        "best_dev_accuracy": max((h["dev_accuracy"] for h in run.history if "dev_accuracy" in h), default=None),
     }
 
 
@@ -233,6 +257,20 @@ def model_costs(model: KeywordSpotter, int8: bool, config: StudyConfig) -> dict:
         round(batched[1], 4),
     )
     return dict(zip(COSTS, measured))
+
+
+def front_end_costs(configs: dict[str, FeatureConfig], config: StudyConfig) -> dict[str, dict]:
+    """Each front end's own CPU (`front_end_cpu_ms`), stream by stream and batched as `model_costs` measures the
+    engine: the part of a row's engine CPU that is not its cell's."""
+    audio = load_clip(config.recording)
+    costs = {}
+    for name, features in tqdm(configs.items(), desc="front end CPU", unit="front end"):
+        measured = [
+            front_end_cpu_ms(features, audio, SAMPLE_RATE, streams, batched=together, repeats=config.repeats)
+            for streams, together in ((config.unbatched_streams, False), (config.streams, True))
+        ]
+        costs[name] = dict(zip(FRONT_END_COSTS, (round(v, 4) for pair in measured for v in pair)))
+    return costs
 
 
 def throughput(model: KeywordSpotter, int8: bool, config: StudyConfig) -> list[dict]:
@@ -274,7 +312,7 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
     groups = defaultdict(list)
     for run in sorted(runs, key=lambda r: (r.key, r.settings["seed"] or 0)):
         groups[run.key].append(run)
-    variants = [(key, int8) for key in groups for int8 in (False, True) if not int8 or key[2] == 1.0]
+    variants = [(key, int8) for key in groups for int8 in (False, True) if not int8 or key[3] == 1.0]
     records, sizes = {}, []  # sizes: of the held-out sets each accuracy was measured on, once each
     for key, int8 in tqdm(variants, desc="accuracy", unit="group"):
         for run in groups[key]:
@@ -286,11 +324,12 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
             f"the cached accuracies were measured on held-out sets of different sizes ({sizes[0]}, "
             f"{sizes[1]}): give the corpus (--corpus) to measure them again"
         )
-    # Costs depend on the shapes alone: one model of each (cell, width) stands for all its seeds and data shares.
+    # Costs depend on the shapes alone: one model of each (front end, cell, width) stands for all its seeds and data
+    # shares.
     models = {}
-    for key, runs_ in groups.items():
+    for runs_ in groups.values():
         if checkpoints := [run.model for run in runs_ if run.model is not None]:
-            models[key[:2]] = checkpoints[0]
+            models[runs_[0].shape] = checkpoints[0]
     costs = {
         (shape, int8): model_costs(model, int8, config)
         for shape, model in tqdm(models.items(), desc="CPU", unit="shape")
@@ -298,23 +337,30 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
     }
     rows = []
     for (key, int8), records_ in records.items():
-        measures = [f"{s}_accuracy" for s in HELDOUT_SETS] + ["train_wall_s", "steps_to_accuracy"]
+        measures = [f"{s}_accuracy" for s in HELDOUT_SETS]
+        measures += ["train_wall_s", "steps", "steps_to_accuracy", "converged_step", "best_dev_accuracy"]
         rows.append(
             {
-                "cell": key[0],
-                "width": key[1],
-                "data_fraction": key[2],
+                "front_end": key[0],
+                "cell": key[1],
+                "width": key[2],
+                "data_fraction": key[3],
                 "int8": int8,
-                **costs.get((key[:2], int8), dict.fromkeys(COSTS)),
+                **costs.get((key[:3], int8), dict.fromkeys(COSTS)),
                 "seeds": [r["seed"] for r in records_],
                 **{k: v for name in measures for k, v in _mean_std(name, records_).items()},
                 "reached_accuracy": sum(r["steps_to_accuracy"] is not None for r in records_),
                 "runs": records_,
             }
         )
+    fronts = front_end_costs({shape[0]: model.config.features for shape, model in models.items()}, config)
+    for row in rows:
+        row |= fronts.get(row["front_end"], dict.fromkeys(FRONT_END_COSTS))
+    # The bare cell reads its hidden width, whatever the front end: one model of each cell and width.
+    bare = {(m.config.cell, m.config.hidden_size): m for m in models.values()}
     cells = [
         row
-        for model in tqdm(models.values(), desc="cell throughput", unit="shape")
+        for model in tqdm(bare.values(), desc="cell throughput", unit="shape")
         for int8 in (False, True)
         for row in throughput(model, int8, config)
     ]
@@ -347,47 +393,84 @@ def _percent(row: dict, name: str) -> str:
     return "-" if mean is None else f"{100 * mean:.1f} ± {100 * std:.1f} %"
 
 
-def markdown_tables(document: dict) -> str:
-    """The rows as the Markdown tables of docs/study.md: the grid (float and int8), then the learning curve (the
-    float rows of every cell and width that has runs on less data)."""
-    threshold = document["settings"]["accuracy_threshold"]
-    grid = [
+# How each front end is named in the tables.
+FRONT_END_NAMES = {"speech_embedding": "speech embedding", "log_mels": "log-mels"}
+
+
+def _steps(row: dict, name: str) -> str:
+    mean, std = row[f"{name}_mean"], row[f"{name}_std"]
+    return "-" if mean is None else f"{mean:,.0f} ± {std:,.0f}"
+
+
+def _grid(rows: list[dict], threshold: float) -> list[str]:
+    table = [
         "| cell | width | int8 | params | weights (KiB) | state (bytes) | mult-adds per audio s (M) | seeds | "
-        f"SC 12-class | FSDD digits | training (min) | steps to {threshold:.0%} dev | engine CPU ms per audio s | "
-        "batched | server CPU ms per audio s | batched |",
-        "|---" * 16 + "|",
+        "SC 12-class | FSDD digits | best dev | converged at step | steps run | training (min) | "
+        f"steps to {threshold:.0%} dev | engine CPU ms per audio s | batched | cell and decisions, batched | "
+        "server CPU ms per audio s | batched |",
+        "|---" * 20 + "|",
     ]
-    curve = ["| cell | width | real clips | seeds | SC 12-class | FSDD digits |", "|---" * 6 + "|"]
-    rows = document["rows"]
-    curves = {(r["cell"], r["width"]) for r in rows if r["data_fraction"] < 1.0}
     for row in rows:
-        seeds = len(row["seeds"])
-        if (row["cell"], row["width"]) in curves and not row["int8"]:
-            curve.append(
-                f"| {row['cell'].upper()} | {row['width']} | {row['data_fraction']:.0%} | {seeds} | "
-                f"{_percent(row, 'sc_accuracy')} | {_percent(row, 'fsdd_accuracy')} |"
-            )
         if row["data_fraction"] < 1.0:
             continue
-        steps, reached = row["steps_to_accuracy_mean"], row["reached_accuracy"]
-        grid.append(
+        seeds, steps, reached = len(row["seeds"]), row["steps_to_accuracy_mean"], row["reached_accuracy"]
+        front, batched = row.get("batched_front_end_cpu_ms_per_audio_s"), row["batched_cpu_ms_per_audio_s"]
+        own = None if front is None or batched is None else batched - front
+        table.append(
             f"| {row['cell'].upper()} | {row['width']} | {'yes' if row['int8'] else 'no'} | "
             f"{_number(row['params'], ',.0f')} | {_number(row['weight_bytes'], '.0f', 1024)} | "
             f"{_number(row['state_bytes'], ',.0f')} | {_number(row['multiply_adds_per_audio_s'], '.1f', 1e6)} | "
             f"{seeds} | {_percent(row, 'sc_accuracy')} | {_percent(row, 'fsdd_accuracy')} | "
+            f"{_percent(row, 'best_dev_accuracy')} | {_steps(row, 'converged_step')} | {_steps(row, 'steps')} | "
             f"{row['train_wall_s_mean'] / 60:.1f} ± {row['train_wall_s_std'] / 60:.1f} | "
-            f"{'never' if steps is None else f'{steps:.0f} ({reached}/{seeds})'} | "
-            f"{_number(row['cpu_ms_per_audio_s'], '.3f')} | {_number(row['batched_cpu_ms_per_audio_s'], '.3f')} | "
+            f"{'never' if steps is None else f'{steps:,.0f} ({reached}/{seeds})'} | "
+            f"{_number(row['cpu_ms_per_audio_s'], '.3f')} | {_number(batched, '.3f')} | {_number(own, '.3f')} | "
             f"{_number(row.get('server_cpu_ms_per_audio_s'), '.2f')} | "
             f"{_number(row.get('server_batched_cpu_ms_per_audio_s'), '.2f')} |"
         )
+    return table
+
+
+def _curve(rows: list[dict]) -> list[str]:
+    table = [
+        "| cell | width | real training speakers | seeds | SC 12-class | FSDD digits | best dev | converged at step |",
+        "|---" * 8 + "|",
+    ]
+    curves = {(r["cell"], r["width"]) for r in rows if r["data_fraction"] < 1.0}
+    for row in rows:
+        if (row["cell"], row["width"]) in curves and not row["int8"]:
+            table.append(
+                f"| {row['cell'].upper()} | {row['width']} | {100 * row['data_fraction']:g}% | {len(row['seeds'])} | "
+                f"{_percent(row, 'sc_accuracy')} | {_percent(row, 'fsdd_accuracy')} | "
+                f"{_percent(row, 'best_dev_accuracy')} | {_steps(row, 'converged_step')} |"
+            )
+    return table if len(table) > 2 else []
+
+
+def markdown_tables(document: dict) -> str:
+    """The rows as the Markdown tables of docs/study.md, for each front end: its own CPU, the grid (float and int8),
+    then the learning curve (the float rows of every cell and width that has runs on less data)."""
+    threshold = document["settings"]["accuracy_threshold"]
+    parts = []
+    for front_end in dict.fromkeys(r["front_end"] for r in document["rows"]):
+        rows = [r for r in document["rows"] if r["front_end"] == front_end]
+        name = FRONT_END_NAMES.get(front_end, front_end)
+        parts.append(f"### {name[0].upper() + name[1:]}\n")
+        if rows[0].get("batched_front_end_cpu_ms_per_audio_s") is not None:
+            parts.append(
+                f"The front end alone costs {rows[0]['front_end_cpu_ms_per_audio_s']:.3f} ms of CPU per second of "
+                f"audio stream by stream, {rows[0]['batched_front_end_cpu_ms_per_audio_s']:.3f} batched: part of "
+                "every engine figure below.\n"
+            )
+        parts.append("\n".join(_grid(rows, threshold)) + "\n")
+        if curve := _curve(rows):
+            parts.append(f"Learning curve ({name}):\n\n" + "\n".join(curve) + "\n")
     missing = document.get("without_checkpoint")
-    note = (
-        f"\n{len(missing)} runs have no checkpoint (the JSON's without_checkpoint names them): their accuracies "
-        "come from the cache and their training from their histories. Left out (-) where no checkpoint of a cell "
-        "and width is there: sizes, multiply-adds and CPU, with the cells' throughput and the figures of them. "
-        f"`make study` retrains the checkpoints ({CHECKPOINTS} lists those measured).\n"
-        if missing
-        else ""
-    )
-    return "\n".join(grid) + "\n" + ("\nLearning curve:\n\n" + "\n".join(curve) + "\n" if curves else "") + note
+    if missing:
+        parts.append(
+            f"{len(missing)} runs have no checkpoint (the JSON's without_checkpoint names them): their accuracies "
+            "come from the cache and their training from their histories. Left out (-) where no checkpoint of a "
+            "front end, cell and width is there: sizes, multiply-adds and CPU, with the cells' throughput and the "
+            f"figures of them. `make study` retrains the checkpoints ({CHECKPOINTS} lists those measured).\n"
+        )
+    return "\n".join(parts)

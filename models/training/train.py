@@ -36,7 +36,7 @@ class TrainConfig:
     cell: Cell = Cell.GRU
     hidden_size: int = 128
     num_layers: int = 2
-    steps: int = 3000
+    steps: int = 3000  # 0: build the stream cache (stream_cache) and stop
     batch_size: int = 32
     seconds: float = 10.0
     lr: float = 3e-3
@@ -308,6 +308,8 @@ def train(config: TrainConfig) -> Path:
     job = JOBS[config.task](config)
     model = job.model
     streams = training_streams(config, job.mixer)
+    if config.steps == 0:  # the streams alone: a stream cache built for the runs that will share it
+        return Path(config.stream_cache)
     if config.init:
         model.load_state_dict(load_model(Path(config.init)).state_dict())
     else:

@@ -1,5 +1,5 @@
-"""`rnnvoice compare --study` on tiny keyword runs trained here: its rows, its cache (the accuracy tables from it
-alone, without the corpus or the checkpoints), int8 and the multiply-adds."""
+"""`rnnvoice compare --study` on tiny keyword runs trained here, on both front ends: its rows, its cache (the
+accuracy tables from it alone, without the corpus or the checkpoints), int8 and the multiply-adds."""
 
 import json
 import shutil
@@ -42,6 +42,12 @@ ROW_FIELDS = {
     "steps_to_accuracy_mean",
     "reached_accuracy",
     "runs",
+    "front_end",
+    "steps_mean",
+    "converged_step_mean",
+    "best_dev_accuracy_mean",
+    "front_end_cpu_ms_per_audio_s",
+    "batched_front_end_cpu_ms_per_audio_s",
 }
 # Small and quick: four streams batched, two alone, two batch sizes.
 QUICK = [
@@ -64,15 +70,25 @@ QUICK = [
 
 @pytest.fixture(scope="module")
 def study_runs(keyword_corpus, tmp_path_factory):
-    """The study's file naming on 8-wide one-layer models of a few steps: GRU over two seeds, LSTM over one, and
-    a GRU on half the real clips."""
+    """8-wide one-layer models of a few steps: on log-mels, GRU over two seeds, LSTM over one, and a GRU on half
+    the real speakers; on the speech embedding, a GRU trained to convergence (patience) from a stream cache."""
     folder = tmp_path_factory.mktemp("study")
-    for name, cell, seed, fraction in (
-        ("gru_w8_s0", "gru", 0, 1.0),
-        ("gru_w8_s1", "gru", 1, 1.0),
-        ("lstm_w8_s0", "lstm", 0, 1.0),
-        ("gru_w8_s0_f50", "gru", 0, 0.5),
+    embedding = {
+        "front_end": "speech_embedding",
+        "stream_cache": str(folder / "streams.pt"),
+        "cached_streams": 3,
+        "steps": 6,
+        "eval_every": 1,
+        "patience": 1,
+    }
+    for name, cell, seed, fraction, recipe in (
+        ("gru_w8_s0", "gru", 0, 1.0, {}),
+        ("gru_w8_s1", "gru", 1, 1.0, {}),
+        ("lstm_w8_s0", "lstm", 0, 1.0, {}),
+        ("gru_w8_s0_f50", "gru", 0, 0.5, {}),
+        ("emb_gru_w8_s0", "gru", 0, 1.0, embedding),
     ):
+        settings = {"hidden_size": 8, "num_layers": 1, "steps": 2, "batch_size": 2, "seconds": 2.0, "eval_every": 2}
         train(
             TrainConfig(
                 corpus=str(keyword_corpus),
@@ -80,14 +96,10 @@ def study_runs(keyword_corpus, tmp_path_factory):
                 cell=cell,
                 seed=seed,
                 real_fraction=fraction,
-                hidden_size=8,
-                num_layers=1,
-                steps=2,
-                batch_size=2,
-                seconds=2.0,
-                eval_every=2,
+                **settings | recipe,
             )
         )
+    (folder / "streams.pt").unlink()
     return folder
 
 
@@ -99,14 +111,19 @@ def _study(folder, corpus, out, *extra) -> dict:
 @pytest.mark.slow
 def test_study_writes_a_row_per_cell_width_data_share_and_precision(study_runs, keyword_corpus, tmp_path):
     document = _study(study_runs, keyword_corpus, tmp_path / "study.json", "--plots", str(tmp_path / "plots"))
-    rows = {(r["cell"], r["width"], r["data_fraction"], r["int8"]): r for r in document["rows"]}
-    # int8 is measured on the full-data runs; the run on half the clips is a learning-curve row.
+    rows = {(r["front_end"], r["cell"], r["width"], r["data_fraction"], r["int8"]): r for r in document["rows"]}
+    # int8 is measured on the full-data runs; the run on half the speakers is a learning-curve row.
     assert set(rows) == {
-        ("gru", 8, 1.0, False),
-        ("gru", 8, 1.0, True),
-        ("lstm", 8, 1.0, False),
-        ("lstm", 8, 1.0, True),
-        ("gru", 8, 0.5, False),
+        ("log_mels", "gru", 8, 1.0, False),
+        ("log_mels", "gru", 8, 1.0, True),
+        ("log_mels", "lstm", 8, 1.0, False),
+        ("log_mels", "lstm", 8, 1.0, True),
+        ("log_mels", "gru", 8, 0.5, False),
+        ("speech_embedding", "gru", 8, 1.0, False),
+        ("speech_embedding", "gru", 8, 1.0, True),
+    }
+    rows = {key[1:]: row for key, row in rows.items() if key[0] == "log_mels"} | {
+        ("emb", *key[1:]): row for key, row in rows.items() if key[0] == "speech_embedding"
     }
     for row in rows.values():
         assert ROW_FIELDS <= set(row)
@@ -126,13 +143,25 @@ def test_study_writes_a_row_per_cell_width_data_share_and_precision(study_runs, 
         (c, q, b) for c in ("gru", "lstm") for q in (False, True) for b in (1, 8)
     }
     assert all(t["steps_per_cpu_s"] > 0 for t in document["throughput"])
+    # Trained to convergence: the step of its best development accuracy, its front end's own cost apart.
+    emb = rows["emb", "gru", 8, 1.0, False]
+    (run,) = emb["runs"]
+    history = json.loads((study_runs / "emb_gru_w8_s0.history.json").read_text())
+    accuracies = [h["dev_accuracy"] for h in history]
+    assert run["converged_step"] == emb["converged_step_mean"] == history[accuracies.index(max(accuracies))]["step"]
+    assert run["steps"] == history[-1]["step"] < 6 and run["best_dev_accuracy"] == max(accuracies)
+    assert gru["converged_step_mean"] is None  # a fixed schedule
+    for row in (gru, emb):
+        assert 0 < row["batched_front_end_cpu_ms_per_audio_s"] < row["batched_cpu_ms_per_audio_s"]
+    assert emb["front_end_cpu_ms_per_audio_s"] > 2 * gru["front_end_cpu_ms_per_audio_s"]  # the embedding's cost
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
-        "accuracy_vs_params.png",
-        "cpu_vs_width.png",
-        "learning_curve.png",
-        "throughput_vs_batch.png",
-    ]
+        f"{name}_{front_end}.png"
+        for name in ("accuracy_vs_params", "cpu_vs_width", "learning_curve", "steps_to_converge")
+        for front_end in ("log_mels", "speech_embedding")
+        if (name, front_end) not in (("learning_curve", "speech_embedding"), ("steps_to_converge", "log_mels"))
+    ] + ["throughput_vs_batch.png"]
     tables = (tmp_path / "study.md").read_text()
+    assert "### Log-mels" in tables and "### Speech embedding" in tables
     assert "| GRU | 8 | yes |" in tables and "| GRU | 8 | 50% | 1 |" in tables
 
 
@@ -166,9 +195,10 @@ def test_study_measures_each_cell_and_width_on_a_server_of_its_own(study_runs, k
         for f in (1.0, 0.5)
     )
     assert half["server_batched_cpu_ms_per_audio_s"] == full["server_batched_cpu_ms_per_audio_s"]
-    grid = (tmp_path / "study.md").read_text().split("\n\n")[0].splitlines()
+    grid = next(part for part in (tmp_path / "study.md").read_text().split("\n\n") if part.startswith("| cell"))
+    grid = grid.strip().splitlines()
     assert "| GRU | 8 | no |" in grid[2] and len({line.count("|") for line in grid}) == 1  # a cell for every column
-    assert (tmp_path / "plots" / "cpu_vs_width.png").stat().st_size > 10_000
+    assert (tmp_path / "plots" / "cpu_vs_width_log_mels.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow
@@ -209,10 +239,12 @@ def test_cached_accuracies_need_neither_the_corpus_nor_the_checkpoints(study_run
         checkpoint.unlink()
     capsys.readouterr()
     again = _study(folder, corpus, tmp_path / "again.json")
-    assert "4 runs have no checkpoint" in (out := capsys.readouterr().out) and "`make study` retrains" in out
-    assert again["without_checkpoint"] == ["gru_w8_s0", "gru_w8_s0_f50", "gru_w8_s1", "lstm_w8_s0"]
+    assert "5 runs have no checkpoint" in (out := capsys.readouterr().out) and "`make study` retrains" in out
+    assert again["without_checkpoint"] == ["emb_gru_w8_s0", "gru_w8_s0", "gru_w8_s0_f50", "gru_w8_s1", "lstm_w8_s0"]
     assert again["settings"]["heldout_clips"] == first["settings"]["heldout_clips"]
     accuracy = [
+        "front_end",
+        "converged_step_mean",
         "cell",
         "width",
         "data_fraction",
@@ -231,7 +263,7 @@ def test_cached_accuracies_need_neither_the_corpus_nor_the_checkpoints(study_run
     assert all(r["params"] is None and r["cpu_ms_per_audio_s"] is None for r in again["rows"])
     assert again["throughput"] == []
     tables = (tmp_path / "again.md").read_text()
-    assert "| GRU | 8 | no | - | - | - | - | 2 |" in tables and "4 runs have no checkpoint" in tables
+    assert "| GRU | 8 | no | - | - | - | - | 2 |" in tables and "5 runs have no checkpoint" in tables
     # A run the cache does not answer for: with its checkpoint, it needs the corpus; without, a retraining.
     shutil.copy(study_runs / "lstm_w8_s0.pt", folder / "lstm_w8_s0.pt")
     (folder / "evaluations" / "lstm_w8_s0.int8.json").unlink()

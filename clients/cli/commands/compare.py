@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--study",
         type=Path,
         help="a folder of finished keyword runs (CHECKPOINT.pt beside "
-        "CHECKPOINT.history.json): every run measured, rows per cell, width, data share and int8; a "
+        "CHECKPOINT.history.json): every run measured, rows per front end, cell, width, share of the real "
+        "speakers and int8; a "
         "run whose checkpoint is gone counts with its cached accuracies, without sizes and CPU "
         "(default: no study)",
     )
@@ -172,6 +173,7 @@ def _study(args) -> int:
     config = StudyConfig(
         corpus=args.corpus,
         cache=cache,
+        features=args.study / "features",
         recording=args.recording,
         accuracy_threshold=args.accuracy,
         limit=args.limit,
@@ -225,18 +227,18 @@ def _served(document: dict, runs, args) -> None:
     if not modes:
         return
     audio = read_audio(args.recording)
-    shapes = {}  # (cell, width) -> one of its checkpoints: the cost does not depend on the seed
+    shapes = {}  # (front end, cell, width) -> one of its checkpoints: the cost does not depend on the seed
     for run in runs:
         if run.model is not None:
-            shapes.setdefault(run.key[:2], run.path)
+            shapes.setdefault(run.shape, run.path)
     measured = {
-        (shape, key): served_cpu(path, shape[0], audio, streams, batched, args.repeats, args.server_level_s)
+        (shape, key): served_cpu(path, shape[1], audio, streams, batched, args.repeats, args.server_level_s)
         for shape, path in tqdm(shapes.items(), desc="server CPU", unit="shape")
         for key, streams, batched in modes
     }
     for row in document["rows"]:
         for key, _, _ in modes:
-            found = {} if row["int8"] else measured.get(((row["cell"], row["width"]), key), {})
+            found = {} if row["int8"] else measured.get(((row["front_end"], row["cell"], row["width"]), key), {})
             row[f"{key}_ms_per_audio_s"] = found.get("cpu_ms_per_audio_s")
             row[f"{key}_ms_per_audio_s_std"] = found.get("cpu_ms_per_audio_s_std")
             row[f"{key}_p99_chunk_latency_ms"] = found.get("p99_chunk_latency_ms")
