@@ -187,3 +187,20 @@ def test_clips_of_known_words_are_labelled_by_what_they_mean_in_the_context(tmp_
         ("answer", (("a", "yes"),), "aaaa1111"),
         ("halt", (), "aaaa1111"),
     }
+
+
+def test_eval_reads_commands_within_the_built_in_assistant_context_when_given_none(tmp_path):
+    data = tmp_path / "commands"
+    data.mkdir()
+    labels = {
+        "call_mom_norbert.wav": {"intent": "call", "slots": {"contact": "mom"}},
+        "timer_david.wav": {"intent": "set_timer", "slots": {"minutes": "5"}},
+    }
+    for name in labels:
+        shutil.copy(FIXTURES / name, data / name)
+    (data / "labels.json").write_text(json.dumps(labels))
+    report_path = tmp_path / "report.json"
+    assert main(["eval", "--task", "assistant", "--cell", "gru", "--data", str(data), "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["context"].endswith("models/weights/assistant_context.yml")
+    assert report["commands"] == 2 and report["command_acceptance"] == 1.0

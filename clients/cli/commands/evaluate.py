@@ -81,9 +81,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--context",
         type=Path,
-        help="assistant: a context in Picovoice Rhino's YAML (needed with --task assistant); --data is a folder of "
-        "WAVs with labels.json beside them, or clips of known words (as for keywords: Speech Commands, FSDD), each "
-        "labelled with what its words mean in the context",
+        help="assistant: a context in Picovoice Rhino's YAML (default: the built-in assistant's, "
+        "models/weights/assistant_context.yml); --data is a folder of WAVs with labels.json beside them, or clips of "
+        "known words (as for keywords: Speech Commands, FSDD), each labelled with what its words mean in the context",
     )
     p.add_argument(
         "--snr-db",
@@ -265,18 +265,18 @@ def _eval_commands(args) -> int:
     from rnnvoice.models.decoding.context_search import ContextSearch
     from rnnvoice.models.evaluation.commands import LABELS, clip_commands, command_report, folder_commands
     from rnnvoice.models.nets.checkpoint import load_model
+    from rnnvoice.models.nlu.assistant_context import ASSISTANT_CONTEXT_FILE
     from rnnvoice.models.nlu.context import ContextError, parse_context
-    from rnnvoice.models.weights import shipped_models
+    from rnnvoice.models.weights import WEIGHTS, shipped_models
 
-    if args.context is None:
-        raise SystemExit("--task assistant needs --context FILE (a context in Picovoice Rhino's YAML)")
+    context = args.context or WEIGHTS / ASSISTANT_CONTEXT_FILE
     noise = _noise(args.noise) if args.snr_db is not None else None
     if args.snr_db is not None and noise is None:
         raise SystemExit("--snr-db needs --noise: a WAV or a folder of them")
     try:
-        search = ContextSearch(parse_context(args.context.read_text()))
+        search = ContextSearch(parse_context(context.read_text()))
     except ContextError as e:
-        raise SystemExit(f"{args.context}: {e}") from None
+        raise SystemExit(f"{context}: {e}") from None
     if (args.data / LABELS).exists():
         commands = folder_commands(args.data)
     else:  # clips of known words, labelled by what their words mean in the context
@@ -295,7 +295,7 @@ def _eval_commands(args) -> int:
         for slot, c in result["slot_errors"].items():
             said, wrong, missed, extra = (c.get(k, 0) for k in ("said", "wrong", "missed", "extra"))
             print(f"  {slot:<24} {said:5d} {wrong:6d} {missed:7d} {extra:6d}")
-    report = {"model": str(path), "cell": args.cell, "context": str(args.context), "data": str(args.data)}
+    report = {"model": str(path), "cell": args.cell, "context": str(context), "data": str(args.data)}
     _write({**report, **result}, args.json)
     return 0
 
