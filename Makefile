@@ -151,7 +151,7 @@ reports-bench: dev
 # newer: an interrupted run is started again and resumes from it; a finished one is skipped. `make -j2 study`.
 STUDY_DIR ?= runs/study_second_edition
 STUDY_DATA := --corpus data/kws --data-seed 0 --cached-streams 3000 --threads 1
-STUDY_RECIPE ?= --steps 8000 --eval-every 250 --patience 4 --feature-cache $(STUDY_DIR)/features
+STUDY_RECIPE ?= --steps 8000 --eval-every 200 --patience 6 --feature-cache $(STUDY_DIR)/features
 STUDY_FRONT_END_emb := --front-end speech_embedding
 # Log-mels make 33 steps a second to the embedding's 12.5: 4 s streams cost a step what the embedding's 10 s do.
 STUDY_FRONT_END_logmel := --front-end log_mels --seconds 4
