@@ -146,9 +146,10 @@ reports-bench: dev
 # parameters (147), and learning-curve runs on a share of the real training speakers at one width. Each front end and
 # share of speakers has one stream cache, built first (--steps 0), which every cell, width and seed then shares
 # (--data-seed). Then `rnnvoice compare --study` measures them all and lists the checkpoints it measured in
-# $(STUDY_DIR)/MANIFEST.sha256. The checkpoints are not committed (their histories, cached accuracies and that
-# manifest are), so a fresh clone retrains every run. A run is done when its checkpoint exists and no .resume.pt is
-# newer: an interrupted run is started again and resumes from it; a finished one is skipped. `make -j2 study`.
+# $(STUDY_DIR)/MANIFEST.sha256. The checkpoints are not committed; their histories, cached accuracies and that
+# manifest are. A run is done once its .history.json exists (training writes it last), so a fresh clone does not
+# retrain the runs committed: their cached accuracies stand for their checkpoints. An interrupted run is started
+# again and resumes from its .resume.pt. `make -j2 study`.
 STUDY_DIR ?= runs/study_second_edition
 STUDY_DATA := --corpus data/kws --data-seed 0 --cached-streams 3000 --threads 1
 STUDY_RECIPE ?= --steps 8000 --eval-every 200 --patience 6 --feature-cache $(STUDY_DIR)/features
@@ -164,7 +165,7 @@ STUDY_CURVE_PERCENTS ?= 12.5 25 50
 STUDY_RUNS := $(foreach e,$(STUDY_FRONT_ENDS),$(foreach s,$(STUDY_SEEDS),\
 	$(foreach w,$(STUDY_GRU_WIDTHS),$(e)_gru_w$(w)_s$(s)_f100) $(foreach w,$(STUDY_LSTM_WIDTHS),$(e)_lstm_w$(w)_s$(s)_f100) \
 	$(foreach c,gru lstm,$(foreach f,$(STUDY_CURVE_PERCENTS),$(e)_$(c)_w$(STUDY_CURVE_WIDTH)_s$(s)_f$(f)))))
-study: dev $(STUDY_RUNS:%=$(STUDY_DIR)/%.pt)
+study: dev $(STUDY_RUNS:%=$(STUDY_DIR)/%.history.json)
 	$(BIN)/rnnvoice compare --study $(STUDY_DIR) --json reports/study/study.json --plots docs/study --corpus data/kws
 
 # FRONTEND_fPERCENT: the streams of a front end and a share of the real speakers, kept for the next runs.
@@ -177,7 +178,8 @@ $(STUDY_DIR)/streams_%.pt:
 
 # FRONTEND_CELL_wWIDTH_sSEED_fPERCENT: the run's settings are its name.
 .SECONDEXPANSION:
-$(STUDY_DIR)/%.pt: $$(wildcard $(STUDY_DIR)/%.resume.pt) $(STUDY_DIR)/streams_$$(word 1,$$(subst _, ,$$*))_$$(word 5,$$(subst _, ,$$*)).pt
+# The stream cache is order-only: a run committed as done stays done on a clone that has to build its cache again.
+$(STUDY_DIR)/%.history.json: $$(wildcard $(STUDY_DIR)/%.resume.pt) | $(STUDY_DIR)/streams_$$(word 1,$$(subst _, ,$$*))_$$(word 5,$$(subst _, ,$$*)).pt
 	@set -- $$(echo $* | tr _ ' '); echo "training $*"; \
 	$(BIN)/rnnvoice train $(STUDY_DATA) $(STUDY_FRONT_END_$(word 1,$(subst _, ,$*))) --cell $$2 --hidden-size $${3#w} --seed $${4#s} \
 		--real-fraction $$(awk "BEGIN { print $${5#f} / 100 }") --stream-cache $(STUDY_DIR)/streams_$$1_$$5.pt \
