@@ -8,6 +8,7 @@ import io
 import statistics
 import time
 import warnings
+from collections.abc import Callable
 
 import torch
 
@@ -63,25 +64,44 @@ def _spread(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def _cpu_ms_per_audio_s(
+    open_streams: Callable[[], list],
+    feed: Callable[[list, torch.Tensor], None],
+    audio: torch.Tensor,
+    rate: int,
+    streams: int,
+    repeats: int,
+) -> tuple[float, float]:
+    """CPU ms per second of audio per stream: `open_streams()` fed the recording in 100 ms chunks (`feed(live,
+    chunk)` each), timed apart from opening them. Mean and spread over `repeats` runs."""
+    step = round(CHUNK_S * rate)
+    chunks = [audio[i : i + step] for i in range(0, len(audio), step)]
+    spent = []
+    for _ in range(repeats):
+        live = open_streams()
+        started = time.process_time()
+        for chunk in chunks:
+            feed(live, chunk)
+        spent.append(1000 * (time.process_time() - started) / (streams * len(audio) / rate))
+    return _spread(spent)
+
+
 def engine_cpu_ms(
     model: KeywordSpotter, audio: torch.Tensor, rate: int, streams: int, batched: bool, repeats: int = 3
 ) -> tuple[float, float]:
     """CPU ms per second of audio per stream through the serving engine (front end, model step, detector):
     `streams` keyword streams fed the recording in 100 ms chunks, each chunk of all of them stepped together
     (`step_streams`, as the batch scheduler does) or stream by stream. Mean and spread over `repeats` runs."""
-    step = round(CHUNK_S * rate)
-    chunks = [audio[i : i + step] for i in range(0, len(audio), step)]
-    spent = []
-    for _ in range(repeats):
-        live = [keyword_stream(model, rate) for _ in range(streams)]
-        started = time.process_time()
-        for chunk in chunks:
-            outputs = step_streams([(s, chunk) for s in live]) if batched else [s.accept(chunk) for s in live]
-            failed = next((o for o in outputs if isinstance(o, Exception)), None)
-            if failed is not None:
-                raise failed
-        spent.append(1000 * (time.process_time() - started) / (streams * len(audio) / rate))
-    return _spread(spent)
+
+    def feed(live: list, chunk: torch.Tensor) -> None:
+        outputs = step_streams([(s, chunk) for s in live]) if batched else [s.accept(chunk) for s in live]
+        failed = next((o for o in outputs if isinstance(o, Exception)), None)
+        if failed is not None:
+            raise failed
+
+    return _cpu_ms_per_audio_s(
+        lambda: [keyword_stream(model, rate) for _ in range(streams)], feed, audio, rate, streams, repeats
+    )
 
 
 def front_end_cpu_ms(
@@ -90,20 +110,17 @@ def front_end_cpu_ms(
     """The same as `engine_cpu_ms` for the front end alone (resampling, then log-mels or the speech embedding):
     what every model of that front end pays before its cell does anything, so that the cells' own cost can be
     told apart from it."""
-    step = round(CHUNK_S * rate)
-    chunks = [audio[i : i + step] for i in range(0, len(audio), step)]
-    spent = []
-    for _ in range(repeats):
-        fronts = [FrontEnd(config, rate) for _ in range(streams)]
-        started = time.process_time()
-        for chunk in chunks:
-            if batched:
-                front_end_steps(config, [f.features for f in fronts], [f.buffer(chunk) for f in fronts])
-            else:
-                for front in fronts:
-                    front.accept(chunk)
-        spent.append(1000 * (time.process_time() - started) / (streams * len(audio) / rate))
-    return _spread(spent)
+
+    def feed(fronts: list, chunk: torch.Tensor) -> None:
+        if batched:
+            front_end_steps(config, [f.features for f in fronts], [f.buffer(chunk) for f in fronts])
+        else:
+            for front in fronts:
+                front.accept(chunk)
+
+    return _cpu_ms_per_audio_s(
+        lambda: [FrontEnd(config, rate) for _ in range(streams)], feed, audio, rate, streams, repeats
+    )
 
 
 @torch.inference_mode()
