@@ -36,11 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     study.add_argument(
         "--study",
         type=Path,
-        help="a folder of finished keyword runs (CHECKPOINT.pt beside "
-        "CHECKPOINT.history.json): every run measured, rows per front end, cell, width, share of the real "
-        "speakers and int8; a "
-        "run whose checkpoint is gone counts with its cached accuracies, without sizes and CPU "
-        "(default: no study)",
+        help="a folder of finished keyword runs (CHECKPOINT.pt beside CHECKPOINT.history.json): every run "
+        "measured, rows per front end, cell, width, share of the real speakers and int8; a run whose checkpoint is "
+        "gone counts with its cached accuracies, without sizes and CPU (default: no study)",
     )
     study.add_argument(
         "--json",
