@@ -86,6 +86,7 @@ class StudyConfig:
     unbatched_streams: int = 16  # stepped one by one (the cost per stream does not depend on how many)
     repeats: int = 3  # of each CPU measurement, for its spread
     batch_sizes: tuple[int, ...] = (1, 4, 16, 64, 256, 1024, 4096)
+    cpu: bool = True  # False: no CPU figure is measured (the slow part), for a look at accuracies between runs
 
 
 @dataclass
@@ -244,6 +245,8 @@ def model_costs(model: KeywordSpotter, int8: bool, config: StudyConfig) -> dict:
     audio = load_clip(config.recording)
     unbatched, batched = (
         engine_cpu_ms(model, audio, SAMPLE_RATE, streams, batched=together, repeats=config.repeats)
+        if config.cpu
+        else (None, None)
         for streams, together in ((config.unbatched_streams, False), (config.streams, True))
     )
     measured = (
@@ -251,17 +254,16 @@ def model_costs(model: KeywordSpotter, int8: bool, config: StudyConfig) -> dict:
         weight_bytes(model),
         model.state_bytes,
         round(multiply_adds_per_audio_s(model)),
-        round(unbatched[0], 4),
-        round(unbatched[1], 4),
-        round(batched[0], 4),
-        round(batched[1], 4),
+        *(None if v is None else round(v, 4) for v in (*unbatched, *batched)),
     )
     return dict(zip(COSTS, measured))
 
 
 def front_end_costs(configs: dict[str, FeatureConfig], config: StudyConfig) -> dict[str, dict]:
     """Each front end's own CPU (`front_end_cpu_ms`), stream by stream and batched as `model_costs` measures the
-    engine: the part of a row's engine CPU that is not its cell's."""
+    engine: the part of a row's engine CPU that is not its cell's. Without config.cpu, none."""
+    if not config.cpu:
+        return {}
     audio = load_clip(config.recording)
     costs = {}
     for name, features in tqdm(configs.items(), desc="front end CPU", unit="front end"):
@@ -360,7 +362,7 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
     bare = {(m.config.cell, m.config.hidden_size): m for m in models.values()}
     cells = [
         row
-        for model in tqdm(bare.values(), desc="cell throughput", unit="shape")
+        for model in tqdm(bare.values() if config.cpu else [], desc="cell throughput", unit="shape")
         for int8 in (False, True)
         for row in throughput(model, int8, config)
     ]
@@ -373,6 +375,7 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
         "unbatched_streams": config.unbatched_streams,
         "repeats": config.repeats,
         "threads": 1,
+        "cpu": config.cpu,
         "heldout_clips": sizes[0] if sizes else None,
     }
     return {

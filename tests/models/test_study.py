@@ -282,6 +282,21 @@ def test_cached_accuracies_need_neither_the_corpus_nor_the_checkpoints(study_run
 
 
 @pytest.mark.slow
+def test_no_cpu_gives_the_same_accuracies_and_sizes_without_a_cpu_figure(study_runs, keyword_corpus, tmp_path):
+    folder = tmp_path / "runs"
+    shutil.copytree(study_runs, folder)
+    full = _study(folder, keyword_corpus, tmp_path / "full.json")
+    quick = _study(folder, keyword_corpus, tmp_path / "quick.json", "--no-cpu")
+    cpu = {k for k in ROW_FIELDS if "cpu_ms" in k}
+    assert all(r[k] is not None for r in full["rows"] for k in cpu) and full["throughput"]
+    assert all(r[k] is None for r in quick["rows"] for k in cpu | {f"{k}_std" for k in cpu})
+    assert quick["throughput"] == [] and quick["settings"]["cpu"] is False
+    kept = ROW_FIELDS - cpu
+    assert [{k: r[k] for k in kept} for r in quick["rows"]] == [{k: r[k] for k in kept} for r in full["rows"]]
+    assert all(r["params"] and r["state_bytes"] for r in quick["rows"])
+
+
+@pytest.mark.slow
 def test_a_run_in_progress_is_left_out(study_runs, keyword_corpus, tmp_path):
     folder = tmp_path / "runs"
     folder.mkdir()

@@ -97,6 +97,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--server-unbatched-streams", type=int, default=32, help="the same on a --no-batching server; 0: skip it"
     )
     study.add_argument("--server-level-s", type=float, default=5.0, help="audio each server stream plays per repeat")
+    study.add_argument(
+        "--no-cpu",
+        action="store_true",
+        help="measure no CPU figure (engines, front ends, bare cells, servers): accuracies, training and sizes "
+        "only, in minutes instead of most of an hour, for a look between runs (default: every figure)",
+    )
 
 
 def _history(path: Path) -> list[dict]:
@@ -179,6 +185,7 @@ def _study(args) -> int:
         unbatched_streams=args.unbatched_streams,
         repeats=args.repeats,
         batch_sizes=batch_sizes,
+        cpu=not args.no_cpu,
     )
     try:  # what is missing (a checkpoint, a cached accuracy, the corpus) and how to get it
         runs = find_runs(args.study, cache)
@@ -220,7 +227,7 @@ def _served(document: dict, runs, args) -> None:
             ("server_cpu", args.server_unbatched_streams, False),
             ("server_batched_cpu", args.server_streams, True),
         )
-        if streams > 0
+        if streams > 0 and not args.no_cpu
     ]
     if not modes:
         return
