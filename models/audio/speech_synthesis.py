@@ -104,6 +104,15 @@ class Voice:
         return f"{self.engine}-{self.voice}".replace("+", "-")
 
 
+# The engines a Voice speaks with (`available_voices`): the first word of every synthetic speaker's id.
+ENGINES = ("espeak", "flite", "festival")
+
+
+def is_synthetic(speaker: str) -> bool:
+    """Whether a speaker id is a synthetic voice's (`Voice.name`) rather than a real person's."""
+    return speaker.split("-", 1)[0] in ENGINES
+
+
 def available_voices() -> list[Voice]:
     voices = []
     if shutil.which("espeak-ng"):

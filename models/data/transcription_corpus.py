@@ -18,7 +18,7 @@ import soundfile
 import torch
 import torchaudio
 
-from rnnvoice.models.audio.speech_synthesis import Prosody, Voice, available_voices
+from rnnvoice.models.audio.speech_synthesis import Prosody, Voice, available_voices, is_synthetic
 from rnnvoice.models.data.corpus import (
     SAMPLE_RATE,
     Clip,
@@ -26,6 +26,7 @@ from rnnvoice.models.data.corpus import (
     _speak_all,
     heldout_speakers,
     load_clip,
+    ranked_speakers,
     scan_folder,
     split_by_speaker,
 )
@@ -55,6 +56,17 @@ def read_transcripts(folder: Path) -> list[Recording]:
         speaker = rel.parent.name if rel.parent.name else rel.stem.split("_")[0]
         recordings.append(Recording(str(folder / rel), text.strip(), speaker))
     return recordings
+
+
+def keep_real_speakers(recordings: list[Recording], fraction: float, seed: int) -> list[Recording]:
+    """The recordings with only a share of the real speakers (whole speakers, at least one), the synthetic voices
+    whole: the recognisers' learning curve. As `keep_speakers` does for the keyword corpus, the shares of one seed
+    are nested; the real speakers are ranked as one pool, since a transcript does not say which corpus it is from."""
+    if fraction >= 1.0:
+        return recordings
+    ranked = ranked_speakers(f"share{seed}/real", {r.speaker for r in recordings if not is_synthetic(r.speaker)})
+    kept = set(ranked[: max(1, round(fraction * len(ranked)))])
+    return [r for r in recordings if is_synthetic(r.speaker) or r.speaker in kept]
 
 
 def write_transcripts(folder: Path, recordings: list[Recording]) -> None:

@@ -15,7 +15,7 @@ from rnnvoice.models.audio.features import FeatureConfig, FrontEndKind, Normaliz
 from rnnvoice.models.data.augment import NoiseBank
 from rnnvoice.models.data.corpus import keep_speakers, read_manifest, split_dev
 from rnnvoice.models.data.mixing import IGNORE, KeywordMixer, MixConfig, StreamMixer, UtteranceMixer
-from rnnvoice.models.data.transcription_corpus import read_transcripts
+from rnnvoice.models.data.transcription_corpus import keep_real_speakers, read_transcripts
 from rnnvoice.models.nets.checkpoint import load_model, plain_dict, save_model
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.recurrent import ModelConfig, RecurrentModel
@@ -66,8 +66,8 @@ class TrainConfig:
     # Keyword scores max-pooled over this many seconds, in training's targets and loss (MixConfig.pool_s) and in
     # the detector (ModelConfig.pool_s); 0: per-step scores.
     pool_s: float = 0.0
-    # Share of the real training speakers kept (whole speakers of each source, nested across shares: keep_speakers),
-    # the synthetic voices whole: for learning curves against real data.
+    # Share of the real training speakers kept, whole speakers nested across shares (keywords: of each source,
+    # keep_speakers; transcription: keep_real_speakers), the synthetic voices whole: learning curves against real data.
     real_fraction: float = 1.0
     # Seed of the training streams' draws and of the speakers real_fraction keeps; -1: the run's seed. Runs that
     # differ in seed alone then share one stream cache, their seeds changing the initial weights and batch order.
@@ -227,7 +227,7 @@ class TranscriptionJob:
             seconds=config.seconds, run_on_prob=0.0, short_prob=0.0, level_db=(config.level_db_min, config.level_db_max)
         )
         self.mixer = UtteranceMixer(
-            read_transcripts(corpus / "train"),
+            keep_real_speakers(read_transcripts(corpus / "train"), config.real_fraction, config.streams_seed),
             NoiseBank(sorted((corpus / "noise").glob("*.wav"))),
             model_config.features,
             mix,

@@ -1,5 +1,5 @@
 """Training to convergence: the schedule of `EarlyStopping`, and a run with patience that ends on its own and keeps
-its best evaluation's weights; a share of the real speakers for the learning curve."""
+its best evaluation's weights; a share of the real speakers for the learning curves (keywords, recognisers)."""
 
 import dataclasses
 import json
@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from rnnvoice.models.data.corpus import Clip, keep_speakers
+from rnnvoice.models.data.transcription_corpus import Recording, keep_real_speakers
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.training.early_stopping import DECAY, EarlyStopping
 from rnnvoice.models.training.train import TrainConfig, train
@@ -92,3 +93,19 @@ def test_a_share_of_the_real_speakers_is_whole_speakers_nested_with_every_voice_
         assert sum(c.split == "dev" for c in kept) == 4
     assert set(shares[0.125]) <= set(shares[0.25]) <= set(shares[0.5])
     assert set(keep_speakers(clips, 0.25, seed=1)) != set(shares[0.25])
+
+
+def test_a_share_of_the_recognisers_real_speakers_keeps_every_synthetic_voice():
+    real = [Recording(f"{s}/{n}.wav", "call mom", s) for s in ("george", "0a1b2c3d", "04012") for n in range(2)]
+    real += [Recording(f"sc{s}/{n}.wav", "yes", f"sc{s}") for s in range(13) for n in range(2)]
+    voices = [Recording(f"{v}/0.wav", "stop", v) for v in ("espeak-en-gb-Alex", "flite-awb", "festival-kallpc16k")]
+    recordings = real + voices
+    assert keep_real_speakers(recordings, 1.0, seed=0) == recordings
+    shares = {f: keep_real_speakers(recordings, f, seed=0) for f in (0.125, 0.25, 0.5)}
+    for share, kept in shares.items():
+        assert {r.speaker for r in kept if r in voices} == {v.speaker for v in voices}
+        assert len({r.speaker for r in kept if r in real}) == max(1, round(share * 16))
+        for r in kept:  # whole speakers
+            assert sum(k.speaker == r.speaker for k in kept) == sum(k.speaker == r.speaker for k in recordings)
+    assert set(shares[0.125]) <= set(shares[0.25]) <= set(shares[0.5])
+    assert set(keep_real_speakers(recordings, 0.25, seed=1)) != set(shares[0.25])
