@@ -1,7 +1,8 @@
 """The GRU-against-LSTM study: a folder of keyword training runs measured and summed up as rows, one per front end,
 cell, width, share of the real training speakers and precision, with the spread over seeds. A run whose checkpoint
-is gone (they are not committed) is described by its cached accuracies and history: its accuracy rows come back
-without the corpus; its sizes and CPU do not."""
+is gone (they are not committed) is described by its cached accuracies, history and network config: its accuracy
+rows come back without the corpus, and its sizes and CPU from a network of its config, freshly initialised (the
+arithmetic of a step does not depend on the weights' values)."""
 
 import hashlib
 import json
@@ -24,7 +25,7 @@ from rnnvoice.models.evaluation.costs import (
     weight_bytes,
 )
 from rnnvoice.models.evaluation.keywords import clip_report
-from rnnvoice.models.nets.checkpoint import load_model
+from rnnvoice.models.nets.checkpoint import load_model, model_from_config, plain_dict
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.types import Task
 from rnnvoice.models.vocabulary import COMMANDS, DIGITS
@@ -34,6 +35,7 @@ __all__ = [
     "HELDOUT_SETS",
     "StudyConfig",
     "StudyError",
+    "cost_models",
     "find_runs",
     "markdown_tables",
     "study",
@@ -99,6 +101,7 @@ class Run:
     settings: dict
     history: list[dict]
     model: KeywordSpotter | None = None  # None: the checkpoint is gone, and its accuracies come from the cache
+    model_config: dict | None = None  # the network's config as checkpoints save it; None: cached before it was kept
 
     @property
     def key(self) -> tuple[str, str, int, float]:
@@ -141,7 +144,8 @@ def find_runs(folder: Path, cache: Path) -> list[Run]:
             "seed": train.get("seed"),
             "converged_step": model.metadata.get("converged_step"),
         }
-        runs.append(Run(name, path, hashlib.sha256(path.read_bytes()).hexdigest(), settings, history, model))
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        runs.append(Run(name, path, sha256, settings, history, model, plain_dict(model.config)))
     return runs
 
 
@@ -162,7 +166,22 @@ def _run_from_cache(name: str, path: Path, history: list[dict], sha256: str | No
             "`make study` retrains it"
         )
     # Runs cached before the study had two front ends or trained to convergence: log-mels, a fixed schedule.
-    return Run(name, path, sha256, {"front_end": "log_mels", "converged_step": None} | saved["run"], history)
+    settings = {"front_end": "log_mels", "converged_step": None} | saved["run"]
+    return Run(name, path, sha256, settings, history, model_config=saved.get("model"))
+
+
+def cost_models(runs: list[Run]) -> dict[tuple[str, str, int], tuple[KeywordSpotter, Path | None]]:
+    """One network of each (front end, cell, width) for what depends on the shape alone (sizes and CPU), with the
+    checkpoint it was loaded from: a run's checkpoint where one is here, else a network of a run's saved config,
+    freshly initialised (None). A shape with neither is left out."""
+    chosen = {}
+    for run in runs:
+        if run.model is not None:
+            chosen.setdefault(run.shape, (run.model, run.path))
+    for run in runs:
+        if run.shape not in chosen and run.model_config is not None:
+            chosen[run.shape] = (model_from_config(run.model_config).eval(), None)
+    return chosen
 
 
 def write_checkpoints(runs: list[Run], folder: Path) -> Path:
@@ -214,7 +233,8 @@ def _accuracies(
         for name, (_, labels) in HELDOUT_SETS.items()
     }
     config.cache.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps({"key": key, "run": run.settings, "accuracy": accuracy}, indent=1))
+    record = {"key": key, "run": run.settings, "model": run.model_config, "accuracy": accuracy}
+    cached.write_text(json.dumps(record, indent=1))
     return accuracy, sizes
 
 
@@ -308,7 +328,8 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
     """The study's document: its settings, a row per (cell, width, data fraction, int8) with the spread over seeds
     and every run's own numbers, and the bare cells' throughput against batch size. The full-data runs are
     measured in int8 as well. Runs without a checkpoint are named in `without_checkpoint`; their accuracies
-    must be cached, and a cell and width none of whose checkpoints is here goes without sizes and CPU. The CPU
+    must be cached; a shape none of whose checkpoints is here has its sizes and CPU measured on a network of its
+    config (the row's costs_from says which), and goes without them where no config was kept either. The CPU
     figures use the threads the caller set (the server runs one per operation)."""
     clips = heldout_clips(config)
     groups = defaultdict(list)
@@ -328,13 +349,11 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
         )
     # Costs depend on the shapes alone: one model of each (front end, cell, width) stands for all its seeds and data
     # shares.
-    models = {}
-    for runs_ in groups.values():
-        if checkpoints := [run.model for run in runs_ if run.model is not None]:
-            models[runs_[0].shape] = checkpoints[0]
+    chosen = cost_models(runs)
+    models = {shape: model for shape, (model, _) in chosen.items()}
     costs = {
-        (shape, int8): model_costs(model, int8, config)
-        for shape, model in tqdm(models.items(), desc="CPU", unit="shape")
+        (shape, int8): model_costs(model, int8, config) | {"costs_from": "checkpoint" if path else "initialised"}
+        for shape, (model, path) in tqdm(chosen.items(), desc="CPU", unit="shape")
         for int8 in (False, True)
     }
     rows = []
@@ -348,7 +367,7 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
                 "width": key[2],
                 "data_fraction": key[3],
                 "int8": int8,
-                **costs.get((key[:3], int8), dict.fromkeys(COSTS)),
+                **costs.get((key[:3], int8), dict.fromkeys((*COSTS, "costs_from"))),
                 "seeds": [r["seed"] for r in records_],
                 **{k: v for name in measures for k, v in _mean_std(name, records_).items()},
                 "reached_accuracy": sum(r["steps_to_accuracy"] is not None for r in records_),
@@ -472,8 +491,9 @@ def markdown_tables(document: dict) -> str:
     if missing:
         parts.append(
             f"{len(missing)} runs have no checkpoint (the JSON's without_checkpoint names them): their accuracies "
-            "come from the cache and their training from their histories. Left out (-) where no checkpoint of a "
-            "front end, cell and width is there: sizes, multiply-adds and CPU, with the cells' throughput and the "
-            f"figures of them. `make study` retrains the checkpoints ({CHECKPOINTS} lists those measured).\n"
+            "come from the cache and their training from their histories. Where no checkpoint of a front end, cell "
+            "and width is there, its sizes, multiply-adds and CPU are measured on a network of the same config, "
+            "freshly initialised (the row's costs_from), and left out (-) where the cache kept no config either. "
+            f"`make study` retrains the checkpoints ({CHECKPOINTS} lists those measured).\n"
         )
     return "\n".join(parts)

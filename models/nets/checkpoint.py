@@ -12,7 +12,7 @@ from rnnvoice.models.nets.recurrent import ModelConfig, RecurrentModel
 from rnnvoice.models.nets.speech_recognizer import SpeechRecognizer
 from rnnvoice.models.types import Task
 
-__all__ = ["build_model", "load_model", "plain_dict", "save_model"]
+__all__ = ["build_model", "load_model", "model_from_config", "plain_dict", "save_model"]
 
 # The network each task trains and serves.
 NETWORKS: dict[Task, type[RecurrentModel]] = {Task.KEYWORDS: KeywordSpotter, Task.TRANSCRIPTION: SpeechRecognizer}
@@ -38,14 +38,19 @@ def build_model(config: ModelConfig) -> RecurrentModel:
     return NETWORKS[config.task](config)
 
 
-def load_model(path: Path) -> RecurrentModel:
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    config = dict(checkpoint["config"])
+def model_from_config(saved: dict) -> RecurrentModel:
+    """A freshly initialised network of a config as a checkpoint saves it (`plain_dict`)."""
+    config = dict(saved)
     # A field the file predates takes its default: the shipped keyword models were saved before `normalization`
     # and `relative_floor` existed, with raw log-mels and no relative floor, which are FeatureConfig's defaults.
     config["features"] = FeatureConfig(**config["features"])
     config["labels"] = tuple(config["labels"])
-    model = build_model(ModelConfig(**config))
+    return build_model(ModelConfig(**config))
+
+
+def load_model(path: Path) -> RecurrentModel:
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model = model_from_config(checkpoint["config"])
     model.load_state_dict(checkpoint["state_dict"])
     model.metadata = checkpoint.get("metadata", {})
     return model.eval()

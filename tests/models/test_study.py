@@ -227,7 +227,8 @@ def test_evaluations_are_cached_until_checkpoint_or_settings_change(study_runs, 
 @pytest.mark.slow
 def test_cached_accuracies_need_neither_the_corpus_nor_the_checkpoints(study_runs, keyword_corpus, tmp_path, capsys):
     """A fresh clone: the histories, the cache and MANIFEST.sha256 committed, the corpus not built and the
-    checkpoints not kept. The accuracy rows come back the same from the cache; sizes and CPU are left out."""
+    checkpoints not kept. The accuracy rows come back the same from the cache; sizes and CPU, engine and server,
+    from networks of the cached configs (the same sizes); left out where a cache predates its config."""
     folder, corpus = tmp_path / "runs", tmp_path / "kws"
     shutil.copytree(study_runs, folder, ignore=shutil.ignore_patterns("evaluations"))
     shutil.copytree(keyword_corpus, corpus)
@@ -238,7 +239,8 @@ def test_cached_accuracies_need_neither_the_corpus_nor_the_checkpoints(study_run
     for checkpoint in folder.glob("*.pt"):
         checkpoint.unlink()
     capsys.readouterr()
-    again = _study(folder, corpus, tmp_path / "again.json")
+    served = ["--server-streams", "2", "--server-level-s", "1"]
+    again = _study(folder, corpus, tmp_path / "again.json", *served)
     assert "5 runs have no checkpoint" in (out := capsys.readouterr().out) and "`make study` retrains" in out
     assert again["without_checkpoint"] == ["emb_gru_w8_s0", "gru_w8_s0", "gru_w8_s0_f50", "gru_w8_s1", "lstm_w8_s0"]
     assert again["settings"]["heldout_clips"] == first["settings"]["heldout_clips"]
@@ -260,10 +262,23 @@ def test_cached_accuracies_need_neither_the_corpus_nor_the_checkpoints(study_run
         "runs",
     ]
     assert [{k: r[k] for k in accuracy} for r in again["rows"]] == [{k: r[k] for k in accuracy} for r in first["rows"]]
-    assert all(r["params"] is None and r["cpu_ms_per_audio_s"] is None for r in again["rows"])
-    assert again["throughput"] == []
+    sizes = ["params", "weight_bytes", "state_bytes", "multiply_adds_per_audio_s"]
+    assert [{k: r[k] for k in sizes} for r in again["rows"]] == [{k: r[k] for k in sizes} for r in first["rows"]]
+    assert {r["costs_from"] for r in first["rows"]} == {"checkpoint"}
+    assert {r["costs_from"] for r in again["rows"]} == {"initialised"}
+    assert all(r["cpu_ms_per_audio_s"] > 0 and r["batched_front_end_cpu_ms_per_audio_s"] > 0 for r in again["rows"])
+    assert all(r["server_batched_cpu_ms_per_audio_s"] > 0 for r in again["rows"] if not r["int8"])
+    assert {(t["cell"], t["int8"], t["batch"]) for t in again["throughput"]} == {
+        (t["cell"], t["int8"], t["batch"]) for t in first["throughput"]
+    }
     tables = (tmp_path / "again.md").read_text()
-    assert "| GRU | 8 | no | - | - | - | - | 2 |" in tables and "5 runs have no checkpoint" in tables
+    assert "5 runs have no checkpoint" in tables and "freshly initialised" in tables
+    # A run cached before its config was kept: its shape goes without sizes and CPU.
+    for cached in (folder / "evaluations").glob("lstm_w8_s0*.json"):
+        cached.write_text(json.dumps({k: v for k, v in json.loads(cached.read_text()).items() if k != "model"}))
+    older = _study(folder, corpus, tmp_path / "older.json")
+    assert all((r["params"] is None) == (r["cell"] == "lstm") for r in older["rows"])
+    assert "| LSTM | 8 | no | - | - | - | - | 1 |" in (tmp_path / "older.md").read_text()
     # A run the cache does not answer for: with its checkpoint, it needs the corpus; without, a retraining.
     shutil.copy(study_runs / "lstm_w8_s0.pt", folder / "lstm_w8_s0.pt")
     (folder / "evaluations" / "lstm_w8_s0.int8.json").unlink()

@@ -3,6 +3,7 @@ runs side by side as learning curves, and the GRU-against-LSTM study of a folder
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 from rnnvoice.clients.errors import UsageError
@@ -220,6 +221,8 @@ def _served(document: dict, runs, args) -> None:
 
     from rnnvoice.clients.client import read_audio
     from rnnvoice.clients.qa.bench import served_cpu
+    from rnnvoice.models.evaluation.study import cost_models
+    from rnnvoice.models.nets.checkpoint import save_model
 
     modes = [
         (key, streams, batched)
@@ -232,15 +235,19 @@ def _served(document: dict, runs, args) -> None:
     if not modes:
         return
     audio = read_audio(args.recording)
-    shapes = {}  # (front end, cell, width) -> one of its checkpoints: the cost does not depend on the seed
-    for run in runs:
-        if run.model is not None:
-            shapes.setdefault(run.shape, run.path)
-    measured = {
-        (shape, key): served_cpu(path, shape[1], audio, streams, batched, args.repeats, args.server_level_s)
-        for shape, path in tqdm(shapes.items(), desc="server CPU", unit="shape")
-        for key, streams, batched in modes
-    }
+    # One network of each (front end, cell, width): the cost depends on the shape, not the seed or the weights. A
+    # network without a checkpoint (a fresh one of a run's config) is saved for the server to load.
+    with tempfile.TemporaryDirectory() as folder:
+        shapes = {}
+        for shape, (model, path) in cost_models(runs).items():
+            if path is None:
+                save_model(model, path := Path(folder) / ("_".join(map(str, shape)) + ".pt"))
+            shapes[shape] = path
+        measured = {
+            (shape, key): served_cpu(path, shape[1], audio, streams, batched, args.repeats, args.server_level_s)
+            for shape, path in tqdm(shapes.items(), desc="server CPU", unit="shape")
+            for key, streams, batched in modes
+        }
     for row in document["rows"]:
         for key, _, _ in modes:
             found = {} if row["int8"] else measured.get(((row["front_end"], row["cell"], row["width"]), key), {})
