@@ -165,8 +165,18 @@ STUDY_CURVE_PERCENTS ?= 12.5 25 50
 STUDY_RUNS := $(foreach e,$(STUDY_FRONT_ENDS),$(foreach s,$(STUDY_SEEDS),\
 	$(foreach w,$(STUDY_GRU_WIDTHS),$(e)_gru_w$(w)_s$(s)_f100) $(foreach w,$(STUDY_LSTM_WIDTHS),$(e)_lstm_w$(w)_s$(s)_f100) \
 	$(foreach c,gru lstm,$(foreach f,$(STUDY_CURVE_PERCENTS),$(e)_$(c)_w$(STUDY_CURVE_WIDTH)_s$(s)_f$(f)))))
-study: dev $(STUDY_RUNS:%=$(STUDY_DIR)/%.history.json)
-	$(BIN)/rnnvoice compare --study $(STUDY_DIR) --json reports/study/study.json --plots docs/study --corpus data/kws
+# The recognisers' learning curve: asr_CELL_wWIDTH_sSEED_fPERCENT, the shipped recogniser recipe
+# (`TrainConfig.for_task`: the speech embedding, 8,000 steps) on a share of the transcription corpus's real speakers
+# (`rnnvoice data --task transcription`, docs/training.md), a stream cache of its own for each share.
+STUDY_ASR_CORPUS ?= data/asr
+STUDY_ASR_SEEDS ?= 0
+STUDY_ASR_WIDTH ?= 192
+STUDY_ASR_PERCENTS ?= 12.5 25 50 100
+STUDY_ASR_RUNS := $(foreach s,$(STUDY_ASR_SEEDS),$(foreach c,gru lstm,\
+	$(foreach f,$(STUDY_ASR_PERCENTS),asr_$(c)_w$(STUDY_ASR_WIDTH)_s$(s)_f$(f))))
+study: dev $(STUDY_RUNS:%=$(STUDY_DIR)/%.history.json) $(STUDY_ASR_RUNS:%=$(STUDY_DIR)/%.history.json)
+	$(BIN)/rnnvoice compare --study $(STUDY_DIR) --json reports/study/study.json --plots docs/study --corpus data/kws \
+		--transcription-corpus $(STUDY_ASR_CORPUS)
 
 # FRONTEND_fPERCENT: the streams of a front end and a share of the real speakers, kept for the next runs.
 .PRECIOUS: $(STUDY_DIR)/streams_%.pt
@@ -176,6 +186,14 @@ $(STUDY_DIR)/streams_%.pt:
 		--real-fraction $$(awk "BEGIN { print $${2#f} / 100 }") --stream-cache $@ --out $(STUDY_DIR)/unused.pt \
 		> $(STUDY_DIR)/streams_$*.log 2>&1 || { tail -5 $(STUDY_DIR)/streams_$*.log; exit 1; }
 
+# asr_fPERCENT: the recognisers' streams on a share of the real speakers (the more specific pattern wins).
+.PRECIOUS: $(STUDY_DIR)/streams_asr_%.pt
+$(STUDY_DIR)/streams_asr_%.pt:
+	@mkdir -p $(STUDY_DIR); echo "caching streams asr_$*"; \
+	$(BIN)/rnnvoice train --task transcription --corpus $(STUDY_ASR_CORPUS) --steps 0 --data-seed 0 --threads 1 \
+		--real-fraction $$(awk "BEGIN { print $(patsubst f%,%,$*) / 100 }") --stream-cache $@ --out $(STUDY_DIR)/unused.pt \
+		> $(STUDY_DIR)/streams_asr_$*.log 2>&1 || { tail -5 $(STUDY_DIR)/streams_asr_$*.log; exit 1; }
+
 # FRONTEND_CELL_wWIDTH_sSEED_fPERCENT: the run's settings are its name.
 .SECONDEXPANSION:
 # The stream cache is order-only: a run committed as done stays done on a clone that has to build its cache again.
@@ -184,3 +202,11 @@ $(STUDY_DIR)/%.history.json: $$(wildcard $(STUDY_DIR)/%.resume.pt) | $(STUDY_DIR
 	$(BIN)/rnnvoice train $(STUDY_DATA) $(STUDY_FRONT_END_$(word 1,$(subst _, ,$*))) --cell $$2 --hidden-size $${3#w} --seed $${4#s} \
 		--real-fraction $$(awk "BEGIN { print $${5#f} / 100 }") --stream-cache $(STUDY_DIR)/streams_$$1_$$5.pt \
 		$(STUDY_RECIPE) --out $(STUDY_DIR)/$*.pt > $(STUDY_DIR)/$*.log 2>&1 || { tail -5 $(STUDY_DIR)/$*.log; exit 1; }
+
+# asr_CELL_wWIDTH_sSEED_fPERCENT: a recogniser of the study (the more specific pattern wins).
+$(STUDY_DIR)/asr_%.history.json: $$(wildcard $(STUDY_DIR)/asr_%.resume.pt) | $(STUDY_DIR)/streams_asr_$$(word 4,$$(subst _, ,$$*)).pt
+	@set -- $$(echo $* | tr _ ' '); echo "training asr_$*"; \
+	$(BIN)/rnnvoice train --task transcription --corpus $(STUDY_ASR_CORPUS) --data-seed 0 --threads 1 --cell $$1 \
+		--hidden-size $${2#w} --seed $${3#s} --real-fraction $$(awk "BEGIN { print $${4#f} / 100 }") \
+		--stream-cache $(STUDY_DIR)/streams_asr_$$4.pt --out $(STUDY_DIR)/asr_$*.pt > $(STUDY_DIR)/asr_$*.log 2>&1 \
+		|| { tail -5 $(STUDY_DIR)/asr_$*.log; exit 1; }

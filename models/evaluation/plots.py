@@ -332,20 +332,52 @@ def _steps_to_converge(plt, document: dict):
     return fig
 
 
+def _recogniser_curve(plt, document: dict):
+    from rnnvoice.models.evaluation.study_recognisers import RECOGNISER_SETS
+
+    rows = document.get("recognisers") or []
+    if not any(r["data_fraction"] < 1.0 for r in rows):
+        return None
+    percents = sorted({100 * r["data_fraction"] for r in rows})
+    fig, axes = plt.subplots(1, len(RECOGNISER_SETS), figsize=(4 * len(RECOGNISER_SETS), 4))
+    for ax, (name, (_, _, title)) in zip(axes, RECOGNISER_SETS.items()):
+        for width in sorted({r["width"] for r in rows}):
+            for (cell, _), (x, y, err) in _series(rows, "data_fraction", f"{name}_wer_mean", width=width).items():
+                ax.errorbar(
+                    [100 * v for v in x],
+                    [100 * v for v in y],
+                    [100 * e for e in err],
+                    **_cell_style(cell, False) | {"label": f"{cell.upper()} {width}"},
+                )
+        ax.set(
+            xscale="log",
+            xlabel="real training speakers used (%, log scale)",
+            ylabel="word error rate on held-out speakers (%)",
+            title=title,
+        )
+        ax.set_xticks(percents, [f"{p:g}" for p in percents])
+        ax.set_xticks([], minor=True)
+    return fig
+
+
 def _curve_widths(rows: list[dict]) -> set[int]:
     return {r["width"] for r in rows if r["data_fraction"] < 1.0}
 
 
 def plot_study(document: dict, folder: Path) -> list[Path]:
     """The study's figures from its rows alone (`rnnvoice compare --study`), for each front end: accuracy against
-    parameters, CPU against width, the learning curve and the steps to converge (`NAME_FRONTEND.png`); and the bare
-    cells' throughput against batch size, which no front end changes. Each where its rows have the numbers (sizes
-    and CPU need checkpoints). Error bars: the spread over seeds (accuracy, steps) or over repeated measurements
-    (CPU; a seed does not change the cost)."""
+    parameters, CPU against width, the learning curve and the steps to converge (`NAME_FRONTEND.png`); the bare
+    cells' throughput against batch size, which no front end changes; and the recognisers' word error rates against
+    the share of the real training speakers (`learning_curve_recognisers.png`). Each where its rows have the
+    numbers. Error bars: the spread over seeds (accuracy, word errors, steps) or over repeated measurements (CPU; a
+    seed does not change the cost)."""
     plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     over_seeds, over_repeats = "error bars: one standard deviation over seeds", "error bars: over repeated measurements"
     figures = [("throughput_vs_batch", _throughput, over_repeats, document, "")]
+    if recognisers := document.get("recognisers"):
+        names = sorted({r["front_end"].replace("_", " ") for r in recognisers})
+        figures += [("learning_curve_recognisers", _recogniser_curve, over_seeds, document, ", ".join(names))]
     for front_end in dict.fromkeys(r["front_end"] for r in document["rows"]):
         rows = document | {"rows": [r for r in document["rows"] if r["front_end"] == front_end]}
         name = front_end.replace("_", " ")

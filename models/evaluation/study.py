@@ -1,15 +1,11 @@
-"""The GRU-against-LSTM study: a folder of keyword training runs measured and summed up as rows, one per front end,
-cell, width, share of the real training speakers and precision, with the spread over seeds. A run whose checkpoint
-is gone (they are not committed) is described by its cached accuracies, history and network config: its accuracy
-rows come back without the corpus, and its sizes and CPU from a network of its config, freshly initialised (the
-arithmetic of a step does not depend on the weights' values)."""
+"""The GRU-against-LSTM study: a folder of keyword training runs (study_runs) measured and summed up as rows, one
+per front end, cell, width, share of the real training speakers and precision, with the spread over seeds, and the
+recognisers' runs beside them (study_recognisers). A run whose checkpoint is gone (they are not committed) is
+described by its cached accuracies, history and network config: its accuracy rows come back without the corpus,
+and its sizes and CPU from a network of its config, freshly initialised (the arithmetic of a step does not depend
+on the weights' values)."""
 
-import hashlib
-import json
-import logging
-import statistics
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -25,32 +21,31 @@ from rnnvoice.models.evaluation.costs import (
     weight_bytes,
 )
 from rnnvoice.models.evaluation.keywords import clip_report
-from rnnvoice.models.nets.checkpoint import load_model, model_from_config, plain_dict
+from rnnvoice.models.evaluation.study_recognisers import recogniser_rows, recogniser_table
+from rnnvoice.models.evaluation.study_runs import (
+    CHECKPOINTS,
+    Run,
+    Scoring,
+    StudyConfig,
+    StudyError,
+    cached_scores,
+    mean_std,
+    percent,
+    spread,
+    steps_to,
+)
+from rnnvoice.models.nets.checkpoint import model_from_config
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
+from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.types import Task
 from rnnvoice.models.vocabulary import COMMANDS, DIGITS
 
-__all__ = [
-    "CHECKPOINTS",
-    "HELDOUT_SETS",
-    "StudyConfig",
-    "StudyError",
-    "cost_models",
-    "find_runs",
-    "markdown_tables",
-    "study",
-    "write_checkpoints",
-]
-
-log = logging.getLogger(__name__)
+__all__ = ["HELDOUT_SETS", "cost_models", "markdown_tables", "study"]
 
 # What each run is scored on: a source's held-out real speakers and the labels scored, as `make reports` does
 # (Speech Commands 12-class: the ten commands, silence and unknown; FSDD: the ten digits).
 HELDOUT_SETS = {"sc": ("speech_commands", COMMANDS), "fsdd": ("fsdd", DIGITS)}
-# Beside the runs, as `sha256sum -c` reads it: the checkpoints the study measured. Where a checkpoint is gone, its
-# cached accuracies count only if they are of the checkpoint listed here.
-CHECKPOINTS = "MANIFEST.sha256"
-# A row's sizes and CPU: what only a checkpoint of its cell and width can measure (None without one).
+# A row's sizes and CPU: what depends on its network's shape alone (None where there is no network of it).
 COSTS = (
     "params",
     "weight_bytes",
@@ -71,109 +66,11 @@ FRONT_END_COSTS = (
 )
 
 
-class StudyError(Exception):
-    """A run the study cannot measure (no checkpoint, no cached accuracy, no corpus); the message says what is
-    missing and how to get it."""
-
-
-@dataclass(frozen=True)
-class StudyConfig:
-    corpus: Path
-    cache: Path  # one JSON of accuracies per run and precision, reused while checkpoint and settings are the same
-    recording: Path  # looped by the engine's streams for the CPU measurements
-    accuracy_threshold: float = 0.6  # the development accuracy "steps to accuracy" counts to
-    limit: int | None = None  # clips per held-out set, spread over it: for a quick look; None: all
-    features: Path | None = None  # where the held-out clips' front-end steps are kept (clip_steps); None: not kept
-    streams: int = 256  # stepped together for the batched CPU figure
-    unbatched_streams: int = 16  # stepped one by one (the cost per stream does not depend on how many)
-    repeats: int = 3  # of each CPU measurement, for its spread
-    batch_sizes: tuple[int, ...] = (1, 4, 16, 64, 256, 1024, 4096)
-    cpu: bool = True  # False: no CPU figure is measured (the slow part), for a look at accuracies between runs
-
-
-@dataclass
-class Run:
-    name: str
-    path: Path  # the checkpoint, or where it was
-    checkpoint_sha256: str
-    # front_end, cell, width, data_fraction (of the real training speakers) and seed: what the rows group by; and
-    # converged_step, the step of the best evaluation of a run trained to convergence (None for a fixed schedule)
-    settings: dict
-    history: list[dict]
-    model: KeywordSpotter | None = None  # None: the checkpoint is gone, and its accuracies come from the cache
-    model_config: dict | None = None  # the network's config as checkpoints save it; None: cached before it was kept
-
-    @property
-    def key(self) -> tuple[str, str, int, float]:
-        """(front end, cell, width, share of the real training speakers): the runs that differ only by seed."""
-        s = self.settings
-        return s["front_end"], s["cell"], s["width"], s["data_fraction"]
-
-    @property
-    def shape(self) -> tuple[str, str, int]:
-        """(front end, cell, width): what the costs depend on."""
-        return self.key[:3]
-
-
-def find_runs(folder: Path, cache: Path) -> list[Run]:
-    """The finished runs in a folder: each .history.json (training writes it last) with its checkpoint, or where
-    the checkpoint is gone, the cached accuracies of the one the folder's MANIFEST.sha256 lists (StudyError if
-    there are none). A run whose .resume.pt is newer than its checkpoint is still training, and left out."""
-    listed = _listed_checkpoints(Path(folder))
-    runs = []
-    for history_path in sorted(Path(folder).glob("*.history.json")):
-        name = history_path.name.removesuffix(".history.json")
-        path, history = history_path.with_name(name + ".pt"), json.loads(history_path.read_text())
-        if not path.exists():
-            runs.append(_run_from_cache(name, path, history, listed.get(path.name), cache))
-            continue
-        resume = path.with_suffix(".resume.pt")
-        if resume.exists() and resume.stat().st_mtime >= path.stat().st_mtime:
-            log.warning("leaving out %s: still training (%s)", path, resume.name)
-            continue
-        model = load_model(path)
-        if model.config.task != Task.KEYWORDS:
-            log.warning("leaving out %s: a %s model, not a keyword model", path, model.config.task)
-            continue
-        train = model.metadata.get("train", {})
-        settings = {
-            "front_end": str(model.config.features.front_end),
-            "cell": str(model.config.cell),
-            "width": model.config.hidden_size,
-            "data_fraction": float(train.get("real_fraction", 1.0)),
-            "seed": train.get("seed"),
-            "converged_step": model.metadata.get("converged_step"),
-        }
-        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-        runs.append(Run(name, path, sha256, settings, history, model, plain_dict(model.config)))
-    return runs
-
-
-def _listed_checkpoints(folder: Path) -> dict[str, str]:
-    """MANIFEST.sha256's checkpoints: file name -> SHA-256 (a name may carry sha256sum's binary-mode `*`)."""
-    manifest = folder / CHECKPOINTS
-    lines = manifest.read_text().splitlines() if manifest.exists() else []
-    return {name.lstrip("*"): digest for digest, name in (line.split(maxsplit=1) for line in lines if line.strip())}
-
-
-def _run_from_cache(name: str, path: Path, history: list[dict], sha256: str | None, cache: Path) -> Run:
-    """A run whose checkpoint is gone, as the cached accuracies of the listed checkpoint describe it."""
-    cached = cache / f"{name}.json"
-    saved = json.loads(cached.read_text()) if cached.exists() else {}
-    if sha256 is None or saved.get("key", {}).get("checkpoint_sha256") != sha256 or "run" not in saved:
-        raise StudyError(
-            f"{name}: no checkpoint at {path}, and no cached accuracy of the one {CHECKPOINTS} lists; "
-            "`make study` retrains it"
-        )
-    # Runs cached before the study had two front ends or trained to convergence: log-mels, a fixed schedule.
-    settings = {"front_end": "log_mels", "converged_step": None} | saved["run"]
-    return Run(name, path, sha256, settings, history, model_config=saved.get("model"))
-
-
 def cost_models(runs: list[Run]) -> dict[tuple[str, str, int], tuple[KeywordSpotter, Path | None]]:
     """One network of each (front end, cell, width) for what depends on the shape alone (sizes and CPU), with the
     checkpoint it was loaded from: a run's checkpoint where one is here, else a network of a run's saved config,
-    freshly initialised (None). A shape with neither is left out."""
+    freshly initialised (None). A shape with neither is left out. Keyword runs only."""
+    runs = [run for run in runs if run.task == Task.KEYWORDS]
     chosen = {}
     for run in runs:
         if run.model is not None:
@@ -184,63 +81,22 @@ def cost_models(runs: list[Run]) -> dict[tuple[str, str, int], tuple[KeywordSpot
     return chosen
 
 
-def write_checkpoints(runs: list[Run], folder: Path) -> Path:
-    """MANIFEST.sha256 of the runs' checkpoints (those gone, as listed before), in `sha256sum` format."""
-    path = Path(folder) / CHECKPOINTS
-    path.write_text(
-        "".join(f"{run.checkpoint_sha256}  {run.path.name}\n" for run in sorted(runs, key=lambda r: r.path.name))
-    )
-    return path
-
-
 def heldout_clips(config: StudyConfig) -> dict[str, list[Clip]] | None:
-    """Each held-out set's clips; with a limit, that many spread evenly over the set. None without the corpus."""
+    """Each held-out set's clips (config.limit of them, spread over it). None without the corpus."""
     if not (config.corpus / MANIFEST).exists():
         return None
     clips = [c for c in read_manifest(config.corpus) if c.split == "heldout"]
-    sets = {name: [c for c in clips if c.source == source] for name, (source, _) in HELDOUT_SETS.items()}
-    if config.limit:
-        sets = {name: chosen[:: max(1, len(chosen) // config.limit)][: config.limit] for name, chosen in sets.items()}
-    return sets
+    return {name: spread([c for c in clips if c.source == s], config.limit) for name, (s, _) in HELDOUT_SETS.items()}
 
 
-def _accuracies(
-    run: Run, int8: bool, clips: dict[str, list[Clip]] | None, config: StudyConfig
-) -> tuple[dict[str, float | None], dict[str, int]]:
-    """The run's accuracy on each held-out set (None for a set the corpus has no clips of) and the sets' sizes,
-    from the cache while its checkpoint and the sets are unchanged. Without the corpus (clips None) the sets'
-    sizes are unknown: the cached ones stand."""
-    sizes = None if clips is None else {name: len(c) for name, c in clips.items()}
-    key = {
-        "checkpoint_sha256": run.checkpoint_sha256,
-        "corpus": str(config.corpus),
-        "clips": sizes,
-        "limit": config.limit,
-        "int8": int8,
-    }
-    cached = config.cache / f"{run.name}{'.int8' if int8 else ''}.json"
-    saved = json.loads(cached.read_text()) if cached.exists() else None
-    if saved and saved["key"] == key | ({"clips": saved["key"]["clips"]} if clips is None else {}):
-        return saved["accuracy"], saved["key"]["clips"]
-    what = f"{run.name}{' in int8' if int8 else ''}: no cached accuracy for these settings"
-    if run.model is None:
-        raise StudyError(f"{what}, and no checkpoint at {run.path} to measure; `make study` retrains it")
-    if clips is None:
-        raise StudyError(f"{what}, and no corpus to measure it on: no corpus manifest at {config.corpus / MANIFEST}")
-    model = quantized(run.model) if int8 else run.model
-    accuracy = {
-        name: clip_report(model, clips[name], labels, cache=config.features).accuracy if clips[name] else None
-        for name, (_, labels) in HELDOUT_SETS.items()
-    }
-    config.cache.mkdir(parents=True, exist_ok=True)
-    record = {"key": key, "run": run.settings, "model": run.model_config, "accuracy": accuracy}
-    cached.write_text(json.dumps(record, indent=1))
-    return accuracy, sizes
+def keyword_scoring(config: StudyConfig) -> Scoring:
+    """Keyword runs: accuracy on the keyword corpus's held-out clips, through the streaming engine."""
 
+    def accuracy(model: RecurrentModel, name: str, clips: list[Clip]) -> float:
+        return clip_report(model, clips, HELDOUT_SETS[name][1], cache=config.features).accuracy
 
-def steps_to(history: list[dict], accuracy: float) -> int | None:
-    """The first step whose development accuracy reached `accuracy`; None if none did."""
-    return next((h["step"] for h in history if h.get("dev_accuracy", -1.0) >= accuracy), None)
+    missing = f"no corpus manifest at {config.corpus / MANIFEST}"
+    return Scoring(config.corpus, heldout_clips(config), missing, "accuracy", accuracy)
 
 
 def run_record(run: Run, accuracy: dict[str, float | None], config: StudyConfig) -> dict:
@@ -314,16 +170,6 @@ def throughput(model: KeywordSpotter, int8: bool, config: StudyConfig) -> list[d
     return rows
 
 
-def _mean_std(name: str, records: list[dict]) -> dict:
-    values = [r[name] for r in records if r[name] is not None]
-    if not values:
-        return {f"{name}_mean": None, f"{name}_std": None}
-    return {
-        f"{name}_mean": round(statistics.fmean(values), 4),
-        f"{name}_std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
-    }
-
-
 def study(runs: list[Run], config: StudyConfig) -> dict:
     """The study's document: its settings, a row per (cell, width, data fraction, int8) with the spread over seeds
     and every run's own numbers, and the bare cells' throughput against batch size. The full-data runs are
@@ -331,15 +177,15 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
     must be cached; a shape none of whose checkpoints is here has its sizes and CPU measured on a network of its
     config (the row's costs_from says which), and goes without them where no config was kept either. The CPU
     figures use the threads the caller set (the server runs one per operation)."""
-    clips = heldout_clips(config)
+    scoring = keyword_scoring(config)
     groups = defaultdict(list)
-    for run in sorted(runs, key=lambda r: (r.key, r.settings["seed"] or 0)):
+    for run in sorted((r for r in runs if r.task == Task.KEYWORDS), key=lambda r: (r.key, r.settings["seed"] or 0)):
         groups[run.key].append(run)
     variants = [(key, int8) for key in groups for int8 in (False, True) if not int8 or key[3] == 1.0]
     records, sizes = {}, []  # sizes: of the held-out sets each accuracy was measured on, once each
     for key, int8 in tqdm(variants, desc="accuracy", unit="group"):
         for run in groups[key]:
-            accuracy, size = _accuracies(run, int8, clips, config)
+            accuracy, size = cached_scores(run, int8, scoring, config)
             records.setdefault((key, int8), []).append(run_record(run, accuracy, config))
             sizes += [size] if size not in sizes else []
     if len(sizes) > 1:
@@ -369,7 +215,7 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
                 "int8": int8,
                 **costs.get((key[:3], int8), dict.fromkeys((*COSTS, "costs_from"))),
                 "seeds": [r["seed"] for r in records_],
-                **{k: v for name in measures for k, v in _mean_std(name, records_).items()},
+                **{k: v for name in measures for k, v in mean_std(name, records_).items()},
                 "reached_accuracy": sum(r["steps_to_accuracy"] is not None for r in records_),
                 "runs": records_,
             }
@@ -396,11 +242,13 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
         "threads": 1,
         "cpu": config.cpu,
         "heldout_clips": sizes[0] if sizes else None,
+        "transcription_corpus": str(config.transcription_corpus),
     }
     return {
         "settings": settings,
         "rows": rows,
         "throughput": cells,
+        "recognisers": recogniser_rows([r for r in runs if r.task == Task.TRANSCRIPTION], config),
         "without_checkpoint": sorted(run.name for run in runs if run.model is None),
     }
 
@@ -408,11 +256,6 @@ def study(runs: list[Run], config: StudyConfig) -> dict:
 def _number(value: float | None, spec: str, scale: float = 1.0) -> str:
     """value / scale in the format spec; "-" for what was not measured."""
     return "-" if value is None else format(value / scale, spec)
-
-
-def _percent(row: dict, name: str) -> str:
-    mean, std = row[f"{name}_mean"], row[f"{name}_std"]
-    return "-" if mean is None else f"{100 * mean:.1f} ± {100 * std:.1f} %"
 
 
 # How each front end is named in the tables.
@@ -442,8 +285,8 @@ def _grid(rows: list[dict], threshold: float) -> list[str]:
             f"| {row['cell'].upper()} | {row['width']} | {'yes' if row['int8'] else 'no'} | "
             f"{_number(row['params'], ',.0f')} | {_number(row['weight_bytes'], '.0f', 1024)} | "
             f"{_number(row['state_bytes'], ',.0f')} | {_number(row['multiply_adds_per_audio_s'], '.1f', 1e6)} | "
-            f"{seeds} | {_percent(row, 'sc_accuracy')} | {_percent(row, 'fsdd_accuracy')} | "
-            f"{_percent(row, 'best_dev_accuracy')} | {_steps(row, 'converged_step')} | {_steps(row, 'steps')} | "
+            f"{seeds} | {percent(row, 'sc_accuracy')} | {percent(row, 'fsdd_accuracy')} | "
+            f"{percent(row, 'best_dev_accuracy')} | {_steps(row, 'converged_step')} | {_steps(row, 'steps')} | "
             f"{row['train_wall_s_mean'] / 60:.1f} ± {row['train_wall_s_std'] / 60:.1f} | "
             f"{'never' if steps is None else f'{steps:,.0f} ({reached}/{seeds})'} | "
             f"{_number(row['cpu_ms_per_audio_s'], '.3f')} | {_number(batched, '.3f')} | {_number(own, '.3f')} | "
@@ -463,15 +306,16 @@ def _curve(rows: list[dict]) -> list[str]:
         if (row["cell"], row["width"]) in curves and not row["int8"]:
             table.append(
                 f"| {row['cell'].upper()} | {row['width']} | {100 * row['data_fraction']:g}% | {len(row['seeds'])} | "
-                f"{_percent(row, 'sc_accuracy')} | {_percent(row, 'fsdd_accuracy')} | "
-                f"{_percent(row, 'best_dev_accuracy')} | {_steps(row, 'converged_step')} |"
+                f"{percent(row, 'sc_accuracy')} | {percent(row, 'fsdd_accuracy')} | "
+                f"{percent(row, 'best_dev_accuracy')} | {_steps(row, 'converged_step')} |"
             )
     return table if len(table) > 2 else []
 
 
 def markdown_tables(document: dict) -> str:
     """The rows as the Markdown tables of docs/study.md, for each front end: its own CPU, the grid (float and int8),
-    then the learning curve (the float rows of every cell and width that has runs on less data)."""
+    then the learning curve (the float rows of every cell and width that has runs on less data); then the
+    recognisers' learning curve."""
     threshold = document["settings"]["accuracy_threshold"]
     parts = []
     for front_end in dict.fromkeys(r["front_end"] for r in document["rows"]):
@@ -487,6 +331,8 @@ def markdown_tables(document: dict) -> str:
         parts.append("\n".join(_grid(rows, threshold)) + "\n")
         if curve := _curve(rows):
             parts.append(f"Learning curve ({name}):\n\n" + "\n".join(curve) + "\n")
+    if document.get("recognisers"):
+        parts.append("### Recognisers\n\n" + recogniser_table(document["recognisers"]) + "\n")
     missing = document.get("without_checkpoint")
     if missing:
         parts.append(

@@ -12,13 +12,17 @@ import torch
 from rnnvoice.clients.cli import main
 from rnnvoice.models.audio.features import FeatureConfig
 from rnnvoice.models.data.corpus import load_clip
+from rnnvoice.models.data.transcription_corpus import read_transcripts
 from rnnvoice.models.evaluation.costs import multiply_adds_per_audio_s, quantized
 from rnnvoice.models.evaluation.keywords import run_stream
+from rnnvoice.models.evaluation.study_recognisers import RECOGNISER_SETS
+from rnnvoice.models.evaluation.transcription import transcribe_all, word_error_rate
 from rnnvoice.models.nets.checkpoint import load_model
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.recurrent import ModelConfig
 from rnnvoice.models.streaming.keyword_stream import keyword_stream
 from rnnvoice.models.training.train import TrainConfig, train
+from rnnvoice.models.types import Decoder, Task
 from tests.conftest import FIXTURES
 
 # The issue's fields of every row, and the ones added beside them.
@@ -309,6 +313,84 @@ def test_no_cpu_gives_the_same_accuracies_and_sizes_without_a_cpu_figure(study_r
     kept = ROW_FIELDS - cpu
     assert [{k: r[k] for k in kept} for r in quick["rows"]] == [{k: r[k] for k in kept} for r in full["rows"]]
     assert all(r["params"] and r["state_bytes"] for r in quick["rows"])
+
+
+@pytest.fixture(scope="module")
+def recogniser_runs(real_folders, tmp_path_factory):
+    """A tiny transcription corpus (one of two FSDD speakers and the Speech Commands speaker held out) and
+    16-wide recognisers of the shipped recipe, a few steps each: GRU on all and on half of the real speakers, LSTM
+    on all."""
+    root = tmp_path_factory.mktemp("recognisers")
+    corpus, folder = root / "asr", root / "runs"
+    args = ["data", "--task", "transcription", "--out", str(corpus), "--fsdd", str(real_folders / "fsdd")]
+    args += ["--speech-commands", str(real_folders / "sc"), "--noise", str(real_folders / "noise")]
+    args += ["--sentences", "3", "--digit-strings", "3", "--voices", "flite-slt,flite-awb"]
+    assert main([*args, "--heldout-fraction", "0.5"]) == 0
+    for cell, fraction in (("gru", 1.0), ("gru", 0.5), ("lstm", 1.0)):
+        config = TrainConfig.for_task(
+            Task.TRANSCRIPTION,
+            corpus=str(corpus),
+            out=str(folder / f"asr_{cell}_w16_s0_f{100 * fraction:g}.pt"),
+            cell=cell,
+            real_fraction=fraction,
+            stream_cache=str(root / f"streams_{fraction}.pt"),
+            **{"hidden_size": 16, "num_layers": 1, "steps": 2, "eval_every": 2, "batch_size": 2},
+            **{"seconds": 4.0, "cached_streams": 4},
+        )
+        train(config)
+    return corpus, folder
+
+
+@pytest.mark.slow
+def test_recognisers_word_errors_by_share_of_the_real_speakers(recogniser_runs, tmp_path, capsys):
+    """A row per cell and share of the real speakers, each held-out set's word error rate as the streaming
+    recogniser and its decoder score it, cached: the rows come back the same without corpus and checkpoints."""
+    built, runs = recogniser_runs
+    folder, corpus = tmp_path / "runs", tmp_path / "asr"
+    shutil.copytree(runs, folder)
+    shutil.copytree(built, corpus)
+    study_args = ["--transcription-corpus", str(corpus), "--plots", str(tmp_path / "plots")]
+    document = _study(folder, tmp_path / "no_keyword_corpus", tmp_path / "study.json", *study_args)
+    assert document["rows"] == [] and document["throughput"] == []
+    rows = {(r["cell"], r["data_fraction"]): r for r in document["recognisers"]}
+    assert set(rows) == {("gru", 1.0), ("gru", 0.5), ("lstm", 1.0)}
+    gru = rows["gru", 1.0]
+    assert gru["params"] == load_model(runs / "asr_gru_w16_s0_f100.pt").parameter_count
+    assert gru["params"] < rows["lstm", 1.0]["params"] and gru["seeds"] == [0] and gru["steps_mean"] == 2
+    # The held-out sets this corpus has: FSDD digit strings (the held-out FSDD speaker) and the Speech Commands
+    # speaker's word; no calls.
+    held_out = {
+        name: read_transcripts(corpus / folder_)
+        for name, (folder_, _, _) in RECOGNISER_SETS.items()
+        if (corpus / folder_ / "transcripts.tsv").exists()
+    }
+    assert {"fsdd_digits", "sc_words"} <= set(held_out) and "calls" not in held_out
+    assert gru["recordings"] == {name: len(held_out.get(name, [])) for name in RECOGNISER_SETS}
+    assert gru["calls_wer_mean"] is None
+    recordings = held_out["fsdd_digits"]
+    hypotheses = transcribe_all(load_model(runs / "asr_gru_w16_s0_f100.pt"), recordings, decoder=Decoder.BEAM)
+    expected = word_error_rate([r.text for r in recordings], hypotheses)
+    assert gru["fsdd_digits_wer_mean"] == gru["runs"][0]["fsdd_digits_wer"] == expected > 0  # 2 steps: no recogniser
+    history = json.loads((runs / "asr_gru_w16_s0_f100.history.json").read_text())
+    assert gru["runs"][0]["last_evaluation_wer"] == history[-1]["heldout_wer"]
+    tables = (tmp_path / "study.md").read_text()
+    assert "### Recognisers" in tables and "| GRU | 16 |" in tables and "| 50% | 1 |" in tables
+    assert (tmp_path / "plots" / "learning_curve_recognisers.png").stat().st_size > 10_000
+    # A fresh clone: no corpus, no checkpoints; the same rows from the cache, sizes from the cached configs.
+    for checkpoint in folder.glob("*.pt"):
+        checkpoint.unlink()
+    shutil.rmtree(corpus)
+    again = _study(
+        folder, tmp_path / "no_keyword_corpus", tmp_path / "again.json", "--transcription-corpus", str(corpus)
+    )
+    assert again["recognisers"] == document["recognisers"]
+    # A run not cached needs the corpus to be measured.
+    (folder / "evaluations" / "asr_lstm_w16_s0_f100.json").unlink()
+    shutil.copy(runs / "asr_lstm_w16_s0_f100.pt", folder)
+    capsys.readouterr()
+    args = ["compare", "--study", str(folder), "--json", str(tmp_path / "s.json"), *QUICK]
+    assert main([*args, "--transcription-corpus", str(corpus)]) == 2
+    assert f"no transcription corpus at {corpus} (--transcription-corpus)" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ CURVE_METRICS = ("dev_accuracy", "heldout_accuracy", "heldout_wer")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from rnnvoice.models.evaluation.study import StudyConfig
+    from rnnvoice.models.evaluation.study_runs import StudyConfig
 
     p.add_argument(
         "reports",
@@ -37,9 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     study.add_argument(
         "--study",
         type=Path,
-        help="a folder of finished keyword runs (CHECKPOINT.pt beside CHECKPOINT.history.json): every run "
-        "measured, rows per front end, cell, width, share of the real speakers and int8; a run whose checkpoint is "
-        "gone counts with its cached accuracies, without sizes and CPU (default: no study)",
+        help="a folder of finished keyword and recogniser runs (CHECKPOINT.pt beside CHECKPOINT.history.json): "
+        "every run measured, rows per front end, cell, width, share of the real speakers and (keywords) int8; a run "
+        "whose checkpoint is gone counts with its cached scores, and its sizes and CPU are measured on a network "
+        "of its cached config (default: no study)",
     )
     study.add_argument(
         "--json",
@@ -52,6 +53,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=Path("data/kws"),
         help="the corpus whose held-out speakers score the runs (needed only for accuracies not cached)",
+    )
+    study.add_argument(
+        "--transcription-corpus",
+        type=Path,
+        default=StudyConfig.transcription_corpus,
+        help="the transcription corpus whose held-out speakers score the recognisers (needed only for word error "
+        "rates not cached)",
     )
     study.add_argument(
         "--cache",
@@ -144,14 +152,8 @@ def _study(args) -> int:
     import torch
 
     from rnnvoice.models.evaluation.plots import plot_study, plots_missing
-    from rnnvoice.models.evaluation.study import (
-        StudyConfig,
-        StudyError,
-        find_runs,
-        markdown_tables,
-        study,
-        write_checkpoints,
-    )
+    from rnnvoice.models.evaluation.study import markdown_tables, study
+    from rnnvoice.models.evaluation.study_runs import StudyConfig, StudyError, find_runs, write_checkpoints
 
     if args.json is None:
         raise UsageError("--study needs --json, the file to write its rows to")
@@ -187,6 +189,7 @@ def _study(args) -> int:
         repeats=args.repeats,
         batch_sizes=batch_sizes,
         cpu=not args.no_cpu,
+        transcription_corpus=args.transcription_corpus,
     )
     try:  # what is missing (a checkpoint, a cached accuracy, the corpus) and how to get it
         runs = find_runs(args.study, cache)
