@@ -290,28 +290,28 @@ def _learning_curve(plt, document: dict):
     curves = sorted({(r["cell"], r["width"]) for r in rows if r["data_fraction"] < 1.0})
     if not curves:
         return None
-    # The fractions the curve's runs used (and the full data of the runs beside them), as ticks in percent.
-    percents = sorted({100 * r["data_fraction"] for r in rows if (r["cell"], r["width"]) in curves})
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, (name, title) in zip(axes, ACCURACIES):
-        for cell, width in curves:
-            for _, (x, y, err) in _series(rows, "data_fraction", f"{name}_mean", cell=cell, width=width).items():
-                ax.errorbar(
-                    [100 * v for v in x],
-                    [100 * v for v in y],
-                    [100 * e for e in err],
-                    **_cell_style(cell, False) | {"label": f"{cell.upper()} {width}"},
-                )
-        # Data on a log scale: a learning curve is read in doublings.
-        ax.set(
-            xscale="log",
-            xlabel="real training speakers used (%, log scale)",
-            ylabel="accuracy on held-out speakers (%)",
-            title=title,
-        )
-        ax.set_xticks(percents, [f"{p:g}" for p in percents])
-        ax.set_xticks([], minor=True)
+        _share_panel(ax, rows, f"{name}_mean", curves, "accuracy on held-out speakers (%)", title)
     return fig
+
+
+def _share_panel(ax, rows: list[dict], y: str, curves: list[tuple[str, int]], ylabel: str, title: str) -> None:
+    """One panel of a learning curve: y (a share, in percent) of each (cell, width) of curves against the share of
+    the real training speakers, on a log scale: a learning curve is read in doublings."""
+    for cell, width in curves:
+        for _, (x, ys, err) in _series(rows, "data_fraction", y, cell=cell, width=width).items():
+            ax.errorbar(
+                [100 * v for v in x],
+                [100 * v for v in ys],
+                [100 * e for e in err],
+                **_cell_style(cell, False) | {"label": f"{cell.upper()} {width}"},
+            )
+    # The shares the curve's runs used (and the full data of the runs beside them), as ticks in percent.
+    percents = sorted({100 * r["data_fraction"] for r in rows if (r["cell"], r["width"]) in curves})
+    ax.set(xscale="log", xlabel="real training speakers used (%, log scale)", ylabel=ylabel, title=title)
+    ax.set_xticks(percents, [f"{p:g}" for p in percents])
+    ax.set_xticks([], minor=True)
 
 
 def _steps_to_converge(plt, document: dict):
@@ -338,25 +338,10 @@ def _recogniser_curve(plt, document: dict):
     rows = document.get("recognisers") or []
     if not any(r["data_fraction"] < 1.0 for r in rows):
         return None
-    percents = sorted({100 * r["data_fraction"] for r in rows})
+    curves = sorted({(r["cell"], r["width"]) for r in rows})
     fig, axes = plt.subplots(1, len(RECOGNISER_SETS), figsize=(4 * len(RECOGNISER_SETS), 4))
     for ax, (name, (_, _, title)) in zip(axes, RECOGNISER_SETS.items()):
-        for width in sorted({r["width"] for r in rows}):
-            for (cell, _), (x, y, err) in _series(rows, "data_fraction", f"{name}_wer_mean", width=width).items():
-                ax.errorbar(
-                    [100 * v for v in x],
-                    [100 * v for v in y],
-                    [100 * e for e in err],
-                    **_cell_style(cell, False) | {"label": f"{cell.upper()} {width}"},
-                )
-        ax.set(
-            xscale="log",
-            xlabel="real training speakers used (%, log scale)",
-            ylabel="word error rate on held-out speakers (%)",
-            title=title,
-        )
-        ax.set_xticks(percents, [f"{p:g}" for p in percents])
-        ax.set_xticks([], minor=True)
+        _share_panel(ax, rows, f"{name}_wer_mean", curves, "word error rate on held-out speakers (%)", title)
     return fig
 
 
