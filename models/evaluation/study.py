@@ -31,10 +31,10 @@ from rnnvoice.models.evaluation.study_runs import (
     cached_scores,
     mean_std,
     percent,
+    shape_networks,
     spread,
     steps_to,
 )
-from rnnvoice.models.nets.checkpoint import model_from_config
 from rnnvoice.models.nets.keyword_spotter import KeywordSpotter
 from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.types import Task
@@ -66,19 +66,9 @@ FRONT_END_COSTS = (
 )
 
 
-def cost_models(runs: list[Run]) -> dict[tuple[str, str, int], tuple[KeywordSpotter, Path | None]]:
-    """One network of each (front end, cell, width) for what depends on the shape alone (sizes and CPU), with the
-    checkpoint it was loaded from: a run's checkpoint where one is here, else a network of a run's saved config,
-    freshly initialised (None). A shape with neither is left out. Keyword runs only."""
-    runs = [run for run in runs if run.task == Task.KEYWORDS]
-    chosen = {}
-    for run in runs:
-        if run.model is not None:
-            chosen.setdefault(run.shape, (run.model, run.path))
-    for run in runs:
-        if run.shape not in chosen and run.model_config is not None:
-            chosen[run.shape] = (model_from_config(run.model_config).eval(), None)
-    return chosen
+def cost_models(runs: list[Run]) -> dict[tuple[str, str, int], tuple[RecurrentModel, Path | None]]:
+    """`shape_networks` of the keyword runs: what their sizes and CPU are measured on."""
+    return shape_networks([run for run in runs if run.task == Task.KEYWORDS])
 
 
 def heldout_clips(config: StudyConfig) -> dict[str, list[Clip]] | None:

@@ -15,10 +15,10 @@ from rnnvoice.models.evaluation.study_runs import (
     cached_scores,
     mean_std,
     percent,
+    shape_networks,
     spread,
 )
 from rnnvoice.models.evaluation.transcription import transcribe_all, word_error_rate
-from rnnvoice.models.nets.checkpoint import model_from_config
 from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.types import Decoder
 
@@ -67,6 +67,7 @@ def recogniser_rows(runs: list[Run], config: StudyConfig) -> list[dict]:
     groups = defaultdict(list)
     for run in sorted(runs, key=lambda r: (r.key, r.settings["seed"] or 0)):
         groups[run.key].append(run)
+    networks = shape_networks(runs)  # for the parameter count
     rows, sizes = [], []
     for key, group in tqdm(groups.items(), desc="recognisers", unit="group", disable=not groups):
         records = []
@@ -84,10 +85,6 @@ def recogniser_rows(runs: list[Run], config: StudyConfig) -> list[dict]:
                     "converged_step": run.settings["converged_step"],
                 }
             )
-        shaped = next((r.model for r in group if r.model is not None), None)
-        config_ = next((r.model_config for r in group if r.model_config is not None), None)
-        if shaped is None and config_ is not None:
-            shaped = model_from_config(config_)
         measures = [*(f"{name}_wer" for name in RECOGNISER_SETS), "last_evaluation_wer", "steps", "train_wall_s"]
         rows.append(
             {
@@ -96,7 +93,7 @@ def recogniser_rows(runs: list[Run], config: StudyConfig) -> list[dict]:
                 "width": key[2],
                 "data_fraction": key[3],
                 "int8": False,  # recognisers are measured in float32 only
-                "params": None if shaped is None else shaped.parameter_count,
+                "params": networks[key[:3]][0].parameter_count if key[:3] in networks else None,
                 "seeds": [r["seed"] for r in records],
                 **{k: v for name in measures for k, v in mean_std(name, records).items()},
                 "recordings": size,

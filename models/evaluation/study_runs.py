@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnvoice.models.evaluation.costs import quantized
-from rnnvoice.models.nets.checkpoint import load_model, plain_dict
+from rnnvoice.models.nets.checkpoint import load_model, model_from_config, plain_dict
 from rnnvoice.models.nets.recurrent import RecurrentModel
 from rnnvoice.models.types import Task
 
@@ -26,6 +26,7 @@ __all__ = [
     "find_runs",
     "mean_std",
     "percent",
+    "shape_networks",
     "spread",
     "steps_to",
     "write_checkpoints",
@@ -218,3 +219,17 @@ def percent(row: dict, name: str) -> str:
     """A row's mean and spread over seeds of a share, in percent; "-" where it was not measured."""
     mean, std = row[f"{name}_mean"], row[f"{name}_std"]
     return "-" if mean is None else f"{100 * mean:.1f} ± {100 * std:.1f} %"
+
+
+def shape_networks(runs: list[Run]) -> dict[tuple[str, str, int], tuple[RecurrentModel, Path | None]]:
+    """One network of each (front end, cell, width) for what depends on the shape alone (sizes and CPU), with the
+    checkpoint it was loaded from: a run's checkpoint where one is here, else a network of a run's saved config,
+    freshly initialised (None). A shape with neither is left out."""
+    chosen = {}
+    for run in runs:
+        if run.model is not None:
+            chosen.setdefault(run.shape, (run.model, run.path))
+    for run in runs:
+        if run.shape not in chosen and run.model_config is not None:
+            chosen[run.shape] = (model_from_config(run.model_config).eval(), None)
+    return chosen
